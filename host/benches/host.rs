@@ -1,0 +1,244 @@
+//! `just bench`: the figures recorded in docs/benchmarks.md.
+//!
+//! 1. In-process: instantiate a fresh sandbox from the cached `InstancePre`
+//!    and call `hello.add` (no MCP, no transport).
+//! 2. End to end over stdio: sequential `tools/call add` round trips against
+//!    the real binary (p50, p99, calls/s).
+//! 3. Cold start: process start to the first `initialize` response, with a
+//!    warm compile cache, for the example plugins and for ten plugins.
+//!
+//! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mcp_wasm_host::context::CallContext;
+use mcp_wasm_host::plugin::Plugin;
+use mcp_wasm_host::runtime::{Runtime, RuntimeConfig};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const IN_PROCESS_CALLS: usize = 20_000;
+const STDIO_CALLS: usize = 20_000;
+const COLD_STARTS: usize = 20;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() -> anyhow::Result<()> {
+    let plugins = repo().join("target/plugins");
+    anyhow::ensure!(
+        plugins.join("hello.wasm").is_file(),
+        "build the plugins first: scripts/build-plugins.sh"
+    );
+    let cache = repo().join("target/bench-compile-cache");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    println!("| benchmark | p50 | p99 | throughput |");
+    println!("|---|---|---|---|");
+    rt.block_on(in_process(&plugins, &cache))?;
+    rt.block_on(stdio_round_trips(&plugins, &cache))?;
+    rt.block_on(cold_start("cold start, example plugins", &plugins, &cache))?;
+    let ten = ten_plugins(&plugins)?;
+    rt.block_on(cold_start("cold start, 10 plugins", &ten, &cache))?;
+    let _ = std::fs::remove_dir_all(&ten);
+    Ok(())
+}
+
+async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
+    })?);
+    let plugin = Plugin::load(
+        &runtime,
+        &plugins.join("hello.wasm"),
+        &plugins.join("hello.toml"),
+    )
+    .await?;
+    let arguments = json!({"a": 2, "b": 3});
+    let mut samples = Vec::with_capacity(IN_PROCESS_CALLS);
+    for _ in 0..1000 {
+        runtime
+            .call_tool(&plugin, "add", &arguments, CallContext::detached("bench"))
+            .await?;
+    }
+    let start = Instant::now();
+    for _ in 0..IN_PROCESS_CALLS {
+        let t = Instant::now();
+        let r = runtime
+            .call_tool(&plugin, "add", &arguments, CallContext::detached("bench"))
+            .await?;
+        samples.push(t.elapsed());
+        assert!(!r.is_error);
+    }
+    let total = start.elapsed();
+    report(
+        "in-process instantiate + call `add`",
+        samples,
+        IN_PROCESS_CALLS,
+        total,
+    );
+    Ok(())
+}
+
+fn report(name: &str, mut samples: Vec<Duration>, calls: usize, total: Duration) {
+    samples.sort();
+    println!(
+        "| {name} | {:.1} µs | {:.1} µs | {:.0} calls/s |",
+        micros(percentile(&samples, 0.5)),
+        micros(percentile(&samples, 0.99)),
+        calls as f64 / total.as_secs_f64()
+    );
+}
+
+struct Host {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Host {
+    fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+            .arg("serve")
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--cache-dir")
+            .arg(cache)
+            .env("MCP_WASM_HOST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    async fn request(&mut self, message: &Value) -> anyhow::Result<Value> {
+        let mut line = message.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await?;
+        self.stdin.flush().await?;
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+                .await??
+                .ok_or_else(|| anyhow::anyhow!("host closed stdout"))?;
+            let v: Value = serde_json::from_str(&line)?;
+            if v.get("id") == message.get("id") {
+                return Ok(v);
+            }
+        }
+    }
+
+    async fn initialize(&mut self) -> anyhow::Result<()> {
+        let r = self
+            .request(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+                "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}))
+            .await?;
+        anyhow::ensure!(r.get("result").is_some(), "initialize failed: {r}");
+        self.stdin
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+            .await?;
+        Ok(())
+    }
+
+    async fn close(mut self) {
+        drop(self.stdin);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+async fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let mut host = Host::spawn(plugins, cache)?;
+    host.initialize().await?;
+    let call = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
+    for id in 1..=1000 {
+        host.request(&call(id)).await?;
+    }
+    let mut samples = Vec::with_capacity(STDIO_CALLS);
+    let start = Instant::now();
+    for id in 1001..1001 + STDIO_CALLS {
+        let t = Instant::now();
+        let r = host.request(&call(id)).await?;
+        samples.push(t.elapsed());
+        anyhow::ensure!(
+            r["result"]["structuredContent"]["sum"] == json!(5.0),
+            "bad result {r}"
+        );
+    }
+    let total = start.elapsed();
+    report(
+        "stdio end to end `tools/call add` (sequential)",
+        samples,
+        STDIO_CALLS,
+        total,
+    );
+    host.close().await;
+    Ok(())
+}
+
+async fn cold_start(name: &str, plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    // Warm the cache once.
+    let mut host = Host::spawn(plugins, cache)?;
+    host.initialize().await?;
+    host.close().await;
+    let mut samples = Vec::with_capacity(COLD_STARTS);
+    for _ in 0..COLD_STARTS {
+        let t = Instant::now();
+        let mut host = Host::spawn(plugins, cache)?;
+        host.initialize().await?;
+        samples.push(t.elapsed());
+        host.close().await;
+    }
+    samples.sort();
+    println!(
+        "| {name} (warm compile cache, to first response) | {:.1} ms | {:.1} ms (max) | |",
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+    );
+    Ok(())
+}
+
+/// Ten distinct plugins: copies of the examples under new names.
+fn ten_plugins(plugins: &Path) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mcp-wasm-host-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for i in 0..10 {
+        let source = if i % 2 == 0 { "hello" } else { "texttools" };
+        let name = format!("{source}{i}");
+        std::fs::copy(
+            plugins.join(format!("{source}.wasm")),
+            dir.join(format!("{name}.wasm")),
+        )?;
+        let manifest = std::fs::read_to_string(plugins.join(format!("{source}.toml")))?.replace(
+            &format!("name = \"{source}\""),
+            &format!("name = \"{name}\""),
+        );
+        std::fs::write(dir.join(format!("{name}.toml")), manifest)?;
+    }
+    Ok(dir)
+}

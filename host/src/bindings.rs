@@ -1,0 +1,16 @@
+//! Host bindings generated from the WIT package in `wit/`.
+//!
+//! Private to the crate: capability modules implement the generated `Host`
+//! traits, and the runtime calls the generated export wrappers. Every import
+//! is async (host functions may await the client) and trappable (a host bug
+//! or an exceeded limit ends the call; guest-visible failures are WIT values).
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "tool-plugin",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+pub(crate) use exports::mcp::plugin::tools;
+pub(crate) use mcp::plugin::{context, types};

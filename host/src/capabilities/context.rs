@@ -1,0 +1,132 @@
+//! The `mcp:plugin/context` interface: logging, progress, request and client
+//! identity, cancellation and per-request state, backed by the call's
+//! [`CallContext`](crate::context::CallContext).
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::{context, types};
+use crate::context::{ClientIdentity, LogLevel};
+use crate::runtime::HostState;
+
+/// Largest log message or progress text accepted from a guest, in bytes;
+/// longer text is cut so a plugin cannot flood the client.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    context::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    Ok(())
+}
+
+impl From<types::LogLevel> for LogLevel {
+    fn from(level: types::LogLevel) -> Self {
+        match level {
+            types::LogLevel::Debug => LogLevel::Debug,
+            types::LogLevel::Info => LogLevel::Info,
+            types::LogLevel::Notice => LogLevel::Notice,
+            types::LogLevel::Warning => LogLevel::Warning,
+            types::LogLevel::Error => LogLevel::Error,
+            types::LogLevel::Critical => LogLevel::Critical,
+            types::LogLevel::Alert => LogLevel::Alert,
+            types::LogLevel::Emergency => LogLevel::Emergency,
+        }
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("…");
+    }
+    text
+}
+
+impl types::Host for HostState {}
+
+impl context::Host for HostState {
+    async fn log(
+        &mut self,
+        level: types::LogLevel,
+        logger: Option<String>,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        let data = serde_json::Value::String(truncate(message));
+        let logger = Some(logger.unwrap_or_else(|| self.plugin.to_string()));
+        self.call.channel.log(level.into(), logger, data).await;
+        Ok(())
+    }
+
+    async fn log_data(
+        &mut self,
+        level: types::LogLevel,
+        logger: Option<String>,
+        data: String,
+    ) -> wasmtime::Result<()> {
+        let data = truncate(data);
+        let value = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
+        let logger = Some(logger.unwrap_or_else(|| self.plugin.to_string()));
+        self.call.channel.log(level.into(), logger, value).await;
+        Ok(())
+    }
+
+    async fn progress(
+        &mut self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> wasmtime::Result<()> {
+        if !progress.is_finite() || total.is_some_and(|t| !t.is_finite()) {
+            return Ok(());
+        }
+        let message = message.map(truncate);
+        self.call.channel.progress(progress, total, message).await;
+        Ok(())
+    }
+
+    async fn request_id(&mut self) -> wasmtime::Result<String> {
+        Ok(self.call.request_id.clone())
+    }
+
+    async fn session_id(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.call.session_id.clone())
+    }
+
+    async fn client(&mut self) -> wasmtime::Result<Option<types::ClientInfo>> {
+        Ok(self
+            .call
+            .client
+            .as_ref()
+            .map(|ClientIdentity { name, version }| types::ClientInfo {
+                name: name.clone(),
+                version: version.clone(),
+            }))
+    }
+
+    async fn protocol_version(&mut self) -> wasmtime::Result<String> {
+        Ok(self.call.protocol_version.clone())
+    }
+
+    async fn is_cancelled(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.call.cancel.is_cancelled())
+    }
+
+    async fn state_get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.call.state().get(&key).map(str::to_owned))
+    }
+
+    async fn state_set(
+        &mut self,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<Result<(), String>> {
+        Ok(self.call.state().set(key, value))
+    }
+
+    async fn state_delete(&mut self, key: String) -> wasmtime::Result<bool> {
+        Ok(self.call.state().delete(&key))
+    }
+}

@@ -1,0 +1,129 @@
+//! WASI preview 2 for plugins, deny by default: no preopened directories, no
+//! environment variables, no arguments, no network. Clocks and random are
+//! available. A guest's stdout and stderr never reach the host's stdout (the
+//! protocol channel on stdio): each line becomes a tracing event on stderr,
+//! tagged with the plugin's name.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncWrite;
+use wasmtime::component::Linker;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+
+use crate::runtime::HostState;
+
+/// Longest line kept from guest output; the rest of a longer line is dropped.
+const MAX_LINE_BYTES: usize = 4096;
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)
+}
+
+/// The WASI context of one call of `plugin`.
+pub(crate) fn deny_by_default_ctx(plugin: &Arc<str>) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stdout(GuestOutput::new(plugin.clone(), OutputKind::Stdout))
+        .stderr(GuestOutput::new(plugin.clone(), OutputKind::Stderr))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum OutputKind {
+    Stdout,
+    Stderr,
+}
+
+/// A guest output stream that turns lines into tracing events.
+#[derive(Clone)]
+struct GuestOutput {
+    plugin: Arc<str>,
+    kind: OutputKind,
+}
+
+impl GuestOutput {
+    fn new(plugin: Arc<str>, kind: OutputKind) -> Self {
+        Self { plugin, kind }
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(LineWriter {
+            plugin: self.plugin.clone(),
+            kind: self.kind,
+            line: Vec::new(),
+        })
+    }
+}
+
+/// Buffers bytes until a newline, then emits the line.
+struct LineWriter {
+    plugin: Arc<str>,
+    kind: OutputKind,
+    line: Vec<u8>,
+}
+
+impl LineWriter {
+    fn emit(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        match self.kind {
+            OutputKind::Stdout => {
+                tracing::info!(target: "plugin", plugin = %self.plugin, stream = "stdout", "{text}")
+            }
+            OutputKind::Stderr => {
+                tracing::info!(target: "plugin", plugin = %self.plugin, stream = "stderr", "{text}")
+            }
+        }
+        self.line.clear();
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        for chunk in buf.split_inclusive(|b| *b == b'\n') {
+            let room = MAX_LINE_BYTES.saturating_sub(self.line.len());
+            let keep = chunk.len().min(room);
+            self.line.extend_from_slice(&chunk[..keep]);
+            if chunk.ends_with(b"\n") {
+                self.emit();
+            }
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.emit();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.emit();
+    }
+}

@@ -1,0 +1,253 @@
+//! The command line: argument definitions and the glue that wires the
+//! runtime, the loader, the catalog and the transports together. This is the
+//! binary's edge, so errors are `anyhow` with context.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::CatalogHandle;
+use crate::componentize::{self, Adapter, WitSource};
+use crate::limits::HostLimits;
+use crate::mcp::{self, HostServices, HttpOptions};
+use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
+
+/// Serve MCP tools from sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-wasm-host", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the plugins of a directory and serve them over MCP.
+    Serve(ServeArgs),
+    /// Turn a core WebAssembly module into a component.
+    Componentize(ComponentizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Plugin directory (`<name>.wasm` + `<name>.toml`). Defaults to the
+    /// `plugins` directory beside the binary's build directory
+    /// (`target/plugins`), else `./target/plugins`.
+    #[arg(long, env = "MCP_WASM_HOST_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+    /// Serve Streamable HTTP at `http://ADDR/mcp` instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Serve stdio as well when `--http` is given.
+    #[arg(long)]
+    pub stdio: bool,
+    /// Accept this Host header on HTTP besides the loopback names (repeatable).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Disable the Host header check (only behind a trusted reverse proxy).
+    #[arg(long)]
+    pub allow_any_host: bool,
+    /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
+    #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every plugin in memory; keep nothing on disk.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Memory per call for plugins whose manifest asks for none, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub default_memory_mib: u64,
+    /// The most memory per call any plugin may have, in MiB.
+    #[arg(long, default_value_t = 512)]
+    pub max_memory_mib: u64,
+    /// Time per call for plugins whose manifest asks for none, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    pub default_timeout_ms: u64,
+    /// The longest time per call any plugin may have, in ms.
+    #[arg(long, default_value_t = 300_000)]
+    pub max_timeout_ms: u64,
+    /// How many sandboxes may run at once across all plugins.
+    #[arg(long, default_value_t = 256)]
+    pub max_instances: u32,
+    /// Tools per `tools/list` page.
+    #[arg(long, default_value_t = mcp::DEFAULT_PAGE_SIZE)]
+    pub page_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AdapterArg {
+    Auto,
+    Reactor,
+    Command,
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct ComponentizeArgs {
+    /// The core module.
+    pub input: PathBuf,
+    /// Where to write the component.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// A WIT directory whose world describes the module (when the module
+    /// does not carry its own `component-type` section).
+    #[arg(long)]
+    pub wit: Option<PathBuf>,
+    /// The world in `--wit` (needed when it has several).
+    #[arg(long, requires = "wit")]
+    pub world: Option<String>,
+    /// WASI preview 1 adapter: auto links the reactor adapter when needed.
+    #[arg(long, value_enum, default_value_t = AdapterArg::Auto)]
+    pub adapter: AdapterArg,
+}
+
+/// Run the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Componentize(args) => componentize_file(&args),
+    }
+}
+
+fn componentize_file(args: &ComponentizeArgs) -> anyhow::Result<()> {
+    let module =
+        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let adapter = match args.adapter {
+        AdapterArg::Auto => Adapter::Auto,
+        AdapterArg::Reactor => Adapter::Reactor,
+        AdapterArg::Command => Adapter::Command,
+        AdapterArg::None => Adapter::None,
+    };
+    let wit = args.wit.as_deref().map(|dir| WitSource {
+        dir,
+        world: args.world.as_deref(),
+    });
+    let component = componentize::componentize(&module, wit, adapter)
+        .with_context(|| format!("componentizing {}", args.input.display()))?;
+    std::fs::write(&args.output, &component)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    Ok(())
+}
+
+/// The plugin directory used when `--plugins` is not given.
+pub fn default_plugin_dir() -> PathBuf {
+    let beside_binary = std::env::current_exe().ok().and_then(|exe| {
+        let build_dir = exe.parent()?.parent()?;
+        Some(build_dir.join("plugins"))
+    });
+    match beside_binary {
+        Some(dir) if dir.is_dir() => dir,
+        _ => PathBuf::from("target/plugins"),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if args.http.is_none() && args.stdio {
+        bail!("--stdio only makes sense together with --http (stdio is the default)");
+    }
+    let limits = HostLimits {
+        default_memory_bytes: mib(args.default_memory_mib)?,
+        max_memory_bytes: mib(args.max_memory_mib)?,
+        default_timeout: Duration::from_millis(args.default_timeout_ms),
+        max_timeout: Duration::from_millis(args.max_timeout_ms),
+        max_instances: args.max_instances,
+    };
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(default_cache_dir)
+    };
+    let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
+    let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
+    let catalog = load(&runtime, &plugin_dir).await?;
+    let catalog = Arc::new(CatalogHandle::new(catalog));
+    let services = Arc::new(HostServices::new(catalog, runtime, args.page_size));
+    tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "ready");
+
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    match args.http {
+        None => mcp::serve_stdio(services, shutdown).await?,
+        Some(addr) => {
+            let options = HttpOptions {
+                addr,
+                extra_allowed_hosts: args.allowed_hosts.clone(),
+                allow_any_host: args.allow_any_host,
+            };
+            let http = mcp::serve_http(services.clone(), options, shutdown.clone(), |bound| {
+                tracing::info!("listening on http://{bound}/mcp");
+            });
+            if args.stdio {
+                let stdio_shutdown = shutdown.clone();
+                let stdio = async move {
+                    let r = mcp::serve_stdio(services, stdio_shutdown.clone()).await;
+                    stdio_shutdown.cancel();
+                    r
+                };
+                let (h, s) = tokio::join!(http, stdio);
+                h?;
+                s?;
+            } else {
+                http.await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load(runtime: &Arc<Runtime>, dir: &Path) -> anyhow::Result<crate::catalog::Catalog> {
+    if !dir.is_dir() {
+        bail!(
+            "plugin directory {} does not exist (build the example plugins with \
+             `scripts/build-plugins.sh`, or pass --plugins DIR)",
+            dir.display()
+        );
+    }
+    let catalog = crate::loader::load_directory(runtime, dir, 1)
+        .await
+        .with_context(|| format!("loading plugins from {}", dir.display()))?;
+    crate::loader::report(&catalog);
+    tracing::info!(
+        dir = %dir.display(),
+        plugins = catalog.plugins().len(),
+        tools = catalog.tools().len(),
+        failed = catalog.failures().len(),
+        "plugins loaded"
+    );
+    Ok(catalog)
+}
+
+fn mib(value: u64) -> anyhow::Result<usize> {
+    usize::try_from(value)
+        .ok()
+        .and_then(|v| v.checked_mul(1 << 20))
+        .filter(|&v| v > 0)
+        .with_context(|| format!("{value} MiB is not a usable memory size"))
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+}

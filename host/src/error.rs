@@ -1,0 +1,75 @@
+//! Typed errors of the host's library layers, each variant saying what went
+//! wrong and whose fault it is (plugin author, operator, client or host).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a plugin could not be loaded. Reported per plugin; one plugin failing
+/// never stops the others.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The operator pointed us at something unreadable.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `.wasm` without its manifest: plugins without one are never loaded.
+    #[error("{} has no manifest: expected {}", wasm.display(), manifest.display())]
+    MissingManifest { wasm: PathBuf, manifest: PathBuf },
+    /// A manifest without its component.
+    #[error("{} has no component: expected {}", manifest.display(), wasm.display())]
+    MissingComponent { manifest: PathBuf, wasm: PathBuf },
+    /// The manifest is not valid TOML or breaks a rule of the manifest format.
+    #[error("invalid manifest {}: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
+    /// The bytes are not a WebAssembly component this host can compile.
+    #[error("{} is not a valid WebAssembly component: {reason}", path.display())]
+    InvalidComponent { path: PathBuf, reason: String },
+    /// The component does not fit the plugin world (missing export, unknown import).
+    #[error("plugin `{plugin}` cannot be linked: {reason}")]
+    Link { plugin: String, reason: String },
+    /// Asking the plugin for its tools failed.
+    #[error("plugin `{plugin}` failed to list its tools: {reason}")]
+    ListTools { plugin: String, reason: String },
+    /// A tool descriptor breaks the rules (bad name, invalid schema, duplicate).
+    #[error("plugin `{plugin}`, tool `{tool}`: {reason}")]
+    InvalidTool {
+        plugin: String,
+        tool: String,
+        reason: String,
+    },
+    /// The compile cache could not be used; the load itself may still succeed.
+    #[error("compile cache {}: {reason}", path.display())]
+    Cache { path: PathBuf, reason: String },
+}
+
+/// Why a tool call did not produce a result from the plugin. Every variant
+/// becomes a tool error result the model can read.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// The plugin ran past its wall-clock budget and was stopped.
+    #[error("plugin `{plugin}` exceeded its time limit of {} ms and was stopped", limit.as_millis())]
+    Deadline { plugin: String, limit: Duration },
+    /// The plugin asked for more memory than its cap allows.
+    #[error("plugin `{plugin}` exceeded its memory limit of {} MiB and was stopped", limit_bytes / (1024 * 1024))]
+    Memory { plugin: String, limit_bytes: usize },
+    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access).
+    #[error("plugin `{plugin}` crashed: {message}")]
+    Trap { plugin: String, message: String },
+    /// The client cancelled the request; the guest was stopped.
+    #[error("the request was cancelled")]
+    Cancelled,
+    /// Every sandbox stayed busy until the call's deadline.
+    #[error(
+        "plugin `{plugin}` could not run: all {slots} sandboxes stayed busy until the call's time limit"
+    )]
+    Capacity { plugin: String, slots: u32 },
+    /// The sandbox could not be set up.
+    #[error("plugin `{plugin}` could not be started: {message}")]
+    Instantiate { plugin: String, message: String },
+    /// The plugin answered with something the contract does not allow.
+    #[error("plugin `{plugin}` returned an invalid result: {message}")]
+    InvalidOutput { plugin: String, message: String },
+}

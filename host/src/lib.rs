@@ -1,0 +1,31 @@
+//! `mcp-wasm-host`: serve Model Context Protocol tools from sandboxed
+//! WebAssembly components.
+//!
+//! Data flows one way through the crate:
+//!
+//! 1. [`loader`] reads a plugin directory: each `<name>.wasm` with its
+//!    `<name>.toml` [`manifest`], compiled through the [`runtime`]'s on-disk
+//!    compile cache and linked against the host's [`capabilities`].
+//! 2. The loaded plugins form an immutable [`catalog::Catalog`] snapshot,
+//!    published through one atomic pointer ([`catalog::CatalogHandle`]).
+//! 3. The [`mcp`] adapter (the only module that knows the MCP SDK) answers
+//!    clients over stdio or Streamable HTTP; a tool call validates its
+//!    arguments ([`schema`]), then runs in a fresh sandbox through
+//!    [`runtime::Runtime::call_tool`] with a per-request [`context`].
+
+pub mod capabilities;
+pub mod catalog;
+pub mod cli;
+pub mod componentize;
+pub mod context;
+pub mod error;
+pub mod limits;
+pub mod loader;
+pub mod manifest;
+pub mod mcp;
+pub mod plugin;
+pub mod runtime;
+pub mod schema;
+pub mod tool;
+
+mod bindings;

@@ -1,0 +1,84 @@
+//! Execution budgets: the host's defaults, the operator's ceilings, and the
+//! effective limits of one plugin (its manifest's request, clamped).
+
+use std::time::Duration;
+
+use crate::manifest::ManifestLimits;
+
+/// Host-wide limits set by the operator on the command line.
+#[derive(Debug, Clone)]
+pub struct HostLimits {
+    /// Memory a plugin gets when its manifest asks for nothing.
+    pub default_memory_bytes: usize,
+    /// The most memory any plugin may get, whatever its manifest asks.
+    pub max_memory_bytes: usize,
+    /// Wall-clock time per call when the manifest asks for nothing.
+    pub default_timeout: Duration,
+    /// The longest time per call any plugin may get.
+    pub max_timeout: Duration,
+    /// How many sandboxes may run at once across all plugins.
+    pub max_instances: u32,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self {
+            default_memory_bytes: 64 << 20,
+            max_memory_bytes: 512 << 20,
+            default_timeout: Duration::from_secs(30),
+            max_timeout: Duration::from_secs(300),
+            max_instances: 256,
+        }
+    }
+}
+
+/// The limits one plugin's calls run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    pub memory_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl HostLimits {
+    /// The effective limits of a plugin: its manifest's request (or the host
+    /// default), never above the operator's ceiling.
+    pub fn for_plugin(&self, requested: Option<&ManifestLimits>) -> PluginLimits {
+        let memory = requested
+            .and_then(|l| l.memory_mib)
+            .map(|mib| (mib as usize).saturating_mul(1 << 20))
+            .unwrap_or(self.default_memory_bytes);
+        let timeout = requested
+            .and_then(|l| l.timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(self.default_timeout);
+        PluginLimits {
+            memory_bytes: memory.min(self.max_memory_bytes),
+            timeout: timeout.min(self.max_timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_requests_are_clamped_to_ceilings() {
+        let host = HostLimits::default();
+        let asked = ManifestLimits {
+            memory_mib: Some(4096),
+            timeout_ms: Some(10),
+        };
+        let got = host.for_plugin(Some(&asked));
+        assert_eq!(got.memory_bytes, host.max_memory_bytes);
+        assert_eq!(got.timeout, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_asked() {
+        let host = HostLimits::default();
+        let got = host.for_plugin(None);
+        assert_eq!(got.memory_bytes, host.default_memory_bytes);
+        assert_eq!(got.timeout, host.default_timeout);
+    }
+}

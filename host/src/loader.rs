@@ -1,0 +1,126 @@
+//! Reading a plugin directory: every `<name>.wasm` with its `<name>.toml`
+//! becomes a [`Plugin`]; each failure is recorded with its reason and never
+//! stops the others. Plugins load concurrently (compilation runs on blocking
+//! threads through the compile cache).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, LoadFailure};
+use crate::error::LoadError;
+use crate::plugin::Plugin;
+use crate::runtime::Runtime;
+
+/// How many plugins are compiled at the same time.
+const LOAD_CONCURRENCY: usize = 4;
+
+/// The plugin files found in a directory, by plugin stem.
+#[derive(Debug, Default)]
+struct DirectoryListing {
+    stems: BTreeSet<String>,
+}
+
+/// Load every plugin in `dir` into a catalog of generation `generation`.
+/// An unreadable directory is an error; a bad plugin is a [`LoadFailure`].
+pub async fn load_directory(
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+    generation: u64,
+) -> Result<Catalog, LoadError> {
+    let listing = list_directory(dir)?;
+    let mut plugins = Vec::new();
+    let mut failures = Vec::new();
+    let mut pending = tokio::task::JoinSet::new();
+    let mut stems = listing.stems.into_iter();
+    loop {
+        while pending.len() < LOAD_CONCURRENCY {
+            let Some(stem) = stems.next() else { break };
+            let runtime = runtime.clone();
+            let wasm = dir.join(format!("{stem}.wasm"));
+            let manifest = dir.join(format!("{stem}.toml"));
+            pending.spawn(async move {
+                let result = load_one(&runtime, &wasm, &manifest).await;
+                (wasm, result)
+            });
+        }
+        let Some(joined) = pending.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok((_, Ok(plugin))) => plugins.push(Arc::new(plugin)),
+            Ok((path, Err(error))) => failures.push(LoadFailure {
+                path,
+                reason: error.to_string(),
+            }),
+            Err(e) => failures.push(LoadFailure {
+                path: dir.to_path_buf(),
+                reason: format!("loading a plugin panicked: {e}"),
+            }),
+        }
+    }
+    failures.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Catalog::new(generation, plugins, failures))
+}
+
+async fn load_one(
+    runtime: &Arc<Runtime>,
+    wasm: &Path,
+    manifest: &Path,
+) -> Result<Plugin, LoadError> {
+    match (wasm.is_file(), manifest.is_file()) {
+        (true, true) => Plugin::load(runtime, wasm, manifest).await,
+        (true, false) => Err(LoadError::MissingManifest {
+            wasm: wasm.to_path_buf(),
+            manifest: manifest.to_path_buf(),
+        }),
+        (false, _) => Err(LoadError::MissingComponent {
+            manifest: manifest.to_path_buf(),
+            wasm: wasm.to_path_buf(),
+        }),
+    }
+}
+
+/// Collect the stems of `*.wasm` and `*.toml` files (hidden files ignored).
+fn list_directory(dir: &Path) -> Result<DirectoryListing, LoadError> {
+    let read_error = |source| LoadError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut listing = DirectoryListing::default();
+    for entry in std::fs::read_dir(dir).map_err(read_error)? {
+        let path: PathBuf = entry.map_err(read_error)?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with('.') || !path.is_file() {
+            continue;
+        }
+        if let Some(stem) = name
+            .strip_suffix(".wasm")
+            .or_else(|| name.strip_suffix(".toml"))
+        {
+            listing.stems.insert(stem.to_string());
+        }
+    }
+    Ok(listing)
+}
+
+/// Report a catalog's load failures and notices on the host's log (stderr).
+pub fn report(catalog: &Catalog) {
+    for plugin in catalog.plugins() {
+        tracing::info!(
+            plugin = %plugin.name,
+            version = %plugin.manifest.version,
+            tools = plugin.tools.len(),
+            cache = ?plugin.cache,
+            "plugin loaded"
+        );
+    }
+    for failure in catalog.failures() {
+        tracing::error!(path = %failure.path.display(), "plugin not loaded: {}", failure.reason);
+    }
+    for notice in catalog.notices() {
+        tracing::warn!("{notice}");
+    }
+}

@@ -1,0 +1,119 @@
+//! Transports: MCP over stdio (one session per process) and over Streamable
+//! HTTP at `/mcp` (sessions for handshake-era clients, stateless requests for
+//! 2026-07-28 clients), with loopback Host checks on by default.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use super::{HostServices, McpServer};
+
+/// Why a transport stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the MCP session over stdio failed: {0}")]
+    Stdio(String),
+    #[error("the HTTP server failed: {0}")]
+    Http(#[source] std::io::Error),
+}
+
+/// Serve one MCP session on the process's stdin and stdout until the client
+/// closes stdin or `shutdown` fires.
+pub async fn serve_stdio(
+    services: Arc<HostServices>,
+    shutdown: CancellationToken,
+) -> Result<(), TransportError> {
+    let server = McpServer::new(services, Some(new_session_id()));
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| TransportError::Stdio(e.to_string()))?;
+    let cancel = running.cancellation_token();
+    tokio::select! {
+        r = running.waiting() => r.map(|_| ()).map_err(|e| TransportError::Stdio(e.to_string())),
+        () = shutdown.cancelled() => {
+            cancel.cancel();
+            Ok(())
+        }
+    }
+}
+
+/// How the HTTP transport is exposed.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub addr: SocketAddr,
+    /// Host header values accepted besides the loopback names; empty keeps
+    /// the loopback-only default.
+    pub extra_allowed_hosts: Vec<String>,
+    /// Turn the Host header check off (only behind a trusted proxy).
+    pub allow_any_host: bool,
+}
+
+/// Serve Streamable HTTP at `/mcp` until `shutdown` fires. `on_bound` is
+/// told the bound address (useful with port 0).
+pub async fn serve_http(
+    services: Arc<HostServices>,
+    options: HttpOptions,
+    shutdown: CancellationToken,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), TransportError> {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_cancellation_token(shutdown.child_token());
+    if options.allow_any_host {
+        config.allowed_hosts.clear();
+    } else {
+        config
+            .allowed_hosts
+            .extend(options.extra_allowed_hosts.iter().cloned());
+    }
+    let factory_services = services.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(McpServer::new(factory_services.clone(), None)),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let app = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|source| TransportError::Bind {
+            addr: options.addr,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(TransportError::Http)?;
+    on_bound(bound);
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(TransportError::Http)
+}
+
+/// A session id for a stdio connection, unique per process start.
+fn new_session_id() -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(&std::process::id().to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.update(&now.as_nanos().to_le_bytes());
+    let stack_addr = &h as *const _ as usize;
+    h.update(&stack_addr.to_le_bytes());
+    format!("stdio-{}", &h.finalize().to_hex()[..24])
+}

@@ -1,0 +1,280 @@
+//! One loaded plugin: its manifest, effective limits, validated tool specs
+//! and the pre-linked component every call instantiates from.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::InstancePre;
+
+use crate::bindings::{tools, types};
+use crate::error::LoadError;
+use crate::limits::PluginLimits;
+use crate::manifest::PluginManifest;
+use crate::runtime::{CacheOutcome, HostState, Runtime};
+use crate::schema;
+use crate::tool::{ToolHints, ToolSpec};
+
+/// A plugin may declare at most this many tools.
+pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
+
+/// A plugin ready to serve calls. Immutable once loaded.
+pub struct Plugin {
+    pub name: Arc<str>,
+    pub manifest: PluginManifest,
+    pub limits: PluginLimits,
+    pub wasm_path: PathBuf,
+    /// Hash of the component bytes and the manifest text.
+    pub digest: String,
+    /// Whether the compiled code came from the compile cache.
+    pub cache: CacheOutcome,
+    pub tools: Vec<ToolSpec>,
+    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) tools_export: tools::GuestIndices,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("wasm_path", &self.wasm_path)
+            .field("tools", &self.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// Load the plugin `wasm_path` described by `manifest_path`: parse the
+    /// manifest, compile (off the async threads, through the cache), link,
+    /// and read its tool descriptors once.
+    pub async fn load(
+        runtime: &Arc<Runtime>,
+        wasm_path: &Path,
+        manifest_path: &Path,
+    ) -> Result<Plugin, LoadError> {
+        let stem = wasm_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let manifest_text = read_to_string(manifest_path).await?;
+        let manifest = PluginManifest::parse(&manifest_text, &stem).map_err(|message| {
+            LoadError::Manifest {
+                path: manifest_path.to_path_buf(),
+                message,
+            }
+        })?;
+        let bytes = tokio::fs::read(wasm_path)
+            .await
+            .map_err(|source| LoadError::Read {
+                path: wasm_path.to_path_buf(),
+                source,
+            })?;
+        let digest = {
+            let mut h = blake3::Hasher::new();
+            h.update(&bytes);
+            h.update(manifest_text.as_bytes());
+            h.finalize().to_hex()[..16].to_string()
+        };
+
+        check_component_bytes(&bytes).map_err(|reason| LoadError::InvalidComponent {
+            path: wasm_path.to_path_buf(),
+            reason,
+        })?;
+        let compile_runtime = runtime.clone();
+        let (component, cache) =
+            tokio::task::spawn_blocking(move || compile_runtime.compile(&bytes))
+                .await
+                .map_err(|e| LoadError::InvalidComponent {
+                    path: wasm_path.to_path_buf(),
+                    reason: format!("compilation did not finish: {e}"),
+                })?
+                .map_err(|e| LoadError::InvalidComponent {
+                    path: wasm_path.to_path_buf(),
+                    reason: first_line_chain(&e),
+                })?;
+
+        let name: Arc<str> = Arc::from(manifest.name.as_str());
+        let link_error = |reason: String| LoadError::Link {
+            plugin: name.to_string(),
+            reason,
+        };
+        let pre = runtime
+            .instantiate_pre(&component)
+            .map_err(|e| link_error(first_line_chain(&e)))?;
+        let tools_export = tools::GuestIndices::new(&pre).map_err(|e| {
+            link_error(format!(
+                "it does not export the `mcp:plugin/tools@0.1.0` interface ({})",
+                first_line_chain(&e)
+            ))
+        })?;
+        let limits = runtime.limits().for_plugin(manifest.limits.as_ref());
+        let descriptors = runtime
+            .list_tools(&name, &pre, &tools_export, limits)
+            .await
+            .map_err(|reason| LoadError::ListTools {
+                plugin: name.to_string(),
+                reason,
+            })?;
+        let tools = validate_tools(&name, descriptors)?;
+
+        Ok(Plugin {
+            name,
+            manifest,
+            limits,
+            wasm_path: wasm_path.to_path_buf(),
+            digest,
+            cache,
+            tools,
+            pre,
+            tools_export,
+        })
+    }
+}
+
+async fn read_to_string(path: &Path) -> Result<String, LoadError> {
+    tokio::fs::read_to_string(path)
+        .await
+        .map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// An error and its causes on one line (log lines and tool errors stay whole).
+fn first_line_chain(e: &wasmtime::Error) -> String {
+    let text = e
+        .chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A clear reason for bytes that are not a component, before compiling.
+fn check_component_bytes(bytes: &[u8]) -> Result<(), String> {
+    if wasmparser::Parser::is_component(bytes) {
+        Ok(())
+    } else if wasmparser::Parser::is_core_wasm(bytes) {
+        Err("it is a core WebAssembly module, not a component \
+             (turn it into one with `mcp-wasm-host componentize`)"
+            .into())
+    } else {
+        Err("it does not start with the WebAssembly magic number and component version".into())
+    }
+}
+
+/// MCP tool names: 1–128 characters of ASCII letters, digits, `_`, `-`, `.`.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn validate_tools(
+    plugin: &str,
+    descriptors: Vec<types::ToolDescriptor>,
+) -> Result<Vec<ToolSpec>, LoadError> {
+    if descriptors.len() > MAX_TOOLS_PER_PLUGIN {
+        return Err(LoadError::ListTools {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "it declares {} tools; at most {MAX_TOOLS_PER_PLUGIN} are allowed",
+                descriptors.len()
+            ),
+        });
+    }
+    let mut seen = HashSet::new();
+    let mut specs = Vec::with_capacity(descriptors.len());
+    for d in descriptors {
+        let invalid = |reason: String| LoadError::InvalidTool {
+            plugin: plugin.to_string(),
+            tool: d.name.clone(),
+            reason,
+        };
+        if !is_valid_tool_name(&d.name) {
+            return Err(invalid(
+                "a tool name must be 1-128 ASCII letters, digits, `_`, `-` or `.`".into(),
+            ));
+        }
+        if !seen.insert(d.name.clone()) {
+            return Err(invalid("the plugin declares this tool twice".into()));
+        }
+        let input = schema::parse_object_schema(&d.input_schema)
+            .map_err(|e| invalid(format!("input schema: {e}")))?;
+        let validator =
+            schema::compile(&input).map_err(|e| invalid(format!("input schema: {e}")))?;
+        let (output, output_validator) = match &d.output_schema {
+            Some(text) => {
+                let output = schema::parse_object_schema(text)
+                    .map_err(|e| invalid(format!("output schema: {e}")))?;
+                let v =
+                    schema::compile(&output).map_err(|e| invalid(format!("output schema: {e}")))?;
+                (Some(Arc::new(output)), Some(Arc::new(v)))
+            }
+            None => (None, None),
+        };
+        specs.push(ToolSpec {
+            name: d.name.clone(),
+            title: d.title,
+            description: d.description,
+            input_schema: Arc::new(input),
+            output_schema: output,
+            hints: d.annotations.map(|a| ToolHints {
+                title: a.title,
+                read_only: a.read_only_hint,
+                destructive: a.destructive_hint,
+                idempotent: a.idempotent_hint,
+                open_world: a.open_world_hint,
+            }),
+            validator: Arc::new(validator),
+            output_validator,
+        });
+    }
+    Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_follow_the_mcp_rules() {
+        assert!(is_valid_tool_name("echo"));
+        assert!(is_valid_tool_name("hello.echo-2_x"));
+        assert!(!is_valid_tool_name(""));
+        assert!(!is_valid_tool_name("has space"));
+        assert!(!is_valid_tool_name(&"x".repeat(129)));
+    }
+
+    fn descriptor(name: &str, input: &str) -> types::ToolDescriptor {
+        types::ToolDescriptor {
+            name: name.into(),
+            title: None,
+            description: None,
+            input_schema: input.into(),
+            output_schema: None,
+            annotations: None,
+        }
+    }
+
+    #[test]
+    fn duplicate_and_malformed_tools_are_refused_by_name() {
+        let ok = r#"{"type":"object"}"#;
+        let err = validate_tools("p", vec![descriptor("a", ok), descriptor("a", ok)]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tool `a`: the plugin declares this tool twice")
+        );
+        let err = validate_tools("p", vec![descriptor("b", "{")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tool `b`: input schema: schema is not valid JSON")
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The WebAssembly runtime: one wasmtime [`Engine`] (pooling allocator, epoch
+//! interruption driven by a ticker thread), the one [`Linker`] holding every
+//! host capability, the on-disk [`CompileCache`], and the per-call sandbox
+//! (a fresh `Store` from a cached `InstancePre`, with its own deadline and
+//! memory cap).
+
+mod cache;
+mod invoke;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+pub use cache::{CacheOutcome, CompileCache, default_cache_dir};
+pub use store::HostState;
+
+use crate::context::CallContext;
+use crate::limits::HostLimits;
+
+/// How often the epoch advances. It bounds how late a deadline or a
+/// cancellation is noticed while a guest computes without calling the host.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// How the runtime is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    pub limits: HostLimits,
+    /// Directory of the compile cache; `None` compiles in memory every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Failure to set up the runtime itself.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the WebAssembly runtime: {0}")]
+pub struct RuntimeError(String);
+
+/// The engine, linker and cache shared by every plugin and call.
+pub struct Runtime {
+    engine: Engine,
+    /// One permit per sandbox the instance pool can hold; a call waits for
+    /// one (up to its deadline) instead of failing when all are busy.
+    slots: Arc<tokio::sync::Semaphore>,
+    linker: Linker<HostState>,
+    cache: CompileCache,
+    limits: HostLimits,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache", &self.cache)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let limits = config.limits;
+        let engine =
+            Engine::new(&engine_config(&limits)).map_err(|e| RuntimeError(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        crate::capabilities::link_always_granted(&mut linker)
+            .map_err(|e| RuntimeError(format!("linking host capabilities: {e}")))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(&engine, ticker_stop.clone())?;
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            limits.max_instances.max(1) as usize
+        ));
+        Ok(Self {
+            engine,
+            slots,
+            linker,
+            cache: CompileCache::new(config.cache_dir),
+            limits,
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &HostLimits {
+        &self.limits
+    }
+
+    pub fn cache(&self) -> &CompileCache {
+        &self.cache
+    }
+
+    /// Wait for a free sandbox slot until `deadline`; `None` if none freed up.
+    pub(crate) async fn acquire_slot(
+        &self,
+        deadline: Instant,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout_at(deadline.into(), self.slots.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Compile a component (through the cache).
+    pub(crate) fn compile(&self, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+        self.cache.load_or_compile(&self.engine, bytes)
+    }
+
+    /// Resolve a component's imports against the host's capabilities once,
+    /// so each call only instantiates.
+    pub(crate) fn instantiate_pre(
+        &self,
+        component: &Component,
+    ) -> wasmtime::Result<InstancePre<HostState>> {
+        self.linker.instantiate_pre(component)
+    }
+
+    /// A fresh store for one call of `plugin`, with its memory cap, its
+    /// deadline, and an epoch callback that stops the guest when the deadline
+    /// passes or the request is cancelled (yielding to the scheduler on every
+    /// tick in between, so a spinning guest never starves other calls).
+    pub(crate) fn new_store(
+        &self,
+        plugin: Arc<str>,
+        call: CallContext,
+        memory_bytes: usize,
+        deadline: Instant,
+    ) -> Store<HostState> {
+        let state = HostState::new(plugin, call, memory_bytes, deadline);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let state = ctx.data();
+            if Instant::now() >= state.deadline {
+                return Err(wasmtime::Error::new(Interrupted::Deadline));
+            }
+            if state.call.cancel.is_cancelled() {
+                return Err(wasmtime::Error::new(Interrupted::Cancelled));
+            }
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
+        store
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Why the host stopped a running guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Interrupted {
+    #[error("deadline exceeded")]
+    Deadline,
+    #[error("request cancelled")]
+    Cancelled,
+}
+
+fn engine_config(limits: &HostLimits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let instances = limits.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(8))
+        .total_stacks(instances)
+        .max_memory_size(limits.max_memory_bytes)
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+fn spawn_epoch_ticker(engine: &Engine, stop: Arc<AtomicBool>) -> Result<(), RuntimeError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| RuntimeError(format!("cannot start the epoch ticker: {e}")))
+}

@@ -1,0 +1,115 @@
+//! Per-call store data: the WASI context, the resource table, the memory
+//! limiter and the request's [`CallContext`]. A fresh [`HostState`] (and
+//! `Store`) is built for every call and dropped with it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::context::CallContext;
+
+/// The data of one call's `Store`.
+pub struct HostState {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) call: CallContext,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) deadline: Instant,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        call: CallContext,
+        memory_bytes: usize,
+        deadline: Instant,
+    ) -> Self {
+        let wasi = crate::capabilities::wasi::deny_by_default_ctx(&plugin);
+        Self {
+            plugin,
+            call,
+            limiter: MemoryLimiter::new(memory_bytes),
+            deadline,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps the total linear memory of one call's instance and remembers whether
+/// the cap was hit, so a trap that follows can be reported as a memory limit.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    cap: usize,
+    total: usize,
+    pub(crate) hit: bool,
+}
+
+/// Table elements per table; generous for real programs, bounded for hostile ones.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl MemoryLimiter {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            total: 0,
+            hit: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.total - current.min(self.total) + desired;
+        if total > self.cap {
+            self.hit = true;
+            return Ok(false);
+        }
+        self.total = total;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_counts_all_memories_and_records_the_hit() {
+        let mut l = MemoryLimiter::new(100);
+        assert!(l.memory_growing(0, 60, None).unwrap());
+        assert!(l.memory_growing(0, 30, None).unwrap());
+        assert!(!l.hit);
+        assert!(!l.memory_growing(30, 50, None).unwrap());
+        assert!(l.hit);
+        assert!(l.memory_growing(30, 40, None).unwrap());
+        assert_eq!(l.total, 100);
+    }
+}

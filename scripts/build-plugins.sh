@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Build the Rust plugins into WebAssembly components, each beside its
+# manifest:
+#
+#     plugins/<name>/            -> target/plugins/<name>.{wasm,toml}
+#     plugins/fixtures/<name>/   -> target/fixture-plugins/<name>.{wasm,toml}
+#
+# Steps: make sure the guest toolchain is present (setup-guest-toolchain.sh);
+# compile every plugin crate to a core module with the `guest` profile in the
+# shared target dir `target/guest` (std is built once per target there);
+# turn each core module into a component with `mcp-wasm-host componentize`
+# (building the host first when it is missing or older than its sources);
+# copy components and manifests into place only when they changed, so file
+# watchers see no spurious writes.
+#
+# A crate whose Cargo.toml says `wasi = true` under
+# `[package.metadata.mcp-plugin]` is built for `wasm32-wasip1` and wrapped
+# with the WASI preview1 reactor adapter; all others are built for
+# `wasm32-unknown-unknown` and import nothing but the plugin interfaces.
+#
+# Usage: scripts/build-plugins.sh [--core-only]
+#   --core-only   stop after compiling the core modules
+#
+# Environment: MCP_WASM_HOST names a host binary to use instead of
+# target/release/mcp-wasm-host (it is then never rebuilt); CARGO is the cargo
+# that builds the host (default: `cargo` on PATH).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GUEST_TARGET_DIR=$ROOT/target/guest
+COMPONENT_DIR=$GUEST_TARGET_DIR/components
+PROFILE=guest
+
+core_only=false
+for arg in "$@"; do
+    case $arg in
+    --core-only) core_only=true ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "build-plugins: unknown argument '$arg'" >&2
+        exit 2
+        ;;
+    esac
+done
+
+log() { echo "build-plugins: $*" >&2; }
+
+# --- which crates, for which target, going where -------------------------
+
+plain_crates=() # wasm32-unknown-unknown
+wasi_crates=()  # wasm32-wasip1
+declare -A out_dir=()
+
+collect() { # collect <crate dir> <output dir>
+    local dir=$1 name
+    name=$(basename "$dir")
+    [[ -f $dir/Cargo.toml ]] || return 0
+    [[ -f $dir/$name.toml ]] || {
+        log "$dir has no manifest $name.toml"
+        exit 1
+    }
+    if grep -Eq '^[[:space:]]*wasi[[:space:]]*=[[:space:]]*true' "$dir/Cargo.toml"; then
+        wasi_crates+=("$name")
+    else
+        plain_crates+=("$name")
+    fi
+    out_dir[$name]=$2
+}
+
+for dir in "$ROOT"/plugins/*/; do
+    [[ $(basename "$dir") == fixtures ]] && continue
+    collect "${dir%/}" "$ROOT/target/plugins"
+done
+for dir in "$ROOT"/plugins/fixtures/*/; do
+    collect "${dir%/}" "$ROOT/target/fixture-plugins"
+done
+
+# --- core modules ---------------------------------------------------------
+
+toolchain_env=$("$ROOT/scripts/setup-guest-toolchain.sh")
+
+cargo_guest() { # cargo_guest <target> <crate>...
+    local target=$1
+    shift
+    local packages=()
+    for crate in "$@"; do packages+=(-p "$crate"); done
+    (
+        # Flags meant for the host machine must not leak into wasm builds.
+        unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
+        eval "$toolchain_env"
+        cd "$ROOT"
+        # shellcheck disable=SC2086 # GUEST_BUILD_STD is empty or one flag
+        "$GUEST_CARGO" build --quiet --profile "$PROFILE" $GUEST_BUILD_STD \
+            --target "$target" --target-dir "$GUEST_TARGET_DIR" "${packages[@]}"
+    )
+}
+
+if ((${#plain_crates[@]})); then
+    log "compiling ${plain_crates[*]} (wasm32-unknown-unknown)"
+    cargo_guest wasm32-unknown-unknown "${plain_crates[@]}"
+fi
+if ((${#wasi_crates[@]})); then
+    log "compiling ${wasi_crates[*]} (wasm32-wasip1)"
+    cargo_guest wasm32-wasip1 "${wasi_crates[@]}"
+fi
+
+core_module() { # core_module <crate> <target>
+    echo "$GUEST_TARGET_DIR/$2/$PROFILE/${1//-/_}.wasm"
+}
+
+if $core_only; then
+    for crate in "${plain_crates[@]}"; do core_module "$crate" wasm32-unknown-unknown; done
+    for crate in "${wasi_crates[@]}"; do core_module "$crate" wasm32-wasip1; done
+    exit 0
+fi
+
+# --- the host, for `componentize` -----------------------------------------
+
+if [[ -n ${MCP_WASM_HOST:-} ]]; then
+    host=$MCP_WASM_HOST
+else
+    host=$ROOT/target/release/mcp-wasm-host
+    if [[ ! -x $host ]] ||
+        [[ -n $(find "$ROOT/host" "$ROOT/wit" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
+            -newer "$host" -type f -print -quit) ]]; then
+        log "building the host (cargo build --release -p mcp-wasm-host)"
+        (cd "$ROOT" && "${CARGO:-cargo}" build --quiet --release -p mcp-wasm-host)
+    fi
+fi
+
+# --- components -------------------------------------------------------------
+
+# install_if_changed <source> <destination>: copy only when the bytes differ.
+install_if_changed() {
+    if ! cmp -s "$1" "$2"; then
+        mkdir -p "$(dirname "$2")"
+        cp "$1" "$2.tmp.$$"
+        mv -f "$2.tmp.$$" "$2"
+        log "updated ${2#"$ROOT"/}"
+    fi
+}
+
+mkdir -p "$COMPONENT_DIR"
+
+componentize() { # componentize <crate> <target> [componentize flags...]
+    local crate=$1 target=$2
+    shift 2
+    local core component
+    core=$(core_module "$crate" "$target")
+    component=$COMPONENT_DIR/$crate.wasm
+    if [[ ! -f $component || $core -nt $component || $host -nt $component ]]; then
+        "$host" componentize "$core" -o "$component.tmp" "$@"
+        mv -f "$component.tmp" "$component"
+    fi
+    install_if_changed "$component" "${out_dir[$crate]}/$crate.wasm"
+    local source_dir=$ROOT/plugins/$crate
+    [[ -d $source_dir ]] || source_dir=$ROOT/plugins/fixtures/$crate
+    install_if_changed "$source_dir/$crate.toml" "${out_dir[$crate]}/$crate.toml"
+}
+
+for crate in "${plain_crates[@]}"; do componentize "$crate" wasm32-unknown-unknown; done
+for crate in "${wasi_crates[@]}"; do componentize "$crate" wasm32-wasip1 --adapter reactor; done
+
+for crate in "${plain_crates[@]}" "${wasi_crates[@]}"; do
+    printf '%8s  %s\n' "$(wc -c <"${out_dir[$crate]}/$crate.wasm")" \
+        "${out_dir[$crate]#"$ROOT"/}/$crate.wasm" >&2
+done

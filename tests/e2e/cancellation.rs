@@ -1,0 +1,46 @@
+//! `notifications/cancelled` (or, on 2026-07-28 HTTP, dropping the request)
+//! stops the running guest: with room for a single sandbox, the next call can
+//! only run once the cancelled guest is gone.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn cancelling_a_request_stops_the_running_guest() {
+    let dir = PluginDir::with(&["hello"], &["spin"]);
+    dir.set_manifest(
+        "spin",
+        "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 120000\n",
+    );
+    let dir = &dir;
+    for_each_combination(|era, transport| async move {
+        let options = HostOptions::new(era, transport)
+            .arg("--max-instances")
+            .arg("1")
+            .arg("--default-timeout-ms")
+            .arg("10000");
+        let host = Connected::start(&dir, options).await.unwrap();
+
+        // The client gives up after a moment; dropping the call cancels it.
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(400), host.call("spin", empty_args())).await;
+        assert!(
+            gave_up.is_err(),
+            "spin cannot finish on its own: {gave_up:?}"
+        );
+
+        // The only sandbox frees up once the spinning guest is stopped; until
+        // then this call waits (for at most its own 10 s time limit).
+        let r = host.call("echo", echo_args("after")).await.unwrap();
+        assert_ne!(
+            r.is_error,
+            Some(true),
+            "{era:?}/{transport:?}: {}",
+            text_of(&r)
+        );
+        assert_eq!(text_of(&r), "after");
+        host.shutdown().await;
+    })
+    .await;
+}

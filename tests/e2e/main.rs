@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `mcp-wasm-host` binary as a child process,
+//! plugins built from source (`scripts/build-plugins.sh`), and real MCP
+//! clients over stdio and Streamable HTTP in both protocol eras.
+
+#![allow(deprecated)] // logging is deprecated by SEP-2577 yet still on the wire
+
+mod cancellation;
+mod loading;
+mod notifications;
+mod raw_stdio;
+mod sandbox;
+mod support;
+mod tools;

@@ -1,0 +1,185 @@
+//! The stdio protocol stream, read byte for byte: a guest's stdout never
+//! reaches it, and malformed JSON-RPC gets a protocol error while the
+//! session carries on.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, ChildStdout, Command};
+
+use crate::support::*;
+
+struct RawSession {
+    stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+    child: tokio::process::Child,
+    stderr: Stderr,
+    /// Every line the host wrote to stdout.
+    seen: Vec<String>,
+}
+
+impl RawSession {
+    async fn start(dir: &PluginDir) -> Self {
+        let mut child = Command::new(host_binary())
+            .args(["serve", "--plugins"])
+            .arg(&dir.path)
+            .arg("--cache-dir")
+            .arg(shared_cache_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stderr = Stderr::default();
+        stderr.spawn_reader(child.stderr.take().unwrap());
+        Self {
+            stdin: child.stdin.take().unwrap(),
+            stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
+            child,
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// Read lines until the response with `id` arrives (bounded).
+    async fn response(&mut self, id: i64) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+                .await
+                .expect("the host answered in time")
+                .unwrap()
+                .expect("the host kept stdout open");
+            self.seen.push(line.clone());
+            let message: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"));
+            assert_eq!(message["jsonrpc"], "2.0", "{line}");
+            if message["id"] == json!(id) {
+                return message;
+            }
+        }
+    }
+
+    async fn initialize(&mut self) {
+        self.send(
+            &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+                "protocolVersion":"2025-11-25","capabilities":{},
+                "clientInfo":{"name":"raw","version":"0"}}})
+            .to_string(),
+        )
+        .await;
+        let init = self.response(1).await;
+        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+        self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn guest_stdout_never_reaches_the_protocol_stream() {
+    let dir = PluginDir::with(&["hello"], &["chatty"]);
+    let mut s = RawSession::start(&dir).await;
+    s.initialize().await;
+    let marker = "MARKER-7d1f";
+    s.send(
+        &json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
+        "params":{"name":"shout","arguments":{"text": marker}}})
+        .to_string(),
+    )
+    .await;
+    let r = s.response(2).await;
+    assert_eq!(r["result"]["content"][0]["text"], "shouted", "{r}");
+    s.send(
+        &json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+        "params":{"name":"echo","arguments":{"text":"next"}}})
+        .to_string(),
+    )
+    .await;
+    let r = s.response(3).await;
+    assert_eq!(r["result"]["content"][0]["text"], "next");
+
+    assert!(
+        s.seen.iter().all(|l| !l.contains(marker)),
+        "guest output on stdout: {:?}",
+        s.seen
+    );
+    // It went to the host's log instead, tagged with the plugin.
+    let log = s
+        .stderr
+        .wait_for(marker, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let line = log.lines().find(|l| l.contains(marker)).unwrap();
+    assert!(line.contains("chatty"), "{line}");
+    drop(s.stdin);
+    let _ = s.child.wait().await;
+}
+
+#[tokio::test]
+async fn malformed_json_rpc_gets_an_error_and_the_session_continues() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let mut s = RawSession::start(&dir).await;
+    s.initialize().await;
+    // A request for a method that does not exist.
+    s.send(r#"{"jsonrpc":"2.0","id":5,"method":"no/such/method","params":{}}"#)
+        .await;
+    let r = s.response(5).await;
+    assert_eq!(r["error"]["code"], -32601, "{r}");
+    // Arguments of the wrong shape.
+    s.send(r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"text":42}}}"#).await;
+    let r = s.response(6).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("`/text`"),
+        "{r}"
+    );
+    // The session still works.
+    s.send(r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"alive"}}}"#).await;
+    let r = s.response(7).await;
+    assert_eq!(r["result"]["content"][0]["text"], "alive");
+    drop(s.stdin);
+    let _ = s.child.wait().await;
+}
+
+#[tokio::test]
+async fn progress_is_sent_only_when_the_request_carries_a_token() {
+    let dir = PluginDir::with(&["texttools"], &[]);
+    let mut s = RawSession::start(&dir).await;
+    s.initialize().await;
+    let text: String = (0..3000).map(|i| format!("row {i}\n")).collect();
+    let call = |id: i64, meta: Value| {
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+            "params":{"name":"search","arguments":{"text":text,"pattern":"row 1"},"_meta":meta}})
+        .to_string()
+    };
+    s.send(&call(2, json!({}))).await;
+    s.response(2).await;
+    s.send(&call(3, json!({"progressToken": "p-3"}))).await;
+    s.response(3).await;
+    let progress: Vec<Value> = s
+        .seen
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert!(
+        !progress.is_empty(),
+        "no progress for a request with a token"
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["params"]["progressToken"] == "p-3"),
+        "{progress:?}"
+    );
+    drop(s.stdin);
+    let _ = s.child.wait().await;
+}

@@ -1,0 +1,89 @@
+//! The sandbox's limits: a guest that loops is stopped by its deadline, one
+//! that grows memory is capped, one that traps is reported, and the host
+//! keeps serving other calls through all of it.
+
+use serde_json::json;
+
+use crate::support::*;
+
+fn limited_dir() -> PluginDir {
+    let dir = PluginDir::with(&["hello"], &["spin", "hog", "crash"]);
+    dir.set_manifest(
+        "spin",
+        "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 300\n",
+    );
+    dir.set_manifest(
+        "hog",
+        "name = \"hog\"\nversion = \"0.1.0\"\n[limits]\nmemory-mib = 16\n",
+    );
+    dir
+}
+
+#[tokio::test]
+async fn limits_stop_hostile_guests_and_the_host_keeps_serving() {
+    let dir = limited_dir();
+    let dir = &dir;
+    for_each_combination(|era, transport| async move {
+        let host = Connected::start(&dir, HostOptions::new(era, transport))
+            .await
+            .unwrap();
+
+        let spin = host.call("spin", empty_args()).await.unwrap();
+        assert_eq!(spin.is_error, Some(true));
+        let text = text_of(&spin);
+        assert!(
+            text.contains("plugin `spin`") && text.contains("time limit of 300 ms"),
+            "{text}"
+        );
+
+        let hog = host.call("grow", empty_args()).await.unwrap();
+        assert_eq!(hog.is_error, Some(true));
+        let text = text_of(&hog);
+        assert!(
+            text.contains("plugin `hog`") && text.contains("memory limit of 16 MiB"),
+            "{text}"
+        );
+
+        for tool in ["panic", "unreachable"] {
+            let crash = host.call(tool, empty_args()).await.unwrap();
+            assert_eq!(crash.is_error, Some(true));
+            let text = text_of(&crash);
+            assert!(text.contains("plugin `crash` crashed"), "{tool}: {text}");
+        }
+
+        let echo = host.call_ok("echo", echo_args("still here")).await;
+        assert_eq!(text_of(&echo), "still here");
+        host.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spinning_guest_does_not_block_concurrent_calls() {
+    let dir = limited_dir();
+    dir.set_manifest(
+        "spin",
+        "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 5000\n",
+    );
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    // More spinning guests than cores: the short call must still finish first.
+    let order = std::sync::Mutex::new(Vec::new());
+    let spinning = futures::future::join_all((0..3).map(|_| async {
+        let r = host.call("spin", empty_args()).await.unwrap();
+        order.lock().unwrap().push("spin");
+        r
+    }));
+    let add = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let r = host.call_ok("add", json!({"a": 1, "b": 2})).await;
+        order.lock().unwrap().push("add");
+        r
+    };
+    let (spun, added) = tokio::join!(spinning, add);
+    assert_eq!(added.structured_content, Some(json!({"sum": 3.0})));
+    assert!(spun.iter().all(|r| r.is_error == Some(true)));
+    assert_eq!(order.lock().unwrap().first(), Some(&"add"));
+    host.shutdown().await;
+}

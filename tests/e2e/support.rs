@@ -1,0 +1,407 @@
+//! Shared helpers: plugin directories assembled from the built plugins, the
+//! host binary started as a child process, and real MCP clients (rmcp) in
+//! either protocol era over stdio or Streamable HTTP.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo, Implementation,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
+};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceError};
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The host binary under test.
+pub fn host_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+}
+
+fn built(dir: &str) -> PathBuf {
+    let path = repo_root().join("target").join(dir);
+    assert!(
+        path.is_dir(),
+        "{} is missing: build the plugins first with scripts/build-plugins.sh",
+        path.display()
+    );
+    path
+}
+
+/// Where the example plugins are built.
+pub fn example_plugins() -> PathBuf {
+    built("plugins")
+}
+
+/// Where the sandbox fixture plugins are built.
+pub fn fixture_plugins() -> PathBuf {
+    built("fixture-plugins")
+}
+
+/// One compile cache for the whole test run, so each plugin compiles once.
+pub fn shared_cache_dir() -> PathBuf {
+    repo_root().join("target").join("e2e-compile-cache")
+}
+
+static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary plugin directory, removed on drop.
+pub struct PluginDir {
+    pub path: PathBuf,
+}
+
+impl PluginDir {
+    pub fn empty() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "mcp-wasm-host-e2e-{}-{}",
+            std::process::id(),
+            DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self { path }
+    }
+
+    /// A directory holding the named example and fixture plugins.
+    pub fn with(examples: &[&str], fixtures: &[&str]) -> Self {
+        let dir = Self::empty();
+        for name in examples {
+            dir.copy_from(&example_plugins(), name);
+        }
+        for name in fixtures {
+            dir.copy_from(&fixture_plugins(), name);
+        }
+        dir
+    }
+
+    fn copy_from(&self, source: &Path, name: &str) {
+        for ext in ["wasm", "toml"] {
+            let from = source.join(format!("{name}.{ext}"));
+            std::fs::copy(&from, self.path.join(format!("{name}.{ext}")))
+                .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+        }
+    }
+
+    /// Write a file into the directory.
+    pub fn write(&self, file: &str, bytes: impl AsRef<[u8]>) {
+        std::fs::write(self.path.join(file), bytes).unwrap();
+    }
+
+    /// Replace a plugin's manifest.
+    pub fn set_manifest(&self, name: &str, toml: &str) {
+        self.write(&format!("{name}.toml"), toml);
+    }
+}
+
+impl Drop for PluginDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The protocol era a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// `initialize` handshake, protocol 2025-11-25.
+    Handshake,
+    /// `server/discover`, protocol 2026-07-28.
+    Modern,
+}
+
+/// The transport a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http,
+}
+
+/// Every era over every transport.
+pub const ALL_COMBINATIONS: [(Era, Transport); 4] = [
+    (Era::Handshake, Transport::Stdio),
+    (Era::Modern, Transport::Stdio),
+    (Era::Handshake, Transport::Http),
+    (Era::Modern, Transport::Http),
+];
+
+/// What the client received besides responses.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub logs: Vec<LoggingMessageNotificationParam>,
+    pub progress: Vec<ProgressNotificationParam>,
+}
+
+/// An MCP client handler that records notifications.
+#[derive(Clone, Default)]
+pub struct RecordingClient {
+    pub received: Arc<Mutex<Received>>,
+}
+
+impl ClientHandler for RecordingClient {
+    fn get_info(&self) -> ClientInfo {
+        ClientInfo::new(
+            ClientCapabilities::default(),
+            Implementation::new("e2e-client", "1.2.3"),
+        )
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        self.received.lock().unwrap().logs.push(params);
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        self.received.lock().unwrap().progress.push(params);
+    }
+}
+
+/// Collected stderr of a host process.
+#[derive(Clone, Default)]
+pub struct Stderr(Arc<Mutex<String>>);
+
+impl Stderr {
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Wait until stderr contains `needle` (bounded).
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        let start = Instant::now();
+        loop {
+            let text = self.text();
+            if text.contains(needle) {
+                return Ok(text);
+            }
+            if start.elapsed() > timeout {
+                bail!("stderr never contained {needle:?}; it was:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn push_line(&self, line: &str) {
+        let mut s = self.0.lock().unwrap();
+        s.push_str(line);
+        s.push('\n');
+    }
+
+    pub fn spawn_reader(&self, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+        let sink = self.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.push_line(&line);
+            }
+        });
+    }
+}
+
+/// Options for starting a host.
+#[derive(Clone)]
+pub struct HostOptions {
+    pub era: Era,
+    pub transport: Transport,
+    pub extra_args: Vec<String>,
+}
+
+impl HostOptions {
+    pub fn new(era: Era, transport: Transport) -> Self {
+        Self {
+            era,
+            transport,
+            extra_args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.extra_args.push(arg.into());
+        self
+    }
+}
+
+/// A running host with a connected client.
+pub struct Connected {
+    pub client: RunningService<RoleClient, RecordingClient>,
+    pub received: Arc<Mutex<Received>>,
+    pub stderr: Stderr,
+    child: Option<tokio::process::Child>,
+}
+
+impl Connected {
+    /// Start the host on `dir` and connect a client.
+    pub async fn start(dir: &PluginDir, options: HostOptions) -> anyhow::Result<Self> {
+        let mut command = Command::new(host_binary());
+        command
+            .arg("serve")
+            .arg("--plugins")
+            .arg(&dir.path)
+            .arg("--cache-dir")
+            .arg(shared_cache_dir())
+            .args(&options.extra_args)
+            .env("MCP_WASM_HOST_LOG", "info")
+            .kill_on_drop(true);
+        let handler = RecordingClient::default();
+        let received = handler.received.clone();
+        let stderr = Stderr::default();
+        let lifecycle = match options.era {
+            Era::Handshake => ClientLifecycleMode::Initialize,
+            Era::Modern => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        };
+        match options.transport {
+            Transport::Stdio => {
+                let (transport, child_stderr) = TokioChildProcess::builder(command)
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .context("starting the host")?;
+                if let Some(s) = child_stderr {
+                    stderr.spawn_reader(s);
+                }
+                let client = handler
+                    .serve_with_lifecycle(transport, lifecycle)
+                    .await
+                    .with_context(|| {
+                        format!("connecting over stdio; stderr:\n{}", stderr.text())
+                    })?;
+                Ok(Self {
+                    client,
+                    received,
+                    stderr,
+                    child: None,
+                })
+            }
+            Transport::Http => {
+                command
+                    .arg("--http")
+                    .arg("127.0.0.1:0")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped());
+                let mut child = command.spawn().context("starting the host")?;
+                stderr.spawn_reader(child.stderr.take().unwrap());
+                let text = stderr
+                    .wait_for("listening on http://", Duration::from_secs(60))
+                    .await?;
+                let url = text
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .context("no URL in the listening line")?
+                    .to_string();
+                let transport = StreamableHttpClientTransport::from_uri(url);
+                let client = handler
+                    .serve_with_lifecycle(transport, lifecycle)
+                    .await
+                    .with_context(|| format!("connecting over HTTP; stderr:\n{}", stderr.text()))?;
+                Ok(Self {
+                    client,
+                    received,
+                    stderr,
+                    child: Some(child),
+                })
+            }
+        }
+    }
+
+    /// Call a tool with JSON arguments.
+    pub async fn call(&self, name: &str, arguments: Value) -> Result<CallToolResult, ServiceError> {
+        self.client.call_tool(params(name, arguments)).await
+    }
+
+    /// Call a tool and expect a successful result.
+    pub async fn call_ok(&self, name: &str, arguments: Value) -> CallToolResult {
+        let result = self
+            .call(name, arguments)
+            .await
+            .unwrap_or_else(|e| panic!("calling {name}: {e}"));
+        assert_ne!(result.is_error, Some(true), "{name} failed: {result:?}");
+        result
+    }
+
+    pub async fn tool_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub async fn shutdown(mut self) {
+        let _ = self.client.cancel().await;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// `tools/call` parameters from a JSON object.
+pub fn params(name: &str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(map) = arguments else {
+        panic!("arguments must be an object");
+    };
+    CallToolRequestParams::new(name.to_string()).with_arguments(map)
+}
+
+/// The concatenated text blocks of a result.
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A JSON-RPC error's code and message, if `error` is one.
+pub fn protocol_error(error: &ServiceError) -> Option<(i32, String)> {
+    match error {
+        ServiceError::McpError(e) => Some((e.code.0, e.message.to_string())),
+        _ => None,
+    }
+}
+
+pub fn empty_args() -> Value {
+    Value::Object(Map::new())
+}
+
+/// Run `f` for each era/transport combination, naming the failing one.
+pub async fn for_each_combination<F, Fut>(f: F)
+where
+    F: Fn(Era, Transport) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for (era, transport) in ALL_COMBINATIONS {
+        eprintln!("--- {era:?} over {transport:?}");
+        f(era, transport).await;
+    }
+}
+
+pub fn echo_args(text: &str) -> Value {
+    json!({ "text": text })
+}
