@@ -20,7 +20,7 @@ async fn cancelling_a_request_stops_the_running_guest() {
             .arg("1")
             .arg("--default-timeout-ms")
             .arg("10000");
-        let host = Connected::start(&dir, options).await.unwrap();
+        let host = Connected::start(dir, options).await.unwrap();
 
         // The client gives up after a moment; dropping the call cancels it.
         let gave_up =

@@ -106,3 +106,58 @@ async fn a_missing_plugin_directory_stops_the_host_with_a_clear_error() {
     );
     assert!(output.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn a_restart_loads_from_the_compile_cache() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let cache = PluginDir::empty();
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio).cache_dir(&cache.path);
+    let first = Connected::start(&dir, options.clone()).await.unwrap();
+    let log = first
+        .stderr
+        .wait_for("plugin loaded", std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(log.contains("cache=Miss"), "{log}");
+    first.shutdown().await;
+    let entries = std::fs::read_dir(&cache.path).unwrap().count();
+    assert_eq!(entries, 1, "one precompiled component in the cache");
+
+    let second = Connected::start(&dir, options).await.unwrap();
+    let log = second
+        .stderr
+        .wait_for("plugin loaded", std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(log.contains("cache=Hit"), "{log}");
+    assert_eq!(
+        text_of(&second.call_ok("echo", echo_args("cached")).await),
+        "cached"
+    );
+    second.shutdown().await;
+
+    // A corrupt cache entry is discarded and rebuilt, never trusted.
+    for entry in std::fs::read_dir(&cache.path).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let third = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio).cache_dir(&cache.path),
+    )
+    .await
+    .unwrap();
+    let log = third
+        .stderr
+        .wait_for("plugin loaded", std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        log.contains("discarding unusable compile-cache entry"),
+        "{log}"
+    );
+    assert_eq!(
+        text_of(&third.call_ok("echo", echo_args("rebuilt")).await),
+        "rebuilt"
+    );
+    third.shutdown().await;
+}

@@ -23,24 +23,25 @@ async fn progress_reaches_the_client_under_its_token() {
     let dir = PluginDir::with(&["texttools"], &[]);
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let host = Connected::start(&dir, HostOptions::new(era, transport))
+        let host = Connected::start(dir, HostOptions::new(era, transport))
             .await
             .unwrap();
         let mut meta = RequestMetaObject::default();
         meta.set_progress_token(ProgressToken(NumberOrString::String("tok-1".into())));
         let result = host.client.call_tool(search_params(meta)).await.unwrap();
         assert_ne!(result.is_error, Some(true));
-        let received = host.received.lock().unwrap();
-        assert!(!received.progress.is_empty(), "no progress with a token");
-        // rmcp's client puts its own token on the request; all progress carries it.
-        let token = &received.progress[0].progress_token;
-        for p in &received.progress {
-            assert_eq!(&p.progress_token, token);
-            assert!(p.total.is_some());
+        {
+            let received = host.received.lock().unwrap();
+            assert!(!received.progress.is_empty(), "no progress with a token");
+            // rmcp's client puts its own token on the request; all progress carries it.
+            let token = &received.progress[0].progress_token;
+            for p in &received.progress {
+                assert_eq!(&p.progress_token, token);
+                assert!(p.total.is_some());
+            }
+            let values: Vec<f64> = received.progress.iter().map(|p| p.progress).collect();
+            assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
         }
-        let values: Vec<f64> = received.progress.iter().map(|p| p.progress).collect();
-        assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
-        drop(received);
         host.shutdown().await;
     })
     .await;

@@ -24,7 +24,7 @@ async fn limits_stop_hostile_guests_and_the_host_keeps_serving() {
     let dir = limited_dir();
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let host = Connected::start(&dir, HostOptions::new(era, transport))
+        let host = Connected::start(dir, HostOptions::new(era, transport))
             .await
             .unwrap();
 

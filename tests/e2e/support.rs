@@ -222,6 +222,8 @@ pub struct HostOptions {
     pub era: Era,
     pub transport: Transport,
     pub extra_args: Vec<String>,
+    /// Compile cache directory; the run's shared one when `None`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl HostOptions {
@@ -230,7 +232,13 @@ impl HostOptions {
             era,
             transport,
             extra_args: Vec::new(),
+            cache_dir: None,
         }
+    }
+
+    pub fn cache_dir(mut self, dir: &Path) -> Self {
+        self.cache_dir = Some(dir.to_path_buf());
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -242,6 +250,8 @@ impl HostOptions {
 /// A running host with a connected client.
 pub struct Connected {
     pub client: RunningService<RoleClient, RecordingClient>,
+    /// The HTTP endpoint, when serving HTTP.
+    pub url: Option<String>,
     pub received: Arc<Mutex<Received>>,
     pub stderr: Stderr,
     child: Option<tokio::process::Child>,
@@ -256,7 +266,7 @@ impl Connected {
             .arg("--plugins")
             .arg(&dir.path)
             .arg("--cache-dir")
-            .arg(shared_cache_dir())
+            .arg(options.cache_dir.clone().unwrap_or_else(shared_cache_dir))
             .args(&options.extra_args)
             .env("MCP_WASM_HOST_LOG", "info")
             .kill_on_drop(true);
@@ -286,6 +296,7 @@ impl Connected {
                     })?;
                 Ok(Self {
                     client,
+                    url: None,
                     received,
                     stderr,
                     child: None,
@@ -309,13 +320,14 @@ impl Connected {
                     .and_then(|rest| rest.split_whitespace().next())
                     .context("no URL in the listening line")?
                     .to_string();
-                let transport = StreamableHttpClientTransport::from_uri(url);
+                let transport = StreamableHttpClientTransport::from_uri(url.clone());
                 let client = handler
                     .serve_with_lifecycle(transport, lifecycle)
                     .await
                     .with_context(|| format!("connecting over HTTP; stderr:\n{}", stderr.text()))?;
                 Ok(Self {
                     client,
+                    url: Some(url),
                     received,
                     stderr,
                     child: Some(child),

@@ -10,7 +10,7 @@ async fn lists_and_calls_tools_in_every_era_and_transport() {
     let dir = PluginDir::with(&["hello", "texttools"], &[]);
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let host = Connected::start(&dir, HostOptions::new(era, transport))
+        let host = Connected::start(dir, HostOptions::new(era, transport))
             .await
             .unwrap();
         let names = host.tool_names().await;
@@ -54,7 +54,7 @@ async fn tools_list_paginates() {
     let dir = &dir;
     for_each_combination(|era, transport| async move {
         let host = Connected::start(
-            &dir,
+            dir,
             HostOptions::new(era, transport).arg("--page-size").arg("2"),
         )
         .await
@@ -92,7 +92,7 @@ async fn arguments_failing_the_schema_are_rejected_naming_the_field() {
     let dir = PluginDir::with(&["hello"], &[]);
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let host = Connected::start(&dir, HostOptions::new(era, transport))
+        let host = Connected::start(dir, HostOptions::new(era, transport))
             .await
             .unwrap();
         let error = host
@@ -121,7 +121,7 @@ async fn unknown_tools_are_a_protocol_error() {
     let dir = PluginDir::with(&["hello"], &[]);
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let host = Connected::start(&dir, HostOptions::new(era, transport))
+        let host = Connected::start(dir, HostOptions::new(era, transport))
             .await
             .unwrap();
         let error = host.call("nope", empty_args()).await.unwrap_err();
@@ -138,7 +138,7 @@ async fn a_guest_error_is_an_error_result_with_its_message() {
     let dir = PluginDir::with(&["texttools"], &[]);
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let host = Connected::start(&dir, HostOptions::new(era, transport))
+        let host = Connected::start(dir, HostOptions::new(era, transport))
             .await
             .unwrap();
         let result = host

@@ -21,7 +21,7 @@ pub(super) struct PeerChannel {
 impl ClientChannel for PeerChannel {
     fn log(&self, level: LogLevel, logger: Option<String>, data: Value) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            if !self.threshold.is_some_and(|t| level >= t) {
+            if self.threshold.is_none_or(|t| level < t) {
                 return;
             }
             let mut param = LoggingMessageNotificationParam::new(to_mcp_level(level), data);
