@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build-plugins.sh
-cargo test --release -p mcp-wasm-host "$@"
+cargo test --release --workspace "$@"

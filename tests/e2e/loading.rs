@@ -161,3 +161,20 @@ async fn a_restart_loads_from_the_compile_cache() {
     );
     third.shutdown().await;
 }
+
+#[tokio::test]
+async fn without_plugins_the_host_serves_the_built_examples() {
+    // Started from elsewhere, the binary still finds target/plugins beside its build directory.
+    let unused = PluginDir::empty();
+    let host = Connected::start(
+        &unused,
+        HostOptions::new(Era::Handshake, Transport::Stdio).default_plugin_dir(),
+    )
+    .await
+    .unwrap();
+    let names = host.tool_names().await;
+    for expected in ["add", "echo", "search"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
+    }
+    host.shutdown().await;
+}

@@ -224,6 +224,8 @@ pub struct HostOptions {
     pub extra_args: Vec<String>,
     /// Compile cache directory; the run's shared one when `None`.
     pub cache_dir: Option<PathBuf>,
+    /// Leave out `--plugins`, so the host picks its default directory.
+    pub default_plugin_dir: bool,
 }
 
 impl HostOptions {
@@ -233,7 +235,13 @@ impl HostOptions {
             transport,
             extra_args: Vec::new(),
             cache_dir: None,
+            default_plugin_dir: false,
         }
+    }
+
+    pub fn default_plugin_dir(mut self) -> Self {
+        self.default_plugin_dir = true;
+        self
     }
 
     pub fn cache_dir(mut self, dir: &Path) -> Self {
@@ -261,10 +269,11 @@ impl Connected {
     /// Start the host on `dir` and connect a client.
     pub async fn start(dir: &PluginDir, options: HostOptions) -> anyhow::Result<Self> {
         let mut command = Command::new(host_binary());
+        command.arg("serve");
+        if !options.default_plugin_dir {
+            command.arg("--plugins").arg(&dir.path);
+        }
         command
-            .arg("serve")
-            .arg("--plugins")
-            .arg(&dir.path)
             .arg("--cache-dir")
             .arg(options.cache_dir.clone().unwrap_or_else(shared_cache_dir))
             .args(&options.extra_args)

@@ -16,6 +16,10 @@ use crate::output::{IntoToolOutput, ToolOutput};
 
 type Handler = Box<dyn Fn(&Context, &str) -> Result<ToolOutput, ToolError>>;
 
+/// Produces a schema on demand: each call runs in a fresh instance that
+/// never lists its tools, so schemas are built only for `list-tools`.
+type SchemaFn = fn() -> Result<Schema, &'static str>;
+
 /// One tool: its description for the client and its handler.
 ///
 /// ```
@@ -34,8 +38,8 @@ pub struct Tool {
     destructive: Option<bool>,
     idempotent: Option<bool>,
     open_world: Option<bool>,
-    input_schema: Option<String>,
-    output_schema: Option<String>,
+    input_schema: Option<SchemaFn>,
+    output_schema: Option<SchemaFn>,
     handler: Option<Handler>,
 }
 
@@ -45,8 +49,7 @@ impl std::fmt::Debug for Tool {
             .field("name", &self.name)
             .field("title", &self.title)
             .field("description", &self.description)
-            .field("input_schema", &self.input_schema)
-            .field("output_schema", &self.output_schema)
+            .field("has_output_schema", &self.output_schema.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -104,47 +107,55 @@ impl Tool {
     /// Declare the structured output: every result then carries structured
     /// content matching `T`'s schema (return [`crate::Json`] or
     /// [`ToolOutput::structured`]). `T` must describe a JSON object.
+    ///
+    /// # Panics
+    ///
+    /// When the plugin lists its tools (at load), if `T` is not an object.
     pub fn output<T: JsonSchema>(mut self) -> Self {
-        let schema = object_schema::<T>(SchemaSettings::draft2020_12().for_serialize())
-            .unwrap_or_else(|kind| {
-                panic!(
-                    "tool `{}`: output type must be a JSON object, not {kind}",
-                    self.name
-                )
-            });
-        self.output_schema = Some(schema.as_value().to_string());
+        self.output_schema = Some(output_schema_of::<T>);
         self
     }
 
     /// Set the handler. Its argument type `A` defines the tool's input
     /// schema and must describe a JSON object (a struct with named fields;
     /// a unit struct or `()` stands for "no arguments").
+    ///
+    /// # Panics
+    ///
+    /// When the plugin lists its tools (at load), if `A` is not an object.
     pub fn handler<A, O, F>(mut self, handler: F) -> Self
     where
         A: DeserializeOwned + JsonSchema,
         O: IntoToolOutput,
         F: Fn(&Context, A) -> Result<O, ToolError> + 'static,
     {
-        let settings = SchemaSettings::draft2020_12().for_deserialize();
-        let (schema, no_arguments) = match object_schema::<A>(settings) {
-            Ok(schema) => (schema, false),
-            Err("null") => (empty_object_schema(), true),
-            Err(kind) => panic!(
-                "tool `{}`: argument type must be a JSON object, not {kind}",
-                self.name
-            ),
-        };
-        self.input_schema = Some(schema.as_value().to_string());
+        self.input_schema = Some(input_schema_of::<A>);
         let name = self.name.clone();
         self.handler = Some(Box::new(move |context, arguments| {
-            // A tool without arguments ignores what the client sent.
-            let arguments = if no_arguments { "null" } else { arguments };
-            let arguments: A = serde_json::from_str(arguments).map_err(|error| {
+            let parsed = serde_json::from_str::<A>(arguments).or_else(|error| {
+                // A tool without arguments (unit struct, `()`) sees `{}` as null.
+                if arguments.trim() == "{}" {
+                    serde_json::from_str::<A>("null").map_err(|_| error)
+                } else {
+                    Err(error)
+                }
+            });
+            let arguments = parsed.map_err(|error| {
                 ToolError::new(format!("invalid arguments for tool {name}: {error}"))
             })?;
             handler(context, arguments)?.into_tool_output()
         }));
         self
+    }
+
+    fn schema_text(&self, schema: SchemaFn, what: &str) -> String {
+        match schema() {
+            Ok(schema) => schema.as_value().to_string(),
+            Err(kind) => panic!(
+                "tool `{}`: {what} type must be a JSON object, not {kind}",
+                self.name
+            ),
+        }
     }
 
     fn descriptor(&self) -> wit::ToolDescriptor {
@@ -167,8 +178,13 @@ impl Tool {
             name: self.name.clone(),
             title: self.title.clone(),
             description: Some(self.description.clone()),
-            input_schema: self.input_schema.clone().unwrap_or_default(),
-            output_schema: self.output_schema.clone(),
+            input_schema: self
+                .input_schema
+                .map(|schema| self.schema_text(schema, "argument"))
+                .unwrap_or_default(),
+            output_schema: self
+                .output_schema
+                .map(|schema| self.schema_text(schema, "output")),
             annotations,
         }
     }
@@ -232,6 +248,17 @@ impl Registry {
             .expect("registered tools have handlers");
         handler(&Context::new(), arguments)
     }
+}
+
+fn input_schema_of<A: JsonSchema>() -> Result<Schema, &'static str> {
+    match object_schema::<A>(SchemaSettings::draft2020_12().for_deserialize()) {
+        Err("null") => Ok(empty_object_schema()),
+        other => other,
+    }
+}
+
+fn output_schema_of<T: JsonSchema>() -> Result<Schema, &'static str> {
+    object_schema::<T>(SchemaSettings::draft2020_12().for_serialize())
 }
 
 /// The root schema of `T`, if it describes a JSON object; otherwise the JSON
@@ -336,9 +363,11 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "argument type must be a JSON object, not a string")]
-    fn non_object_arguments_are_refused() {
-        let _ = Tool::new("s", "String").handler(|_: &Context, s: String| Ok(s));
+    #[should_panic(expected = "tool `s`: argument type must be a JSON object, not a string")]
+    fn non_object_arguments_are_refused_at_listing() {
+        let _ = Tool::new("s", "String")
+            .handler(|_: &Context, s: String| Ok(s))
+            .descriptor();
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub struct HostState {
     pub(crate) call: CallContext,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) deadline: Instant,
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: most plugins never make one.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
@@ -28,13 +29,12 @@ impl HostState {
         memory_bytes: usize,
         deadline: Instant,
     ) -> Self {
-        let wasi = crate::capabilities::wasi::deny_by_default_ctx(&plugin);
         Self {
             plugin,
             call,
             limiter: MemoryLimiter::new(memory_bytes),
             deadline,
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
         }
     }
@@ -42,8 +42,12 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let plugin = &self.plugin;
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| crate::capabilities::wasi::deny_by_default_ctx(plugin));
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
