@@ -197,6 +197,23 @@ async fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         STDIO_CALLS,
         total,
     );
+
+    // The transport's own floor: `ping` reaches no plugin.
+    let mut samples = Vec::with_capacity(STDIO_CALLS);
+    let start = Instant::now();
+    for id in 0..STDIO_CALLS {
+        let ping = json!({"jsonrpc":"2.0","id":100_000 + id,"method":"ping"});
+        let t = Instant::now();
+        host.request(&ping).await?;
+        samples.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    report(
+        "stdio end to end `ping` (transport floor)",
+        samples,
+        STDIO_CALLS,
+        total,
+    );
     host.close().await;
     Ok(())
 }

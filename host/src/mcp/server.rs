@@ -197,9 +197,8 @@ impl ServerHandler for McpServer {
 }
 
 fn request_id_text(ctx: &RequestContext<RoleServer>) -> String {
-    match serde_json::to_value(&ctx.id) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
+    match &ctx.id {
+        rmcp::model::NumberOrString::Number(n) => n.to_string(),
+        rmcp::model::NumberOrString::String(s) => s.to_string(),
     }
 }

@@ -36,8 +36,9 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), TransportError> {
     let server = McpServer::new(services, Some(new_session_id()));
+    let (reader, writer) = stdio_streams();
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((reader, writer))
         .await
         .map_err(|e| TransportError::Stdio(e.to_string()))?;
     let cancel = running.cancellation_token();
@@ -47,6 +48,42 @@ pub async fn serve_stdio(
             cancel.cancel();
             Ok(())
         }
+    }
+}
+
+type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// The process's stdin and stdout as async streams. When they are pipes (as
+/// MCP clients start servers), they are driven by the event loop directly;
+/// otherwise (a file, a terminal) every read and write goes through tokio's
+/// blocking thread pool, which costs a thread hand-off per message.
+fn stdio_streams() -> (Reader, Writer) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use tokio::net::unix::pipe;
+        let reader = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(pipe::Receiver::from_owned_fd);
+        let writer = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(pipe::Sender::from_owned_fd);
+        let reader: Reader = match reader {
+            Ok(r) => Box::new(r),
+            Err(_) => Box::new(tokio::io::stdin()),
+        };
+        let writer: Writer = match writer {
+            Ok(w) => Box::new(w),
+            Err(_) => Box::new(tokio::io::stdout()),
+        };
+        (reader, writer)
+    }
+    #[cfg(not(unix))]
+    {
+        (Box::new(tokio::io::stdin()), Box::new(tokio::io::stdout()))
     }
 }
 
