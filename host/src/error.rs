@@ -73,3 +73,14 @@ pub enum InvocationError {
     #[error("plugin `{plugin}` returned an invalid result: {message}")]
     InvalidOutput { plugin: String, message: String },
 }
+
+/// A wasmtime error and its causes on one line (`outer: cause: root`), with
+/// runs of whitespace collapsed, so log lines and tool errors stay whole.
+pub(crate) fn one_line(error: &wasmtime::Error) -> String {
+    let text = error
+        .chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

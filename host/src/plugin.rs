@@ -95,7 +95,7 @@ impl Plugin {
                 })?
                 .map_err(|e| LoadError::InvalidComponent {
                     path: wasm_path.to_path_buf(),
-                    reason: first_line_chain(&e),
+                    reason: crate::error::one_line(&e),
                 })?;
 
         let name: Arc<str> = Arc::from(manifest.name.as_str());
@@ -105,11 +105,11 @@ impl Plugin {
         };
         let pre = runtime
             .instantiate_pre(&component)
-            .map_err(|e| link_error(first_line_chain(&e)))?;
+            .map_err(|e| link_error(crate::error::one_line(&e)))?;
         let tools_export = tools::GuestIndices::new(&pre).map_err(|e| {
             link_error(format!(
                 "it does not export the `mcp:plugin/tools@0.1.0` interface ({})",
-                first_line_chain(&e)
+                crate::error::one_line(&e)
             ))
         })?;
         let limits = runtime.limits().for_plugin(manifest.limits.as_ref());
@@ -143,16 +143,6 @@ async fn read_to_string(path: &Path) -> Result<String, LoadError> {
             path: path.to_path_buf(),
             source,
         })
-}
-
-/// An error and its causes on one line (log lines and tool errors stay whole).
-fn first_line_chain(e: &wasmtime::Error) -> String {
-    let text = e
-        .chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A clear reason for bytes that are not a component, before compiling.

@@ -105,7 +105,7 @@ impl Runtime {
                 _ if store.data().limiter.hit => {
                     format!("exceeded its memory limit ({limits_desc})")
                 }
-                _ => error_chain(&e),
+                _ => crate::error::one_line(&e),
             }
         })
     }
@@ -138,7 +138,7 @@ fn classify(plugin: &Plugin, store: &Store<HostState>, error: wasmtime::Error) -
     }
     InvocationError::Instantiate {
         plugin: name,
-        message: error_chain(&error),
+        message: crate::error::one_line(&error),
     }
 }
 
@@ -151,14 +151,6 @@ fn trap_message(trap: wasmtime::Trap) -> String {
         wasmtime::Trap::MemoryOutOfBounds => "it accessed memory out of bounds".into(),
         other => other.to_string(),
     }
-}
-
-fn error_chain(error: &wasmtime::Error) -> String {
-    error
-        .chain()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 fn convert_result(
