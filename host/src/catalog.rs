@@ -3,11 +3,11 @@
 //! request takes the snapshot once and finishes on it, whatever is published
 //! meanwhile.
 //!
-//! Tool names are resolved deterministically (plugins in name order, tools in
-//! declaration order). A name declared by one plugin is exposed as is; a name
-//! declared by several is exposed as `plugin.tool` for each of them, and the
-//! collision is recorded in [`Catalog::notices`]. Nothing is shadowed
-//! silently.
+//! Tool and prompt names are resolved deterministically (plugins in name
+//! order, declarations in order). A name declared by one plugin is exposed
+//! as is; a name declared by several is exposed as `plugin.name` for each of
+//! them, and the collision is recorded in [`Catalog::notices`]. Nothing is
+//! shadowed silently.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PromptSpec};
 use crate::tool::ToolSpec;
 
 /// A tool as clients see it.
@@ -33,6 +33,69 @@ impl ExposedTool {
     }
 }
 
+/// A prompt as clients see it.
+#[derive(Debug, Clone)]
+pub struct ExposedPrompt {
+    /// The name clients ask for.
+    pub name: String,
+    pub plugin: Arc<Plugin>,
+    index: usize,
+}
+
+impl ExposedPrompt {
+    pub fn spec(&self) -> &PromptSpec {
+        &self.plugin.prompts[self.index]
+    }
+}
+
+/// Give every declared name its exposed name: as declared when one plugin
+/// declares it, `plugin.name` when several do (with a notice).
+fn expose(
+    plugins: &[Arc<Plugin>],
+    kind: &str,
+    notices: &mut Vec<String>,
+    names_of: impl Fn(&Plugin) -> Vec<&str>,
+) -> Vec<(String, Arc<Plugin>, usize)> {
+    let mut declared: HashMap<&str, Vec<&str>> = HashMap::new();
+    for plugin in plugins {
+        for name in names_of(plugin) {
+            declared.entry(name).or_default().push(&plugin.name);
+        }
+    }
+    let mut collided: Vec<(&str, &Vec<&str>)> = declared
+        .iter()
+        .filter(|(_, owners)| owners.len() > 1)
+        .map(|(name, owners)| (*name, owners))
+        .collect();
+    collided.sort_unstable();
+    for (name, owners) in collided {
+        notices.push(format!(
+            "{kind} `{name}` is declared by plugins {}; each is exposed as `<plugin>.{name}`",
+            owners.join(", ")
+        ));
+    }
+    let mut exposed = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for plugin in plugins {
+        for (index, name) in names_of(plugin).into_iter().enumerate() {
+            let public = if declared[name].len() > 1 {
+                format!("{}.{name}", plugin.name)
+            } else {
+                name.to_string()
+            };
+            if !taken.insert(public.clone()) {
+                notices.push(format!(
+                    "{kind} `{name}` of plugin `{}` is not exposed: the name `{public}` is already taken",
+                    plugin.name
+                ));
+                continue;
+            }
+            exposed.push((public, plugin.clone(), index));
+        }
+    }
+    exposed
+}
+
 /// A plugin that failed to load, and why.
 #[derive(Debug, Clone)]
 pub struct LoadFailure {
@@ -47,6 +110,8 @@ pub struct Catalog {
     plugins: Vec<Arc<Plugin>>,
     tools: Vec<ExposedTool>,
     by_name: HashMap<String, usize>,
+    prompts: Vec<ExposedPrompt>,
+    prompt_by_name: HashMap<String, usize>,
     failures: Vec<LoadFailure>,
     notices: Vec<String>,
 }
@@ -55,63 +120,59 @@ impl Catalog {
     /// Build a snapshot from loaded plugins (any order) and load failures.
     pub fn new(generation: u64, mut plugins: Vec<Arc<Plugin>>, failures: Vec<LoadFailure>) -> Self {
         plugins.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut declared: HashMap<&str, usize> = HashMap::new();
-        for plugin in &plugins {
-            for tool in &plugin.tools {
-                *declared.entry(tool.name.as_str()).or_default() += 1;
-            }
-        }
         let mut notices = Vec::new();
-        let mut collided: Vec<&str> = declared
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|(name, _)| *name)
-            .collect();
-        collided.sort_unstable();
-        for name in &collided {
-            let owners: Vec<&str> = plugins
+        let tools = expose(&plugins, "tool", &mut notices, |p| {
+            p.tools.iter().map(|t| t.name.as_str()).collect()
+        })
+        .into_iter()
+        .map(|(name, plugin, index)| ExposedTool {
+            name,
+            plugin,
+            index,
+        })
+        .collect::<Vec<_>>();
+        let prompts = expose(&plugins, "prompt", &mut notices, |p| {
+            p.prompts
                 .iter()
-                .filter(|p| p.tool(name).is_some())
-                .map(|p| &*p.name)
-                .collect();
-            notices.push(format!(
-                "tool `{name}` is declared by plugins {}; each is exposed as `<plugin>.{name}`",
-                owners.join(", ")
-            ));
-        }
-
-        let mut tools = Vec::new();
-        let mut by_name = HashMap::new();
-        for plugin in &plugins {
-            for (index, tool) in plugin.tools.iter().enumerate() {
-                let exposed = if declared[tool.name.as_str()] > 1 {
-                    format!("{}.{}", plugin.name, tool.name)
-                } else {
-                    tool.name.clone()
-                };
-                if by_name.contains_key(&exposed) {
-                    notices.push(format!(
-                        "tool `{}` of plugin `{}` is not exposed: the name `{exposed}` is already taken",
-                        tool.name, plugin.name
-                    ));
-                    continue;
-                }
-                by_name.insert(exposed.clone(), tools.len());
-                tools.push(ExposedTool {
-                    name: exposed,
-                    plugin: plugin.clone(),
-                    index,
-                });
-            }
-        }
+                .map(|t| t.descriptor.name.as_str())
+                .collect()
+        })
+        .into_iter()
+        .map(|(name, plugin, index)| ExposedPrompt {
+            name,
+            plugin,
+            index,
+        })
+        .collect::<Vec<_>>();
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        let prompt_by_name = prompts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
         Self {
             generation,
             plugins,
             tools,
             by_name,
+            prompts,
+            prompt_by_name,
             failures,
             notices,
         }
+    }
+
+    /// Every exposed prompt, in a stable order.
+    pub fn prompts(&self) -> &[ExposedPrompt] {
+        &self.prompts
+    }
+
+    pub fn prompt(&self, name: &str) -> Option<&ExposedPrompt> {
+        self.prompt_by_name.get(name).map(|&i| &self.prompts[i])
     }
 
     pub fn generation(&self) -> u64 {

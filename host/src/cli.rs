@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::CatalogHandle;
 use crate::componentize::{self, Adapter, WitSource};
 use crate::limits::HostLimits;
+use crate::mcp::FacadeOptions;
 use crate::mcp::{self, HostServices, HttpOptions};
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
+use crate::sealed::SealKey;
 
 /// Serve MCP tools from sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -76,6 +78,25 @@ pub struct ServeArgs {
     /// Tools per `tools/list` page.
     #[arg(long, default_value_t = mcp::DEFAULT_PAGE_SIZE)]
     pub page_size: usize,
+    /// How long a client has to answer a sampling, elicitation or roots
+    /// request before the plugin gets `timeout`, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub client_timeout_ms: u64,
+    /// How long a 2026-07-28 call waiting for the client's input stays
+    /// parked before it is dropped (a later retry replays it), in
+    /// milliseconds.
+    #[arg(long, default_value_t = 120_000)]
+    pub parked_ttl_ms: u64,
+    /// How many calls may wait parked at once; beyond it the oldest is
+    /// dropped (and replayed if its client comes back).
+    #[arg(long, default_value_t = 64)]
+    pub max_parked: usize,
+    /// File holding the 32-byte key that seals `requestState` (created when
+    /// missing). Hosts sharing it can resume each other's calls. Default:
+    /// `state.key` in the compile cache directory, or a key that lives only
+    /// as long as the process when there is no cache.
+    #[arg(long, env = "MCP_WASM_HOST_STATE_KEY_FILE", value_name = "FILE")]
+    pub state_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -162,11 +183,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         args.cache_dir.clone().or_else(default_cache_dir)
     };
+    let state_key = match (&args.state_key_file, &cache_dir) {
+        // An operator's key file must be usable: fail closed.
+        (Some(path), _) => SealKey::load_or_create(path)?,
+        // The default one beside the compile cache may be rebuilt.
+        (None, Some(dir)) => SealKey::load_or_create(&dir.join("state.key")).or_else(|e| {
+            tracing::warn!("{e}; using a key that lasts until the host stops");
+            SealKey::generate()
+        })?,
+        (None, None) => SealKey::generate()?,
+    };
+    let facade = FacadeOptions {
+        client_timeout: Duration::from_millis(args.client_timeout_ms),
+        parked_ttl: Duration::from_millis(args.parked_ttl_ms),
+        max_parked: args.max_parked,
+        state_key,
+    };
     let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&runtime, &plugin_dir).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));
-    let services = Arc::new(HostServices::new(catalog, runtime, args.page_size));
+    let services = Arc::new(HostServices::new(catalog, runtime, args.page_size, facade));
+    services.spawn_sweeper();
     tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "ready");
 
     let shutdown = CancellationToken::new();

@@ -1,10 +1,12 @@
 //! The per-request facade a plugin sees while it runs: who is asking (ids,
 //! client, protocol version), whether the request was cancelled, its scratch
-//! state, and the channel back to the client for logs and progress.
+//! state, its session-state scope, the host's catalog, and the channel back
+//! to the client for logs, progress, resource notices and the requests a
+//! plugin may make of the client (sampling, elicitation, roots).
 //!
 //! It is protocol-neutral: the MCP adapter fills it from the request and
-//! implements [`ClientChannel`]; the `context` capability exposes it to the
-//! guest.
+//! implements [`ClientChannel`] once per protocol era; the capability
+//! modules expose it to the guest.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,6 +72,72 @@ pub struct ClientIdentity {
     pub version: String,
 }
 
+/// What a plugin may ask of the client during a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientRequestKind {
+    /// `sampling/createMessage`
+    Sampling,
+    /// `elicitation/create`, form or URL mode (`params.mode`)
+    Elicitation,
+    /// `roots/list`
+    Roots,
+}
+
+impl ClientRequestKind {
+    /// The MCP method that carries it.
+    pub fn method(self) -> &'static str {
+        match self {
+            ClientRequestKind::Sampling => "sampling/createMessage",
+            ClientRequestKind::Elicitation => "elicitation/create",
+            ClientRequestKind::Roots => "roots/list",
+        }
+    }
+}
+
+/// One request to the client, with its parameters in MCP wire form (the
+/// JSON the method's `params` carry). Answers come back in wire form too:
+/// the JSON of the method's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRequest {
+    pub kind: ClientRequestKind,
+    pub params: Value,
+}
+
+impl ClientRequest {
+    /// A digest naming this exact request, to check that a replayed call
+    /// asks the same thing at the same step.
+    pub fn fingerprint(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.kind.method().as_bytes());
+        h.update(b"\0");
+        h.update(self.params.to_string().as_bytes());
+        h.finalize().to_hex()[..32].to_string()
+    }
+}
+
+/// Why a request to the client (or a host service) produced no answer; the
+/// guest receives it as the WIT `facade-error`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FacadeError {
+    #[error("unsupported by client: {0}")]
+    UnsupportedByClient(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("cancelled")]
+    Cancelled,
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("failed: {0}")]
+    Failed(String),
+    /// Not for the guest: the call must stop (a replayed call asked
+    /// something other than what was recorded).
+    #[error("{0}")]
+    Abort(String),
+}
+
 /// The way back to the client during one request. Implementations decide
 /// what actually goes on the wire: log messages below the client's threshold
 /// and progress without a progress token are dropped there.
@@ -83,6 +151,13 @@ pub trait ClientChannel: Send + Sync {
         total: Option<f64>,
         message: Option<String>,
     ) -> BoxFuture<'_, ()>;
+    /// Send `request` to the client and wait for its answer (wire-form
+    /// JSON), checking first that the client declared the capability.
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>>;
+    /// `notifications/resources/updated` to the clients subscribed to `uri`.
+    fn resource_updated(&self, uri: String) -> BoxFuture<'_, ()>;
+    /// `notifications/resources/list_changed` to every client.
+    fn resource_list_changed(&self) -> BoxFuture<'_, ()>;
 }
 
 /// A channel that drops everything: for calls made outside any client
@@ -95,6 +170,20 @@ impl ClientChannel for NoClient {
         Box::pin(async {})
     }
     fn progress(&self, _: f64, _: Option<f64>, _: Option<String>) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>> {
+        Box::pin(async move {
+            Err(FacadeError::UnsupportedByClient(format!(
+                "no client is attached to this call, so `{}` cannot be sent",
+                request.kind.method()
+            )))
+        })
+    }
+    fn resource_updated(&self, _: String) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn resource_list_changed(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
 }
@@ -110,7 +199,23 @@ pub struct CallContext {
     pub protocol_version: String,
     pub cancel: CancellationToken,
     pub channel: Arc<dyn ClientChannel>,
+    /// Where the plugin's session state lives for this request, if anywhere.
+    pub session_scope: Option<SessionScope>,
+    /// The host's resources and prompts, for the `host-catalog` capability;
+    /// `None` outside client requests.
+    pub served: Option<Arc<crate::serving::Served>>,
+    /// How many plugin calls enclose this one (a plugin reading another's
+    /// resource through the host catalog runs one level deeper).
+    pub depth: u32,
     state: RequestState,
+}
+
+/// A session-state scope: the store and the key naming the session,
+/// principal or state handle.
+#[derive(Clone)]
+pub struct SessionScope {
+    pub store: Arc<crate::capabilities::session_state::SessionStore>,
+    pub key: String,
 }
 
 impl fmt::Debug for CallContext {
@@ -138,8 +243,47 @@ impl CallContext {
             protocol_version,
             cancel,
             channel,
+            session_scope: None,
+            served: None,
+            depth: 0,
             state: RequestState::default(),
         }
+    }
+
+    /// A context for a call made on behalf of this one (a plugin reading a
+    /// resource or prompt through the host catalog): same request, client
+    /// and session, one level deeper, with its own scratch state.
+    pub fn nested(&self) -> Self {
+        Self {
+            request_id: self.request_id.clone(),
+            session_id: self.session_id.clone(),
+            client: self.client.clone(),
+            protocol_version: self.protocol_version.clone(),
+            cancel: self.cancel.child_token(),
+            channel: self.channel.clone(),
+            session_scope: self.session_scope.clone(),
+            served: self.served.clone(),
+            depth: self.depth + 1,
+            state: RequestState::default(),
+        }
+    }
+
+    /// Another context like this one, at the same depth (for each of the
+    /// calls a nested request makes).
+    pub fn nested_sibling(&self) -> Self {
+        let mut call = self.nested();
+        call.depth = self.depth;
+        call
+    }
+
+    pub fn with_session_scope(mut self, scope: Option<SessionScope>) -> Self {
+        self.session_scope = scope;
+        self
+    }
+
+    pub fn with_served(mut self, served: Arc<crate::serving::Served>) -> Self {
+        self.served = Some(served);
+        self
     }
 
     /// A context for calls that serve no client request.

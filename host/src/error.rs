@@ -33,6 +33,20 @@ pub enum LoadError {
     /// Asking the plugin for its tools failed.
     #[error("plugin `{plugin}` failed to list its tools: {reason}")]
     ListTools { plugin: String, reason: String },
+    /// Asking the plugin for its resources or prompts failed.
+    #[error("plugin `{plugin}` failed to describe its {what}: {reason}")]
+    Describe {
+        plugin: String,
+        what: &'static str,
+        reason: String,
+    },
+    /// A resource template or prompt breaks the rules.
+    #[error("plugin `{plugin}`, {what}: {reason}")]
+    InvalidDeclaration {
+        plugin: String,
+        what: String,
+        reason: String,
+    },
     /// A tool descriptor breaks the rules (bad name, invalid schema, duplicate).
     #[error("plugin `{plugin}`, tool `{tool}`: {reason}")]
     InvalidTool {
@@ -69,6 +83,9 @@ pub enum InvocationError {
     /// The sandbox could not be set up.
     #[error("plugin `{plugin}` could not be started: {message}")]
     Instantiate { plugin: String, message: String },
+    /// The host stopped the call for a reason it names.
+    #[error("plugin `{plugin}` was stopped: {message}")]
+    Aborted { plugin: String, message: String },
     /// The plugin answered with something the contract does not allow.
     #[error("plugin `{plugin}` returned an invalid result: {message}")]
     InvalidOutput { plugin: String, message: String },

@@ -26,6 +26,8 @@ pub mod mcp;
 pub mod plugin;
 pub mod runtime;
 pub mod schema;
+pub mod sealed;
+pub mod serving;
 pub mod tool;
 
 mod bindings;

@@ -1,5 +1,6 @@
-//! One loaded plugin: its manifest, effective limits, validated tool specs
-//! and the pre-linked component every call instantiates from.
+//! One loaded plugin: its manifest, effective limits, validated tool specs,
+//! resource templates and prompts, the exports it has, and the pre-linked
+//! component every call instantiates from.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -7,17 +8,40 @@ use std::sync::Arc;
 
 use wasmtime::component::InstancePre;
 
-use crate::bindings::{tools, types};
+use crate::bindings::{completions, prompts, resources, tools, types};
 use crate::error::LoadError;
 use crate::limits::PluginLimits;
 use crate::manifest::PluginManifest;
-use crate::runtime::{CacheOutcome, HostState, Runtime};
+use crate::runtime::{CacheOutcome, HostState, Runtime, ServeError};
 use crate::schema;
 use crate::tool::{ToolHints, ToolSpec};
 
-/// A plugin may declare at most this many tools.
+/// A plugin may declare at most this many tools (and as many prompts and
+/// resource templates).
 pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
 
+/// The optional exports a component has, as indices ready to call.
+#[derive(Clone, Default)]
+pub(crate) struct PluginExports {
+    pub(crate) tools: Option<tools::GuestIndices>,
+    pub(crate) resources: Option<resources::GuestIndices>,
+    pub(crate) prompts: Option<prompts::GuestIndices>,
+    pub(crate) completions: Option<completions::GuestIndices>,
+}
+
+/// A resource template as the plugin declared it.
+#[derive(Debug, Clone)]
+pub struct TemplateSpec {
+    pub template: types::ResourceTemplate,
+    /// The template split into literal text and variable names.
+    pub(crate) pattern: crate::serving::UriPattern,
+}
+
+/// A prompt as the plugin declared it.
+#[derive(Debug, Clone)]
+pub struct PromptSpec {
+    pub descriptor: types::PromptDescriptor,
+}
 /// A plugin ready to serve calls. Immutable once loaded.
 pub struct Plugin {
     pub name: Arc<str>,
@@ -29,8 +53,13 @@ pub struct Plugin {
     /// Whether the compiled code came from the compile cache.
     pub cache: CacheOutcome,
     pub tools: Vec<ToolSpec>,
+    /// URI templates of the resources it reads.
+    pub templates: Vec<TemplateSpec>,
+    /// Whether its `list-resources` may return anything.
+    pub lists_resources: bool,
+    pub prompts: Vec<PromptSpec>,
     pub(crate) pre: InstancePre<HostState>,
-    pub(crate) tools_export: tools::GuestIndices,
+    pub(crate) exports: PluginExports,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -46,6 +75,25 @@ impl std::fmt::Debug for Plugin {
 impl Plugin {
     pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
         self.tools.iter().find(|t| t.name == name)
+    }
+
+    pub fn prompt(&self, name: &str) -> Option<&PromptSpec> {
+        self.prompts.iter().find(|p| p.descriptor.name == name)
+    }
+
+    /// Whether it serves any resources at all.
+    pub fn serves_resources(&self) -> bool {
+        self.exports.resources.is_some() && (self.lists_resources || !self.templates.is_empty())
+    }
+
+    pub(crate) fn resources_export(&self) -> Result<resources::GuestIndices, ServeError> {
+        self.exports
+            .resources
+            .clone()
+            .filter(|_| self.serves_resources())
+            .ok_or_else(|| {
+                ServeError::NotFound(format!("plugin `{}` serves no resources", self.name))
+            })
     }
 
     /// Load the plugin `wasm_path` described by `manifest_path`: parse the
@@ -106,21 +154,71 @@ impl Plugin {
         let pre = runtime
             .instantiate_pre(&component)
             .map_err(|e| link_error(crate::error::one_line(&e)))?;
-        let tools_export = tools::GuestIndices::new(&pre).map_err(|e| {
-            link_error(format!(
-                "it does not export the `mcp:plugin/tools@0.1.0` interface ({})",
-                crate::error::one_line(&e)
-            ))
-        })?;
+        let exports = PluginExports {
+            tools: tools::GuestIndices::new(&pre).ok(),
+            resources: resources::GuestIndices::new(&pre).ok(),
+            prompts: prompts::GuestIndices::new(&pre).ok(),
+            completions: completions::GuestIndices::new(&pre).ok(),
+        };
+        if exports.tools.is_none() && exports.resources.is_none() && exports.prompts.is_none() {
+            return Err(link_error(
+                "it exports none of the `mcp:plugin/tools@0.1.0`, `mcp:plugin/resources@0.1.0` \
+                 and `mcp:plugin/prompts@0.1.0` interfaces"
+                    .into(),
+            ));
+        }
         let limits = runtime.limits().for_plugin(manifest.limits.as_ref());
-        let descriptors = runtime
-            .list_tools(&name, &pre, &tools_export, limits)
-            .await
-            .map_err(|reason| LoadError::ListTools {
-                plugin: name.to_string(),
-                reason,
-            })?;
-        let tools = validate_tools(&name, descriptors)?;
+        let guest = || crate::runtime::Guest {
+            name: &name,
+            limits,
+            pre: &pre,
+        };
+        let tools = match &exports.tools {
+            Some(export) => {
+                let descriptors = runtime
+                    .list_tools(guest(), export)
+                    .await
+                    .map_err(|reason| LoadError::ListTools {
+                        plugin: name.to_string(),
+                        reason,
+                    })?;
+                validate_tools(&name, descriptors)?
+            }
+            None => Vec::new(),
+        };
+        let (templates, lists_resources) = match &exports.resources {
+            Some(export) => {
+                let support =
+                    runtime
+                        .describe_resources(guest(), export)
+                        .await
+                        .map_err(|reason| LoadError::Describe {
+                            plugin: name.to_string(),
+                            what: "resources",
+                            reason,
+                        })?;
+                (
+                    validate_templates(&name, support.templates)?,
+                    support.lists_resources,
+                )
+            }
+            None => (Vec::new(), false),
+        };
+        let prompts = match &exports.prompts {
+            Some(export) => {
+                let descriptors =
+                    runtime
+                        .list_prompts(guest(), export)
+                        .await
+                        .map_err(|reason| LoadError::Describe {
+                            plugin: name.to_string(),
+                            what: "prompts",
+                            reason,
+                        })?;
+                validate_prompts(&name, descriptors)?
+            }
+            None => Vec::new(),
+        };
 
         Ok(Plugin {
             name,
@@ -130,8 +228,11 @@ impl Plugin {
             digest,
             cache,
             tools,
+            templates,
+            lists_resources,
+            prompts,
             pre,
-            tools_export,
+            exports,
         })
     }
 }
@@ -227,6 +328,79 @@ fn validate_tools(
         });
     }
     Ok(specs)
+}
+
+fn validate_templates(
+    plugin: &str,
+    templates: Vec<types::ResourceTemplate>,
+) -> Result<Vec<TemplateSpec>, LoadError> {
+    let invalid = |what: String, reason: String| LoadError::InvalidDeclaration {
+        plugin: plugin.to_string(),
+        what,
+        reason,
+    };
+    if templates.len() > MAX_TOOLS_PER_PLUGIN {
+        return Err(invalid(
+            "resource templates".into(),
+            format!("at most {MAX_TOOLS_PER_PLUGIN} are allowed"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    templates
+        .into_iter()
+        .map(|template| {
+            let what = format!("resource template `{}`", template.uri_template);
+            if !seen.insert(template.uri_template.clone()) {
+                return Err(invalid(what, "the plugin declares it twice".into()));
+            }
+            let pattern = crate::serving::UriPattern::parse(&template.uri_template)
+                .map_err(|reason| invalid(what, reason))?;
+            Ok(TemplateSpec { template, pattern })
+        })
+        .collect()
+}
+
+fn validate_prompts(
+    plugin: &str,
+    descriptors: Vec<types::PromptDescriptor>,
+) -> Result<Vec<PromptSpec>, LoadError> {
+    let invalid = |what: String, reason: String| LoadError::InvalidDeclaration {
+        plugin: plugin.to_string(),
+        what,
+        reason,
+    };
+    if descriptors.len() > MAX_TOOLS_PER_PLUGIN {
+        return Err(invalid(
+            "prompts".into(),
+            format!("at most {MAX_TOOLS_PER_PLUGIN} are allowed"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    descriptors
+        .into_iter()
+        .map(|descriptor| {
+            let what = format!("prompt `{}`", descriptor.name);
+            if !is_valid_tool_name(&descriptor.name) {
+                return Err(invalid(
+                    what,
+                    "a prompt name must be 1-128 ASCII letters, digits, `_`, `-` or `.`".into(),
+                ));
+            }
+            if !seen.insert(descriptor.name.clone()) {
+                return Err(invalid(what, "the plugin declares it twice".into()));
+            }
+            let mut args = HashSet::new();
+            for a in &descriptor.arguments {
+                if a.name.is_empty() || !args.insert(a.name.as_str()) {
+                    return Err(invalid(
+                        what,
+                        format!("argument `{}` is empty or declared twice", a.name),
+                    ));
+                }
+            }
+            Ok(PromptSpec { descriptor })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -129,4 +129,61 @@ impl context::Host for HostState {
     async fn state_delete(&mut self, key: String) -> wasmtime::Result<bool> {
         Ok(self.call.state().delete(&key))
     }
+
+    async fn resource_updated(&mut self, uri: String) -> wasmtime::Result<()> {
+        if uri.is_empty() || uri.len() > MAX_MESSAGE_BYTES {
+            return Ok(());
+        }
+        self.call.channel.resource_updated(uri).await;
+        Ok(())
+    }
+
+    async fn resource_list_changed(&mut self) -> wasmtime::Result<()> {
+        self.call.channel.resource_list_changed().await;
+        Ok(())
+    }
+}
+
+/// A content block in MCP wire form (as in tool results and prompt
+/// messages).
+pub(crate) fn content_block_json(block: types::ContentBlock) -> serde_json::Value {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde_json::json;
+    match block {
+        types::ContentBlock::Text(text) => json!({"type": "text", "text": text}),
+        types::ContentBlock::Image(b) => {
+            json!({"type": "image", "data": BASE64.encode(&b.data), "mimeType": b.mime_type})
+        }
+        types::ContentBlock::Audio(b) => {
+            json!({"type": "audio", "data": BASE64.encode(&b.data), "mimeType": b.mime_type})
+        }
+        types::ContentBlock::ResourceLink(l) => {
+            let mut v = json!({"type": "resource_link", "uri": l.uri, "name": l.name});
+            for (key, value) in [
+                ("title", l.title),
+                ("description", l.description),
+                ("mimeType", l.mime_type),
+            ] {
+                if let Some(value) = value {
+                    v[key] = value.into();
+                }
+            }
+            if let Some(size) = l.size {
+                v["size"] = size.into();
+            }
+            v
+        }
+        types::ContentBlock::EmbeddedResource(r) => {
+            let mut resource = json!({"uri": r.uri});
+            if let Some(m) = r.mime_type {
+                resource["mimeType"] = m.into();
+            }
+            match r.body {
+                types::ResourceBody::Text(t) => resource["text"] = t.into(),
+                types::ResourceBody::Blob(b) => resource["blob"] = BASE64.encode(&b).into(),
+            }
+            json!({"type": "resource", "resource": resource})
+        }
+    }
 }

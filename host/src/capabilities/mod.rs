@@ -1,18 +1,36 @@
 //! Host capabilities: one module per capability, each owning its WIT host
-//! implementation and its linking. Today every plugin gets the always-granted
-//! set: the [`context`] facade and a deny-by-default [`wasi`] environment
-//! (clocks, random, captured stdio; no files, no network, no environment).
+//! implementation and its linking.
+//!
+//! - [`context`]: logging, progress, request identity, cancellation,
+//!   per-request state, resource change notices (always granted).
+//! - [`wasi`]: a deny-by-default WASI environment (clocks, random, captured
+//!   stdio; no files, no network, no environment; always granted).
+//! - [`sampling`], [`elicitation`], [`roots`]: requests to the client.
+//! - [`session_state`]: state that outlives a request.
+//! - [`host_catalog`]: the host's resources and prompts.
 
 pub mod context;
+pub mod elicitation;
+pub mod host_catalog;
+pub mod roots;
+pub mod sampling;
+pub mod session_state;
 pub mod wasi;
+
+mod client_requests;
 
 use wasmtime::component::Linker;
 
 use crate::runtime::HostState;
 
-/// Link every always-granted capability into `linker`.
-pub(crate) fn link_always_granted(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+/// Link every capability into `linker`.
+pub(crate) fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     context::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
+    sampling::add_to_linker(linker)?;
+    elicitation::add_to_linker(linker)?;
+    roots::add_to_linker(linker)?;
+    session_state::add_to_linker(linker)?;
+    host_catalog::add_to_linker(linker)?;
     Ok(())
 }

@@ -1,21 +1,137 @@
-//! The [`ClientChannel`] of one MCP request: log messages filtered by the
-//! client's threshold, progress only when the request carries a token.
+//! The [`ClientChannel`] of one handshake-era MCP request: log messages
+//! filtered by the client's threshold, progress only when the request
+//! carries a token, requests to the client (sampling, elicitation, roots)
+//! sent over the session after checking the client declared the capability,
+//! and resource notices through the [`SubscriptionHub`].
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::model::{
-    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+    ClientCapabilities, ClientResult, CreateMessageRequest, CreateMessageRequestParams,
+    ElicitRequest, ElicitRequestParams, ListRootsRequest, LoggingLevel,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ServerRequest,
 };
-use rmcp::{Peer, RoleServer};
+use rmcp::service::PeerRequestOptions;
+use rmcp::{Peer, RoleServer, ServiceError};
 use serde_json::Value;
 
-use crate::context::{BoxFuture, ClientChannel, LogLevel};
+use super::subscriptions::SubscriptionHub;
+use crate::context::{
+    BoxFuture, ClientChannel, ClientRequest, ClientRequestKind, FacadeError, LogLevel,
+};
 
-/// Sends a request's logs and progress to its client.
+/// Sends one request's logs, progress and client requests to its client.
 pub(super) struct PeerChannel {
     pub(super) peer: Peer<RoleServer>,
     /// Messages below this level are dropped; `None` drops every message
     /// (a 2026-07-28 request that did not ask for logs).
     pub(super) threshold: Option<LogLevel>,
     pub(super) progress_token: Option<ProgressToken>,
+    /// What the client declared it can do.
+    pub(super) capabilities: Option<ClientCapabilities>,
+    /// How long to wait for the client to answer a request.
+    pub(super) timeout: Duration,
+    pub(super) hub: Arc<SubscriptionHub>,
+    /// A 2026-07-28 request: the server may not send requests of its own;
+    /// questions for the client travel in `InputRequiredResult` instead,
+    /// which this host supports for tool calls.
+    pub(super) modern: bool,
+}
+
+impl PeerChannel {
+    /// Refuse a request the client did not declare it can answer.
+    pub(super) fn check_capability(&self, request: &ClientRequest) -> Result<(), FacadeError> {
+        check_capability(self.capabilities.as_ref(), request)
+    }
+}
+
+/// Whether `caps` allows `request`; the error names the missing capability.
+pub(super) fn check_capability(
+    caps: Option<&ClientCapabilities>,
+    request: &ClientRequest,
+) -> Result<(), FacadeError> {
+    let missing = |what: &str| {
+        Err(FacadeError::UnsupportedByClient(format!(
+            "the client did not declare the `{what}` capability"
+        )))
+    };
+    let Some(caps) = caps else {
+        return missing(match request.kind {
+            ClientRequestKind::Sampling => "sampling",
+            ClientRequestKind::Elicitation => "elicitation",
+            ClientRequestKind::Roots => "roots",
+        });
+    };
+    match request.kind {
+        ClientRequestKind::Sampling => {
+            let Some(sampling) = &caps.sampling else {
+                return missing("sampling");
+            };
+            let wants_tools =
+                request.params.get("tools").is_some() || request.params.get("toolChoice").is_some();
+            if wants_tools && sampling.tools.is_none() {
+                return missing("sampling.tools");
+            }
+            Ok(())
+        }
+        ClientRequestKind::Elicitation => {
+            let Some(e) = &caps.elicitation else {
+                return missing("elicitation");
+            };
+            let url_mode = request.params.get("mode").and_then(Value::as_str) == Some("url");
+            // An empty `elicitation: {}` means form mode (the capability
+            // before modes existed).
+            let form_ok = e.form.is_some() || (e.form.is_none() && e.url.is_none());
+            match (url_mode, form_ok, e.url.is_some()) {
+                (true, _, false) => missing("elicitation.url"),
+                (false, false, _) => missing("elicitation.form"),
+                _ => Ok(()),
+            }
+        }
+        ClientRequestKind::Roots => match caps.roots {
+            Some(_) => Ok(()),
+            None => missing("roots"),
+        },
+    }
+}
+
+/// The typed MCP request for a wire-form client request.
+pub(super) fn server_request(request: &ClientRequest) -> Result<ServerRequest, FacadeError> {
+    let invalid = |e: serde_json::Error| {
+        FacadeError::InvalidInput(format!(
+            "not a valid `{}` request: {e}",
+            request.kind.method()
+        ))
+    };
+    Ok(match request.kind {
+        ClientRequestKind::Sampling => {
+            let params: CreateMessageRequestParams =
+                serde_json::from_value(request.params.clone()).map_err(invalid)?;
+            ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params))
+        }
+        ClientRequestKind::Elicitation => {
+            let params: ElicitRequestParams =
+                serde_json::from_value(request.params.clone()).map_err(invalid)?;
+            ServerRequest::ElicitRequest(ElicitRequest::new(params))
+        }
+        ClientRequestKind::Roots => ServerRequest::ListRootsRequest(ListRootsRequest::default()),
+    })
+}
+
+/// The wire form of a client's answer.
+fn answer_json(result: ClientResult) -> Result<Value, FacadeError> {
+    let value = match result {
+        ClientResult::CreateMessageResult(r) => serde_json::to_value(*r),
+        ClientResult::ElicitResult(r) => serde_json::to_value(r),
+        ClientResult::ListRootsResult(r) => serde_json::to_value(r),
+        other => {
+            return Err(FacadeError::Failed(format!(
+                "the client answered with an unexpected result: {other:?}"
+            )));
+        }
+    };
+    value.map_err(|e| FacadeError::Failed(e.to_string()))
 }
 
 impl ClientChannel for PeerChannel {
@@ -55,6 +171,46 @@ impl ClientChannel for PeerChannel {
                 tracing::debug!("cannot send progress to the client: {e}");
             }
         })
+    }
+
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>> {
+        Box::pin(async move {
+            self.check_capability(&request)?;
+            if self.modern {
+                return Err(FacadeError::UnsupportedByClient(format!(
+                    "with protocol 2026-07-28 this host sends `{}` only during tool calls",
+                    request.kind.method()
+                )));
+            }
+            let typed = server_request(&request)?;
+            let handle = self
+                .peer
+                .send_request_with_option(typed, PeerRequestOptions::with_timeout(self.timeout))
+                .await
+                .map_err(service_error)?;
+            let answer = handle.await_response().await.map_err(service_error)?;
+            answer_json(answer)
+        })
+    }
+
+    fn resource_updated(&self, uri: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.hub.resource_updated(&uri).await })
+    }
+
+    fn resource_list_changed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.hub.resource_list_changed().await })
+    }
+}
+
+fn service_error(e: ServiceError) -> FacadeError {
+    match e {
+        ServiceError::Timeout { .. } => FacadeError::Timeout,
+        ServiceError::Cancelled { .. } => FacadeError::Cancelled,
+        ServiceError::McpError(data) => FacadeError::Failed(format!(
+            "the client answered with error {}: {}",
+            data.code.0, data.message
+        )),
+        other => FacadeError::Failed(format!("the client did not answer: {other}")),
     }
 }
 

@@ -93,3 +93,91 @@ fn content_block(content: Content) -> ContentBlock {
         }
     }
 }
+
+/// The MCP form of a plugin's resource, template, contents, prompt,
+/// rendered prompt and completion. They go through their wire JSON, which
+/// is what the WIT records mirror.
+pub(super) mod served {
+    use rmcp::model::{
+        CompletionInfo, GetPromptResult, Prompt, Resource, ResourceContents, ResourceTemplate,
+    };
+    use serde_json::{Value, json};
+
+    use crate::bindings::{completions, types};
+    use crate::capabilities::context::content_block_json;
+
+    fn put(v: &mut Value, key: &str, value: Option<impl Into<Value>>) {
+        if let Some(value) = value {
+            v[key] = value.into();
+        }
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, String> {
+        serde_json::from_value(v).map_err(|e| format!("the plugin's {what} is not valid MCP: {e}"))
+    }
+
+    pub(in crate::mcp) fn resource(r: types::ResourceDescriptor) -> Result<Resource, String> {
+        let mut v = json!({"uri": r.uri, "name": r.name});
+        put(&mut v, "title", r.title);
+        put(&mut v, "description", r.description);
+        put(&mut v, "mimeType", r.mime_type);
+        put(&mut v, "size", r.size);
+        typed("resource", v)
+    }
+
+    pub(in crate::mcp) fn template(t: types::ResourceTemplate) -> Result<ResourceTemplate, String> {
+        let mut v = json!({"uriTemplate": t.uri_template, "name": t.name});
+        put(&mut v, "title", t.title);
+        put(&mut v, "description", t.description);
+        put(&mut v, "mimeType", t.mime_type);
+        typed("resource template", v)
+    }
+
+    pub(in crate::mcp) fn contents(c: types::ResourceContents) -> Result<ResourceContents, String> {
+        let block = content_block_json(types::ContentBlock::EmbeddedResource(c));
+        typed("resource contents", block["resource"].clone())
+    }
+
+    pub(in crate::mcp) fn prompt(p: types::PromptDescriptor) -> Result<Prompt, String> {
+        let mut v = json!({"name": p.name});
+        put(&mut v, "title", p.title);
+        put(&mut v, "description", p.description);
+        if !p.arguments.is_empty() {
+            let args: Vec<Value> = p
+                .arguments
+                .into_iter()
+                .map(|a| {
+                    let mut v = json!({"name": a.name, "required": a.required});
+                    put(&mut v, "title", a.title);
+                    put(&mut v, "description", a.description);
+                    v
+                })
+                .collect();
+            v["arguments"] = args.into();
+        }
+        typed("prompt", v)
+    }
+
+    pub(in crate::mcp) fn prompt_result(r: types::PromptResult) -> Result<GetPromptResult, String> {
+        let messages: Vec<Value> = r
+            .messages
+            .into_iter()
+            .map(|m| {
+                let role = match m.role {
+                    types::Role::User => "user",
+                    types::Role::Assistant => "assistant",
+                };
+                json!({"role": role, "content": content_block_json(m.content)})
+            })
+            .collect();
+        let mut v = json!({"messages": messages});
+        put(&mut v, "description", r.description);
+        typed("prompt result", v)
+    }
+
+    pub(in crate::mcp) fn completion(c: completions::Completion) -> Result<CompletionInfo, String> {
+        let mut v = json!({"values": c.values, "hasMore": c.has_more});
+        put(&mut v, "total", c.total);
+        typed("completion", v)
+    }
+}

@@ -6,28 +6,76 @@
 
 mod channel;
 mod convert;
+mod mrtr;
+mod served;
 mod server;
+mod subscriptions;
 mod transport;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::model::Tool;
 
+pub use mrtr::ParkedCalls;
 pub use server::McpServer;
+pub use subscriptions::{ListKind, SubscriptionHub};
 pub use transport::{HttpOptions, serve_http, serve_stdio};
 
+use crate::capabilities::session_state::SessionStore;
 use crate::catalog::CatalogHandle;
+use crate::error::InvocationError;
 use crate::runtime::Runtime;
+use crate::sealed::SealKey;
+use crate::serving::Served;
+use crate::tool::ToolResult;
+
+/// How the host handles what plugins ask of clients.
+#[derive(Debug, Clone)]
+pub struct FacadeOptions {
+    /// How long a handshake-era client has to answer a sampling,
+    /// elicitation or roots request.
+    pub client_timeout: Duration,
+    /// How long a 2026-07-28 call waiting for input stays parked.
+    pub parked_ttl: Duration,
+    /// How many calls may wait parked at once (the oldest is evicted, and
+    /// replayed if its client comes back).
+    pub max_parked: usize,
+    /// The key sealing `requestState`.
+    pub state_key: SealKey,
+}
+
+impl FacadeOptions {
+    pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_PARKED_TTL: Duration = Duration::from_secs(120);
+    pub const DEFAULT_MAX_PARKED: usize = 64;
+
+    /// The defaults, with `state_key`.
+    pub fn new(state_key: SealKey) -> Self {
+        Self {
+            client_timeout: Self::DEFAULT_CLIENT_TIMEOUT,
+            parked_ttl: Self::DEFAULT_PARKED_TTL,
+            max_parked: Self::DEFAULT_MAX_PARKED,
+            state_key,
+        }
+    }
+}
 
 /// Default number of tools per `tools/list` page.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
-/// What every MCP session shares: the catalog, the runtime, and the tool
-/// list rendered once per catalog generation.
+/// What every MCP session shares: the catalog, the runtime, the tool list
+/// rendered once per catalog generation, session state, subscribers, and
+/// the calls parked waiting for a client's input.
 pub struct HostServices {
     pub catalog: Arc<CatalogHandle>,
     pub runtime: Arc<Runtime>,
     pub page_size: usize,
+    pub served: Arc<Served>,
+    pub sessions: Arc<SessionStore>,
+    pub hub: Arc<SubscriptionHub>,
+    pub parked: ParkedCalls<Result<ToolResult, InvocationError>>,
+    pub client_timeout: Duration,
     rendered: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
 }
 
@@ -40,13 +88,41 @@ impl std::fmt::Debug for HostServices {
 }
 
 impl HostServices {
-    pub fn new(catalog: Arc<CatalogHandle>, runtime: Arc<Runtime>, page_size: usize) -> Self {
+    pub fn new(
+        catalog: Arc<CatalogHandle>,
+        runtime: Arc<Runtime>,
+        page_size: usize,
+        facade: FacadeOptions,
+    ) -> Self {
         Self {
+            served: Arc::new(Served {
+                catalog: catalog.clone(),
+                runtime: runtime.clone(),
+            }),
             catalog,
             runtime,
             page_size: page_size.max(1),
+            sessions: Arc::new(SessionStore::new()),
+            hub: Arc::new(SubscriptionHub::new()),
+            parked: ParkedCalls::new(facade.state_key, facade.parked_ttl, facade.max_parked),
+            client_timeout: facade.client_timeout,
             rendered: Mutex::new(None),
         }
+    }
+
+    /// Drop expired parked calls every few seconds while `self` lives.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(services) => services.parked.sweep(),
+                    None => break,
+                }
+            }
+        });
     }
 
     /// The MCP descriptors of the current catalog, rendered once per

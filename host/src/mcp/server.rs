@@ -1,50 +1,70 @@
-//! The MCP server handler: tools/list (paginated) and tools/call over the
-//! current catalog snapshot, logging/setLevel, for both protocol eras.
+//! The MCP server handler, for both protocol eras: tools (listed with
+//! pagination, called in a fresh sandbox), resources, prompts, completions,
+//! subscriptions and `logging/setLevel`, over the current catalog snapshot.
 //!
 //! One handler value serves one handshake-era session (a stdio connection or
 //! an HTTP `Mcp-Session-Id`); a 2026-07-28 request gets its own handler and
-//! carries its client info and log level in `_meta`.
+//! carries its client info, capabilities and log level in `_meta`. In that
+//! era a call that asks the client something is parked and answered with
+//! `InputRequiredResult` ([`super::mrtr`]).
 
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult, LoggingLevel,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, Tool,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, InputRequest, InputRequests,
+    InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use super::channel::{PeerChannel, from_mcp_level};
+use super::mrtr::{ModernChannel, RunningCall, Step, arguments_digest};
 use super::{HostServices, convert};
-use crate::context::{CallContext, ClientIdentity, LogLevel};
+use crate::context::{
+    CallContext, ClientChannel, ClientIdentity, ClientRequest, ClientRequestKind, LogLevel,
+    SessionScope,
+};
 use crate::error::InvocationError;
+use crate::tool::ToolResult;
 
 /// The level logs are sent at to a handshake-era client that never called
 /// `logging/setLevel`.
 const DEFAULT_LOG_THRESHOLD: LogLevel = LogLevel::Info;
 
+/// The `_meta` key a 2026-07-28 client sets to keep session state across
+/// its requests.
+pub const STATE_HANDLE_META_KEY: &str = "mcp-wasm-host/stateHandle";
+
 /// One MCP session's (or one stateless request's) handler.
 #[derive(Clone)]
 pub struct McpServer {
-    services: Arc<HostServices>,
+    pub(super) services: Arc<HostServices>,
     /// The transport's own session id (stdio), when it has one.
     session_id: Option<String>,
     /// Set by `logging/setLevel` (handshake era).
     log_level: Arc<Mutex<Option<LoggingLevel>>>,
+    /// This session's id in the subscription hub.
+    pub(super) hub_id: u64,
 }
 
 impl McpServer {
     pub fn new(services: Arc<HostServices>, session_id: Option<String>) -> Self {
+        let hub_id = services.hub.next_id();
         Self {
             services,
             session_id,
             log_level: Arc::new(Mutex::new(None)),
+            hub_id,
         }
     }
 
-    fn is_modern(ctx: &RequestContext<RoleServer>) -> bool {
+    pub(super) fn is_modern(ctx: &RequestContext<RoleServer>) -> bool {
         ctx.protocol_version()
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
     }
@@ -62,6 +82,29 @@ impl McpServer {
         self.session_id.clone()
     }
 
+    /// Where session state lives for this request: the handshake session;
+    /// for a 2026-07-28 request the state handle in `_meta`, else the stdio
+    /// connection (one process per client).
+    fn session_scope(&self, ctx: &RequestContext<RoleServer>) -> Option<SessionScope> {
+        let key = if Self::is_modern(ctx) {
+            match ctx.meta.get(STATE_HANDLE_META_KEY).and_then(Value::as_str) {
+                Some(handle) if !handle.is_empty() && handle.len() <= 256 => {
+                    Some(format!("handle:{handle}"))
+                }
+                _ if ctx.extensions.get::<http::request::Parts>().is_none() => {
+                    self.session_id.as_ref().map(|s| format!("session:{s}"))
+                }
+                _ => None,
+            }
+        } else {
+            self.session_of(ctx).map(|s| format!("session:{s}"))
+        }?;
+        Some(SessionScope {
+            store: self.services.sessions.clone(),
+            key,
+        })
+    }
+
     fn log_threshold(&self, ctx: &RequestContext<RoleServer>) -> Option<LogLevel> {
         if Self::is_modern(ctx) {
             return ctx.meta.log_level().map(from_mcp_level);
@@ -69,6 +112,200 @@ impl McpServer {
         let set = *self.log_level.lock().unwrap_or_else(|e| e.into_inner());
         Some(set.map(from_mcp_level).unwrap_or(DEFAULT_LOG_THRESHOLD))
     }
+
+    /// The channel back to the client for this request.
+    pub(super) fn peer_channel(&self, ctx: &RequestContext<RoleServer>) -> Arc<PeerChannel> {
+        Arc::new(PeerChannel {
+            peer: ctx.peer.clone(),
+            threshold: self.log_threshold(ctx),
+            progress_token: ctx.meta.get_progress_token(),
+            capabilities: ctx.client_capabilities(),
+            timeout: self.services.client_timeout,
+            hub: self.services.hub.clone(),
+            modern: Self::is_modern(ctx),
+        })
+    }
+
+    /// The context of a plugin call serving this request.
+    pub(super) fn call_context(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        channel: Arc<dyn ClientChannel>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> CallContext {
+        let client = ctx.client_info().map(|i| ClientIdentity {
+            name: i.name,
+            version: i.version,
+        });
+        let protocol_version = ctx
+            .protocol_version()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        CallContext::new(request_id_text(ctx), protocol_version, cancel, channel)
+            .with_session(self.session_of(ctx))
+            .with_client(client)
+            .with_session_scope(self.session_scope(ctx))
+            .with_served(self.services.served.clone())
+    }
+
+    /// A tool call in the 2026-07-28 era: run it as a task that can be
+    /// parked, resume or replay it when the request carries `requestState`.
+    async fn call_tool_modern(
+        &self,
+        request: CallToolRequestParams,
+        plugin: Arc<crate::plugin::Plugin>,
+        tool_name: String,
+        arguments: Value,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let parked = &self.services.parked;
+        let operation = format!("tool:{}", request.name);
+        let digest = arguments_digest(&arguments);
+        let relay = self.peer_channel(&ctx);
+
+        let (mut run, mut answers) = match &request.request_state {
+            None => (
+                self.start_tool_call(&ctx, relay, plugin, tool_name, arguments, Vec::new()),
+                Vec::new(),
+            ),
+            Some(token) => {
+                let state = parked
+                    .open(token, &operation, &digest)
+                    .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
+                let answer = request
+                    .input_responses
+                    .as_ref()
+                    .and_then(|r| r.get(&state.pending_key))
+                    .cloned()
+                    .ok_or_else(|| {
+                        McpError::invalid_params(
+                            format!("inputResponses has no answer for `{}`", state.pending_key),
+                            None,
+                        )
+                    })?;
+                let mut answers = state.answers.clone();
+                answers.push(super::mrtr::Recorded {
+                    asked: state.pending_asked.clone(),
+                    answer: answer.clone(),
+                });
+                match parked.take(&state) {
+                    Some(mut run) => {
+                        run.channel().set_relay(relay);
+                        run.answer(answer);
+                        (run, answers)
+                    }
+                    None => {
+                        let run = self.start_tool_call(
+                            &ctx,
+                            relay,
+                            plugin,
+                            tool_name,
+                            arguments,
+                            answers.clone(),
+                        );
+                        (run, answers)
+                    }
+                }
+            }
+        };
+
+        loop {
+            match run.next(&ctx.ct).await {
+                Step::Done(outcome) => return Ok(tool_response(&request.name, outcome)),
+                Step::Cancelled => {
+                    return Ok(tool_response(
+                        &request.name,
+                        Err(InvocationError::Cancelled),
+                    ));
+                }
+                Step::Failed(message) => {
+                    return Ok(convert::call_result(ToolResult::error_text(message)).into());
+                }
+                Step::Ask(asked) => {
+                    let input = match input_request(&asked) {
+                        Ok(input) => input,
+                        Err(problem) => {
+                            run.refuse(crate::context::FacadeError::InvalidInput(problem));
+                            continue;
+                        }
+                    };
+                    let (key, state) =
+                        parked.park(run, operation, digest, std::mem::take(&mut answers), &asked);
+                    let mut requests = InputRequests::new();
+                    requests.insert(key, input);
+                    return Ok(InputRequiredResult::new(Some(requests), Some(state)).into());
+                }
+            }
+        }
+    }
+
+    fn start_tool_call(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        relay: Arc<PeerChannel>,
+        plugin: Arc<crate::plugin::Plugin>,
+        tool_name: String,
+        arguments: Value,
+        replay: Vec<super::mrtr::Recorded>,
+    ) -> RunningCall<Result<ToolResult, InvocationError>> {
+        let (channel, asks) = ModernChannel::new(relay, replay);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let call = self.call_context(ctx, channel.clone(), cancel.clone());
+        let runtime = self.services.runtime.clone();
+        let work = async move {
+            runtime
+                .call_tool(&plugin, &tool_name, &arguments, call)
+                .await
+        };
+        RunningCall::spawn(work, channel, asks, cancel)
+    }
+}
+
+/// The MCP form of a question for the client, for `inputRequests`.
+fn input_request(asked: &ClientRequest) -> Result<InputRequest, String> {
+    let wire = match asked.kind {
+        ClientRequestKind::Roots => serde_json::json!({"method": asked.kind.method()}),
+        _ => serde_json::json!({"method": asked.kind.method(), "params": asked.params}),
+    };
+    serde_json::from_value(wire)
+        .map_err(|e| format!("not a valid `{}` request: {e}", asked.kind.method()))
+}
+
+/// A finished tool call as the MCP result; failures the host noticed become
+/// error results naming the cause.
+fn tool_response(tool: &str, outcome: Result<ToolResult, InvocationError>) -> CallToolResponse {
+    let result = match outcome {
+        Ok(result) => result,
+        Err(error) => {
+            match &error {
+                InvocationError::Cancelled => {
+                    tracing::debug!(tool, "call cancelled by the client")
+                }
+                other => tracing::warn!(tool, "{other}"),
+            }
+            ToolResult::error_text(error.to_string())
+        }
+    };
+    convert::call_result(result).into()
+}
+
+/// A list page: items from the offset in `cursor`, and the next cursor.
+pub(super) fn page<T: Clone>(
+    all: &[T],
+    request: Option<PaginatedRequestParams>,
+    page_size: usize,
+) -> Result<(Vec<T>, Option<String>), McpError> {
+    let start = match request.and_then(|r| r.cursor) {
+        None => 0,
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n <= all.len())
+            .ok_or_else(|| McpError::invalid_params(format!("invalid cursor `{cursor}`"), None))?,
+    };
+    let end = (start + page_size).min(all.len());
+    let next = (end < all.len()).then(|| end.to_string());
+    Ok((all[start..end].to_vec(), next))
 }
 
 impl ServerHandler for McpServer {
@@ -76,6 +313,12 @@ impl ServerHandler for McpServer {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_logging()
+                .enable_completions()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_resources_list_changed()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
@@ -85,9 +328,15 @@ impl ServerHandler for McpServer {
             env!("CARGO_PKG_VERSION"),
         ))
         .with_instructions(
-            "Tools served from sandboxed WebAssembly plugins. A tool named `plugin.tool` \
-             comes from the plugin `plugin`.",
+            "Tools, resources and prompts served from sandboxed WebAssembly plugins. A name \
+             of the form `plugin.name` comes from the plugin `plugin`.",
         )
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.services
+            .hub
+            .register_session(self.hub_id, context.peer.clone());
     }
 
     async fn list_tools(
@@ -96,21 +345,9 @@ impl ServerHandler for McpServer {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let all = self.services.tool_list();
-        let start = match request.and_then(|r| r.cursor) {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n <= all.len())
-                .ok_or_else(|| {
-                    McpError::invalid_params(format!("invalid cursor `{cursor}`"), None)
-                })?,
-        };
-        let end = (start + self.services.page_size).min(all.len());
-        let mut result = ListToolsResult::with_all_items(all[start..end].to_vec());
-        if end < all.len() {
-            result.next_cursor = Some(end.to_string());
-        }
+        let (items, next) = page(&all, request, self.services.page_size)?;
+        let mut result = ListToolsResult::with_all_items(items);
+        result.next_cursor = next;
         Ok(result)
     }
 
@@ -134,56 +371,30 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         if let Err(problem) = crate::schema::check_arguments(&tool.spec().validator, &arguments) {
             return Err(McpError::invalid_params(
                 format!("invalid arguments for tool `{}`: {problem}", tool.name),
                 None,
             ));
         }
-
-        let channel = PeerChannel {
-            peer: ctx.peer.clone(),
-            threshold: self.log_threshold(&ctx),
-            progress_token: ctx.meta.get_progress_token(),
-        };
-        let client = ctx.client_info().map(|i| ClientIdentity {
-            name: i.name,
-            version: i.version,
-        });
-        let protocol_version = ctx
-            .protocol_version()
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        let call = CallContext::new(
-            request_id_text(&ctx),
-            protocol_version,
-            ctx.ct.clone(),
-            Arc::new(channel),
-        )
-        .with_session(self.session_of(&ctx))
-        .with_client(client);
-
         let plugin = tool.plugin.clone();
         let tool_name = tool.spec().name.clone();
+        drop(catalog);
+
+        if Self::is_modern(&ctx) {
+            return self
+                .call_tool_modern(request, plugin, tool_name, arguments, ctx)
+                .await;
+        }
+        let channel = self.peer_channel(&ctx);
+        let call = self.call_context(&ctx, channel, ctx.ct.clone());
         let outcome = self
             .services
             .runtime
             .call_tool(&plugin, &tool_name, &arguments, call)
             .await;
-        let result = match outcome {
-            Ok(result) => result,
-            Err(error) => {
-                match &error {
-                    InvocationError::Cancelled => {
-                        tracing::debug!(tool = %request.name, "call cancelled by the client")
-                    }
-                    other => tracing::warn!(tool = %request.name, "{other}"),
-                }
-                crate::tool::ToolResult::error_text(error.to_string())
-            }
-        };
-        Ok(convert::call_result(result).into())
+        Ok(tool_response(&request.name, outcome))
     }
 
     async fn set_level(
@@ -192,6 +403,89 @@ impl ServerHandler for McpServer {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(request.level);
+        Ok(())
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        self.handle_list_resources(request, ctx).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.handle_list_resource_templates(request)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.handle_read_resource(request, ctx).await
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        self.handle_list_prompts(request)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        self.handle_get_prompt(request, ctx).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        self.handle_complete(request, ctx).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.services
+            .hub
+            .subscribe(self.hub_id, ctx.peer.clone(), request.uri)
+            .map_err(|e| McpError::invalid_params(e, None))
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.services.hub.unsubscribe(self.hub_id, &request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let id = self.services.hub.next_id();
+        self.services.hub.add_listener(id, context.sink().clone());
+        context.cancelled().await;
+        self.services.hub.remove_listener(id);
         Ok(())
     }
 }

@@ -1,21 +1,118 @@
 //! Running a plugin export in a fresh sandbox and turning what happened
 //! (a result, a tool error, a trap, an exceeded limit, a cancellation) into
-//! a [`ToolResult`] or an [`InvocationError`] that names the cause.
+//! a [`ToolResult`] or an error that names the cause.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
+use wasmtime::component::{Instance, InstancePre};
 
-use super::{HostState, Interrupted, Runtime};
-use crate::bindings::types;
-use crate::context::CallContext;
+use super::{CallClock, HostState, Interrupted, Runtime};
+use crate::bindings::{completions, prompts, resources, tools, types};
+use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
+use crate::limits::PluginLimits;
 use crate::plugin::Plugin;
 use crate::tool::{Content, ResourceBody, ToolResult};
 
+/// Why a resource, prompt or completion request was not served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// No plugin (or not this one) serves that name or URI.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request's arguments are wrong.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// The plugin ran and reported a failure.
+    #[error("plugin `{plugin}` failed: {message}")]
+    Failed { plugin: String, message: String },
+    /// The plugin could not finish.
+    #[error(transparent)]
+    Invocation(#[from] InvocationError),
+}
+
+impl ServeError {
+    fn from_export(plugin: &str, error: types::ExportError) -> Self {
+        match error {
+            types::ExportError::NotFound(m) => ServeError::NotFound(m),
+            types::ExportError::InvalidParams(m) => ServeError::InvalidParams(m),
+            types::ExportError::Failed(message) => ServeError::Failed {
+                plugin: plugin.to_string(),
+                message,
+            },
+        }
+    }
+}
+
+/// Who runs, under which limits: enough to run an export before the
+/// [`Plugin`] exists (while it loads).
+pub(crate) struct Guest<'a> {
+    pub name: &'a Arc<str>,
+    pub limits: PluginLimits,
+    pub pre: &'a InstancePre<HostState>,
+}
+
+impl<'a> From<&'a Plugin> for Guest<'a> {
+    fn from(plugin: &'a Plugin) -> Self {
+        Guest {
+            name: &plugin.name,
+            limits: plugin.limits,
+            pre: &plugin.pre,
+        }
+    }
+}
+
+/// The body of a guest call: given the store and the fresh instance, call
+/// one export.
+type Body<R> = Box<
+    dyn for<'s> FnOnce(&'s mut Store<HostState>, Instance) -> BoxFuture<'s, wasmtime::Result<R>>
+        + Send,
+>;
+
 impl Runtime {
+    /// Run `body` in a fresh sandbox of `guest`: wait for a slot, build the
+    /// store, instantiate, and stop the guest on its deadline or when the
+    /// request is cancelled.
+    async fn run<R: Send>(
+        &self,
+        guest: Guest<'_>,
+        call: CallContext,
+        body: Body<R>,
+    ) -> Result<R, InvocationError> {
+        let cancel: CancellationToken = call.cancel.clone();
+        let clock = CallClock::new(Instant::now() + guest.limits.timeout);
+        let slot_deadline = Instant::now() + guest.limits.timeout;
+        let _slot = tokio::select! {
+            slot = self.acquire_slot(slot_deadline) => slot.ok_or_else(|| InvocationError::Capacity {
+                plugin: guest.name.to_string(),
+                slots: self.limits().max_instances,
+            })?,
+            () = cancel.cancelled() => return Err(InvocationError::Cancelled),
+        };
+        let mut store = self.new_store(
+            guest.name.clone(),
+            call,
+            guest.limits.memory_bytes,
+            clock.clone(),
+        );
+        let pre = guest.pre;
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            body(&mut store, instance).await
+        };
+        let outcome = tokio::select! {
+            biased;
+            r = run => r,
+            () = cancel.cancelled() => Err(wasmtime::Error::new(Interrupted::Cancelled)),
+            () = clock.expired() => Err(wasmtime::Error::new(Interrupted::Deadline)),
+        };
+        outcome.map_err(|e| classify(guest.name, guest.limits, &store, e))
+    }
+
     /// Call `tool` of `plugin` with `arguments` (a JSON object already
     /// validated against the tool's input schema).
     pub async fn call_tool(
@@ -25,35 +122,28 @@ impl Runtime {
         arguments: &Value,
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
-        let arguments = arguments.to_string();
-        let cancel = call.cancel.clone();
-        let deadline = Instant::now() + plugin.limits.timeout;
-        let _slot = tokio::select! {
-            slot = self.acquire_slot(deadline) => slot.ok_or_else(|| InvocationError::Capacity {
+        let Some(export) = plugin.exports.tools.clone() else {
+            return Err(InvocationError::Instantiate {
                 plugin: plugin.name.to_string(),
-                slots: self.limits().max_instances,
-            })?,
-            () = cancel.cancelled() => return Err(InvocationError::Cancelled),
+                message: "it does not export tools".into(),
+            });
         };
-        let mut store = self.new_store(
-            plugin.name.clone(),
-            call,
-            plugin.limits.memory_bytes,
-            deadline,
-        );
-        let run = async {
-            let instance = plugin.pre.instantiate_async(&mut store).await?;
-            let guest = plugin.tools_export.load(&mut store, &instance)?;
-            guest.call_call_tool(&mut store, tool, &arguments).await
-        };
-        let outcome = tokio::select! {
-            biased;
-            r = run => r,
-            () = cancel.cancelled() => Err(wasmtime::Error::new(Interrupted::Cancelled)),
-            () = tokio::time::sleep_until(deadline.into()) => Err(wasmtime::Error::new(Interrupted::Deadline)),
-        };
-        match outcome {
-            Ok(Ok(result)) => {
+        let arguments = arguments.to_string();
+        let name = tool.to_string();
+        let result = self
+            .run(
+                plugin.into(),
+                call,
+                Box::new(move |store, instance| {
+                    Box::pin(async move {
+                        let guest = export.load(&mut *store, &instance)?;
+                        guest.call_call_tool(store, &name, &arguments).await
+                    })
+                }),
+            )
+            .await?;
+        match result {
+            Ok(result) => {
                 let spec = plugin.tool(tool);
                 convert_result(
                     plugin,
@@ -61,64 +151,231 @@ impl Runtime {
                     result,
                 )
             }
-            Ok(Err(error)) => Ok(convert_tool_error(error)),
-            Err(e) => Err(classify(plugin, &store, e)),
+            Err(error) => Ok(convert_tool_error(error)),
         }
     }
 
     /// Ask a plugin for its tool descriptors (done once, at load).
     pub(crate) async fn list_tools(
         &self,
-        plugin_name: &Arc<str>,
-        pre: &wasmtime::component::InstancePre<HostState>,
-        export: &crate::bindings::tools::GuestIndices,
-        limits: crate::limits::PluginLimits,
+        guest: Guest<'_>,
+        export: &tools::GuestIndices,
     ) -> Result<Vec<types::ToolDescriptor>, String> {
-        let deadline = Instant::now() + limits.timeout;
-        let _slot = self
-            .acquire_slot(deadline)
-            .await
-            .ok_or("timed out waiting for a free sandbox")?;
-        let mut store = self.new_store(
-            plugin_name.clone(),
+        let export = export.clone();
+        self.run(
+            guest,
             CallContext::detached("list-tools"),
-            limits.memory_bytes,
-            deadline,
-        );
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            let guest = export.load(&mut store, &instance)?;
-            guest.call_list_tools(&mut store).await
+            Box::new(move |store, instance| {
+                Box::pin(async move {
+                    export
+                        .load(&mut *store, &instance)?
+                        .call_list_tools(store)
+                        .await
+                })
+            }),
+        )
+        .await
+        .map_err(|e| load_failure(&e))
+    }
+
+    /// Ask a plugin what resources it serves (done once, at load).
+    pub(crate) async fn describe_resources(
+        &self,
+        guest: Guest<'_>,
+        export: &resources::GuestIndices,
+    ) -> Result<resources::ResourceSupport, String> {
+        let export = export.clone();
+        self.run(
+            guest,
+            CallContext::detached("describe-resources"),
+            Box::new(move |store, instance| {
+                Box::pin(async move {
+                    export
+                        .load(&mut *store, &instance)?
+                        .call_describe_resources(store)
+                        .await
+                })
+            }),
+        )
+        .await
+        .map_err(|e| load_failure(&e))
+    }
+
+    /// Ask a plugin for its prompts (done once, at load).
+    pub(crate) async fn list_prompts(
+        &self,
+        guest: Guest<'_>,
+        export: &prompts::GuestIndices,
+    ) -> Result<Vec<types::PromptDescriptor>, String> {
+        let export = export.clone();
+        self.run(
+            guest,
+            CallContext::detached("list-prompts"),
+            Box::new(move |store, instance| {
+                Box::pin(async move {
+                    export
+                        .load(&mut *store, &instance)?
+                        .call_list_prompts(store)
+                        .await
+                })
+            }),
+        )
+        .await
+        .map_err(|e| load_failure(&e))
+    }
+
+    /// The resources `plugin` lists at fixed URIs for this request.
+    pub(crate) async fn list_resources(
+        &self,
+        plugin: &Plugin,
+        call: CallContext,
+    ) -> Result<Vec<types::ResourceDescriptor>, ServeError> {
+        let export = plugin.resources_export()?;
+        let result = self
+            .run(
+                plugin.into(),
+                call,
+                Box::new(move |store, instance| {
+                    Box::pin(async move {
+                        export
+                            .load(&mut *store, &instance)?
+                            .call_list_resources(store)
+                            .await
+                    })
+                }),
+            )
+            .await?;
+        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+    }
+
+    /// Read `uri` from `plugin`.
+    pub(crate) async fn read_resource(
+        &self,
+        plugin: &Plugin,
+        uri: &str,
+        call: CallContext,
+    ) -> Result<Vec<types::ResourceContents>, ServeError> {
+        let export = plugin.resources_export()?;
+        let uri = uri.to_string();
+        let result = self
+            .run(
+                plugin.into(),
+                call,
+                Box::new(move |store, instance| {
+                    Box::pin(async move {
+                        export
+                            .load(&mut *store, &instance)?
+                            .call_read_resource(store, &uri)
+                            .await
+                    })
+                }),
+            )
+            .await?;
+        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+    }
+
+    /// Render prompt `name` of `plugin`.
+    pub(crate) async fn get_prompt(
+        &self,
+        plugin: &Plugin,
+        name: &str,
+        arguments: Vec<(String, String)>,
+        call: CallContext,
+    ) -> Result<types::PromptResult, ServeError> {
+        let Some(export) = plugin.exports.prompts.clone() else {
+            return Err(ServeError::NotFound(format!(
+                "plugin `{}` serves no prompts",
+                plugin.name
+            )));
         };
-        let outcome = tokio::select! {
-            r = run => r,
-            () = tokio::time::sleep_until(deadline.into()) => Err(wasmtime::Error::new(Interrupted::Deadline)),
+        let name = name.to_string();
+        let result = self
+            .run(
+                plugin.into(),
+                call,
+                Box::new(move |store, instance| {
+                    Box::pin(async move {
+                        export
+                            .load(&mut *store, &instance)?
+                            .call_get_prompt(store, &name, &arguments)
+                            .await
+                    })
+                }),
+            )
+            .await?;
+        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+    }
+
+    /// Ask `plugin` to complete an argument of one of its prompts or templates.
+    pub(crate) async fn complete(
+        &self,
+        plugin: &Plugin,
+        reference: completions::CompletionRef,
+        argument: String,
+        value: String,
+        context: Vec<(String, String)>,
+        call: CallContext,
+    ) -> Result<completions::Completion, ServeError> {
+        let Some(export) = plugin.exports.completions.clone() else {
+            return Ok(completions::Completion {
+                values: Vec::new(),
+                total: None,
+                has_more: false,
+            });
         };
-        outcome.map_err(|e| {
-            let limits_desc = format!(
-                "{} ms, {} MiB",
-                limits.timeout.as_millis(),
-                limits.memory_bytes >> 20
-            );
-            match e.downcast_ref::<Interrupted>() {
-                Some(Interrupted::Deadline) => format!("timed out ({limits_desc})"),
-                _ if store.data().limiter.hit => {
-                    format!("exceeded its memory limit ({limits_desc})")
-                }
-                _ => crate::error::one_line(&e),
-            }
-        })
+        let result = self
+            .run(
+                plugin.into(),
+                call,
+                Box::new(move |store, instance| {
+                    Box::pin(async move {
+                        export
+                            .load(&mut *store, &instance)?
+                            .call_complete(store, &reference, &argument, &value, &context)
+                            .await
+                    })
+                }),
+            )
+            .await?;
+        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+    }
+}
+
+/// A load-time call's failure, as the reason a plugin did not load.
+fn load_failure(error: &InvocationError) -> String {
+    match error {
+        InvocationError::Deadline { limit, .. } => {
+            format!("timed out ({} ms)", limit.as_millis())
+        }
+        InvocationError::Memory { limit_bytes, .. } => {
+            format!("exceeded its memory limit ({} MiB)", limit_bytes >> 20)
+        }
+        InvocationError::Trap { message, .. } => format!("crashed: {message}"),
+        InvocationError::Capacity { .. } => "timed out waiting for a free sandbox".into(),
+        InvocationError::Instantiate { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 
 /// Name the cause of a failed call.
-fn classify(plugin: &Plugin, store: &Store<HostState>, error: wasmtime::Error) -> InvocationError {
-    let name = plugin.name.to_string();
+fn classify(
+    plugin: &str,
+    limits: PluginLimits,
+    store: &Store<HostState>,
+    error: wasmtime::Error,
+) -> InvocationError {
+    let name = plugin.to_string();
     match error.downcast_ref::<Interrupted>() {
         Some(Interrupted::Deadline) => {
             return InvocationError::Deadline {
                 plugin: name,
-                limit: plugin.limits.timeout,
+                limit: limits.timeout,
+            };
+        }
+        Some(Interrupted::Aborted(message)) => {
+            return InvocationError::Aborted {
+                plugin: name,
+                message: message.clone(),
             };
         }
         Some(Interrupted::Cancelled) => return InvocationError::Cancelled,
@@ -127,7 +384,7 @@ fn classify(plugin: &Plugin, store: &Store<HostState>, error: wasmtime::Error) -
     if store.data().limiter.hit {
         return InvocationError::Memory {
             plugin: name,
-            limit_bytes: plugin.limits.memory_bytes,
+            limit_bytes: limits.memory_bytes,
         };
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {

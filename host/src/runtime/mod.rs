@@ -5,6 +5,7 @@
 //! memory cap).
 
 mod cache;
+mod clock;
 mod invoke;
 mod store;
 
@@ -17,6 +18,9 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir};
+pub(crate) use clock::CallClock;
+pub(crate) use invoke::Guest;
+pub use invoke::ServeError;
 pub use store::HostState;
 
 use crate::context::CallContext;
@@ -66,7 +70,7 @@ impl Runtime {
         let engine =
             Engine::new(&engine_config(&limits)).map_err(|e| RuntimeError(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        crate::capabilities::link_always_granted(&mut linker)
+        crate::capabilities::link_all(&mut linker)
             .map_err(|e| RuntimeError(format!("linking host capabilities: {e}")))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&engine, ticker_stop.clone())?;
@@ -129,15 +133,15 @@ impl Runtime {
         plugin: Arc<str>,
         call: CallContext,
         memory_bytes: usize,
-        deadline: Instant,
+        clock: Arc<CallClock>,
     ) -> Store<HostState> {
-        let state = HostState::new(plugin, call, memory_bytes, deadline);
+        let state = HostState::new(plugin, call, memory_bytes, clock);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
-            if Instant::now() >= state.deadline {
+            if state.clock.expired_now() {
                 return Err(wasmtime::Error::new(Interrupted::Deadline));
             }
             if state.call.cancel.is_cancelled() {
@@ -156,12 +160,16 @@ impl Drop for Runtime {
 }
 
 /// Why the host stopped a running guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Interrupted {
     #[error("deadline exceeded")]
     Deadline,
     #[error("request cancelled")]
     Cancelled,
+    /// The host ended the call for a reason it names (for example a replay
+    /// that diverged from its recorded answers).
+    #[error("{0}")]
+    Aborted(String),
 }
 
 fn engine_config(limits: &HostLimits) -> Config {

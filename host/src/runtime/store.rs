@@ -3,12 +3,12 @@
 //! `Store`) is built for every call and dropped with it.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::clock::CallClock;
 use crate::context::CallContext;
 
 /// The data of one call's `Store`.
@@ -16,7 +16,7 @@ pub struct HostState {
     pub(crate) plugin: Arc<str>,
     pub(crate) call: CallContext,
     pub(crate) limiter: MemoryLimiter,
-    pub(crate) deadline: Instant,
+    pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
     wasi: Option<WasiCtx>,
     table: ResourceTable,
@@ -27,13 +27,13 @@ impl HostState {
         plugin: Arc<str>,
         call: CallContext,
         memory_bytes: usize,
-        deadline: Instant,
+        clock: Arc<CallClock>,
     ) -> Self {
         Self {
             plugin,
             call,
             limiter: MemoryLimiter::new(memory_bytes),
-            deadline,
+            clock,
             wasi: None,
             table: ResourceTable::new(),
         }

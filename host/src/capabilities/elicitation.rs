@@ -1,0 +1,173 @@
+//! The `mcp:plugin/elicitation` interface: ask the user for input through
+//! the client (`elicitation/create`), as a form checked against a JSON
+//! Schema or as a URL to visit.
+
+use serde_json::{Value, json};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::client_requests::{FacadeResult, bad_answer};
+use crate::bindings::{elicitation, types};
+use crate::context::{ClientRequest, ClientRequestKind};
+use crate::runtime::HostState;
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    elicitation::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+}
+
+/// Largest message or schema a guest may send, in bytes.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+impl elicitation::Host for HostState {
+    async fn elicit_form(
+        &mut self,
+        message: String,
+        requested_schema: String,
+    ) -> FacadeResult<elicitation::FormOutcome> {
+        let schema = match form_schema(&message, &requested_schema) {
+            Ok(schema) => schema,
+            Err(e) => return Ok(Err(e)),
+        };
+        let request = ClientRequest {
+            kind: ClientRequestKind::Elicitation,
+            params: json!({"mode": "form", "message": message, "requestedSchema": schema}),
+        };
+        Ok(self
+            .ask_client(request)
+            .await?
+            .and_then(|answer| form_outcome(&schema, answer)))
+    }
+
+    async fn elicit_url(
+        &mut self,
+        message: String,
+        url: String,
+        elicitation_id: String,
+    ) -> FacadeResult<elicitation::UrlOutcome> {
+        if message.len() + url.len() + elicitation_id.len() > MAX_REQUEST_BYTES {
+            return Ok(Err(types::FacadeError::InvalidInput(format!(
+                "the elicitation is larger than {MAX_REQUEST_BYTES} bytes"
+            ))));
+        }
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Ok(Err(types::FacadeError::InvalidInput(format!(
+                "`{url}` is not an http(s) URL"
+            ))));
+        }
+        let request = ClientRequest {
+            kind: ClientRequestKind::Elicitation,
+            params: json!({"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id}),
+        };
+        Ok(self
+            .ask_client(request)
+            .await?
+            .and_then(|answer| match action(&answer)? {
+                Action::Accept => Ok(elicitation::UrlOutcome::Accepted),
+                Action::Decline => Ok(elicitation::UrlOutcome::Declined),
+                Action::Cancel => Ok(elicitation::UrlOutcome::Cancelled),
+            }))
+    }
+}
+
+/// Check a guest's form request: JSON, an object schema, within bounds.
+fn form_schema(message: &str, schema: &str) -> Result<Value, types::FacadeError> {
+    let invalid = |m: String| types::FacadeError::InvalidInput(m);
+    if message.len() + schema.len() > MAX_REQUEST_BYTES {
+        return Err(invalid(format!(
+            "the elicitation is larger than {MAX_REQUEST_BYTES} bytes"
+        )));
+    }
+    let value: Value = serde_json::from_str(schema)
+        .map_err(|e| invalid(format!("the requested schema is not valid JSON: {e}")))?;
+    if value.get("type").and_then(Value::as_str) != Some("object")
+        || !value.get("properties").is_some_and(Value::is_object)
+    {
+        return Err(invalid(
+            "the requested schema must be an object schema with `properties`".into(),
+        ));
+    }
+    crate::schema::compile(value.as_object().expect("checked above"))
+        .map_err(|e| invalid(format!("the requested {e}")))?;
+    Ok(value)
+}
+
+enum Action {
+    Accept,
+    Decline,
+    Cancel,
+}
+
+fn action(answer: &Value) -> Result<Action, types::FacadeError> {
+    match answer.get("action").and_then(Value::as_str) {
+        Some("accept") => Ok(Action::Accept),
+        Some("decline") => Ok(Action::Decline),
+        Some("cancel") => Ok(Action::Cancel),
+        Some(other) => Err(bad_answer(
+            "elicitation",
+            format!("unknown action `{other}`"),
+        )),
+        None => Err(bad_answer("elicitation", "no `action`")),
+    }
+}
+
+/// The user's answer to a form, checked against the schema it was asked with.
+fn form_outcome(
+    schema: &Value,
+    answer: Value,
+) -> Result<elicitation::FormOutcome, types::FacadeError> {
+    match action(&answer)? {
+        Action::Decline => Ok(elicitation::FormOutcome::Declined),
+        Action::Cancel => Ok(elicitation::FormOutcome::Cancelled),
+        Action::Accept => {
+            let content = answer.get("content").cloned().unwrap_or_else(|| json!({}));
+            let validator = crate::schema::compile(schema.as_object().expect("checked when asked"))
+                .map_err(|e| types::FacadeError::Failed(e.to_string()))?;
+            crate::schema::check_arguments(&validator, &content).map_err(|problem| {
+                types::FacadeError::Failed(format!(
+                    "the client's answer does not match the requested schema: {problem}"
+                ))
+            })?;
+            Ok(elicitation::FormOutcome::Accepted(content.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Value {
+        form_schema(
+            "m",
+            r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_schema() {
+        let ok = form_outcome(
+            &schema(),
+            json!({"action":"accept","content":{"name":"Ada"}}),
+        )
+        .unwrap();
+        assert!(matches!(ok, elicitation::FormOutcome::Accepted(c) if c.contains("Ada")));
+        let bad = form_outcome(&schema(), json!({"action":"accept","content":{"name":3}}));
+        assert!(matches!(bad, Err(types::FacadeError::Failed(m)) if m.contains("does not match")));
+        assert!(matches!(
+            form_outcome(&schema(), json!({"action":"decline"})),
+            Ok(elicitation::FormOutcome::Declined)
+        ));
+        assert!(form_outcome(&schema(), json!({"action":"maybe"})).is_err());
+    }
+
+    #[test]
+    fn malformed_requests_are_invalid_input() {
+        assert!(
+            matches!(form_schema("m", "{"), Err(types::FacadeError::InvalidInput(m)) if m.contains("not valid JSON"))
+        );
+        assert!(matches!(
+            form_schema("m", r#"{"type":"string"}"#),
+            Err(types::FacadeError::InvalidInput(_))
+        ));
+    }
+}

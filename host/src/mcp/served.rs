@@ -1,0 +1,187 @@
+//! The MCP requests for what plugins serve besides tools: resources
+//! (list, templates, read), prompts (list, get) and completions, answered
+//! from [`crate::serving::Served`].
+
+use rmcp::model::{
+    CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer};
+
+use super::convert::served as convert;
+use super::server::{McpServer, page};
+use crate::context::CallContext;
+use crate::runtime::ServeError;
+use crate::serving::CompletionTarget;
+
+/// The protocol error for a request that could not be served.
+fn mcp_error(e: ServeError, not_found: fn(String) -> McpError) -> McpError {
+    match e {
+        ServeError::NotFound(m) => not_found(m),
+        ServeError::InvalidParams(m) => McpError::invalid_params(m, None),
+        other => McpError::internal_error(other.to_string(), None),
+    }
+}
+
+fn resource_not_found(message: String) -> McpError {
+    McpError::resource_not_found(message, None)
+}
+
+fn invalid_params(message: String) -> McpError {
+    McpError::invalid_params(message, None)
+}
+
+/// A plugin answer that does not fit MCP is the plugin's fault.
+fn malformed(message: String) -> McpError {
+    McpError::internal_error(message, None)
+}
+
+impl McpServer {
+    /// A factory for the contexts of the plugin calls serving `ctx`.
+    fn call_factory(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> impl Fn() -> CallContext + Send + Sync + use<> {
+        let server = self.clone();
+        let ctx = ctx.clone();
+        let channel = self.peer_channel(&ctx);
+        move || server.call_context(&ctx, channel.clone(), ctx.ct.clone())
+    }
+
+    pub(super) async fn handle_list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let make_call = self.call_factory(&ctx);
+        let all = self.services.served.list_resources(&make_call).await;
+        let (items, next) = page(&all, request, self.services.page_size)?;
+        let items = items
+            .into_iter()
+            .map(convert::resource)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    pub(super) fn handle_list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let all = self.services.served.list_resource_templates();
+        let (items, next) = page(&all, request, self.services.page_size)?;
+        let items = items
+            .into_iter()
+            .map(convert::template)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    pub(super) async fn handle_read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let make_call = self.call_factory(&ctx);
+        let contents = self
+            .services
+            .served
+            .read_resource(&request.uri, &make_call)
+            .await
+            .map_err(|e| mcp_error(e, resource_not_found))?;
+        let contents = contents
+            .into_iter()
+            .map(convert::contents)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        Ok(ReadResourceResult::new(contents).into())
+    }
+
+    pub(super) fn handle_list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let all = self.services.served.list_prompts();
+        let (items, next) = page(&all, request, self.services.page_size)?;
+        let items = items
+            .into_iter()
+            .map(convert::prompt)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    pub(super) async fn handle_get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let mut arguments = Vec::new();
+        for (name, value) in request.arguments.unwrap_or_default() {
+            match value {
+                serde_json::Value::String(s) => arguments.push((name, s)),
+                other => {
+                    return Err(McpError::invalid_params(
+                        format!("prompt argument `{name}` must be a string, not {other}"),
+                        None,
+                    ));
+                }
+            }
+        }
+        let make_call = self.call_factory(&ctx);
+        let result = self
+            .services
+            .served
+            .get_prompt(&request.name, arguments, &make_call)
+            .await
+            .map_err(|e| mcp_error(e, invalid_params))?;
+        Ok(convert::prompt_result(result).map_err(malformed)?.into())
+    }
+
+    pub(super) async fn handle_complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let target = match request.r#ref {
+            Reference::Prompt(p) => CompletionTarget::Prompt(p.name),
+            Reference::Resource(r) => CompletionTarget::ResourceTemplate(r.uri),
+            _ => {
+                return Err(McpError::invalid_params(
+                    "completion/complete refers to something other than a prompt or a resource template",
+                    None,
+                ));
+            }
+        };
+        let context: Vec<(String, String)> = request
+            .context
+            .and_then(|c| c.arguments)
+            .map(|a| a.into_iter().collect())
+            .unwrap_or_default();
+        let make_call = self.call_factory(&ctx);
+        let completion = self
+            .services
+            .served
+            .complete(
+                target,
+                request.argument.name,
+                request.argument.value,
+                context,
+                &make_call,
+            )
+            .await
+            .map_err(|e| mcp_error(e, invalid_params))?;
+        Ok(CompleteResult::new(
+            convert::completion(completion).map_err(malformed)?,
+        ))
+    }
+}

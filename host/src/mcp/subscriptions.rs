@@ -1,0 +1,195 @@
+//! Who hears about changes: handshake-era sessions (their peers, and the
+//! resource URIs each subscribed to with `resources/subscribe`) and
+//! 2026-07-28 `subscriptions/listen` streams (their sinks, which filter by
+//! what was accepted). One hub per host; notices from plugins and from
+//! catalog reloads go through it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rmcp::model::ResourceUpdatedNotificationParam;
+use rmcp::service::SubscriptionSink;
+use rmcp::{Peer, RoleServer};
+
+/// Every listener of the host.
+#[derive(Debug, Default)]
+pub struct SubscriptionHub {
+    next_id: AtomicU64,
+    state: Mutex<HubState>,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    sessions: HashMap<u64, Session>,
+    listeners: HashMap<u64, SubscriptionSink>,
+}
+
+#[derive(Debug)]
+struct Session {
+    peer: Peer<RoleServer>,
+    uris: HashSet<String>,
+}
+
+/// Sessions and listeners to notify, with their ids.
+type Audience = (Vec<(u64, Peer<RoleServer>)>, Vec<(u64, SubscriptionSink)>);
+
+/// Most resource subscriptions one session may hold.
+pub const MAX_SUBSCRIPTIONS_PER_SESSION: usize = 1024;
+
+impl SubscriptionHub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fresh id for a session or a listener.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remember a handshake-era session, for list-changed broadcasts.
+    pub fn register_session(&self, id: u64, peer: Peer<RoleServer>) {
+        self.lock().sessions.entry(id).or_insert(Session {
+            peer,
+            uris: HashSet::new(),
+        });
+    }
+
+    /// `resources/subscribe`.
+    pub fn subscribe(&self, id: u64, peer: Peer<RoleServer>, uri: String) -> Result<(), String> {
+        let mut state = self.lock();
+        let session = state.sessions.entry(id).or_insert(Session {
+            peer,
+            uris: HashSet::new(),
+        });
+        if session.uris.len() >= MAX_SUBSCRIPTIONS_PER_SESSION && !session.uris.contains(&uri) {
+            return Err(format!(
+                "a session may subscribe to at most {MAX_SUBSCRIPTIONS_PER_SESSION} resources"
+            ));
+        }
+        session.uris.insert(uri);
+        Ok(())
+    }
+
+    /// `resources/unsubscribe`.
+    pub fn unsubscribe(&self, id: u64, uri: &str) {
+        if let Some(session) = self.lock().sessions.get_mut(&id) {
+            session.uris.remove(uri);
+        }
+    }
+
+    /// Add a `subscriptions/listen` stream until [`Self::remove_listener`].
+    pub fn add_listener(&self, id: u64, sink: SubscriptionSink) {
+        self.lock().listeners.insert(id, sink);
+    }
+
+    pub fn remove_listener(&self, id: u64) {
+        self.lock().listeners.remove(&id);
+    }
+
+    /// The sessions subscribed to `uri` and every listener.
+    fn audience(&self, uri: Option<&str>) -> Audience {
+        let state = self.lock();
+        let peers = state
+            .sessions
+            .iter()
+            .filter(|(_, s)| uri.is_none_or(|u| s.uris.contains(u)))
+            .map(|(id, s)| (*id, s.peer.clone()))
+            .collect();
+        let sinks = state
+            .listeners
+            .iter()
+            .map(|(id, s)| (*id, s.clone()))
+            .collect();
+        (peers, sinks)
+    }
+
+    fn forget_closed(&self, sessions: &[u64], listeners: &[u64]) {
+        if sessions.is_empty() && listeners.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for id in sessions {
+            state.sessions.remove(id);
+        }
+        for id in listeners {
+            state.listeners.remove(id);
+        }
+    }
+
+    /// `notifications/resources/updated` to whoever subscribed to `uri`.
+    pub async fn resource_updated(&self, uri: &str) {
+        let (peers, sinks) = self.audience(Some(uri));
+        let mut closed = Vec::new();
+        for (id, peer) in peers {
+            if peer.is_transport_closed() {
+                closed.push(id);
+                continue;
+            }
+            let param = ResourceUpdatedNotificationParam::new(uri.to_string());
+            if let Err(e) = peer.notify_resource_updated(param).await {
+                tracing::debug!("cannot notify a session of a resource update: {e}");
+            }
+        }
+        for (_, sink) in sinks {
+            let subscribed = sink
+                .accepted()
+                .resource_subscriptions
+                .as_ref()
+                .is_some_and(|uris| uris.iter().any(|u| u == uri));
+            if subscribed {
+                let _ = sink.notify_resource_updated(uri.to_string()).await;
+            }
+        }
+        self.forget_closed(&closed, &[]);
+    }
+
+    /// `notifications/resources/list_changed` to every session and listener.
+    pub async fn resource_list_changed(&self) {
+        self.broadcast(ListKind::Resources).await;
+    }
+
+    /// `notifications/{tools,prompts,resources}/list_changed` to everyone.
+    pub async fn broadcast(&self, kind: ListKind) {
+        let (peers, sinks) = self.audience(None);
+        let mut closed_sessions = Vec::new();
+        for (id, peer) in peers {
+            if peer.is_transport_closed() {
+                closed_sessions.push(id);
+                continue;
+            }
+            let sent = match kind {
+                ListKind::Tools => peer.notify_tool_list_changed().await,
+                ListKind::Prompts => peer.notify_prompt_list_changed().await,
+                ListKind::Resources => peer.notify_resource_list_changed().await,
+            };
+            if let Err(e) = sent {
+                tracing::debug!("cannot notify a session of a list change: {e}");
+            }
+        }
+        let mut closed_listeners = Vec::new();
+        for (id, sink) in sinks {
+            let sent = match kind {
+                ListKind::Tools => sink.notify_tool_list_changed().await,
+                ListKind::Prompts => sink.notify_prompt_list_changed().await,
+                ListKind::Resources => sink.notify_resource_list_changed().await,
+            };
+            if let Err(rmcp::service::SubscriptionSendError::SubscriptionClosed) = sent {
+                closed_listeners.push(id);
+            }
+        }
+        self.forget_closed(&closed_sessions, &closed_listeners);
+    }
+}
+
+/// Which list changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+}

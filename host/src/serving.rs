@@ -1,0 +1,360 @@
+//! What the host serves besides tools, merged across plugins: resources
+//! (fixed URIs listed live on every request, URI templates declared at
+//! load), prompts and argument completions. The MCP adapter answers clients
+//! from here, and the `host-catalog` capability answers plugins from here,
+//! so both see the same thing.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::bindings::{completions, types};
+use crate::catalog::CatalogHandle;
+use crate::context::CallContext;
+use crate::plugin::Plugin;
+use crate::runtime::{Runtime, ServeError};
+
+/// Builds the context of each plugin call made while serving one request.
+pub type CallFactory<'a> = &'a (dyn Fn() -> CallContext + Send + Sync);
+
+/// The catalog and the runtime, for serving resources, prompts and
+/// completions.
+#[derive(Debug)]
+pub struct Served {
+    pub catalog: Arc<CatalogHandle>,
+    pub runtime: Arc<Runtime>,
+}
+
+/// What a completion request refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompletionTarget {
+    /// A prompt, by the name clients see.
+    Prompt(String),
+    /// A resource template, by its URI template.
+    ResourceTemplate(String),
+}
+
+impl Served {
+    /// The resources at fixed URIs, from every plugin that lists some. A
+    /// plugin whose listing fails is left out (and logged); a URI listed by
+    /// two plugins is kept once, from the first in name order.
+    pub async fn list_resources(
+        &self,
+        make_call: CallFactory<'_>,
+    ) -> Vec<types::ResourceDescriptor> {
+        let catalog = self.catalog.snapshot();
+        let mut seen = HashSet::new();
+        let mut all = Vec::new();
+        for plugin in catalog.plugins().iter().filter(|p| p.lists_resources) {
+            match self.runtime.list_resources(plugin, make_call()).await {
+                Ok(list) => all.extend(list.into_iter().filter(|r| seen.insert(r.uri.clone()))),
+                Err(e) => tracing::warn!(plugin = %plugin.name, "listing resources failed: {e}"),
+            }
+        }
+        all
+    }
+
+    /// Every plugin's resource templates.
+    pub fn list_resource_templates(&self) -> Vec<types::ResourceTemplate> {
+        let catalog = self.catalog.snapshot();
+        catalog
+            .plugins()
+            .iter()
+            .filter(|p| p.serves_resources())
+            .flat_map(|p| p.templates.iter().map(|t| t.template.clone()))
+            .collect()
+    }
+
+    /// Read `uri`: plugins with a matching template are asked first, then
+    /// those that list resources, until one does not answer `not-found`.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        make_call: CallFactory<'_>,
+    ) -> Result<Vec<types::ResourceContents>, ServeError> {
+        let catalog = self.catalog.snapshot();
+        let mut candidates: Vec<&Arc<Plugin>> = catalog
+            .plugins()
+            .iter()
+            .filter(|p| p.serves_resources() && p.templates.iter().any(|t| t.pattern.matches(uri)))
+            .collect();
+        for plugin in catalog.plugins().iter().filter(|p| p.lists_resources) {
+            if !candidates.iter().any(|c| Arc::ptr_eq(c, plugin)) {
+                candidates.push(plugin);
+            }
+        }
+        for plugin in candidates {
+            match self.runtime.read_resource(plugin, uri, make_call()).await {
+                Err(ServeError::NotFound(_)) => continue,
+                Ok(contents) if contents.is_empty() => {
+                    return Err(ServeError::Failed {
+                        plugin: plugin.name.to_string(),
+                        message: format!("reading `{uri}` returned no contents"),
+                    });
+                }
+                other => return other,
+            }
+        }
+        Err(ServeError::NotFound(format!(
+            "no plugin serves the resource `{uri}`"
+        )))
+    }
+
+    /// Every exposed prompt, under the name clients see.
+    pub fn list_prompts(&self) -> Vec<types::PromptDescriptor> {
+        let catalog = self.catalog.snapshot();
+        catalog
+            .prompts()
+            .iter()
+            .map(|p| types::PromptDescriptor {
+                name: p.name.clone(),
+                ..p.spec().descriptor.clone()
+            })
+            .collect()
+    }
+
+    /// Render the prompt clients know as `name`, after checking that every
+    /// required argument is present.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Vec<(String, String)>,
+        make_call: CallFactory<'_>,
+    ) -> Result<types::PromptResult, ServeError> {
+        let catalog = self.catalog.snapshot();
+        let prompt = catalog
+            .prompt(name)
+            .ok_or_else(|| ServeError::InvalidParams(format!("unknown prompt `{name}`")))?;
+        let spec = prompt.spec();
+        let missing: Vec<&str> = spec
+            .descriptor
+            .arguments
+            .iter()
+            .filter(|a| a.required && !arguments.iter().any(|(k, _)| *k == a.name))
+            .map(|a| a.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ServeError::InvalidParams(format!(
+                "prompt `{name}` needs the argument(s) {}",
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let declared = spec.descriptor.name.clone();
+        self.runtime
+            .get_prompt(&prompt.plugin, &declared, arguments, make_call())
+            .await
+    }
+
+    /// Suggest values for `argument` of a prompt or resource template.
+    /// Targets nobody serves get no suggestions rather than an error, as
+    /// clients ask while the user types.
+    pub async fn complete(
+        &self,
+        target: CompletionTarget,
+        argument: String,
+        value: String,
+        context: Vec<(String, String)>,
+        make_call: CallFactory<'_>,
+    ) -> Result<completions::Completion, ServeError> {
+        let catalog = self.catalog.snapshot();
+        let (plugin, reference) = match &target {
+            CompletionTarget::Prompt(name) => match catalog.prompt(name) {
+                Some(p) => (
+                    p.plugin.clone(),
+                    completions::CompletionRef::Prompt(p.spec().descriptor.name.clone()),
+                ),
+                None => {
+                    return Err(ServeError::InvalidParams(format!(
+                        "unknown prompt `{name}`"
+                    )));
+                }
+            },
+            CompletionTarget::ResourceTemplate(uri_template) => {
+                let owner = catalog.plugins().iter().find(|p| {
+                    p.serves_resources()
+                        && p.templates
+                            .iter()
+                            .any(|t| t.template.uri_template == *uri_template)
+                });
+                match owner {
+                    Some(p) => (
+                        p.clone(),
+                        completions::CompletionRef::ResourceTemplate(uri_template.clone()),
+                    ),
+                    None => return Ok(empty_completion()),
+                }
+            }
+        };
+        let mut completion = self
+            .runtime
+            .complete(&plugin, reference, argument, value, context, make_call())
+            .await?;
+        if completion.values.len() > MAX_COMPLETION_VALUES {
+            completion.values.truncate(MAX_COMPLETION_VALUES);
+            completion.has_more = true;
+        }
+        Ok(completion)
+    }
+}
+
+/// MCP allows at most 100 completion values per answer.
+pub const MAX_COMPLETION_VALUES: usize = 100;
+
+fn empty_completion() -> completions::Completion {
+    completions::Completion {
+        values: Vec::new(),
+        total: None,
+        has_more: false,
+    }
+}
+
+/// A URI template (RFC 6570, simple `{var}` and reserved `{+var}`
+/// expansions), compiled for matching URIs against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UriPattern {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    /// A variable; `reserved` ones may span `/`.
+    Var {
+        name: String,
+        reserved: bool,
+    },
+}
+
+impl UriPattern {
+    pub fn parse(template: &str) -> Result<Self, String> {
+        if template.is_empty() {
+            return Err("the URI template is empty".into());
+        }
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_string()));
+            }
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in `{template}`"))?
+                + open;
+            let expr = &rest[open + 1..close];
+            let (reserved, name) = match expr.strip_prefix('+') {
+                Some(name) => (true, name),
+                None => (false, expr),
+            };
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+            {
+                return Err(format!(
+                    "`{{{expr}}}` in `{template}` is not a supported expression \
+                     (use `{{name}}` or `{{+name}}`)"
+                ));
+            }
+            if matches!(parts.last(), Some(Part::Var { .. })) {
+                return Err(format!(
+                    "two variables without text between them in `{template}` cannot be matched"
+                ));
+            }
+            parts.push(Part::Var {
+                name: name.to_string(),
+                reserved,
+            });
+            rest = &rest[close + 1..];
+        }
+        if rest.contains('}') {
+            return Err(format!("unmatched `}}` in `{template}`"));
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_string()));
+        }
+        Ok(Self { parts })
+    }
+
+    pub fn matches(&self, uri: &str) -> bool {
+        self.captures(uri).is_some()
+    }
+
+    /// The variables' values when `uri` matches.
+    pub fn captures(&self, uri: &str) -> Option<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        let mut rest = uri;
+        let mut parts = self.parts.iter().peekable();
+        while let Some(part) = parts.next() {
+            match part {
+                Part::Literal(text) => rest = rest.strip_prefix(text.as_str())?,
+                Part::Var { name, reserved } => {
+                    let end = match parts.peek() {
+                        Some(Part::Literal(next)) => rest.find(next.as_str())?,
+                        _ => rest.len(),
+                    };
+                    let value = &rest[..end];
+                    if value.is_empty() || (!reserved && value.contains('/')) {
+                        return None;
+                    }
+                    out.push((name.clone(), value.to_string()));
+                    rest = &rest[end..];
+                }
+            }
+        }
+        rest.is_empty().then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_and_capture() {
+        let p = UriPattern::parse("test://template/{id}/data").unwrap();
+        assert_eq!(
+            p.captures("test://template/123/data"),
+            Some(vec![("id".into(), "123".into())])
+        );
+        assert!(!p.matches("test://template/1/2/data"));
+        assert!(!p.matches("test://template//data"));
+        assert!(!p.matches("test://template/123/data/more"));
+        let p = UriPattern::parse("file:///{+path}").unwrap();
+        assert_eq!(
+            p.captures("file:///a/b.txt"),
+            Some(vec![("path".into(), "a/b.txt".into())])
+        );
+        assert!(
+            UriPattern::parse("note://{name}")
+                .unwrap()
+                .matches("note://x")
+        );
+    }
+
+    #[test]
+    fn malformed_templates_are_refused_with_the_reason() {
+        assert!(
+            UriPattern::parse("x://{a")
+                .unwrap_err()
+                .contains("unclosed")
+        );
+        assert!(
+            UriPattern::parse("x://{a}{b}")
+                .unwrap_err()
+                .contains("two variables")
+        );
+        assert!(
+            UriPattern::parse("x://{?q}")
+                .unwrap_err()
+                .contains("not a supported")
+        );
+        assert!(
+            UriPattern::parse("x://a}")
+                .unwrap_err()
+                .contains("unmatched")
+        );
+    }
+}
