@@ -1,8 +1,11 @@
-//! [`Context`]: the MCP request a tool call runs for.
+//! [`Context`]: the MCP request a call runs for.
 //!
-//! Every method calls the `context` interface the host provides to each
-//! call. None of them fail: where the client did not ask for something (a
-//! progress token, a log level low enough) the host drops it quietly.
+//! The methods defined here call the `context` interface the host provides
+//! to each call. None of them fail: where the client did not ask for
+//! something (a progress token, a log level low enough) the host drops it
+//! quietly. The methods that reach further — elicitation, sampling, roots,
+//! session state, the host catalog — live beside their own types and return
+//! a [`FacadeError`](crate::FacadeError) when they get no answer.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,7 +60,8 @@ pub struct ClientInfo {
     pub version: String,
 }
 
-/// A handle on the MCP request the current tool call runs for.
+/// A handle on the MCP request the current call runs for: a tool call, a
+/// resource read, a prompt or a completion.
 ///
 /// It holds no data: each method asks the host. Handlers receive it by
 /// reference; it is only valid during the call.

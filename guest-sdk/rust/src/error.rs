@@ -1,9 +1,17 @@
-//! [`ToolError`]: a tool that ran and failed.
+//! The three ways things fail in a plugin.
 //!
-//! The error's message is what the model reads, so it should say what went
-//! wrong in terms of the tool's arguments. Any [`std::error::Error`] converts
-//! into a `ToolError` (its message followed by its sources), so `?` works on
-//! parse, I/O and serialization errors inside a handler.
+//! - [`ToolError`]: a tool that ran and failed. Its message is what the
+//!   model reads, so it should say what went wrong in terms of the tool's
+//!   arguments.
+//! - [`ExportError`]: a resource, prompt or completion the plugin could not
+//!   serve (nothing by that name, bad arguments, or a failure).
+//! - [`FacadeError`]: a call into the client or a host service (sampling,
+//!   elicitation, roots, session state, the host catalog) that produced no
+//!   answer.
+//!
+//! Any [`std::error::Error`] — `FacadeError` included — converts into a
+//! `ToolError` or an `ExportError` (its message followed by its sources), so
+//! `?` works on parse, I/O, serialization and facade errors inside handlers.
 
 use std::fmt;
 
@@ -63,14 +71,139 @@ impl fmt::Display for ToolError {
 
 impl<E: std::error::Error> From<E> for ToolError {
     fn from(error: E) -> Self {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
+        Self::new(error_chain(&error))
+    }
+}
+
+/// The error's message followed by those of its sources, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Why a call into the client or a host service produced no answer: the
+/// `facade-error` of the WIT contract.
+///
+/// It implements [`std::error::Error`], so `?` turns it into a
+/// [`ToolError`] (or an [`ExportError`]) whose message is the `Display`
+/// text below. Match on it to react to a particular case, for example to
+/// fall back when the client cannot sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FacadeError {
+    /// The client did not declare the capability this needs (the text names
+    /// it), or its protocol version offers no way to do it.
+    UnsupportedByClient(String),
+    /// The host's policy does not grant this to the plugin.
+    Denied(String),
+    /// No answer arrived in time.
+    Timeout,
+    /// The request this call serves was cancelled.
+    Cancelled,
+    /// What the plugin sent was rejected before it reached the client, or
+    /// the answer did not match what the plugin asked for.
+    InvalidInput(String),
+    /// The client or the host answered with an error.
+    Failed(String),
+}
+
+impl fmt::Display for FacadeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedByClient(what) => write!(f, "unsupported by client: {what}"),
+            Self::Denied(what) => write!(f, "denied: {what}"),
+            Self::Timeout => f.write_str("timed out"),
+            Self::Cancelled => f.write_str("cancelled"),
+            Self::InvalidInput(what) => write!(f, "invalid input: {what}"),
+            Self::Failed(what) => write!(f, "failed: {what}"),
         }
-        Self::new(message)
+    }
+}
+
+impl std::error::Error for FacadeError {}
+
+impl From<wit::FacadeError> for FacadeError {
+    fn from(error: wit::FacadeError) -> Self {
+        match error {
+            wit::FacadeError::UnsupportedByClient(what) => Self::UnsupportedByClient(what),
+            wit::FacadeError::Denied(what) => Self::Denied(what),
+            wit::FacadeError::Timeout => Self::Timeout,
+            wit::FacadeError::Cancelled => Self::Cancelled,
+            wit::FacadeError::InvalidInput(what) => Self::InvalidInput(what),
+            wit::FacadeError::Failed(what) => Self::Failed(what),
+        }
+    }
+}
+
+/// Why the plugin could not serve a resource, prompt or completion.
+///
+/// Like [`ToolError`], it does not implement [`std::error::Error`], so any
+/// error converts into it with `?` (as [`ExportError::Failed`]); a
+/// `ToolError` converts too, keeping its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportError {
+    /// Nothing by that name or URI here (the text says what).
+    NotFound(String),
+    /// The request's arguments are wrong (the text says how).
+    InvalidParams(String),
+    /// It exists, but serving it failed.
+    Failed(String),
+}
+
+impl ExportError {
+    /// [`ExportError::NotFound`] with this message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    /// [`ExportError::InvalidParams`] with this message.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::InvalidParams(message.into())
+    }
+
+    /// [`ExportError::Failed`] with this message.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+
+    /// The message, whatever the kind.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::NotFound(message) | Self::InvalidParams(message) | Self::Failed(message) => {
+                message
+            }
+        }
+    }
+
+    pub(crate) fn into_wit(self) -> wit::ExportError {
+        match self {
+            Self::NotFound(message) => wit::ExportError::NotFound(message),
+            Self::InvalidParams(message) => wit::ExportError::InvalidParams(message),
+            Self::Failed(message) => wit::ExportError::Failed(message),
+        }
+    }
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl<E: std::error::Error> From<E> for ExportError {
+    fn from(error: E) -> Self {
+        Self::Failed(error_chain(&error))
+    }
+}
+
+impl From<ToolError> for ExportError {
+    fn from(error: ToolError) -> Self {
+        Self::Failed(error.message)
     }
 }
 
@@ -97,6 +230,49 @@ mod tests {
     fn converted_errors_carry_their_sources() {
         let error: ToolError = Outer(std::io::Error::other("disk on fire")).into();
         assert_eq!(error.message(), "reading input: disk on fire");
+    }
+
+    #[test]
+    fn facade_errors_display_their_kind() {
+        let cases = [
+            (
+                FacadeError::UnsupportedByClient("sampling".into()),
+                "unsupported by client: sampling",
+            ),
+            (FacadeError::Denied("roots".into()), "denied: roots"),
+            (FacadeError::Timeout, "timed out"),
+            (FacadeError::Cancelled, "cancelled"),
+            (
+                FacadeError::InvalidInput("bad schema".into()),
+                "invalid input: bad schema",
+            ),
+            (
+                FacadeError::Failed("client said no".into()),
+                "failed: client said no",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn facade_errors_convert_with_question_mark() {
+        fn tool() -> Result<(), ToolError> {
+            Err(FacadeError::Timeout)?
+        }
+        fn export() -> Result<(), ExportError> {
+            Err(FacadeError::Denied("state".into()))?
+        }
+        assert_eq!(tool().unwrap_err().message(), "timed out");
+        assert_eq!(export().unwrap_err(), ExportError::failed("denied: state"));
+    }
+
+    #[test]
+    fn tool_errors_convert_to_export_errors() {
+        let error: ExportError = ToolError::new("broken").into();
+        assert_eq!(error, ExportError::Failed("broken".into()));
+        assert_eq!(error.to_string(), "broken");
     }
 
     #[test]

@@ -1,17 +1,34 @@
-//! Write MCP tools for `mcp-wasm-host` in Rust.
+//! Write MCP plugins for `mcp-wasm-host` in Rust: tools, resources, prompts
+//! and completions.
 //!
 //! A plugin is a `cdylib` crate compiled to WebAssembly and turned into a
-//! component that implements the `tool-plugin` world of the `mcp:plugin` WIT
-//! package. This crate implements that world's `tools` export for you: you
+//! component that implements the `plugin` world of the `mcp:plugin` WIT
+//! package. This crate implements that world's exports for you: you
 //! describe each tool with a [`Tool`] — name, description, hints, and a
-//! handler taking typed arguments — register them in a [`Registry`], and call
-//! [`plugin!`] once. Input schemas are generated from the argument types with
-//! [`schemars`]; the host validates every call against them before the
-//! handler runs.
+//! handler taking typed arguments — and each [`Resource`],
+//! [`ResourceTemplate`] and [`Prompt`] the same way, register them in a
+//! [`Registry`], and call [`plugin!`] once. Input schemas are generated from
+//! the argument types with [`schemars`]; the host validates every call
+//! against them before the handler runs. A plugin that registers no
+//! resources or prompts serves none.
 //!
 //! Inside a handler, the [`Context`] talks back to the MCP request that
 //! caused the call: logging, progress, cancellation, request metadata and
-//! per-request state.
+//! per-request state. Through it a plugin can also reach the client and the
+//! host, when the host's policy grants it:
+//!
+//! - [`Context::elicit`] asks the user to fill in a form generated from a
+//!   Rust type ([`Context::elicit_schema`], [`Context::elicit_url`] for
+//!   hand-written schemas and URLs);
+//! - [`Sampling`] and [`Context::sample`] ask the client's model;
+//! - [`Context::roots`] lists the client's roots;
+//! - [`Context::session`] keeps typed state across requests of a session;
+//! - [`Context::catalog`] reads resources and prompts of every plugin, and
+//!   [`Context::resource_updated`] / [`Context::resource_list_changed`]
+//!   notify clients.
+//!
+//! These return a [`FacadeError`] when the client cannot do it, the host
+//! refuses, or time runs out; `?` turns it into a [`ToolError`].
 //!
 //! # Example
 //!
@@ -112,15 +129,43 @@
 //! argument type that is not a JSON object) panic when the plugin is loaded,
 //! so they surface before any call.
 
+mod args;
+mod catalog;
+mod completion;
 mod context;
+mod elicitation;
 mod error;
+mod export;
+mod form_schema;
 mod output;
+mod prompt;
+mod registry;
+mod resource;
+mod roots;
+mod sampling;
+mod session;
 mod tool;
+mod uri_template;
 
+pub use args::{Arguments, PromptArgs, TemplateVars};
+pub use catalog::Catalog;
+pub use completion::{Completion, CompletionRef, CompletionRequest};
 pub use context::{ClientInfo, Context, Level};
-pub use error::ToolError;
-pub use output::{Content, IntoToolOutput, Json, ResourceBody, ResourceLink, ToolOutput};
-pub use tool::{Registry, Tool};
+pub use elicitation::{Elicited, UrlOutcome};
+pub use error::{ExportError, FacadeError, ToolError};
+pub use output::{Content, IntoToolOutput, Json, ResourceBody, ResourceLink, Role, ToolOutput};
+pub use prompt::{Prompt, PromptArgument, PromptDescriptor, PromptMessage, PromptResult};
+pub use registry::Registry;
+pub use resource::{
+    IntoResourceContents, Resource, ResourceContents, ResourceDescriptor, ResourceTemplate,
+    ResourceTemplateDescriptor,
+};
+pub use roots::Root;
+pub use sampling::{
+    IncludeContext, SampledMessage, Sampling, SamplingContent, SamplingMessage, ToolChoice,
+};
+pub use session::Session;
+pub use tool::Tool;
 
 pub use schemars;
 pub use serde;
@@ -130,18 +175,18 @@ pub use serde_json;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "tool-plugin",
+        world: "plugin",
         pub_export_macro: true,
     });
 }
 
 /// Export the plugin: `register` fills the [`Registry`] with the plugin's
-/// tools.
+/// tools, resources and prompts.
 ///
 /// Invoke it exactly once, at the root of the plugin crate. `register` must
 /// be a `fn(&mut Registry)` (a function or a closure that captures nothing);
-/// it runs once per plugin instance, the first time the host asks for the
-/// tool list or calls a tool.
+/// it runs once per plugin instance, the first time the host asks the
+/// plugin anything.
 ///
 /// ```ignore
 /// fn register(tools: &mut mcp_plugin::Registry) { /* tools.tool(...) */ }
@@ -151,25 +196,70 @@ pub mod bindings {
 macro_rules! plugin {
     ($register:expr $(,)?) => {
         const _: () = {
+            use $crate::__private as __mcp;
+
             struct McpPluginExport;
 
-            impl $crate::__private::Guest for McpPluginExport {
-                fn list_tools() -> $crate::__private::Vec<$crate::__private::ToolDescriptor> {
-                    $crate::__private::list_tools($register)
+            impl __mcp::ToolsGuest for McpPluginExport {
+                fn list_tools() -> __mcp::Vec<__mcp::ToolDescriptor> {
+                    __mcp::list_tools($register)
                 }
 
                 fn call_tool(
-                    name: $crate::__private::String,
-                    arguments: $crate::__private::String,
-                ) -> ::core::result::Result<
-                    $crate::__private::CallResult,
-                    $crate::__private::WitToolError,
-                > {
-                    $crate::__private::call_tool($register, name, arguments)
+                    name: __mcp::String,
+                    arguments: __mcp::String,
+                ) -> ::core::result::Result<__mcp::CallResult, __mcp::WitToolError> {
+                    __mcp::call_tool($register, name, arguments)
                 }
             }
 
-            $crate::__private::export! { McpPluginExport with_types_in $crate::bindings }
+            impl __mcp::ResourcesGuest for McpPluginExport {
+                fn describe_resources() -> __mcp::ResourceSupport {
+                    __mcp::describe_resources($register)
+                }
+
+                fn list_resources() -> ::core::result::Result<
+                    __mcp::Vec<__mcp::WitResourceDescriptor>,
+                    __mcp::WitExportError,
+                > {
+                    __mcp::list_resources($register)
+                }
+
+                fn read_resource(
+                    uri: __mcp::String,
+                ) -> ::core::result::Result<
+                    __mcp::Vec<__mcp::WitResourceContents>,
+                    __mcp::WitExportError,
+                > {
+                    __mcp::read_resource($register, uri)
+                }
+            }
+
+            impl __mcp::PromptsGuest for McpPluginExport {
+                fn list_prompts() -> __mcp::Vec<__mcp::WitPromptDescriptor> {
+                    __mcp::list_prompts($register)
+                }
+
+                fn get_prompt(
+                    name: __mcp::String,
+                    arguments: __mcp::Vec<(__mcp::String, __mcp::String)>,
+                ) -> ::core::result::Result<__mcp::WitPromptResult, __mcp::WitExportError> {
+                    __mcp::get_prompt($register, name, arguments)
+                }
+            }
+
+            impl __mcp::CompletionsGuest for McpPluginExport {
+                fn complete(
+                    reference: __mcp::WitCompletionRef,
+                    argument: __mcp::String,
+                    value: __mcp::String,
+                    context: __mcp::Vec<(__mcp::String, __mcp::String)>,
+                ) -> ::core::result::Result<__mcp::WitCompletion, __mcp::WitExportError> {
+                    __mcp::complete($register, reference, argument, value, context)
+                }
+            }
+
+            __mcp::export! { McpPluginExport with_types_in $crate::bindings }
         };
     };
 }
@@ -177,47 +267,5 @@ macro_rules! plugin {
 /// Support for [`plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bindings::export;
-    pub use crate::bindings::exports::mcp::plugin::tools::Guest;
-    pub use crate::bindings::mcp::plugin::types::{
-        CallResult, ToolDescriptor, ToolError as WitToolError,
-    };
-    pub use std::string::String;
-    pub use std::vec::Vec;
-
-    use crate::{Registry, ToolError};
-    use std::cell::OnceCell;
-
-    thread_local! {
-        static REGISTRY: OnceCell<Registry> = const { OnceCell::new() };
-    }
-
-    fn with_registry<R>(register: fn(&mut Registry), f: impl FnOnce(&Registry) -> R) -> R {
-        REGISTRY.with(|cell| {
-            f(cell.get_or_init(|| {
-                let mut registry = Registry::new();
-                register(&mut registry);
-                registry
-            }))
-        })
-    }
-
-    /// The `list-tools` export.
-    pub fn list_tools(register: fn(&mut Registry)) -> Vec<ToolDescriptor> {
-        with_registry(register, Registry::descriptors)
-    }
-
-    /// The `call-tool` export.
-    pub fn call_tool(
-        register: fn(&mut Registry),
-        name: String,
-        arguments: String,
-    ) -> Result<CallResult, WitToolError> {
-        with_registry(register, |registry| {
-            registry
-                .call(&name, &arguments)
-                .map(|output| output.into_wit())
-                .map_err(ToolError::into_wit)
-        })
-    }
+    pub use crate::export::*;
 }

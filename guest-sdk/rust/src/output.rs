@@ -226,11 +226,62 @@ impl Content {
             } => wit::ContentBlock::EmbeddedResource(wit::EmbeddedResource {
                 uri,
                 mime_type,
-                body: match body {
-                    ResourceBody::Text(text) => wit::ResourceBody::Text(text),
-                    ResourceBody::Blob(data) => wit::ResourceBody::Blob(data),
-                },
+                body: body.into_wit(),
             }),
+        }
+    }
+
+    pub(crate) fn from_wit(block: wit::ContentBlock) -> Self {
+        match block {
+            wit::ContentBlock::Text(text) => Self::Text(text),
+            wit::ContentBlock::Image(image) => Self::Image {
+                data: image.data,
+                mime_type: image.mime_type,
+            },
+            wit::ContentBlock::Audio(audio) => Self::Audio {
+                data: audio.data,
+                mime_type: audio.mime_type,
+            },
+            wit::ContentBlock::ResourceLink(link) => Self::ResourceLink(ResourceLink {
+                uri: link.uri,
+                name: link.name,
+                title: link.title,
+                description: link.description,
+                mime_type: link.mime_type,
+                size: link.size,
+            }),
+            wit::ContentBlock::EmbeddedResource(resource) => Self::EmbeddedResource {
+                uri: resource.uri,
+                mime_type: resource.mime_type,
+                body: ResourceBody::from_wit(resource.body),
+            },
+        }
+    }
+}
+
+/// Who speaks a message of a prompt or of a sampling conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The user (or the application acting for them).
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl From<Role> for wit::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::User => Self::User,
+            Role::Assistant => Self::Assistant,
+        }
+    }
+}
+
+impl From<wit::Role> for Role {
+    fn from(role: wit::Role) -> Self {
+        match role {
+            wit::Role::User => Self::User,
+            wit::Role::Assistant => Self::Assistant,
         }
     }
 }
@@ -242,6 +293,22 @@ pub enum ResourceBody {
     Text(String),
     /// Binary contents (raw bytes; the host encodes them).
     Blob(Vec<u8>),
+}
+
+impl ResourceBody {
+    pub(crate) fn into_wit(self) -> wit::ResourceBody {
+        match self {
+            Self::Text(text) => wit::ResourceBody::Text(text),
+            Self::Blob(data) => wit::ResourceBody::Blob(data),
+        }
+    }
+
+    pub(crate) fn from_wit(body: wit::ResourceBody) -> Self {
+        match body {
+            wit::ResourceBody::Text(text) => Self::Text(text),
+            wit::ResourceBody::Blob(data) => Self::Blob(data),
+        }
+    }
 }
 
 /// A link to a resource the client may read, built from its URI and name.
@@ -272,6 +339,16 @@ impl ResourceLink {
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
+    }
+
+    /// The linked resource's URI.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The linked resource's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// What the resource holds.

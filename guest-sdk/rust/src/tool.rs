@@ -1,10 +1,11 @@
-//! [`Tool`] descriptions and the [`Registry`] that holds them.
+//! [`Tool`]: one tool, its description and its handler.
 //!
 //! A `Tool` couples what the host advertises (name, description, hints, the
 //! JSON Schemas of arguments and structured output) with a handler. The
 //! input schema comes from the handler's argument type through
-//! [`schemars`]; at call time the SDK deserializes the host's JSON arguments
-//! into that type, runs the handler and converts its output.
+//! [`schemars`] (or is given as JSON with [`Tool::input_schema_json`]); at
+//! call time the SDK deserializes the host's JSON arguments into that type,
+//! runs the handler and converts its output.
 
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde::de::DeserializeOwned;
@@ -40,6 +41,8 @@ pub struct Tool {
     open_world: Option<bool>,
     input_schema: Option<SchemaFn>,
     output_schema: Option<SchemaFn>,
+    input_schema_json: Option<serde_json::Value>,
+    output_schema_json: Option<serde_json::Value>,
     handler: Option<Handler>,
 }
 
@@ -68,6 +71,8 @@ impl Tool {
             open_world: None,
             input_schema: None,
             output_schema: None,
+            input_schema_json: None,
+            output_schema_json: None,
             handler: None,
         }
     }
@@ -116,6 +121,35 @@ impl Tool {
         self
     }
 
+    /// Advertise `schema`, exactly as given, as the tool's input schema
+    /// instead of the one generated from the handler's argument type: for
+    /// schemas [`schemars`] does not produce (`$defs` written by hand,
+    /// `additionalProperties: false`, keywords of a particular draft). The
+    /// host validates calls against it; the handler's argument type must
+    /// still deserialize every valid call (`serde_json::Value` always
+    /// does).
+    ///
+    /// # Panics
+    ///
+    /// When the plugin lists its tools (at load), if `schema` is not a JSON
+    /// object with `"type": "object"`.
+    pub fn input_schema_json(mut self, schema: serde_json::Value) -> Self {
+        self.input_schema_json = Some(schema);
+        self
+    }
+
+    /// Declare the structured output with `schema`, exactly as given,
+    /// instead of [`Tool::output`]'s generated one.
+    ///
+    /// # Panics
+    ///
+    /// When the plugin lists its tools (at load), if `schema` is not a JSON
+    /// object with `"type": "object"`.
+    pub fn output_schema_json(mut self, schema: serde_json::Value) -> Self {
+        self.output_schema_json = Some(schema);
+        self
+    }
+
     /// Set the handler. Its argument type `A` defines the tool's input
     /// schema and must describe a JSON object (a struct with named fields;
     /// a unit struct or `()` stands for "no arguments").
@@ -158,7 +192,32 @@ impl Tool {
         }
     }
 
-    fn descriptor(&self) -> wit::ToolDescriptor {
+    fn json_schema_text(&self, schema: &serde_json::Value, what: &str) -> String {
+        assert!(
+            schema.get("type").is_some_and(|kind| kind == "object"),
+            "tool `{}`: the {what} schema must be a JSON object with \"type\": \"object\"",
+            self.name
+        );
+        schema.to_string()
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn has_handler(&self) -> bool {
+        self.handler.is_some()
+    }
+
+    pub(crate) fn call(&self, arguments: &str) -> Result<ToolOutput, ToolError> {
+        let handler = self
+            .handler
+            .as_ref()
+            .expect("registered tools have handlers");
+        handler(&Context::new(), arguments)
+    }
+
+    pub(crate) fn descriptor(&self) -> wit::ToolDescriptor {
         let hints = [
             self.read_only,
             self.destructive,
@@ -178,75 +237,18 @@ impl Tool {
             name: self.name.clone(),
             title: self.title.clone(),
             description: Some(self.description.clone()),
-            input_schema: self
-                .input_schema
-                .map(|schema| self.schema_text(schema, "argument"))
-                .unwrap_or_default(),
-            output_schema: self
-                .output_schema
-                .map(|schema| self.schema_text(schema, "output")),
+            input_schema: match (&self.input_schema_json, self.input_schema) {
+                (Some(schema), _) => self.json_schema_text(schema, "input"),
+                (None, Some(schema)) => self.schema_text(schema, "argument"),
+                (None, None) => String::new(),
+            },
+            output_schema: match (&self.output_schema_json, self.output_schema) {
+                (Some(schema), _) => Some(self.json_schema_text(schema, "output")),
+                (None, Some(schema)) => Some(self.schema_text(schema, "output")),
+                (None, None) => None,
+            },
             annotations,
         }
-    }
-}
-
-/// The plugin's tools, filled once per plugin instance by the function given
-/// to [`crate::plugin!`].
-#[derive(Debug, Default)]
-pub struct Registry {
-    tools: Vec<Tool>,
-}
-
-impl Registry {
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-
-    /// Add a tool.
-    ///
-    /// # Panics
-    ///
-    /// When the name is empty, longer than 128 bytes, contains characters
-    /// other than ASCII letters, digits, `_`, `-` and `.`, or is already
-    /// taken, and when the tool has no handler. These are mistakes in the
-    /// plugin, reported when it loads.
-    pub fn tool(&mut self, tool: Tool) -> &mut Self {
-        let name = &tool.name;
-        let valid_name = !name.is_empty()
-            && name.len() <= 128
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-        assert!(
-            valid_name,
-            "tool name `{name}` must be 1 to 128 ASCII letters, digits, `_`, `-` or `.`"
-        );
-        assert!(
-            self.find(name).is_none(),
-            "tool `{name}` is registered twice"
-        );
-        assert!(tool.handler.is_some(), "tool `{name}` has no handler");
-        self.tools.push(tool);
-        self
-    }
-
-    fn find(&self, name: &str) -> Option<&Tool> {
-        self.tools.iter().find(|tool| tool.name == name)
-    }
-
-    pub(crate) fn descriptors(&self) -> Vec<wit::ToolDescriptor> {
-        self.tools.iter().map(Tool::descriptor).collect()
-    }
-
-    pub(crate) fn call(&self, name: &str, arguments: &str) -> Result<ToolOutput, ToolError> {
-        let tool = self
-            .find(name)
-            .ok_or_else(|| ToolError::new(format!("unknown tool {name}")))?;
-        let handler = tool
-            .handler
-            .as_ref()
-            .expect("registered tools have handlers");
-        handler(&Context::new(), arguments)
     }
 }
 
@@ -300,6 +302,7 @@ fn empty_object_schema() -> Schema {
 mod tests {
     use super::*;
     use crate::Json;
+    use crate::registry::Registry;
     use serde::{Deserialize, Serialize};
     use serde_json::{Value, json};
 
@@ -390,6 +393,32 @@ mod tests {
         let output: Value = serde_json::from_str(&descriptor.output_schema.unwrap()).unwrap();
         assert_eq!(output["type"], "object");
         assert_eq!(output["required"], json!(["sum"]));
+    }
+
+    #[test]
+    fn raw_schemas_are_advertised_unchanged() {
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "$defs": {"address": {"type": "object"}},
+            "properties": {"address": {"$ref": "#/$defs/address"}},
+            "additionalProperties": false,
+        });
+        let descriptor = Tool::new("raw", "Raw schema")
+            .input_schema_json(schema.clone())
+            .handler(|_: &Context, _: Value| Ok("ok"))
+            .descriptor();
+        let advertised: Value = serde_json::from_str(&descriptor.input_schema).unwrap();
+        assert_eq!(advertised, schema);
+    }
+
+    #[test]
+    #[should_panic(expected = "tool `raw`: the input schema must be a JSON object")]
+    fn raw_schemas_must_be_objects() {
+        let _ = Tool::new("raw", "Raw schema")
+            .input_schema_json(json!({"type": "string"}))
+            .handler(|_: &Context, _: Value| Ok("ok"))
+            .descriptor();
     }
 
     #[test]
