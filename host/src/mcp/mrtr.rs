@@ -118,21 +118,12 @@ impl ClientChannel for ModernChannel {
         Box::pin(async move {
             self.relay().check_capability(&request)?;
             super::channel::server_request(&request)?;
-            let recorded = self
-                .replay
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front();
-            if let Some(recorded) = recorded {
-                if recorded.asked != request.fingerprint() {
-                    return Err(FacadeError::Abort(format!(
-                        "the call was replayed from its recorded answers, but this time it sent \
-                         a different `{}` request at the same step; call the tool again without \
-                         `requestState`",
-                        request.kind.method()
-                    )));
-                }
-                return Ok(recorded.answer);
+            let replayed = replay_answer(
+                &mut self.replay.lock().unwrap_or_else(|e| e.into_inner()),
+                &request,
+            );
+            if let Some(answer) = replayed {
+                return answer;
             }
             let (reply, answer) = oneshot::channel();
             self.asks
@@ -150,6 +141,24 @@ impl ClientChannel for ModernChannel {
     fn resource_list_changed(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.relay().resource_list_changed().await })
     }
+}
+
+/// While a call is replayed, the recorded answer to its next question; a
+/// question that differs from the recorded one stops the call.
+fn replay_answer(
+    recorded: &mut VecDeque<Recorded>,
+    request: &ClientRequest,
+) -> Option<Result<Value, FacadeError>> {
+    let next = recorded.pop_front()?;
+    if next.asked != request.fingerprint() {
+        recorded.clear();
+        return Some(Err(FacadeError::Abort(format!(
+            "the call was replayed from its recorded answers, but this time it sent a \
+             different `{}` request at the same step; call the tool again without `requestState`",
+            request.kind.method()
+        ))));
+    }
+    Some(Ok(next.answer))
 }
 
 /// A call running as its own task, so it can outlive the request that
@@ -406,4 +415,87 @@ impl<T: Send + 'static> ParkedCalls<T> {
 /// Digest of a call's arguments, to bind a sealed state to them.
 pub(super) fn arguments_digest(arguments: &Value) -> String {
     blake3::hash(arguments.to_string().as_bytes()).to_hex()[..32].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ClientRequestKind;
+    use serde_json::json;
+
+    fn ask(message: &str) -> ClientRequest {
+        ClientRequest {
+            kind: ClientRequestKind::Elicitation,
+            params: json!({"mode": "form", "message": message, "requestedSchema": {"type": "object", "properties": {}}}),
+        }
+    }
+
+    #[test]
+    fn replay_answers_in_order_and_stops_on_divergence() {
+        let mut recorded: VecDeque<Recorded> = [
+            Recorded {
+                asked: ask("name?").fingerprint(),
+                answer: json!({"action": "accept", "content": {"name": "Ada"}}),
+            },
+            Recorded {
+                asked: ask("age?").fingerprint(),
+                answer: json!({"action": "decline"}),
+            },
+        ]
+        .into();
+        let first = replay_answer(&mut recorded, &ask("name?"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(first["content"]["name"], "Ada");
+        let diverged = replay_answer(&mut recorded, &ask("favourite colour?")).unwrap();
+        assert!(
+            matches!(diverged, Err(FacadeError::Abort(m)) if m.contains("different `elicitation/create` request"))
+        );
+        assert!(
+            replay_answer(&mut recorded, &ask("age?")).is_none(),
+            "nothing is replayed after a divergence"
+        );
+    }
+
+    #[test]
+    fn sealed_states_are_bound_to_their_call() {
+        let parked: ParkedCalls<()> =
+            ParkedCalls::new(SealKey::generate().unwrap(), Duration::from_secs(60), 4);
+        let state = CallState {
+            host: parked.host.clone(),
+            call: 1,
+            operation: "tool:a".into(),
+            arguments: "digest".into(),
+            answers: Vec::new(),
+            pending_key: "input-0".into(),
+            pending_asked: ask("x").fingerprint(),
+            expires: unix_now() + 60,
+        };
+        let token = parked.key.seal(&state);
+        assert!(parked.open(&token, "tool:a", "digest").is_ok());
+        assert_eq!(
+            parked.open(&token, "tool:b", "digest").unwrap_err(),
+            StateError::Mismatch
+        );
+        assert_eq!(
+            parked.open(&token, "tool:a", "other").unwrap_err(),
+            StateError::Mismatch
+        );
+        let expired = parked.key.seal(&CallState {
+            expires: unix_now() - 1,
+            ..state.clone()
+        });
+        assert_eq!(
+            parked.open(&expired, "tool:a", "digest").unwrap_err(),
+            StateError::Expired
+        );
+        assert_eq!(
+            parked.open("garbage", "tool:a", "digest").unwrap_err(),
+            StateError::Invalid
+        );
+        assert!(
+            parked.take(&state).is_none(),
+            "nothing is parked under that id"
+        );
+    }
 }
