@@ -5,10 +5,13 @@
 #![allow(deprecated)] // logging is deprecated by SEP-2577 yet still on the wire
 
 mod cancellation;
+mod facade;
 mod http_host_check;
 mod loading;
+mod mrtr;
 mod notifications;
 mod raw_stdio;
 mod sandbox;
+mod served;
 mod support;
 mod tools;

@@ -9,11 +9,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use std::collections::VecDeque;
+
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo, Implementation,
-    LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+    Implementation, ListRootsResult, LoggingMessageNotificationParam, ProgressNotificationParam,
+    ProtocolVersion, ResourceUpdatedNotificationParam, Root, SamplingMessage,
 };
-use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
+};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceError};
 use serde_json::{Map, Value, json};
@@ -142,20 +148,136 @@ pub const ALL_COMBINATIONS: [(Era, Transport); 4] = [
 pub struct Received {
     pub logs: Vec<LoggingMessageNotificationParam>,
     pub progress: Vec<ProgressNotificationParam>,
+    /// The server's elicitation requests, in order.
+    pub elicitations: Vec<ElicitRequestParams>,
+    /// The server's sampling requests, in order.
+    pub samplings: Vec<CreateMessageRequestParams>,
+    pub roots_requests: usize,
+    /// URIs of `notifications/resources/updated`.
+    pub resource_updates: Vec<String>,
+    pub resource_list_changes: usize,
 }
 
-/// An MCP client handler that records notifications.
+/// How the test client answers the server's requests.
+#[derive(Clone, Default)]
+pub struct ClientScript {
+    /// Declare sampling, elicitation (form and URL) and roots.
+    pub capable: bool,
+    /// Answers to elicitations, in order; when exhausted, the client declines.
+    pub elicit_answers: Arc<Mutex<VecDeque<ElicitResult>>>,
+    /// Wait this long before answering any request.
+    pub delay: Option<Duration>,
+}
+
+impl ClientScript {
+    /// A client declaring every capability, answering elicitations with `answers`.
+    pub fn capable(answers: impl IntoIterator<Item = ElicitResult>) -> Self {
+        Self {
+            capable: true,
+            elicit_answers: Arc::new(Mutex::new(answers.into_iter().collect())),
+            delay: None,
+        }
+    }
+}
+
+/// An accepted form with `content`.
+pub fn accept(content: Value) -> ElicitResult {
+    ElicitResult::new(rmcp::model::ElicitationAction::Accept).with_content(content)
+}
+
+pub fn decline() -> ElicitResult {
+    ElicitResult::new(rmcp::model::ElicitationAction::Decline)
+}
+
+pub fn cancel() -> ElicitResult {
+    ElicitResult::new(rmcp::model::ElicitationAction::Cancel)
+}
+
+/// An MCP client handler that records notifications and answers requests
+/// as its [`ClientScript`] says.
 #[derive(Clone, Default)]
 pub struct RecordingClient {
     pub received: Arc<Mutex<Received>>,
+    pub script: ClientScript,
+}
+
+impl RecordingClient {
+    async fn pause(&self) {
+        if let Some(d) = self.script.delay {
+            tokio::time::sleep(d).await;
+        }
+    }
 }
 
 impl ClientHandler for RecordingClient {
     fn get_info(&self) -> ClientInfo {
-        ClientInfo::new(
-            ClientCapabilities::default(),
-            Implementation::new("e2e-client", "1.2.3"),
+        let capabilities = if self.script.capable {
+            ClientCapabilities::builder()
+                .enable_elicitation_with(
+                    rmcp::model::ElicitationCapability::new()
+                        .with_form(rmcp::model::FormElicitationCapability::new())
+                        .with_url(rmcp::model::UrlElicitationCapability::new()),
+                )
+                .enable_sampling()
+                .enable_roots()
+                .build()
+        } else {
+            ClientCapabilities::default()
+        };
+        ClientInfo::new(capabilities, Implementation::new("e2e-client", "1.2.3"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _ctx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        self.pause().await;
+        self.received.lock().unwrap().elicitations.push(request);
+        let next = self.script.elicit_answers.lock().unwrap().pop_front();
+        Ok(next.unwrap_or_else(decline))
+    }
+
+    async fn create_message(
+        &self,
+        request: CreateMessageRequestParams,
+        _ctx: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, rmcp::ErrorData> {
+        self.pause().await;
+        self.received.lock().unwrap().samplings.push(request);
+        Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text("Paris."),
+            "test-model".into(),
         )
+        .with_stop_reason(CreateMessageResult::STOP_REASON_END_TURN))
+    }
+
+    async fn list_roots(
+        &self,
+        _ctx: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, rmcp::ErrorData> {
+        self.pause().await;
+        self.received.lock().unwrap().roots_requests += 1;
+        Ok(ListRootsResult::new(vec![
+            Root::new("file:///workspace").with_name("workspace"),
+            Root::new("file:///data"),
+        ]))
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        self.received
+            .lock()
+            .unwrap()
+            .resource_updates
+            .push(params.uri);
+    }
+
+    async fn on_resource_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
+        self.received.lock().unwrap().resource_list_changes += 1;
     }
 
     async fn on_logging_message(
@@ -226,6 +348,8 @@ pub struct HostOptions {
     pub cache_dir: Option<PathBuf>,
     /// Leave out `--plugins`, so the host picks its default directory.
     pub default_plugin_dir: bool,
+    /// How the client answers the server's requests.
+    pub script: ClientScript,
 }
 
 impl HostOptions {
@@ -236,7 +360,13 @@ impl HostOptions {
             extra_args: Vec::new(),
             cache_dir: None,
             default_plugin_dir: false,
+            script: ClientScript::default(),
         }
+    }
+
+    pub fn script(mut self, script: ClientScript) -> Self {
+        self.script = script;
+        self
     }
 
     pub fn default_plugin_dir(mut self) -> Self {
@@ -279,7 +409,10 @@ impl Connected {
             .args(&options.extra_args)
             .env("MCP_WASM_HOST_LOG", "info")
             .kill_on_drop(true);
-        let handler = RecordingClient::default();
+        let handler = RecordingClient {
+            received: Arc::default(),
+            script: options.script.clone(),
+        };
         let received = handler.received.clone();
         let stderr = Stderr::default();
         let lifecycle = match options.era {
@@ -378,6 +511,22 @@ impl Connected {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
+    }
+}
+
+/// Wait (bounded) until `check` holds for what the client received.
+pub async fn wait_until(
+    received: &Arc<Mutex<Received>>,
+    what: &str,
+    check: impl Fn(&Received) -> bool,
+) {
+    let start = Instant::now();
+    while !check(&received.lock().unwrap()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
