@@ -21,6 +21,11 @@ run *ARGS:
 test *ARGS:
     scripts/test.sh {{ARGS}}
 
+# The official MCP conformance suite against the host serving target/plugins
+# (pass suite options, e.g. --scenario tools-call-sampling).
+conformance *ARGS:
+    scripts/conformance.sh {{ARGS}}
+
 # Benchmarks; figures go to docs/benchmarks.md by hand, with date and machine.
 bench:
     scripts/build-plugins.sh
