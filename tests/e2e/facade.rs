@@ -205,3 +205,33 @@ async fn waiting_for_the_client_does_not_count_against_the_time_limit() {
     assert_eq!(text_of(&result), "hello Slow");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn prompts_and_resource_reads_can_ask_the_client_too() {
+    for_each_combination(|era, transport| async move {
+        let script = ClientScript::capable([
+            accept(json!({"name": "Ada"})),
+            accept(json!({"name": "Bo"})),
+        ]);
+        let host = facade_host(era, transport, script).await;
+        let prompt = host
+            .client
+            .get_prompt(rmcp::model::GetPromptRequestParams::new("greet_prompt"))
+            .await
+            .unwrap();
+        let rendered = serde_json::to_string(&prompt.messages).unwrap();
+        assert!(rendered.contains("Write a greeting for Ada."), "{rendered}");
+        let read = host
+            .client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(
+                "fixture://asked/tea",
+            ))
+            .await
+            .unwrap();
+        let text = serde_json::to_string(&read.contents).unwrap();
+        assert!(text.contains("tea for Bo"), "{text}");
+        assert_eq!(host.received.lock().unwrap().elicitations.len(), 2);
+        host.shutdown().await;
+    })
+    .await;
+}

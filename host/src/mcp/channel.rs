@@ -35,7 +35,8 @@ pub(super) struct PeerChannel {
     pub(super) hub: Arc<SubscriptionHub>,
     /// A 2026-07-28 request: the server may not send requests of its own;
     /// questions for the client travel in `InputRequiredResult` instead,
-    /// which this host supports for tool calls.
+    /// which this host supports for tools/call, prompts/get and
+    /// resources/read.
     pub(super) modern: bool,
 }
 
@@ -178,7 +179,8 @@ impl ClientChannel for PeerChannel {
             self.check_capability(&request)?;
             if self.modern {
                 return Err(FacadeError::UnsupportedByClient(format!(
-                    "with protocol 2026-07-28 this host sends `{}` only during tool calls",
+                    "with protocol 2026-07-28 this host sends `{}` only while calling a tool, \
+                     getting a prompt or reading a resource",
                     request.kind.method()
                 )));
             }

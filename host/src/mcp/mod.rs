@@ -7,6 +7,7 @@
 mod channel;
 mod convert;
 mod mrtr;
+mod rounds;
 mod served;
 mod server;
 mod subscriptions;
@@ -24,11 +25,9 @@ pub use transport::{HttpOptions, serve_http, serve_stdio};
 
 use crate::capabilities::session_state::SessionStore;
 use crate::catalog::CatalogHandle;
-use crate::error::InvocationError;
 use crate::runtime::Runtime;
 use crate::sealed::SealKey;
 use crate::serving::Served;
-use crate::tool::ToolResult;
 
 /// How the host handles what plugins ask of clients.
 #[derive(Debug, Clone)]
@@ -74,7 +73,7 @@ pub struct HostServices {
     pub served: Arc<Served>,
     pub sessions: Arc<SessionStore>,
     pub hub: Arc<SubscriptionHub>,
-    pub parked: ParkedCalls<Result<ToolResult, InvocationError>>,
+    pub parked: ParkedCalls<rounds::Finished>,
     pub client_timeout: Duration,
     rendered: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
 }

@@ -209,6 +209,8 @@ impl<T: Send + 'static> RunningCall<T> {
     /// Run until the call finishes or asks the client something. `cancel`
     /// is the current request's cancellation.
     pub(super) async fn next(&mut self, cancel: &CancellationToken) -> Step<T> {
+        // The task cannot return an error of its own: a join error means it
+        // panicked or was aborted.
         tokio::select! {
             biased;
             done = &mut self.result => match done {

@@ -1,6 +1,8 @@
 //! The MCP requests for what plugins serve besides tools: resources
 //! (list, templates, read), prompts (list, get) and completions, answered
-//! from [`crate::serving::Served`].
+//! from [`crate::serving::Served`]. With a 2026-07-28 client, prompts and
+//! resource reads run in rounds ([`super::rounds`]) like tool calls, so a
+//! plugin may ask the client something while serving them.
 
 use rmcp::model::{
     CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
@@ -10,7 +12,10 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 
+use serde_json::Value;
+
 use super::convert::served as convert;
+use super::rounds::{Finished, Parkable, Rounds};
 use super::server::{McpServer, page};
 use crate::context::CallContext;
 use crate::runtime::ServeError;
@@ -89,13 +94,36 @@ impl McpServer {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let make_call = self.call_factory(&ctx);
-        let contents = self
-            .services
-            .served
-            .read_resource(&request.uri, &make_call)
-            .await
-            .map_err(|e| mcp_error(e, resource_not_found))?;
+        let contents = if Self::is_modern(&ctx) {
+            let uri = Value::String(request.uri.clone());
+            let rounds = Rounds::of(
+                "resource",
+                &uri,
+                &request.request_state,
+                &request.input_responses,
+            );
+            let served = self.services.served.clone();
+            let wanted = request.uri.clone();
+            let outcome = self
+                .in_rounds(&ctx, rounds, move |call| async move {
+                    Finished::Resource(served.read_resource(&wanted, &*call).await)
+                })
+                .await?;
+            match outcome {
+                Parkable::Done(Finished::Resource(r)) => r,
+                Parkable::Done(other) => {
+                    return Err(McpError::internal_error(other.missing_result(), None));
+                }
+                Parkable::Input(input) => return Ok(input.into()),
+            }
+        } else {
+            let make_call = self.call_factory(&ctx);
+            self.services
+                .served
+                .read_resource(&request.uri, &make_call)
+                .await
+        }
+        .map_err(|e| mcp_error(e, resource_not_found))?;
         let contents = contents
             .into_iter()
             .map(convert::contents)
@@ -137,13 +165,36 @@ impl McpServer {
                 }
             }
         }
-        let make_call = self.call_factory(&ctx);
-        let result = self
-            .services
-            .served
-            .get_prompt(&request.name, arguments, &make_call)
-            .await
-            .map_err(|e| mcp_error(e, invalid_params))?;
+        let result = if Self::is_modern(&ctx) {
+            let key = serde_json::json!([request.name, arguments]);
+            let rounds = Rounds::of(
+                "prompt",
+                &key,
+                &request.request_state,
+                &request.input_responses,
+            );
+            let served = self.services.served.clone();
+            let name = request.name.clone();
+            let outcome = self
+                .in_rounds(&ctx, rounds, move |call| async move {
+                    Finished::Prompt(served.get_prompt(&name, arguments, &*call).await)
+                })
+                .await?;
+            match outcome {
+                Parkable::Done(Finished::Prompt(r)) => r,
+                Parkable::Done(other) => {
+                    return Err(McpError::internal_error(other.missing_result(), None));
+                }
+                Parkable::Input(input) => return Ok(input.into()),
+            }
+        } else {
+            let make_call = self.call_factory(&ctx);
+            self.services
+                .served
+                .get_prompt(&request.name, arguments, &make_call)
+                .await
+        }
+        .map_err(|e| mcp_error(e, invalid_params))?;
         Ok(convert::prompt_result(result).map_err(malformed)?.into())
     }
 

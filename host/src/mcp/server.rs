@@ -12,24 +12,20 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    GetPromptRequestParams, GetPromptResponse, Implementation, InputRequest, InputRequests,
-    InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
-    UnsubscribeRequestParams,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use super::channel::{PeerChannel, from_mcp_level};
-use super::mrtr::{ModernChannel, RunningCall, Step, arguments_digest};
+use super::rounds::{Finished, Parkable, Rounds};
 use super::{HostServices, convert};
-use crate::context::{
-    CallContext, ClientChannel, ClientIdentity, ClientRequest, ClientRequestKind, LogLevel,
-    SessionScope,
-};
+use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel, SessionScope};
 use crate::error::InvocationError;
 use crate::tool::ToolResult;
 
@@ -147,133 +143,14 @@ impl McpServer {
             .with_session_scope(self.session_scope(ctx))
             .with_served(self.services.served.clone())
     }
-
-    /// A tool call in the 2026-07-28 era: run it as a task that can be
-    /// parked, resume or replay it when the request carries `requestState`.
-    async fn call_tool_modern(
-        &self,
-        request: CallToolRequestParams,
-        plugin: Arc<crate::plugin::Plugin>,
-        tool_name: String,
-        arguments: Value,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        let parked = &self.services.parked;
-        let operation = format!("tool:{}", request.name);
-        let digest = arguments_digest(&arguments);
-        let relay = self.peer_channel(&ctx);
-
-        let (mut run, mut answers) = match &request.request_state {
-            None => (
-                self.start_tool_call(&ctx, relay, plugin, tool_name, arguments, Vec::new()),
-                Vec::new(),
-            ),
-            Some(token) => {
-                let state = parked
-                    .open(token, &operation, &digest)
-                    .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
-                let answer = request
-                    .input_responses
-                    .as_ref()
-                    .and_then(|r| r.get(&state.pending_key))
-                    .cloned()
-                    .ok_or_else(|| {
-                        McpError::invalid_params(
-                            format!("inputResponses has no answer for `{}`", state.pending_key),
-                            None,
-                        )
-                    })?;
-                let mut answers = state.answers.clone();
-                answers.push(super::mrtr::Recorded {
-                    asked: state.pending_asked.clone(),
-                    answer: answer.clone(),
-                });
-                match parked.take(&state) {
-                    Some(mut run) => {
-                        run.channel().set_relay(relay);
-                        run.answer(answer);
-                        (run, answers)
-                    }
-                    None => {
-                        let run = self.start_tool_call(
-                            &ctx,
-                            relay,
-                            plugin,
-                            tool_name,
-                            arguments,
-                            answers.clone(),
-                        );
-                        (run, answers)
-                    }
-                }
-            }
-        };
-
-        loop {
-            match run.next(&ctx.ct).await {
-                Step::Done(outcome) => return Ok(tool_response(&request.name, outcome)),
-                Step::Cancelled => {
-                    return Ok(tool_response(
-                        &request.name,
-                        Err(InvocationError::Cancelled),
-                    ));
-                }
-                Step::Failed(message) => {
-                    return Ok(convert::call_result(ToolResult::error_text(message)).into());
-                }
-                Step::Ask(asked) => {
-                    let input = match input_request(&asked) {
-                        Ok(input) => input,
-                        Err(problem) => {
-                            run.refuse(crate::context::FacadeError::InvalidInput(problem));
-                            continue;
-                        }
-                    };
-                    let (key, state) =
-                        parked.park(run, operation, digest, std::mem::take(&mut answers), &asked);
-                    let mut requests = InputRequests::new();
-                    requests.insert(key, input);
-                    return Ok(InputRequiredResult::new(Some(requests), Some(state)).into());
-                }
-            }
-        }
-    }
-
-    fn start_tool_call(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        relay: Arc<PeerChannel>,
-        plugin: Arc<crate::plugin::Plugin>,
-        tool_name: String,
-        arguments: Value,
-        replay: Vec<super::mrtr::Recorded>,
-    ) -> RunningCall<Result<ToolResult, InvocationError>> {
-        let (channel, asks) = ModernChannel::new(relay, replay);
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let call = self.call_context(ctx, channel.clone(), cancel.clone());
-        let runtime = self.services.runtime.clone();
-        let work = async move {
-            runtime
-                .call_tool(&plugin, &tool_name, &arguments, call)
-                .await
-        };
-        RunningCall::spawn(work, channel, asks, cancel)
-    }
-}
-
-/// The MCP form of a question for the client, for `inputRequests`.
-fn input_request(asked: &ClientRequest) -> Result<InputRequest, String> {
-    let wire = match asked.kind {
-        ClientRequestKind::Roots => serde_json::json!({"method": asked.kind.method()}),
-        _ => serde_json::json!({"method": asked.kind.method(), "params": asked.params}),
-    };
-    serde_json::from_value(wire)
-        .map_err(|e| format!("not a valid `{}` request: {e}", asked.kind.method()))
 }
 
 /// A finished tool call as the MCP result; failures the host noticed become
 /// error results naming the cause.
-fn tool_response(tool: &str, outcome: Result<ToolResult, InvocationError>) -> CallToolResponse {
+pub(super) fn tool_response(
+    tool: &str,
+    outcome: Result<ToolResult, InvocationError>,
+) -> CallToolResponse {
     let result = match outcome {
         Ok(result) => result,
         Err(error) => {
@@ -383,9 +260,33 @@ impl ServerHandler for McpServer {
         drop(catalog);
 
         if Self::is_modern(&ctx) {
-            return self
-                .call_tool_modern(request, plugin, tool_name, arguments, ctx)
-                .await;
+            let operation = format!("tool:{}", request.name);
+            let rounds = Rounds::of(
+                &operation,
+                &arguments,
+                &request.request_state,
+                &request.input_responses,
+            );
+            let runtime = self.services.runtime.clone();
+            let outcome = self
+                .in_rounds(&ctx, rounds, move |call| async move {
+                    Finished::Tool(
+                        runtime
+                            .call_tool(&plugin, &tool_name, &arguments, call())
+                            .await,
+                    )
+                })
+                .await?;
+            return Ok(match outcome {
+                Parkable::Done(Finished::Tool(outcome)) => tool_response(&request.name, outcome),
+                Parkable::Done(Finished::Cancelled) => {
+                    tool_response(&request.name, Err(InvocationError::Cancelled))
+                }
+                Parkable::Done(other) => {
+                    convert::call_result(ToolResult::error_text(other.missing_result())).into()
+                }
+                Parkable::Input(input) => input.into(),
+            });
         }
         let channel = self.peer_channel(&ctx);
         let call = self.call_context(&ctx, channel, ctx.ct.clone());
