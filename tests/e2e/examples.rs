@@ -81,11 +81,9 @@ async fn summarize_asks_the_clients_model() {
         let text = text_of(&result);
         assert!(text.starts_with("Paris."), "{text}");
         assert!(text.contains("(summarized by test-model)"), "{text}");
-        let received = host.received.lock().unwrap();
-        let asked = serde_json::to_string(&received.samplings[0]).unwrap();
+        let asked = serde_json::to_string(&host.received.lock().unwrap().samplings[0]).unwrap();
         assert!(asked.contains("Its capital is Paris."), "{asked}");
         assert!(asked.contains("systemPrompt"), "{asked}");
-        drop(received);
         host.shutdown().await;
     })
     .await;
