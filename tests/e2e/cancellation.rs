@@ -44,3 +44,35 @@ async fn cancelling_a_request_stops_the_running_guest() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cancelling_a_request_reaches_a_guest_waiting_for_the_client() {
+    // The client takes 30 s to answer the elicitation; the caller gives up
+    // after a moment. With room for one sandbox, the next call runs only
+    // once the waiting guest has been stopped.
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    let dir = &dir;
+    for transport in [Transport::Stdio, Transport::Http] {
+        let mut script = ClientScript::capable([accept(serde_json::json!({"name": "late"}))]);
+        script.delay = Some(Duration::from_secs(30));
+        let options = HostOptions::new(Era::Handshake, transport)
+            .script(script)
+            .arg("--max-instances")
+            .arg("1")
+            .arg("--default-timeout-ms")
+            .arg("10000");
+        let host = Connected::start(dir, options).await.unwrap();
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(400),
+            host.call("elicit_name", empty_args()),
+        )
+        .await;
+        assert!(
+            gave_up.is_err(),
+            "the client has not answered yet: {gave_up:?}"
+        );
+        let r = host.call("echo", echo_args("after")).await.unwrap();
+        assert_eq!(text_of(&r), "after", "{transport:?}");
+        host.shutdown().await;
+    }
+}

@@ -271,3 +271,59 @@ async fn stateless_requests_keep_session_state_under_a_state_handle() {
     assert_eq!(text_of(&recalled), "v");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plugin_lists_the_catalog_and_renders_prompts_through_it() {
+    for_each_combination(|era, transport| async move {
+        let dir = PluginDir::with(&["conformance"], &["facade"]);
+        let host = Connected::start(&dir, HostOptions::new(era, transport)).await.unwrap();
+        let listed = text_of(&host.call_ok("catalog", empty_args()).await);
+        let mut lines = listed.lines();
+        let resources = lines.next().unwrap();
+        assert!(resources.contains("fixture://greeting") && resources.contains("test://static-text"), "{listed}");
+        let templates = lines.next().unwrap();
+        assert!(templates.contains("fixture://asked/{what}") && templates.contains("test://template/{id}/data"), "{listed}");
+        let prompts = lines.next().unwrap();
+        assert!(prompts.contains("greet_prompt") && prompts.contains("test_prompt_with_arguments"), "{listed}");
+
+        let rendered = host
+            .call_ok(
+                "render_prompt",
+                json!({"name": "test_prompt_with_arguments", "arguments": {"arg1": "one", "arg2": "two"}}),
+            )
+            .await;
+        let text = text_of(&rendered);
+        assert!(text.contains("one") && text.contains("two"), "{text}");
+        let missing = host
+            .call("render_prompt", json!({"name": "test_prompt_with_arguments"}))
+            .await
+            .unwrap();
+        assert_eq!(missing.is_error, Some(true));
+        assert!(text_of(&missing).contains("`arg1`"), "{}", text_of(&missing));
+        host.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_state_keys_can_be_listed_and_deleted() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    host.call_ok("remember", json!({"key": "b", "value": "2"}))
+        .await;
+    host.call_ok("remember", json!({"key": "a", "value": "1"}))
+        .await;
+    assert_eq!(text_of(&host.call_ok("keys", empty_args()).await), "a,b");
+    assert_eq!(
+        text_of(&host.call_ok("forget", json!({"key": "a"})).await),
+        "forgot a"
+    );
+    assert_eq!(
+        text_of(&host.call_ok("forget", json!({"key": "a"})).await),
+        "nothing under a"
+    );
+    assert_eq!(text_of(&host.call_ok("keys", empty_args()).await), "b");
+    host.shutdown().await;
+}
