@@ -44,6 +44,22 @@ fn malformed(message: String) -> McpError {
 }
 
 impl McpServer {
+    /// One page of `all`, each item converted to its MCP form.
+    fn converted_page<T: Clone, U>(
+        &self,
+        all: &[T],
+        request: Option<PaginatedRequestParams>,
+        convert: fn(T) -> Result<U, String>,
+    ) -> Result<(Vec<U>, Option<String>), McpError> {
+        let (items, next) = page(all, request, self.services.page_size)?;
+        let items = items
+            .into_iter()
+            .map(convert)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        Ok((items, next))
+    }
+
     /// A factory for the contexts of the plugin calls serving `ctx`.
     fn call_factory(
         &self,
@@ -62,12 +78,7 @@ impl McpServer {
     ) -> Result<ListResourcesResult, McpError> {
         let make_call = self.call_factory(&ctx);
         let all = self.services.served.list_resources(&make_call).await;
-        let (items, next) = page(&all, request, self.services.page_size)?;
-        let items = items
-            .into_iter()
-            .map(convert::resource)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(malformed)?;
+        let (items, next) = self.converted_page(&all, request, convert::resource)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -78,12 +89,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
         let all = self.services.served.list_resource_templates();
-        let (items, next) = page(&all, request, self.services.page_size)?;
-        let items = items
-            .into_iter()
-            .map(convert::template)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(malformed)?;
+        let (items, next) = self.converted_page(&all, request, convert::template)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -137,12 +143,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
     ) -> Result<ListPromptsResult, McpError> {
         let all = self.services.served.list_prompts();
-        let (items, next) = page(&all, request, self.services.page_size)?;
-        let items = items
-            .into_iter()
-            .map(convert::prompt)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(malformed)?;
+        let (items, next) = self.converted_page(&all, request, convert::prompt)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)

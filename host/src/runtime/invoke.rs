@@ -66,6 +66,17 @@ impl<'a> From<&'a Plugin> for Guest<'a> {
     }
 }
 
+/// The [`Body`] calling `export.method(args...)` on the fresh instance.
+macro_rules! export_call {
+    ($export:ident . $method:ident ( $($arg:expr),* )) => {
+        Box::new(move |store: &mut Store<HostState>, instance: Instance| {
+            Box::pin(async move {
+                $export.load(&mut *store, &instance)?.$method(store $(, $arg)*).await
+            })
+        })
+    };
+}
+
 /// The body of a guest call: given the store and the fresh instance, call
 /// one export.
 type Body<R> = Box<
@@ -134,12 +145,7 @@ impl Runtime {
             .run(
                 plugin.into(),
                 call,
-                Box::new(move |store, instance| {
-                    Box::pin(async move {
-                        let guest = export.load(&mut *store, &instance)?;
-                        guest.call_call_tool(store, &name, &arguments).await
-                    })
-                }),
+                export_call!(export.call_call_tool(&name, &arguments)),
             )
             .await?;
         match result {
@@ -165,14 +171,7 @@ impl Runtime {
         self.run(
             guest,
             CallContext::detached("list-tools"),
-            Box::new(move |store, instance| {
-                Box::pin(async move {
-                    export
-                        .load(&mut *store, &instance)?
-                        .call_list_tools(store)
-                        .await
-                })
-            }),
+            export_call!(export.call_list_tools()),
         )
         .await
         .map_err(|e| load_failure(&e))
@@ -188,14 +187,7 @@ impl Runtime {
         self.run(
             guest,
             CallContext::detached("describe-resources"),
-            Box::new(move |store, instance| {
-                Box::pin(async move {
-                    export
-                        .load(&mut *store, &instance)?
-                        .call_describe_resources(store)
-                        .await
-                })
-            }),
+            export_call!(export.call_describe_resources()),
         )
         .await
         .map_err(|e| load_failure(&e))
@@ -211,14 +203,7 @@ impl Runtime {
         self.run(
             guest,
             CallContext::detached("list-prompts"),
-            Box::new(move |store, instance| {
-                Box::pin(async move {
-                    export
-                        .load(&mut *store, &instance)?
-                        .call_list_prompts(store)
-                        .await
-                })
-            }),
+            export_call!(export.call_list_prompts()),
         )
         .await
         .map_err(|e| load_failure(&e))
@@ -235,14 +220,7 @@ impl Runtime {
             .run(
                 plugin.into(),
                 call,
-                Box::new(move |store, instance| {
-                    Box::pin(async move {
-                        export
-                            .load(&mut *store, &instance)?
-                            .call_list_resources(store)
-                            .await
-                    })
-                }),
+                export_call!(export.call_list_resources()),
             )
             .await?;
         result.map_err(|e| ServeError::from_export(&plugin.name, e))
@@ -261,14 +239,7 @@ impl Runtime {
             .run(
                 plugin.into(),
                 call,
-                Box::new(move |store, instance| {
-                    Box::pin(async move {
-                        export
-                            .load(&mut *store, &instance)?
-                            .call_read_resource(store, &uri)
-                            .await
-                    })
-                }),
+                export_call!(export.call_read_resource(&uri)),
             )
             .await?;
         result.map_err(|e| ServeError::from_export(&plugin.name, e))
@@ -293,14 +264,7 @@ impl Runtime {
             .run(
                 plugin.into(),
                 call,
-                Box::new(move |store, instance| {
-                    Box::pin(async move {
-                        export
-                            .load(&mut *store, &instance)?
-                            .call_get_prompt(store, &name, &arguments)
-                            .await
-                    })
-                }),
+                export_call!(export.call_get_prompt(&name, &arguments)),
             )
             .await?;
         result.map_err(|e| ServeError::from_export(&plugin.name, e))
@@ -327,14 +291,7 @@ impl Runtime {
             .run(
                 plugin.into(),
                 call,
-                Box::new(move |store, instance| {
-                    Box::pin(async move {
-                        export
-                            .load(&mut *store, &instance)?
-                            .call_complete(store, &reference, &argument, &value, &context)
-                            .await
-                    })
-                }),
+                export_call!(export.call_complete(&reference, &argument, &value, &context)),
             )
             .await?;
         result.map_err(|e| ServeError::from_export(&plugin.name, e))
