@@ -33,13 +33,9 @@ pub enum LoadError {
     /// Asking the plugin for its tools failed.
     #[error("plugin `{plugin}` failed to list its tools: {reason}")]
     ListTools { plugin: String, reason: String },
-    /// Asking the plugin for its resources or prompts failed.
-    #[error("plugin `{plugin}` failed to describe its {what}: {reason}")]
-    Describe {
-        plugin: String,
-        what: &'static str,
-        reason: String,
-    },
+    /// Asking the plugin for its tools, resources or prompts failed.
+    #[error("plugin `{plugin}` failed to describe its tools, resources and prompts: {reason}")]
+    Describe { plugin: String, reason: String },
     /// A resource template or prompt breaks the rules.
     #[error("plugin `{plugin}`, {what}: {reason}")]
     InvalidDeclaration {

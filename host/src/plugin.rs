@@ -168,55 +168,32 @@ impl Plugin {
             ));
         }
         let limits = runtime.limits().for_plugin(manifest.limits.as_ref());
-        let guest = || crate::runtime::Guest {
+        let guest = crate::runtime::Guest {
             name: &name,
             limits,
             pre: &pre,
         };
-        let tools = match &exports.tools {
-            Some(export) => {
-                let descriptors = runtime
-                    .list_tools(guest(), export)
-                    .await
-                    .map_err(|reason| LoadError::ListTools {
-                        plugin: name.to_string(),
-                        reason,
-                    })?;
-                validate_tools(&name, descriptors)?
-            }
+        let declared =
+            runtime
+                .describe(guest, &exports)
+                .await
+                .map_err(|reason| LoadError::Describe {
+                    plugin: name.to_string(),
+                    reason,
+                })?;
+        let tools = match declared.tools {
+            Some(descriptors) => validate_tools(&name, descriptors)?,
             None => Vec::new(),
         };
-        let (templates, lists_resources) = match &exports.resources {
-            Some(export) => {
-                let support =
-                    runtime
-                        .describe_resources(guest(), export)
-                        .await
-                        .map_err(|reason| LoadError::Describe {
-                            plugin: name.to_string(),
-                            what: "resources",
-                            reason,
-                        })?;
-                (
-                    validate_templates(&name, support.templates)?,
-                    support.lists_resources,
-                )
-            }
+        let (templates, lists_resources) = match declared.resources {
+            Some(support) => (
+                validate_templates(&name, support.templates)?,
+                support.lists_resources,
+            ),
             None => (Vec::new(), false),
         };
-        let prompts = match &exports.prompts {
-            Some(export) => {
-                let descriptors =
-                    runtime
-                        .list_prompts(guest(), export)
-                        .await
-                        .map_err(|reason| LoadError::Describe {
-                            plugin: name.to_string(),
-                            what: "prompts",
-                            reason,
-                        })?;
-                validate_prompts(&name, descriptors)?
-            }
+        let prompts = match declared.prompts {
+            Some(descriptors) => validate_prompts(&name, descriptors)?,
             None => Vec::new(),
         };
 

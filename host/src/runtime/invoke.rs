@@ -11,11 +11,11 @@ use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
 use super::{CallClock, HostState, Interrupted, Runtime};
-use crate::bindings::{completions, prompts, resources, tools, types};
+use crate::bindings::{completions, resources, types};
 use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PluginExports};
 use crate::tool::{Content, ResourceBody, ToolResult};
 
 /// Why a resource, prompt or completion request was not served.
@@ -46,6 +46,14 @@ impl ServeError {
             },
         }
     }
+}
+
+/// What a plugin declares at load, per export it has.
+#[derive(Default)]
+pub(crate) struct Declarations {
+    pub tools: Option<Vec<types::ToolDescriptor>>,
+    pub resources: Option<resources::ResourceSupport>,
+    pub prompts: Option<Vec<types::PromptDescriptor>>,
 }
 
 /// Who runs, under which limits: enough to run an export before the
@@ -161,49 +169,36 @@ impl Runtime {
         }
     }
 
-    /// Ask a plugin for its tool descriptors (done once, at load).
-    pub(crate) async fn list_tools(
+    /// Ask a plugin what it declares — tools, resources, prompts — in one
+    /// sandbox (done once, at load).
+    pub(crate) async fn describe(
         &self,
         guest: Guest<'_>,
-        export: &tools::GuestIndices,
-    ) -> Result<Vec<types::ToolDescriptor>, String> {
-        let export = export.clone();
+        exports: &PluginExports,
+    ) -> Result<Declarations, String> {
+        let exports = exports.clone();
         self.run(
             guest,
-            CallContext::detached("list-tools"),
-            export_call!(export.call_list_tools()),
-        )
-        .await
-        .map_err(|e| load_failure(&e))
-    }
-
-    /// Ask a plugin what resources it serves (done once, at load).
-    pub(crate) async fn describe_resources(
-        &self,
-        guest: Guest<'_>,
-        export: &resources::GuestIndices,
-    ) -> Result<resources::ResourceSupport, String> {
-        let export = export.clone();
-        self.run(
-            guest,
-            CallContext::detached("describe-resources"),
-            export_call!(export.call_describe_resources()),
-        )
-        .await
-        .map_err(|e| load_failure(&e))
-    }
-
-    /// Ask a plugin for its prompts (done once, at load).
-    pub(crate) async fn list_prompts(
-        &self,
-        guest: Guest<'_>,
-        export: &prompts::GuestIndices,
-    ) -> Result<Vec<types::PromptDescriptor>, String> {
-        let export = export.clone();
-        self.run(
-            guest,
-            CallContext::detached("list-prompts"),
-            export_call!(export.call_list_prompts()),
+            CallContext::detached("describe"),
+            Box::new(move |store, instance| {
+                Box::pin(async move {
+                    let mut declared = Declarations::default();
+                    if let Some(e) = &exports.tools {
+                        let guest = e.load(&mut *store, &instance)?;
+                        declared.tools = Some(guest.call_list_tools(&mut *store).await?);
+                    }
+                    if let Some(e) = &exports.resources {
+                        let guest = e.load(&mut *store, &instance)?;
+                        declared.resources =
+                            Some(guest.call_describe_resources(&mut *store).await?);
+                    }
+                    if let Some(e) = &exports.prompts {
+                        let guest = e.load(&mut *store, &instance)?;
+                        declared.prompts = Some(guest.call_list_prompts(&mut *store).await?);
+                    }
+                    Ok(declared)
+                })
+            }),
         )
         .await
         .map_err(|e| load_failure(&e))
