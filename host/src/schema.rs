@@ -45,7 +45,7 @@ pub fn check_arguments(validator: &jsonschema::Validator, arguments: &Value) -> 
     for error in validator.iter_errors(arguments) {
         total += 1;
         if problems.len() < MAX_LISTED_ERRORS {
-            let path = error.instance_path.to_string();
+            let path = error.instance_path().to_string();
             let location = if path.is_empty() {
                 "arguments".to_string()
             } else {
