@@ -16,6 +16,7 @@ use crate::componentize::{self, Adapter, WitSource};
 use crate::limits::HostLimits;
 use crate::mcp::FacadeOptions;
 use crate::mcp::{self, HostServices, HttpOptions};
+use crate::policy::Policy;
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 use crate::sealed::SealKey;
 
@@ -33,6 +34,30 @@ pub enum Command {
     Serve(ServeArgs),
     /// Turn a core WebAssembly module into a component.
     Componentize(ComponentizeArgs),
+    /// Inspect plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print a component's imports and exports, its declared capabilities,
+    /// what the policy grants it, and whether (and why not) it would load.
+    /// Exits with status 1 when it would not.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The component (`<name>.wasm`).
+    pub file: PathBuf,
+    /// Its manifest (default: `<name>.toml` beside it).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// The operator policy to check against (default: none, which grants
+    /// every declared capability).
+    #[arg(long, env = "MCP_WASM_HOST_POLICY")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +79,11 @@ pub struct ServeArgs {
     /// Disable the Host header check (only behind a trusted reverse proxy).
     #[arg(long)]
     pub allow_any_host: bool,
+    /// Operator policy (TOML): which capabilities each plugin is granted,
+    /// and limit ceilings. Without one, every declared capability is
+    /// granted. An unreadable or invalid policy stops the host.
+    #[arg(long, env = "MCP_WASM_HOST_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -131,7 +161,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Componentize(args) => componentize_file(&args),
+        Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
     }
+}
+
+async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        limits: HostLimits::default(),
+        cache_dir: default_cache_dir(),
+        policy,
+    })?);
+    let manifest = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| args.file.with_extension("toml"));
+    let report = crate::inspect::check(&runtime, &args.file, &manifest).await;
+    print!("{}", report.text);
+    if !report.loads {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn componentize_file(args: &ComponentizeArgs) -> anyhow::Result<()> {
@@ -168,6 +221,11 @@ pub fn default_plugin_dir() -> PathBuf {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Fail closed: a policy that cannot be used stops the host.
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
     if args.http.is_none() && args.stdio {
         bail!("--stdio only makes sense together with --http (stdio is the default)");
     }
@@ -199,7 +257,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_parked: args.max_parked,
         state_key,
     };
-    let runtime = Arc::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        limits,
+        cache_dir,
+        policy,
+    })?);
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&runtime, &plugin_dir).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));

@@ -27,6 +27,10 @@ pub enum LoadError {
     /// The bytes are not a WebAssembly component this host can compile.
     #[error("{} is not a valid WebAssembly component: {reason}", path.display())]
     InvalidComponent { path: PathBuf, reason: String },
+    /// The component imports what its manifest does not declare, or the
+    /// policy refuses a capability it requires.
+    #[error("plugin `{plugin}` is refused: {reason}")]
+    Capability { plugin: String, reason: String },
     /// The component does not fit the plugin world (missing export, unknown import).
     #[error("plugin `{plugin}` cannot be linked: {reason}")]
     Link { plugin: String, reason: String },

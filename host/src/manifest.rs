@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::capabilities::Capability;
+
 /// A parsed, validated plugin manifest.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -17,6 +19,36 @@ pub struct PluginManifest {
     /// Requested execution limits, clamped to the operator's ceilings.
     #[serde(default)]
     pub limits: Option<ManifestLimits>,
+    /// The capabilities the plugin needs (beyond the always-granted ones).
+    #[serde(default)]
+    pub capabilities: ManifestCapabilities,
+}
+
+/// What a plugin declares it needs. A component may import only the
+/// interfaces of the capabilities declared here (plus the always-granted
+/// ones).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ManifestCapabilities {
+    /// Without these the plugin cannot work: if the policy does not grant
+    /// one, the plugin is not loaded.
+    #[serde(default)]
+    pub required: Vec<Capability>,
+    /// The plugin copes without these: if the policy does not grant one, the
+    /// plugin loads and each use of it answers `denied`.
+    #[serde(default)]
+    pub optional: Vec<Capability>,
+}
+
+impl ManifestCapabilities {
+    /// Every declared capability, required ones first.
+    pub fn declared(&self) -> impl Iterator<Item = Capability> + '_ {
+        self.required.iter().chain(&self.optional).copied()
+    }
+
+    pub fn declares(&self, capability: Capability) -> bool {
+        self.declared().any(|c| c == capability)
+    }
 }
 
 /// Limits a plugin asks for.
@@ -48,6 +80,14 @@ impl PluginManifest {
         }
         if manifest.version.trim().is_empty() {
             return Err("version must not be empty".into());
+        }
+        let caps = &manifest.capabilities;
+        for (i, c) in caps.declared().enumerate() {
+            if caps.declared().take(i).any(|earlier| earlier == c) {
+                return Err(format!(
+                    "capability `{c}` is declared twice (a capability is either required or optional)"
+                ));
+            }
         }
         if let Some(limits) = &manifest.limits {
             if limits.memory_mib == Some(0) {
@@ -112,6 +152,37 @@ mod tests {
         let err = PluginManifest::parse("name = \"a\"\nversion = \"1\"\ncolour = \"red\"\n", "a")
             .unwrap_err();
         assert!(err.starts_with("line 3: unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn parses_capabilities_and_refuses_unknown_or_repeated_ones() {
+        let m = PluginManifest::parse(
+            "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"sampling\"]\noptional = [\"session-state\"]\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(m.capabilities.required, vec![Capability::Sampling]);
+        assert!(m.capabilities.declares(Capability::SessionState));
+        assert!(!m.capabilities.declares(Capability::Roots));
+
+        let err = PluginManifest::parse(
+            "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"network\"]\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("line 4: unknown variant `network`"),
+            "{err}"
+        );
+        let err = PluginManifest::parse(
+            "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"roots\"]\noptional = [\"roots\"]\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("capability `roots` is declared twice"),
+            "{err}"
+        );
     }
 
     #[test]

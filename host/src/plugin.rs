@@ -12,6 +12,7 @@ use crate::bindings::{completions, prompts, resources, tools, types};
 use crate::error::LoadError;
 use crate::limits::PluginLimits;
 use crate::manifest::PluginManifest;
+use crate::policy::Grants;
 use crate::runtime::{CacheOutcome, HostState, Runtime, ServeError};
 use crate::schema;
 use crate::tool::{ToolHints, ToolSpec};
@@ -58,6 +59,10 @@ pub struct Plugin {
     /// Whether its `list-resources` may return anything.
     pub lists_resources: bool,
     pub prompts: Vec<PromptSpec>,
+    /// The interfaces the component imports, as it names them.
+    pub imports: Vec<String>,
+    /// What the policy grants it.
+    pub grants: Arc<Grants>,
     pub(crate) pre: InstancePre<HostState>,
     pub(crate) exports: PluginExports,
 }
@@ -151,6 +156,25 @@ impl Plugin {
             plugin: name.to_string(),
             reason,
         };
+        let imports = component_imports(runtime.engine(), &component);
+        let capability_error = |reason: String| LoadError::Capability {
+            plugin: name.to_string(),
+            reason,
+        };
+        crate::capabilities::table::check_imports(&manifest.capabilities, &imports)
+            .map_err(capability_error)?;
+        let grants = runtime.policy().evaluate(&name, &manifest.capabilities);
+        if let Some((c, decider)) = manifest
+            .capabilities
+            .required
+            .iter()
+            .find_map(|c| grants.refused.get(c).map(|d| (c, d)))
+        {
+            return Err(capability_error(format!(
+                "it requires the `{c}` capability, which {decider} does not grant"
+            )));
+        }
+        let grants = Arc::new(grants);
         let pre = runtime
             .instantiate_pre(&component)
             .map_err(|e| link_error(crate::error::one_line(&e)))?;
@@ -167,10 +191,11 @@ impl Plugin {
                     .into(),
             ));
         }
-        let limits = runtime.limits().for_plugin(manifest.limits.as_ref());
+        let limits = grants.clamp(runtime.limits().for_plugin(manifest.limits.as_ref()));
         let guest = crate::runtime::Guest {
             name: &name,
             limits,
+            grants: &grants,
             pre: &pre,
         };
         let declared =
@@ -208,10 +233,36 @@ impl Plugin {
             templates,
             lists_resources,
             prompts,
+            imports,
+            grants,
             pre,
             exports,
         })
     }
+}
+
+/// The names of the interfaces `component` imports.
+pub fn component_imports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// The names of the interfaces `component` exports.
+pub fn component_exports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 async fn read_to_string(path: &Path) -> Result<String, LoadError> {

@@ -5,6 +5,7 @@
 #![allow(deprecated)] // logging is deprecated by SEP-2577 yet still on the wire
 
 mod cancellation;
+mod capabilities;
 mod examples;
 mod facade;
 mod http_host_check;

@@ -7,6 +7,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::client_requests::{FacadeResult, bad_answer};
 use crate::bindings::{elicitation, types};
+use crate::capabilities::Capability;
 use crate::context::{ClientRequest, ClientRequestKind};
 use crate::runtime::HostState;
 
@@ -23,6 +24,9 @@ impl elicitation::Host for HostState {
         message: String,
         requested_schema: String,
     ) -> FacadeResult<elicitation::FormOutcome> {
+        if let Err(denied) = self.check_grant(Capability::Elicitation) {
+            return Ok(Err(denied));
+        }
         let schema = match form_schema(&message, &requested_schema) {
             Ok(schema) => schema,
             Err(e) => return Ok(Err(e)),
@@ -43,6 +47,9 @@ impl elicitation::Host for HostState {
         url: String,
         elicitation_id: String,
     ) -> FacadeResult<elicitation::UrlOutcome> {
+        if let Err(denied) = self.check_grant(Capability::Elicitation) {
+            return Ok(Err(denied));
+        }
         if message.len() + url.len() + elicitation_id.len() > MAX_REQUEST_BYTES {
             return Ok(Err(types::FacadeError::InvalidInput(format!(
                 "the elicitation is larger than {MAX_REQUEST_BYTES} bytes"

@@ -8,6 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::client_requests::FacadeResult;
 use crate::bindings::{host_catalog, types};
+use crate::capabilities::Capability;
 use crate::context::CallContext;
 use crate::runtime::{HostState, ServeError};
 use crate::serving::Served;
@@ -50,6 +51,9 @@ fn serve_error(e: ServeError) -> types::FacadeError {
 
 impl host_catalog::Host for HostState {
     async fn list_resources(&mut self) -> FacadeResult<Vec<types::ResourceDescriptor>> {
+        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
+            return Ok(Err(denied));
+        }
         let (served, template) = match self.served() {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
@@ -59,10 +63,16 @@ impl host_catalog::Host for HostState {
     }
 
     async fn list_resource_templates(&mut self) -> FacadeResult<Vec<types::ResourceTemplate>> {
+        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
+            return Ok(Err(denied));
+        }
         Ok(self.served().map(|(s, _)| s.list_resource_templates()))
     }
 
     async fn read_resource(&mut self, uri: String) -> FacadeResult<Vec<types::ResourceContents>> {
+        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
+            return Ok(Err(denied));
+        }
         let (served, template) = match self.served() {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
@@ -75,6 +85,9 @@ impl host_catalog::Host for HostState {
     }
 
     async fn list_prompts(&mut self) -> FacadeResult<Vec<types::PromptDescriptor>> {
+        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
+            return Ok(Err(denied));
+        }
         Ok(self.served().map(|(s, _)| s.list_prompts()))
     }
 
@@ -83,6 +96,9 @@ impl host_catalog::Host for HostState {
         name: String,
         arguments: String,
     ) -> FacadeResult<types::PromptResult> {
+        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
+            return Ok(Err(denied));
+        }
         let (served, template) = match self.served() {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),

@@ -8,6 +8,10 @@
 //! - [`sampling`], [`elicitation`], [`roots`]: requests to the client.
 //! - [`session_state`]: state that outlives a request.
 //! - [`host_catalog`]: the host's resources and prompts.
+//!
+//! [`table`] says which interfaces each capability unlocks; a plugin's
+//! imports are checked against it at load, and each call of a declared but
+//! not granted capability answers `denied`.
 
 pub mod context;
 pub mod elicitation;
@@ -15,11 +19,14 @@ pub mod host_catalog;
 pub mod roots;
 pub mod sampling;
 pub mod session_state;
+pub mod table;
 pub mod wasi;
 
 mod client_requests;
 
 use wasmtime::component::Linker;
+
+pub use table::Capability;
 
 use crate::runtime::HostState;
 

@@ -5,6 +5,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::client_requests::{FacadeResult, bad_answer};
 use crate::bindings::roots;
+use crate::capabilities::Capability;
 use crate::context::{ClientRequest, ClientRequestKind};
 use crate::runtime::HostState;
 
@@ -14,6 +15,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 
 impl roots::Host for HostState {
     async fn list_roots(&mut self) -> FacadeResult<Vec<roots::Root>> {
+        if let Err(denied) = self.check_grant(Capability::Roots) {
+            return Ok(Err(denied));
+        }
         let request = ClientRequest {
             kind: ClientRequestKind::Roots,
             params: json!({}),

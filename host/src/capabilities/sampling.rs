@@ -9,6 +9,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::client_requests::{FacadeResult, bad_answer};
 use crate::bindings::{sampling, types};
+use crate::capabilities::Capability;
 use crate::context::{ClientRequest, ClientRequestKind};
 use crate::runtime::HostState;
 
@@ -24,6 +25,9 @@ impl sampling::Host for HostState {
         &mut self,
         request: sampling::SamplingRequest,
     ) -> FacadeResult<sampling::SamplingResponse> {
+        if let Err(denied) = self.check_grant(Capability::Sampling) {
+            return Ok(Err(denied));
+        }
         let params = match request_params(request) {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),

@@ -15,6 +15,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::client_requests::FacadeResult;
 use crate::bindings::{session_state, types};
+use crate::capabilities::Capability;
 use crate::runtime::HostState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -117,12 +118,18 @@ impl HostState {
 
 impl session_state::Host for HostState {
     async fn get(&mut self, key: String) -> FacadeResult<Option<String>> {
+        if let Err(denied) = self.check_grant(Capability::SessionState) {
+            return Ok(Err(denied));
+        }
         Ok(self
             .session_scope()
             .map(|s| s.store.get(&s.key, &self.plugin, &key)))
     }
 
     async fn set(&mut self, key: String, value: String) -> FacadeResult<()> {
+        if let Err(denied) = self.check_grant(Capability::SessionState) {
+            return Ok(Err(denied));
+        }
         Ok(self.session_scope().and_then(|s| {
             s.store
                 .set(&s.key, &self.plugin, key, value)
@@ -131,12 +138,18 @@ impl session_state::Host for HostState {
     }
 
     async fn delete(&mut self, key: String) -> FacadeResult<bool> {
+        if let Err(denied) = self.check_grant(Capability::SessionState) {
+            return Ok(Err(denied));
+        }
         Ok(self
             .session_scope()
             .map(|s| s.store.delete(&s.key, &self.plugin, &key)))
     }
 
     async fn list_keys(&mut self) -> FacadeResult<Vec<String>> {
+        if let Err(denied) = self.check_grant(Capability::SessionState) {
+            return Ok(Err(denied));
+        }
         Ok(self
             .session_scope()
             .map(|s| s.store.keys(&s.key, &self.plugin)))

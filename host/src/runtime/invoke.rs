@@ -61,6 +61,7 @@ pub(crate) struct Declarations {
 pub(crate) struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: PluginLimits,
+    pub grants: &'a Arc<crate::policy::Grants>,
     pub pre: &'a InstancePre<HostState>,
 }
 
@@ -69,6 +70,7 @@ impl<'a> From<&'a Plugin> for Guest<'a> {
         Guest {
             name: &plugin.name,
             limits: plugin.limits,
+            grants: &plugin.grants,
             pre: &plugin.pre,
         }
     }
@@ -115,6 +117,7 @@ impl Runtime {
         let mut store = self.new_store(
             guest.name.clone(),
             call,
+            guest.grants.clone(),
             guest.limits.memory_bytes,
             clock.clone(),
         );

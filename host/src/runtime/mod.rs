@@ -25,6 +25,7 @@ pub use store::HostState;
 
 use crate::context::CallContext;
 use crate::limits::HostLimits;
+use crate::policy::{Grants, Policy};
 
 /// How often the epoch advances. It bounds how late a deadline or a
 /// cancellation is noticed while a guest computes without calling the host.
@@ -36,6 +37,8 @@ pub struct RuntimeConfig {
     pub limits: HostLimits,
     /// Directory of the compile cache; `None` compiles in memory every time.
     pub cache_dir: Option<PathBuf>,
+    /// The operator's policy: what each plugin is granted.
+    pub policy: Policy,
 }
 
 /// Failure to set up the runtime itself.
@@ -52,6 +55,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: CompileCache,
     limits: HostLimits,
+    policy: Policy,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -83,6 +87,7 @@ impl Runtime {
             linker,
             cache: CompileCache::new(config.cache_dir),
             limits,
+            policy: config.policy,
             ticker_stop,
         })
     }
@@ -97,6 +102,10 @@ impl Runtime {
 
     pub fn cache(&self) -> &CompileCache {
         &self.cache
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Wait for a free sandbox slot until `deadline`; `None` if none freed up.
@@ -132,10 +141,11 @@ impl Runtime {
         &self,
         plugin: Arc<str>,
         call: CallContext,
+        grants: Arc<Grants>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Store<HostState> {
-        let state = HostState::new(plugin, call, memory_bytes, clock);
+        let state = HostState::new(plugin, call, grants, memory_bytes, clock);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

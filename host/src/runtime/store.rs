@@ -10,11 +10,14 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::clock::CallClock;
 use crate::context::CallContext;
+use crate::policy::Grants;
 
 /// The data of one call's `Store`.
 pub struct HostState {
     pub(crate) plugin: Arc<str>,
     pub(crate) call: CallContext,
+    /// What the policy grants the plugin.
+    pub(crate) grants: Arc<Grants>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
@@ -23,15 +26,31 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// Refuse a call of `capability` unless the policy grants it.
+    pub(crate) fn check_grant(
+        &self,
+        capability: crate::capabilities::Capability,
+    ) -> Result<(), crate::bindings::types::FacadeError> {
+        if self.grants.allows(capability) {
+            Ok(())
+        } else {
+            Err(crate::bindings::types::FacadeError::Denied(
+                self.grants.denial(capability),
+            ))
+        }
+    }
+
     pub(crate) fn new(
         plugin: Arc<str>,
         call: CallContext,
+        grants: Arc<Grants>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {
         Self {
             plugin,
             call,
+            grants,
             limiter: MemoryLimiter::new(memory_bytes),
             clock,
             wasi: None,

@@ -1,0 +1,369 @@
+//! The operator's policy: which capabilities each plugin is granted, and
+//! ceilings on its limits. A TOML file of rules, each naming plugins by name
+//! or glob (`*` matches any run of characters); for each capability the
+//! first rule that matches the plugin and names the capability decides.
+//! Capabilities no rule names follow the file's `default`: `grant-declared`
+//! (what the manifest declares is granted) or `deny`.
+//!
+//! ```toml
+//! default = "grant-declared"
+//!
+//! [[rule]]
+//! plugins = "notes"
+//! grant = ["session-state"]
+//!
+//! [[rule]]
+//! plugins = "untrusted-*"
+//! deny = ["sampling", "host-catalog"]
+//! max-memory-mib = 16
+//! max-timeout-ms = 2000
+//! ```
+//!
+//! With no policy file, every declared capability is granted. A policy that
+//! cannot be read or parsed stops the host (fail closed), naming the line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::capabilities::Capability;
+use crate::limits::PluginLimits;
+use crate::manifest::{ManifestCapabilities, describe_toml_error};
+
+/// What the policy does with capabilities no rule names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultGrant {
+    #[default]
+    GrantDeclared,
+    Deny,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PolicyFile {
+    #[serde(default)]
+    default: DefaultGrant,
+    #[serde(default)]
+    rule: Vec<RuleFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RuleFile {
+    plugins: toml::Spanned<String>,
+    #[serde(default)]
+    grant: Vec<Capability>,
+    #[serde(default)]
+    deny: Vec<Capability>,
+    max_memory_mib: Option<u64>,
+    max_timeout_ms: Option<u64>,
+}
+
+/// One rule, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub plugins: String,
+    pub line: usize,
+    pub grant: Vec<Capability>,
+    pub deny: Vec<Capability>,
+    pub max_memory_mib: Option<u64>,
+    pub max_timeout_ms: Option<u64>,
+}
+
+/// The operator's policy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    /// The file it came from; `None` for the built-in default.
+    pub source: Option<PathBuf>,
+    pub default: DefaultGrant,
+    pub rules: Vec<Rule>,
+}
+
+/// Why a policy file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read the policy {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid policy {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Who decided about a capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decider {
+    /// A rule of the policy file (its number from 1, its line, its pattern).
+    Rule {
+        number: usize,
+        line: usize,
+        plugins: String,
+    },
+    /// The policy's default for capabilities no rule names.
+    Default(DefaultGrant),
+}
+
+impl fmt::Display for Decider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decider::Rule {
+                number,
+                line,
+                plugins,
+            } => write!(
+                f,
+                "policy rule {number} (line {line}, plugins = \"{plugins}\")"
+            ),
+            Decider::Default(DefaultGrant::GrantDeclared) => {
+                f.write_str("the policy default (grant what is declared)")
+            }
+            Decider::Default(DefaultGrant::Deny) => f.write_str("the policy default (deny)"),
+        }
+    }
+}
+
+/// What the policy grants one plugin.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grants {
+    pub granted: BTreeMap<Capability, Decider>,
+    pub refused: BTreeMap<Capability, Decider>,
+    pub max_memory_mib: Option<u64>,
+    pub max_timeout_ms: Option<u64>,
+}
+
+impl Grants {
+    /// Everything declared is granted (no policy, or tests).
+    pub fn all_declared(declared: &ManifestCapabilities) -> Self {
+        Policy::default().evaluate("", declared)
+    }
+
+    pub fn allows(&self, capability: Capability) -> bool {
+        self.granted.contains_key(&capability)
+    }
+
+    /// Why a capability is not available, for the guest's `denied`.
+    pub fn denial(&self, capability: Capability) -> String {
+        match self.refused.get(&capability) {
+            Some(decider) => format!("the `{capability}` capability is not granted by {decider}"),
+            None => format!("the plugin's manifest does not declare the `{capability}` capability"),
+        }
+    }
+
+    /// Limits lowered to the policy's ceilings.
+    pub fn clamp(&self, limits: PluginLimits) -> PluginLimits {
+        let memory = self
+            .max_memory_mib
+            .map(|mib| (mib as usize).saturating_mul(1 << 20));
+        let timeout = self.max_timeout_ms.map(Duration::from_millis);
+        PluginLimits {
+            memory_bytes: memory.map_or(limits.memory_bytes, |m| m.min(limits.memory_bytes)),
+            timeout: timeout.map_or(limits.timeout, |t| t.min(limits.timeout)),
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+impl Policy {
+    /// Read and check a policy file.
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, Some(path))
+    }
+
+    pub fn parse(text: &str, path: Option<&Path>) -> Result<Self, PolicyError> {
+        let shown = path.map_or_else(|| PathBuf::from("(policy)"), Path::to_path_buf);
+        let invalid = |message: String| PolicyError::Invalid {
+            path: shown.clone(),
+            message,
+        };
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|e| invalid(describe_toml_error(text, &e)))?;
+        let mut rules = Vec::with_capacity(file.rule.len());
+        for r in file.rule {
+            let line = text[..r.plugins.span().start.min(text.len())]
+                .matches('\n')
+                .count()
+                + 1;
+            let plugins = r.plugins.into_inner();
+            if plugins.is_empty() {
+                return Err(invalid(format!("line {line}: `plugins` must not be empty")));
+            }
+            if let Some(c) = r.grant.iter().find(|c| r.deny.contains(c)) {
+                return Err(invalid(format!(
+                    "line {line}: capability `{c}` is both granted and denied by the same rule"
+                )));
+            }
+            if r.max_memory_mib == Some(0) || r.max_timeout_ms == Some(0) {
+                return Err(invalid(format!(
+                    "line {line}: a ceiling must be at least 1"
+                )));
+            }
+            rules.push(Rule {
+                plugins,
+                line,
+                grant: r.grant,
+                deny: r.deny,
+                max_memory_mib: r.max_memory_mib,
+                max_timeout_ms: r.max_timeout_ms,
+            });
+        }
+        Ok(Self {
+            source: path.map(Path::to_path_buf),
+            default: file.default,
+            rules,
+        })
+    }
+
+    /// What the policy grants `plugin`, which declares `declared`.
+    pub fn evaluate(&self, plugin: &str, declared: &ManifestCapabilities) -> Grants {
+        let matching: Vec<(usize, &Rule)> = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| glob_matches(&r.plugins, plugin))
+            .collect();
+        let mut grants = Grants::default();
+        for capability in declared.declared() {
+            let decided = matching.iter().find_map(|(i, r)| {
+                let decider = Decider::Rule {
+                    number: i + 1,
+                    line: r.line,
+                    plugins: r.plugins.clone(),
+                };
+                if r.deny.contains(&capability) {
+                    Some((false, decider))
+                } else if r.grant.contains(&capability) {
+                    Some((true, decider))
+                } else {
+                    None
+                }
+            });
+            let (granted, decider) = decided.unwrap_or((
+                self.default == DefaultGrant::GrantDeclared,
+                Decider::Default(self.default),
+            ));
+            if granted {
+                grants.granted.insert(capability, decider);
+            } else {
+                grants.refused.insert(capability, decider);
+            }
+        }
+        let lowest = |f: fn(&Rule) -> Option<u64>| matching.iter().filter_map(|(_, r)| f(r)).min();
+        grants.max_memory_mib = lowest(|r| r.max_memory_mib);
+        grants.max_timeout_ms = lowest(|r| r.max_timeout_ms);
+        grants
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(required: &[Capability], optional: &[Capability]) -> ManifestCapabilities {
+        ManifestCapabilities {
+            required: required.to_vec(),
+            optional: optional.to_vec(),
+        }
+    }
+
+    #[test]
+    fn globs_match_runs_of_characters() {
+        assert!(glob_matches("notes", "notes"));
+        assert!(!glob_matches("notes", "notes2"));
+        assert!(glob_matches("untrusted-*", "untrusted-a"));
+        assert!(glob_matches("*", "anything"));
+        assert!(glob_matches("a*c*e", "abcde"));
+        assert!(!glob_matches("a*c*e", "abcd"));
+        assert!(!glob_matches("*-x", "x"));
+    }
+
+    #[test]
+    fn without_a_file_everything_declared_is_granted() {
+        let g = Policy::default().evaluate(
+            "p",
+            &declared(&[Capability::Sampling], &[Capability::Roots]),
+        );
+        assert!(g.allows(Capability::Sampling) && g.allows(Capability::Roots));
+        assert!(!g.allows(Capability::Elicitation), "only what is declared");
+    }
+
+    #[test]
+    fn the_first_rule_naming_a_capability_decides() {
+        let policy = Policy::parse(
+            "default = \"deny\"\n\n[[rule]]\nplugins = \"notes\"\ngrant = [\"session-state\"]\n\n[[rule]]\nplugins = \"*\"\ndeny = [\"session-state\"]\ngrant = [\"roots\"]\nmax-timeout-ms = 500\n",
+            None,
+        )
+        .unwrap();
+        let d = declared(
+            &[Capability::SessionState],
+            &[Capability::Roots, Capability::Sampling],
+        );
+        let notes = policy.evaluate("notes", &d);
+        assert!(notes.allows(Capability::SessionState));
+        assert!(notes.allows(Capability::Roots));
+        assert_eq!(
+            notes.refused.get(&Capability::Sampling),
+            Some(&Decider::Default(DefaultGrant::Deny))
+        );
+        assert_eq!(notes.max_timeout_ms, Some(500));
+        let other = policy.evaluate("other", &d);
+        assert_eq!(
+            other
+                .refused
+                .get(&Capability::SessionState)
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("policy rule 2 (line 8, plugins = \"*\")")
+        );
+    }
+
+    #[test]
+    fn invalid_policies_name_the_line() {
+        let err = Policy::parse("[[rule]]\nplugins = \"a\"\ngrant = [\"network\"]\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3: unknown variant `network`"), "{err}");
+        let err = Policy::parse("[[rule]]\nplugins = \"a\"\ncolour = 1\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3: unknown field `colour`"), "{err}");
+        let err = Policy::parse(
+            "[[rule]]\nplugins = \"a\"\ngrant = [\"roots\"]\ndeny = [\"roots\"]\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 2: capability `roots` is both granted and denied"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! Capabilities at link time: a component may import only what its manifest
+//! declares; the operator's policy grants or refuses each declared
+//! capability (refusing a required one refuses the plugin, an optional one
+//! answers `denied`); a policy that cannot be used stops the host; and
+//! `plugin check` says all of this before anything is served.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use super::support::*;
+
+const FACADE_CAPABILITIES: &str = "[capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\"]\n";
+
+fn facade_manifest(capabilities: &str) -> String {
+    format!("name = \"facade\"\nversion = \"0.1.0\"\ndescription = \"d\"\n{capabilities}")
+}
+
+#[tokio::test]
+async fn an_import_beyond_the_manifest_refuses_the_plugin_naming_the_interface() {
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    // The component imports sampling, roots, ... but the manifest declares only elicitation.
+    dir.set_manifest(
+        "facade",
+        &facade_manifest("[capabilities]\nrequired = [\"elicitation\"]\n"),
+    );
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    let log = host
+        .stderr
+        .wait_for(
+            "plugin `facade` is refused",
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(log.contains("it imports `mcp:plugin/"), "{log}");
+    assert!(log.contains("its manifest does not declare it"), "{log}");
+    let names = host.tool_names().await;
+    assert!(names.contains(&"echo".to_string()) && !names.contains(&"elicit_name".to_string()));
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_policy_grants_refuses_and_denies() {
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    dir.set_manifest("facade", &facade_manifest(FACADE_CAPABILITIES));
+    // Optional sampling refused by a rule: the plugin loads, sampling answers `denied`.
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"fac*\"\ndeny = [\"sampling\"]\n",
+    );
+    let policy = dir.path.join("policy.toml");
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .script(ClientScript::capable([accept(json!({"name": "Ada"}))]))
+        .arg("--policy")
+        .arg(policy.to_str().unwrap());
+    let host = Connected::start(&dir, options).await.unwrap();
+    let result = host.call("sample", json!({"prompt": "x"})).await.unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(
+        text_of(&result),
+        "sampling failed: denied: the `sampling` capability is not granted by policy rule 1 \
+         (line 2, plugins = \"fac*\")"
+    );
+    assert!(
+        host.received.lock().unwrap().samplings.is_empty(),
+        "the client was never asked"
+    );
+    // Granted capabilities still work.
+    assert_eq!(
+        text_of(&host.call_ok("elicit_name", empty_args()).await),
+        "hello Ada"
+    );
+    host.shutdown().await;
+
+    // Required elicitation refused: the plugin is not loaded, and the log says why.
+    dir.write(
+        "policy.toml",
+        "default = \"deny\"\n\n[[rule]]\nplugins = \"hello\"\ngrant = []\n",
+    );
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .arg("--policy")
+        .arg(policy.to_str().unwrap());
+    let host = Connected::start(&dir, options).await.unwrap();
+    let log = host
+        .stderr
+        .wait_for(
+            "plugin `facade` is refused",
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(
+        log.contains("it requires the `elicitation` capability, which the policy default (deny) does not grant"),
+        "{log}"
+    );
+    assert!(host.tool_names().await.contains(&"echo".to_string()));
+    host.shutdown().await;
+}
+
+#[test]
+fn an_invalid_policy_stops_the_host_naming_the_line() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"x\"\ngrant = [\"network\"]\n",
+    );
+    let output = Command::new(host_binary())
+        .args(["serve", "--plugins"])
+        .arg(&dir.path)
+        .arg("--policy")
+        .arg(dir.path.join("policy.toml"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid policy"), "{stderr}");
+    assert!(
+        stderr.contains("line 3: unknown variant `network`"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+
+    let missing = Command::new(host_binary())
+        .args(["serve", "--policy", "/nonexistent/policy.toml"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the policy"));
+}
+
+#[test]
+fn plugin_check_reports_imports_grants_and_the_verdict() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    dir.set_manifest("facade", &facade_manifest(FACADE_CAPABILITIES));
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"facade\"\ndeny = [\"roots\"]\n",
+    );
+    let output = Command::new(host_binary())
+        .args(["plugin", "check"])
+        .arg(dir.path.join("facade.wasm"))
+        .arg("--policy")
+        .arg(dir.path.join("policy.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("mcp:plugin/sampling@0.1.0"), "{text}");
+    assert!(text.contains("capability `sampling`"), "{text}");
+    assert!(text.contains("mcp:plugin/tools@0.1.0"), "{text}");
+    assert!(text.contains("required: elicitation"), "{text}");
+    assert!(
+        text.contains("roots: not granted by policy rule 1"),
+        "{text}"
+    );
+    assert!(text.contains("each use answers `denied`"), "{text}");
+    assert!(text.contains("verdict: loads"), "{text}");
+
+    dir.set_manifest("facade", &facade_manifest(""));
+    let output = Command::new(host_binary())
+        .args(["plugin", "check"])
+        .arg(dir.path.join("facade.wasm"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("verdict: refused"), "{text}");
+    assert!(text.contains("its manifest does not declare it"), "{text}");
+}
