@@ -38,6 +38,28 @@ pub struct ManifestCapabilities {
     /// plugin loads and each use of it answers `denied`.
     #[serde(default)]
     pub optional: Vec<Capability>,
+    /// Parameters of the `files` capability.
+    #[serde(default)]
+    pub files: Option<FilesParams>,
+    /// Parameters of the `env` capability.
+    #[serde(default)]
+    pub env: Option<EnvParams>,
+}
+
+/// `[capabilities.files]`: host directories the plugin reads.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FilesParams {
+    /// Absolute host directories, each visible to the plugin read-only at
+    /// the same path.
+    pub read_only: Vec<std::path::PathBuf>,
+}
+
+/// `[capabilities.env]`: host environment variables the plugin sees.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EnvParams {
+    pub variables: Vec<String>,
 }
 
 impl ManifestCapabilities {
@@ -89,6 +111,7 @@ impl PluginManifest {
                 ));
             }
         }
+        check_capability_params(caps)?;
         if let Some(limits) = &manifest.limits {
             if limits.memory_mib == Some(0) {
                 return Err("limits.memory-mib must be at least 1".into());
@@ -99,6 +122,49 @@ impl PluginManifest {
         }
         Ok(manifest)
     }
+}
+
+/// The parameters of `files` and `env` go with declaring them.
+fn check_capability_params(caps: &ManifestCapabilities) -> Result<(), String> {
+    match (&caps.files, caps.declares(Capability::Files)) {
+        (Some(files), true) => {
+            if files.read_only.is_empty() {
+                return Err("capabilities.files.read-only lists no directory".into());
+            }
+            if let Some(p) = files.read_only.iter().find(|p| !p.is_absolute()) {
+                return Err(format!(
+                    "capabilities.files.read-only: `{}` is not an absolute path",
+                    p.display()
+                ));
+            }
+        }
+        (Some(_), false) => {
+            return Err("[capabilities.files] is set but `files` is not declared".into());
+        }
+        (None, true) => {
+            return Err("`files` is declared but [capabilities.files] lists no directory".into());
+        }
+        (None, false) => {}
+    }
+    match (&caps.env, caps.declares(Capability::Env)) {
+        (Some(env), true) => {
+            if let Some(v) = env.variables.iter().find(|v| {
+                v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            }) {
+                return Err(format!(
+                    "capabilities.env.variables: `{v}` is not a variable name"
+                ));
+            }
+        }
+        (Some(_), false) => {
+            return Err("[capabilities.env] is set but `env` is not declared".into());
+        }
+        (None, true) => {
+            return Err("`env` is declared but [capabilities.env] lists no variable".into());
+        }
+        (None, false) => {}
+    }
+    Ok(())
 }
 
 /// A TOML error as one line: `line N: message`.

@@ -3,7 +3,8 @@
 //! or glob (`*` matches any run of characters); for each capability the
 //! first rule that matches the plugin and names the capability decides.
 //! Capabilities no rule names follow the file's `default`: `grant-declared`
-//! (what the manifest declares is granted) or `deny`.
+//! (what the manifest declares is granted, except `files` and `env`, which
+//! reach the host's own data and need a rule that names them) or `deny`.
 //!
 //! ```toml
 //! default = "grant-declared"
@@ -19,8 +20,11 @@
 //! max-timeout-ms = 2000
 //! ```
 //!
-//! With no policy file, every declared capability is granted. A policy that
-//! cannot be read or parsed stops the host (fail closed), naming the line.
+//! With no policy file, every declared capability is granted except `files`
+//! and `env`. A rule granting `files` or `env` may narrow them with
+//! `files-read-only` (allowed host directories) and `env-variables`. A policy
+//! that cannot be read or parsed stops the host (fail closed), naming the
+//! line.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,6 +65,8 @@ struct RuleFile {
     deny: Vec<Capability>,
     max_memory_mib: Option<u64>,
     max_timeout_ms: Option<u64>,
+    files_read_only: Option<Vec<PathBuf>>,
+    env_variables: Option<Vec<String>>,
 }
 
 /// One rule, with where it was written.
@@ -72,6 +78,13 @@ pub struct Rule {
     pub deny: Vec<Capability>,
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
+    /// When this rule grants `files`: the host directories it allows (a
+    /// declared directory is granted if it is one of these or inside one);
+    /// `None` allows every declared directory.
+    pub files_read_only: Option<Vec<PathBuf>>,
+    /// When this rule grants `env`: the variables it allows; `None` allows
+    /// every declared variable.
+    pub env_variables: Option<Vec<String>>,
 }
 
 /// The operator's policy.
@@ -120,9 +133,9 @@ impl fmt::Display for Decider {
                 f,
                 "policy rule {number} (line {line}, plugins = \"{plugins}\")"
             ),
-            Decider::Default(DefaultGrant::GrantDeclared) => {
-                f.write_str("the policy default (grant what is declared)")
-            }
+            Decider::Default(DefaultGrant::GrantDeclared) => f.write_str(
+                "the policy default (grant what is declared, except files and env, which need a rule)",
+            ),
             Decider::Default(DefaultGrant::Deny) => f.write_str("the policy default (deny)"),
         }
     }
@@ -135,6 +148,10 @@ pub struct Grants {
     pub refused: BTreeMap<Capability, Decider>,
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
+    /// Host directories the plugin reads (when `files` is granted).
+    pub files: Vec<PathBuf>,
+    /// Environment variables the plugin sees (when `env` is granted).
+    pub env: Vec<String>,
 }
 
 impl Grants {
@@ -221,6 +238,17 @@ impl Policy {
                     "line {line}: capability `{c}` is both granted and denied by the same rule"
                 )));
             }
+            if let Some(p) = r
+                .files_read_only
+                .iter()
+                .flatten()
+                .find(|p| !p.is_absolute())
+            {
+                return Err(invalid(format!(
+                    "line {line}: files-read-only: `{}` is not an absolute path",
+                    p.display()
+                )));
+            }
             if r.max_memory_mib == Some(0) || r.max_timeout_ms == Some(0) {
                 return Err(invalid(format!(
                     "line {line}: a ceiling must be at least 1"
@@ -233,6 +261,8 @@ impl Policy {
                 deny: r.deny,
                 max_memory_mib: r.max_memory_mib,
                 max_timeout_ms: r.max_timeout_ms,
+                files_read_only: r.files_read_only,
+                env_variables: r.env_variables,
             });
         }
         Ok(Self {
@@ -259,21 +289,43 @@ impl Policy {
                     plugins: r.plugins.clone(),
                 };
                 if r.deny.contains(&capability) {
-                    Some((false, decider))
+                    Some((false, decider, None))
                 } else if r.grant.contains(&capability) {
-                    Some((true, decider))
+                    Some((true, decider, Some(*r)))
                 } else {
                     None
                 }
             });
-            let (granted, decider) = decided.unwrap_or((
-                self.default == DefaultGrant::GrantDeclared,
+            let (granted, decider, rule) = decided.unwrap_or((
+                self.default == DefaultGrant::GrantDeclared && capability.granted_by_default(),
                 Decider::Default(self.default),
+                None,
             ));
-            if granted {
-                grants.granted.insert(capability, decider);
-            } else {
+            if !granted {
                 grants.refused.insert(capability, decider);
+                continue;
+            }
+            grants.granted.insert(capability, decider);
+            match capability {
+                Capability::Files => {
+                    let wanted = declared.files.iter().flat_map(|f| &f.read_only);
+                    let allowed = rule.and_then(|r| r.files_read_only.as_ref());
+                    grants.files = wanted
+                        .filter(|dir| {
+                            allowed.is_none_or(|a| a.iter().any(|root| dir.starts_with(root)))
+                        })
+                        .cloned()
+                        .collect();
+                }
+                Capability::Env => {
+                    let wanted = declared.env.iter().flat_map(|e| &e.variables);
+                    let allowed = rule.and_then(|r| r.env_variables.as_ref());
+                    grants.env = wanted
+                        .filter(|v| allowed.is_none_or(|a| a.contains(v)))
+                        .cloned()
+                        .collect();
+                }
+                _ => {}
             }
         }
         let lowest = |f: fn(&Rule) -> Option<u64>| matching.iter().filter_map(|(_, r)| f(r)).min();
@@ -291,7 +343,30 @@ mod tests {
         ManifestCapabilities {
             required: required.to_vec(),
             optional: optional.to_vec(),
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn files_and_env_need_a_rule_that_may_narrow_them() {
+        let mut d = declared(&[], &[Capability::Files, Capability::Env]);
+        d.files = Some(crate::manifest::FilesParams {
+            read_only: vec!["/srv/docs".into(), "/etc".into()],
+        });
+        d.env = Some(crate::manifest::EnvParams {
+            variables: vec!["LANG".into(), "SECRET".into()],
+        });
+        let none = Policy::default().evaluate("p", &d);
+        assert!(!none.allows(Capability::Files) && !none.allows(Capability::Env));
+        assert!(none.files.is_empty() && none.env.is_empty());
+        let policy = Policy::parse(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"files\", \"env\"]\nfiles-read-only = [\"/srv\"]\nenv-variables = [\"LANG\"]\n",
+            None,
+        )
+        .unwrap();
+        let g = policy.evaluate("p", &d);
+        assert_eq!(g.files, vec![PathBuf::from("/srv/docs")]);
+        assert_eq!(g.env, vec!["LANG".to_string()]);
     }
 
     #[test]

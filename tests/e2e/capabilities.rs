@@ -174,3 +174,69 @@ fn plugin_check_reports_imports_grants_and_the_verdict() {
     assert!(text.contains("verdict: refused"), "{text}");
     assert!(text.contains("its manifest does not declare it"), "{text}");
 }
+
+const CHATTY_WITH_FILES_AND_ENV: &str = "name = \"chatty\"\nversion = \"0.1.0\"\n\
+[capabilities]\noptional = [\"files\", \"env\"]\n\
+[capabilities.files]\nread-only = [\"DIR\"]\n\
+[capabilities.env]\nvariables = [\"E2E_COLOUR\", \"E2E_SECRET\"]\n";
+
+#[tokio::test]
+async fn files_and_env_reach_a_plugin_only_when_a_rule_grants_them() {
+    let data = PluginDir::empty();
+    data.write("note.txt", "from the host");
+    let note = data.path.join("note.txt");
+    let note = note.to_str().unwrap();
+    let dir = PluginDir::with(&[], &["chatty"]);
+    dir.set_manifest(
+        "chatty",
+        &CHATTY_WITH_FILES_AND_ENV.replace("DIR", data.path.to_str().unwrap()),
+    );
+
+    // Declared but not granted (no rule names them): nothing is visible.
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .env("E2E_COLOUR", "teal")
+        .env("E2E_SECRET", "hunter2");
+    let host = Connected::start(&dir, options.clone()).await.unwrap();
+    let read = host.call("read_file", json!({"path": note})).await.unwrap();
+    assert_eq!(read.is_error, Some(true), "{}", text_of(&read));
+    assert_eq!(
+        text_of(&host.call_ok("env", json!({"name": "E2E_COLOUR"})).await),
+        "unset"
+    );
+    host.shutdown().await;
+
+    // Granted by a rule, narrowed to one variable: the directory is readable,
+    // not writable; only the allowed variable is set.
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"chatty\"\ngrant = [\"files\", \"env\"]\nenv-variables = [\"E2E_COLOUR\"]\n",
+    );
+    let policy = dir.path.join("policy.toml");
+    let host = Connected::start(&dir, options.arg("--policy").arg(policy.to_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&host.call_ok("read_file", json!({"path": note})).await),
+        "from the host"
+    );
+    let write = host
+        .call("write_file", json!({"path": note, "text": "overwritten"}))
+        .await
+        .unwrap();
+    assert_eq!(write.is_error, Some(true), "{}", text_of(&write));
+    assert_eq!(std::fs::read_to_string(note).unwrap(), "from the host");
+    let elsewhere = host
+        .call("read_file", json!({"path": "/etc/hostname"}))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.is_error, Some(true), "{}", text_of(&elsewhere));
+    assert_eq!(
+        text_of(&host.call_ok("env", json!({"name": "E2E_COLOUR"})).await),
+        "teal"
+    );
+    assert_eq!(
+        text_of(&host.call_ok("env", json!({"name": "E2E_SECRET"})).await),
+        "unset"
+    );
+    host.shutdown().await;
+}

@@ -59,7 +59,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
             .call_tool(search_params(RequestMetaObject::default()))
             .await
             .unwrap();
-        let levels = take_levels(&host);
+        let levels = take_levels_with(&host, Some(LoggingLevel::Info)).await;
         assert!(
             levels.contains(&LoggingLevel::Info),
             "{transport:?}: {levels:?}"
@@ -77,7 +77,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
             .call_tool(search_params(RequestMetaObject::default()))
             .await
             .unwrap();
-        let levels = take_levels(&host);
+        let levels = take_levels_with(&host, Some(LoggingLevel::Debug)).await;
         assert!(
             levels.contains(&LoggingLevel::Debug),
             "{transport:?}: {levels:?}"
@@ -109,7 +109,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
         let mut meta = RequestMetaObject::default();
         meta.set_log_level(LoggingLevel::Info);
         host.client.call_tool(search_params(meta)).await.unwrap();
-        let levels = take_levels(&host);
+        let levels = take_levels_with(&host, Some(LoggingLevel::Info)).await;
         assert!(
             levels.contains(&LoggingLevel::Info),
             "{transport:?}: {levels:?}"
@@ -120,6 +120,20 @@ async fn logs_follow_the_clients_level_in_both_eras() {
         );
         host.shutdown().await;
     }
+}
+
+/// The levels of the log messages received so far. Over HTTP, log messages
+/// travel on the session's own stream and may arrive after the response, so
+/// this waits (bounded) for `expected` when it is given.
+async fn take_levels_with(host: &Connected, expected: Option<LoggingLevel>) -> Vec<LoggingLevel> {
+    if let Some(level) = expected {
+        wait_until(&host.received, "the expected log level", |r| {
+            r.logs.iter().any(|l| l.level == level)
+        })
+        .await;
+    }
+    let mut received = host.received.lock().unwrap();
+    received.logs.drain(..).map(|l| l.level).collect()
 }
 
 fn take_levels(host: &Connected) -> Vec<LoggingLevel> {

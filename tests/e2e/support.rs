@@ -350,6 +350,8 @@ pub struct HostOptions {
     pub default_plugin_dir: bool,
     /// How the client answers the server's requests.
     pub script: ClientScript,
+    /// Extra environment variables for the host process.
+    pub env: Vec<(String, String)>,
 }
 
 impl HostOptions {
@@ -361,7 +363,13 @@ impl HostOptions {
             cache_dir: None,
             default_plugin_dir: false,
             script: ClientScript::default(),
+            env: Vec::new(),
         }
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn script(mut self, script: ClientScript) -> Self {
@@ -408,6 +416,7 @@ impl Connected {
             .arg(options.cache_dir.clone().unwrap_or_else(shared_cache_dir))
             .args(&options.extra_args)
             .env("MCP_WASM_HOST_LOG", "info")
+            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .kill_on_drop(true);
         let handler = RecordingClient {
             received: Arc::default(),

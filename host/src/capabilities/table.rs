@@ -22,15 +22,21 @@ pub enum Capability {
     SessionState,
     /// The host's resources and prompts (`mcp:plugin/host-catalog`).
     HostCatalog,
+    /// Read-only host directories, through WASI's filesystem.
+    Files,
+    /// Named host environment variables, through WASI's environment.
+    Env,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 7] = [
         Capability::Sampling,
         Capability::Elicitation,
         Capability::Roots,
         Capability::SessionState,
         Capability::HostCatalog,
+        Capability::Files,
+        Capability::Env,
     ];
 
     /// The name used in manifests and policies.
@@ -41,7 +47,16 @@ impl Capability {
             Capability::Roots => "roots",
             Capability::SessionState => "session-state",
             Capability::HostCatalog => "host-catalog",
+            Capability::Files => "files",
+            Capability::Env => "env",
         }
+    }
+
+    /// Whether a policy's `grant-declared` default grants it. Capabilities
+    /// that reach the host's own data (files, environment) are granted only
+    /// by a rule that names them.
+    pub fn granted_by_default(self) -> bool {
+        !matches!(self, Capability::Files | Capability::Env)
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -56,6 +71,9 @@ impl Capability {
             Capability::Roots => &["mcp:plugin/roots"],
             Capability::SessionState => &["mcp:plugin/session-state"],
             Capability::HostCatalog => &["mcp:plugin/host-catalog"],
+            // Data, not interfaces: WASI's filesystem and environment are
+            // always linked, and empty unless these are granted.
+            Capability::Files | Capability::Env => &[],
         }
     }
 }
@@ -168,7 +186,7 @@ mod tests {
     fn imports_beyond_the_manifest_are_named() {
         let declared = crate::manifest::ManifestCapabilities {
             required: vec![Capability::Sampling],
-            optional: vec![],
+            ..Default::default()
         };
         let ok = [
             "mcp:plugin/context@0.1.0".to_string(),

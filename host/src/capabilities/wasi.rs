@@ -1,6 +1,8 @@
 //! WASI preview 2 for plugins, deny by default: no preopened directories, no
 //! environment variables, no arguments, no network. Clocks and random are
-//! available. A guest's stdout and stderr never reach the host's stdout (the
+//! available. The `files` capability adds the granted host directories,
+//! read-only, each at its own path; `env` adds the granted variables that
+//! are set in the host's environment. A guest's stdout and stderr never reach the host's stdout (the
 //! protocol channel on stdio): each line becomes a tracing event on stderr,
 //! tagged with the plugin's name.
 
@@ -12,8 +14,9 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime::component::Linker;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
+use crate::policy::Grants;
 use crate::runtime::HostState;
 
 /// Longest line kept from guest output; the rest of a longer line is dropped.
@@ -23,15 +26,27 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     wasmtime_wasi::p2::add_to_linker_async(linker)
 }
 
-/// The WASI context of one call of `plugin`.
-pub(crate) fn deny_by_default_ctx(plugin: &Arc<str>) -> WasiCtx {
-    WasiCtxBuilder::new()
+/// The WASI context of one call of `plugin`, with what `grants` allows.
+pub(crate) fn ctx_for(plugin: &Arc<str>, grants: &Grants) -> WasiCtx {
+    let mut builder = WasiCtxBuilder::new();
+    builder
         .stdout(GuestOutput::new(plugin.clone(), OutputKind::Stdout))
         .stderr(GuestOutput::new(plugin.clone(), OutputKind::Stderr))
         .allow_tcp(false)
         .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build()
+        .allow_ip_name_lookup(false);
+    for dir in &grants.files {
+        let guest_path = dir.to_string_lossy();
+        if let Err(e) = builder.preopened_dir(dir, guest_path.as_ref(), FsPerms::ReadOnly) {
+            tracing::warn!(plugin = %plugin, "cannot open granted directory {}: {e}", dir.display());
+        }
+    }
+    for name in &grants.env {
+        if let Ok(value) = std::env::var(name) {
+            builder.env(name, value);
+        }
+    }
+    builder.build()
 }
 
 #[derive(Debug, Clone, Copy)]

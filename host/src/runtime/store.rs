@@ -61,10 +61,10 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let plugin = &self.plugin;
+        let (plugin, grants) = (&self.plugin, &self.grants);
         let ctx = self
             .wasi
-            .get_or_insert_with(|| crate::capabilities::wasi::deny_by_default_ctx(plugin));
+            .get_or_insert_with(|| crate::capabilities::wasi::ctx_for(plugin, grants));
         WasiCtxView {
             ctx,
             table: &mut self.table,
