@@ -105,6 +105,9 @@ pub struct ServeArgs {
     /// How many sandboxes may run at once across all plugins.
     #[arg(long, default_value_t = 256)]
     pub max_instances: u32,
+    /// The largest result a call may return, in KiB.
+    #[arg(long, default_value_t = 4096)]
+    pub max_response_kib: u64,
     /// Tools per `tools/list` page.
     #[arg(long, default_value_t = mcp::DEFAULT_PAGE_SIZE)]
     pub page_size: usize,
@@ -235,6 +238,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         default_timeout: Duration::from_millis(args.default_timeout_ms),
         max_timeout: Duration::from_millis(args.max_timeout_ms),
         max_instances: args.max_instances,
+        max_response_bytes: usize::try_from(args.max_response_kib)
+            .ok()
+            .and_then(|k| k.checked_mul(1024))
+            .context("--max-response-kib is too large")?,
     };
     let cache_dir = if args.no_cache {
         None

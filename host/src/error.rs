@@ -83,6 +83,26 @@ pub enum InvocationError {
     /// The sandbox could not be set up.
     #[error("plugin `{plugin}` could not be started: {message}")]
     Instantiate { plugin: String, message: String },
+    /// The plugin already runs as many calls as its limit allows, and none
+    /// finished while this one waited.
+    #[error(
+        "plugin `{plugin}` already runs its limit of {max_concurrent} concurrent calls; this call waited {} ms and gave up",
+        waited.as_millis()
+    )]
+    Busy {
+        plugin: String,
+        max_concurrent: u32,
+        waited: Duration,
+    },
+    /// The result is larger than the host accepts.
+    #[error(
+        "plugin `{plugin}` returned {size} bytes, more than the {limit} bytes a result may have"
+    )]
+    ResponseTooLarge {
+        plugin: String,
+        size: usize,
+        limit: usize,
+    },
     /// The host stopped the call for a reason it names.
     #[error("plugin `{plugin}` was stopped: {message}")]
     Aborted { plugin: String, message: String },

@@ -18,6 +18,9 @@ pub struct HostLimits {
     pub max_timeout: Duration,
     /// How many sandboxes may run at once across all plugins.
     pub max_instances: u32,
+    /// The largest result a call may return (text, binary content and
+    /// structured content together), in bytes.
+    pub max_response_bytes: usize,
 }
 
 impl Default for HostLimits {
@@ -28,6 +31,7 @@ impl Default for HostLimits {
             default_timeout: Duration::from_secs(30),
             max_timeout: Duration::from_secs(300),
             max_instances: 256,
+            max_response_bytes: 4 << 20,
         }
     }
 }
@@ -37,6 +41,9 @@ impl Default for HostLimits {
 pub struct PluginLimits {
     pub memory_bytes: usize,
     pub timeout: Duration,
+    /// Calls of this plugin that may run at once; `None`: only the host's
+    /// sandbox count bounds them.
+    pub max_concurrent: Option<u32>,
 }
 
 impl HostLimits {
@@ -54,6 +61,7 @@ impl HostLimits {
         PluginLimits {
             memory_bytes: memory.min(self.max_memory_bytes),
             timeout: timeout.min(self.max_timeout),
+            max_concurrent: requested.and_then(|l| l.max_concurrent),
         }
     }
 }
@@ -68,10 +76,12 @@ mod tests {
         let asked = ManifestLimits {
             memory_mib: Some(4096),
             timeout_ms: Some(10),
+            max_concurrent: Some(2),
         };
         let got = host.for_plugin(Some(&asked));
         assert_eq!(got.memory_bytes, host.max_memory_bytes);
         assert_eq!(got.timeout, Duration::from_millis(10));
+        assert_eq!(got.max_concurrent, Some(2));
     }
 
     #[test]

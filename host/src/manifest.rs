@@ -81,6 +81,8 @@ pub struct ManifestLimits {
     pub memory_mib: Option<u64>,
     /// Wall-clock time per call, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// Calls that may run at once; more wait (up to their time limit).
+    pub max_concurrent: Option<u32>,
 }
 
 impl PluginManifest {
@@ -118,6 +120,9 @@ impl PluginManifest {
             }
             if limits.timeout_ms == Some(0) {
                 return Err("limits.timeout-ms must be at least 1".into());
+            }
+            if limits.max_concurrent == Some(0) {
+                return Err("limits.max-concurrent must be at least 1".into());
             }
         }
         Ok(manifest)
@@ -208,7 +213,8 @@ mod tests {
             m.limits,
             Some(ManifestLimits {
                 memory_mib: Some(16),
-                timeout_ms: Some(250)
+                timeout_ms: Some(250),
+                max_concurrent: None,
             })
         );
     }

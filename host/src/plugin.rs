@@ -63,6 +63,8 @@ pub struct Plugin {
     pub imports: Vec<String>,
     /// What the policy grants it.
     pub grants: Arc<Grants>,
+    /// Its concurrency cap and its counters of denials and limit hits.
+    pub budget: crate::runtime::PluginBudget,
     pub(crate) pre: InstancePre<HostState>,
     pub(crate) exports: PluginExports,
 }
@@ -192,10 +194,12 @@ impl Plugin {
             ));
         }
         let limits = grants.clamp(runtime.limits().for_plugin(manifest.limits.as_ref()));
+        let budget = crate::runtime::PluginBudget::new(limits.max_concurrent);
         let guest = crate::runtime::Guest {
             name: &name,
             limits,
             grants: &grants,
+            budget: &budget,
             pre: &pre,
         };
         let declared =
@@ -235,6 +239,7 @@ impl Plugin {
             prompts,
             imports,
             grants,
+            budget,
             pre,
             exports,
         })

@@ -18,6 +18,7 @@
 //! deny = ["sampling", "host-catalog"]
 //! max-memory-mib = 16
 //! max-timeout-ms = 2000
+//! max-concurrent = 2
 //! ```
 //!
 //! With no policy file, every declared capability is granted except `files`
@@ -65,6 +66,7 @@ struct RuleFile {
     deny: Vec<Capability>,
     max_memory_mib: Option<u64>,
     max_timeout_ms: Option<u64>,
+    max_concurrent: Option<u32>,
     files_read_only: Option<Vec<PathBuf>>,
     env_variables: Option<Vec<String>>,
 }
@@ -78,6 +80,7 @@ pub struct Rule {
     pub deny: Vec<Capability>,
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
+    pub max_concurrent: Option<u32>,
     /// When this rule grants `files`: the host directories it allows (a
     /// declared directory is granted if it is one of these or inside one);
     /// `None` allows every declared directory.
@@ -148,6 +151,7 @@ pub struct Grants {
     pub refused: BTreeMap<Capability, Decider>,
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
+    pub max_concurrent: Option<u32>,
     /// Host directories the plugin reads (when `files` is granted).
     pub files: Vec<PathBuf>,
     /// Environment variables the plugin sees (when `env` is granted).
@@ -178,9 +182,14 @@ impl Grants {
             .max_memory_mib
             .map(|mib| (mib as usize).saturating_mul(1 << 20));
         let timeout = self.max_timeout_ms.map(Duration::from_millis);
+        let concurrent = match (limits.max_concurrent, self.max_concurrent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         PluginLimits {
             memory_bytes: memory.map_or(limits.memory_bytes, |m| m.min(limits.memory_bytes)),
             timeout: timeout.map_or(limits.timeout, |t| t.min(limits.timeout)),
+            max_concurrent: concurrent,
         }
     }
 }
@@ -249,7 +258,10 @@ impl Policy {
                     p.display()
                 )));
             }
-            if r.max_memory_mib == Some(0) || r.max_timeout_ms == Some(0) {
+            if r.max_memory_mib == Some(0)
+                || r.max_timeout_ms == Some(0)
+                || r.max_concurrent == Some(0)
+            {
                 return Err(invalid(format!(
                     "line {line}: a ceiling must be at least 1"
                 )));
@@ -261,6 +273,7 @@ impl Policy {
                 deny: r.deny,
                 max_memory_mib: r.max_memory_mib,
                 max_timeout_ms: r.max_timeout_ms,
+                max_concurrent: r.max_concurrent,
                 files_read_only: r.files_read_only,
                 env_variables: r.env_variables,
             });
@@ -331,6 +344,7 @@ impl Policy {
         let lowest = |f: fn(&Rule) -> Option<u64>| matching.iter().filter_map(|(_, r)| f(r)).min();
         grants.max_memory_mib = lowest(|r| r.max_memory_mib);
         grants.max_timeout_ms = lowest(|r| r.max_timeout_ms);
+        grants.max_concurrent = matching.iter().filter_map(|(_, r)| r.max_concurrent).min();
         grants
     }
 }

@@ -91,6 +91,28 @@ impl ToolResult {
         }
     }
 
+    /// Roughly how many bytes the result carries: text, binary data and the
+    /// structured content's JSON.
+    pub fn size_bytes(&self) -> usize {
+        let content: usize = self
+            .content
+            .iter()
+            .map(|c| match c {
+                Content::Text(t) => t.len(),
+                Content::Image { data, .. } | Content::Audio { data, .. } => data.len(),
+                Content::ResourceLink { uri, name, .. } => uri.len() + name.len(),
+                Content::Resource { uri, body, .. } => {
+                    uri.len()
+                        + match body {
+                            ResourceBody::Text(t) => t.len(),
+                            ResourceBody::Blob(b) => b.len(),
+                        }
+                }
+            })
+            .sum();
+        content + self.structured.as_ref().map_or(0, |v| v.to_string().len())
+    }
+
     /// The concatenated text blocks (handy for logs and tests).
     pub fn text(&self) -> String {
         self.content

@@ -87,3 +87,65 @@ async fn a_spinning_guest_does_not_block_concurrent_calls() {
     assert_eq!(order.lock().unwrap().first(), Some(&"add"));
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plugin_at_its_concurrency_cap_turns_further_calls_away() {
+    // One call at a time; the first waits 5 s for the user, the second waits
+    // its 1 s time limit for room, then fails naming the cap.
+    let dir = PluginDir::with(&[], &["facade"]);
+    dir.set_manifest(
+        "facade",
+        "name = \"facade\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 1000\nmax-concurrent = 1\n\
+         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\"]\n",
+    );
+    let mut script = ClientScript::capable([
+        accept(serde_json::json!({"name": "first"})),
+        accept(serde_json::json!({"name": "second"})),
+    ]);
+    script.delay = Some(std::time::Duration::from_secs(5));
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio).script(script),
+    )
+    .await
+    .unwrap();
+    let first = host.call("elicit_name", empty_args());
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        host.call("elicit_name", empty_args()).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(text_of(&first.unwrap()), "hello first");
+    let second = second.unwrap();
+    assert_eq!(second.is_error, Some(true));
+    assert_eq!(
+        text_of(&second),
+        "plugin `facade` already runs its limit of 1 concurrent calls; this call waited 1000 ms and gave up"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_result_larger_than_the_limit_is_refused() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio)
+            .arg("--max-response-kib")
+            .arg("1"),
+    )
+    .await
+    .unwrap();
+    let small = host.call_ok("echo", echo_args("fits")).await;
+    assert_eq!(text_of(&small), "fits");
+    let big = host
+        .call("echo", echo_args(&"x".repeat(2000)))
+        .await
+        .unwrap();
+    assert_eq!(big.is_error, Some(true));
+    assert_eq!(
+        text_of(&big),
+        "plugin `hello` returned 2000 bytes, more than the 1024 bytes a result may have"
+    );
+    host.shutdown().await;
+}

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
-use super::{CallClock, HostState, Interrupted, Runtime};
+use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
 use crate::bindings::{completions, resources, types};
 use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
@@ -62,6 +62,7 @@ pub(crate) struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: PluginLimits,
     pub grants: &'a Arc<crate::policy::Grants>,
+    pub budget: &'a super::PluginBudget,
     pub pre: &'a InstancePre<HostState>,
 }
 
@@ -71,6 +72,7 @@ impl<'a> From<&'a Plugin> for Guest<'a> {
             name: &plugin.name,
             limits: plugin.limits,
             grants: &plugin.grants,
+            budget: &plugin.budget,
             pre: &plugin.pre,
         }
     }
@@ -107,6 +109,18 @@ impl Runtime {
         let cancel: CancellationToken = call.cancel.clone();
         let clock = CallClock::new(Instant::now() + guest.limits.timeout);
         let slot_deadline = Instant::now() + guest.limits.timeout;
+        let counters = &guest.budget.counters;
+        let _admitted = tokio::select! {
+            admitted = guest.budget.admit(slot_deadline) => admitted.map_err(|()| {
+                PluginCounters::bump(&counters.busy);
+                InvocationError::Busy {
+                    plugin: guest.name.to_string(),
+                    max_concurrent: guest.budget.max_concurrent.unwrap_or_default(),
+                    waited: guest.limits.timeout,
+                }
+            })?,
+            () = cancel.cancelled() => return Err(InvocationError::Cancelled),
+        };
         let _slot = tokio::select! {
             slot = self.acquire_slot(slot_deadline) => slot.ok_or_else(|| InvocationError::Capacity {
                 plugin: guest.name.to_string(),
@@ -118,6 +132,7 @@ impl Runtime {
             guest.name.clone(),
             call,
             guest.grants.clone(),
+            counters.clone(),
             guest.limits.memory_bytes,
             clock.clone(),
         );
@@ -132,7 +147,16 @@ impl Runtime {
             () = cancel.cancelled() => Err(wasmtime::Error::new(Interrupted::Cancelled)),
             () = clock.expired() => Err(wasmtime::Error::new(Interrupted::Deadline)),
         };
-        outcome.map_err(|e| classify(guest.name, guest.limits, &store, e))
+        outcome.map_err(|e| {
+            let error = classify(guest.name, guest.limits, &store, e);
+            match &error {
+                InvocationError::Deadline { .. } => PluginCounters::bump(&counters.deadlines),
+                InvocationError::Memory { .. } => PluginCounters::bump(&counters.memory),
+                InvocationError::Trap { .. } => PluginCounters::bump(&counters.traps),
+                _ => {}
+            }
+            error
+        })
     }
 
     /// Call `tool` of `plugin` with `arguments` (a JSON object already
@@ -159,17 +183,28 @@ impl Runtime {
                 export_call!(export.call_call_tool(&name, &arguments)),
             )
             .await?;
-        match result {
+        let result = match result {
             Ok(result) => {
                 let spec = plugin.tool(tool);
                 convert_result(
                     plugin,
                     spec.and_then(|s| s.output_validator.as_deref()),
                     result,
-                )
+                )?
             }
-            Err(error) => Ok(convert_tool_error(error)),
+            Err(error) => convert_tool_error(error),
+        };
+        let size = result.size_bytes();
+        let limit = self.limits().max_response_bytes;
+        if size > limit {
+            PluginCounters::bump(&plugin.budget.counters.oversized);
+            return Err(InvocationError::ResponseTooLarge {
+                plugin: plugin.name.to_string(),
+                size,
+                limit,
+            });
         }
+        Ok(result)
     }
 
     /// Ask a plugin what it declares — tools, resources, prompts — in one

@@ -4,6 +4,7 @@
 //! (a fresh `Store` from a cached `InstancePre`, with its own deadline and
 //! memory cap).
 
+mod budget;
 mod cache;
 mod clock;
 mod invoke;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
+pub use budget::{CounterSnapshot, PluginBudget, PluginCounters};
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir};
 pub(crate) use clock::CallClock;
 pub(crate) use invoke::Guest;
@@ -142,10 +144,11 @@ impl Runtime {
         plugin: Arc<str>,
         call: CallContext,
         grants: Arc<Grants>,
+        counters: Arc<PluginCounters>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Store<HostState> {
-        let state = HostState::new(plugin, call, grants, memory_bytes, clock);
+        let state = HostState::new(plugin, call, grants, counters, memory_bytes, clock);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

@@ -18,6 +18,7 @@ pub struct HostState {
     pub(crate) call: CallContext,
     /// What the policy grants the plugin.
     pub(crate) grants: Arc<Grants>,
+    pub(crate) counters: Arc<super::PluginCounters>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
@@ -34,6 +35,7 @@ impl HostState {
         if self.grants.allows(capability) {
             Ok(())
         } else {
+            super::PluginCounters::bump(&self.counters.denials);
             Err(crate::bindings::types::FacadeError::Denied(
                 self.grants.denial(capability),
             ))
@@ -44,6 +46,7 @@ impl HostState {
         plugin: Arc<str>,
         call: CallContext,
         grants: Arc<Grants>,
+        counters: Arc<super::PluginCounters>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {
@@ -51,6 +54,7 @@ impl HostState {
             plugin,
             call,
             grants,
+            counters,
             limiter: MemoryLimiter::new(memory_bytes),
             clock,
             wasi: None,

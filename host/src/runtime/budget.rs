@@ -1,0 +1,109 @@
+//! A plugin's budget across calls: how many of its calls may run at once,
+//! and counters of what it was refused or stopped for (ready for a metrics
+//! endpoint).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Counts of denials and limit hits for one plugin.
+#[derive(Debug, Default)]
+pub struct PluginCounters {
+    pub denials: AtomicU64,
+    pub deadlines: AtomicU64,
+    pub memory: AtomicU64,
+    pub traps: AtomicU64,
+    pub busy: AtomicU64,
+    pub oversized: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub denials: u64,
+    pub deadlines: u64,
+    pub memory: u64,
+    pub traps: u64,
+    pub busy: u64,
+    pub oversized: u64,
+}
+
+impl PluginCounters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CounterSnapshot {
+            denials: get(&self.denials),
+            deadlines: get(&self.deadlines),
+            memory: get(&self.memory),
+            traps: get(&self.traps),
+            busy: get(&self.busy),
+            oversized: get(&self.oversized),
+        }
+    }
+}
+
+/// What one plugin's calls share.
+#[derive(Debug)]
+pub struct PluginBudget {
+    /// One permit per call that may run at once; `None`: no per-plugin cap.
+    concurrency: Option<Arc<Semaphore>>,
+    pub max_concurrent: Option<u32>,
+    pub counters: Arc<PluginCounters>,
+}
+
+impl PluginBudget {
+    pub fn new(max_concurrent: Option<u32>) -> Self {
+        Self {
+            concurrency: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
+            max_concurrent,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Wait (until `deadline`) for the plugin to have room for one more call.
+    /// `Ok(None)` when there is no cap; `Err(())` when no room freed up.
+    pub async fn admit(
+        &self,
+        deadline: std::time::Instant,
+    ) -> Result<Option<OwnedSemaphorePermit>, ()> {
+        let Some(semaphore) = &self.concurrency else {
+            return Ok(None);
+        };
+        match tokio::time::timeout_at(deadline.into(), semaphore.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_full_plugin_turns_calls_away_after_waiting() {
+        let budget = PluginBudget::new(Some(1));
+        let soon = || Instant::now() + Duration::from_millis(50);
+        let first = budget.admit(soon()).await.unwrap();
+        assert!(first.is_some());
+        assert!(
+            budget.admit(soon()).await.is_err(),
+            "the second call finds no room"
+        );
+        drop(first);
+        assert!(budget.admit(soon()).await.unwrap().is_some());
+        assert!(
+            PluginBudget::new(None)
+                .admit(soon())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
