@@ -277,3 +277,39 @@ mod tests {
         );
     }
 }
+
+/// The manifests in `tests/golden/manifests`: every `valid-*.toml` parses;
+/// every `invalid-*.toml` is refused with the text in its `.expected` file.
+#[cfg(test)]
+mod golden {
+    use super::PluginManifest;
+
+    #[test]
+    fn golden_manifests() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/manifests");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let parsed = PluginManifest::parse(&text, &stem);
+            if stem.starts_with("valid-") {
+                assert!(parsed.is_ok(), "{stem}: {parsed:?}");
+            } else {
+                let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+                let error = parsed.expect_err(&stem);
+                assert!(
+                    error.contains(expected.trim()),
+                    "{stem}: expected `{}`, got `{error}`",
+                    expected.trim()
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10, "only {checked} golden manifests found");
+    }
+}
