@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// granted. An unreadable or invalid policy stops the host.
     #[arg(long, env = "MCP_WASM_HOST_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Where the host keeps data that must survive restarts, such as the
+    /// key-value store (default: `$XDG_DATA_HOME/mcp-wasm-host`, else
+    /// `~/.local/share/mcp-wasm-host`).
+    #[arg(long, env = "MCP_WASM_HOST_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -177,6 +182,7 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         limits: HostLimits::default(),
         cache_dir: default_cache_dir(),
         policy,
+        keyvalue: None,
     })?);
     let manifest = args
         .manifest
@@ -208,6 +214,30 @@ fn componentize_file(args: &ComponentizeArgs) -> anyhow::Result<()> {
     std::fs::write(&args.output, &component)
         .with_context(|| format!("writing {}", args.output.display()))?;
     Ok(())
+}
+
+/// The data directory used when `--data-dir` is not given.
+pub fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|base| base.join("mcp-wasm-host"))
+}
+
+/// The key-value store in `dir`; without one (or when it cannot be opened,
+/// which is logged), plugins granted `keyvalue` get `failed` on each use.
+fn open_keyvalue(
+    dir: Option<PathBuf>,
+) -> Option<Arc<crate::capabilities::keyvalue::KeyValueStore>> {
+    let path = dir?.join("keyvalue.sqlite3");
+    match crate::capabilities::keyvalue::KeyValueStore::open(&path) {
+        Ok(store) => Some(Arc::new(store)),
+        Err(e) => {
+            tracing::warn!("{e}; plugins granted `keyvalue` will fail to use it");
+            None
+        }
+    }
 }
 
 /// The plugin directory used when `--plugins` is not given.
@@ -268,6 +298,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         cache_dir,
         policy,
+        keyvalue: open_keyvalue(args.data_dir.clone().or_else(default_data_dir)),
     })?);
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&runtime, &plugin_dir).await?;

@@ -44,6 +44,16 @@ pub struct ManifestCapabilities {
     /// Parameters of the `env` capability.
     #[serde(default)]
     pub env: Option<EnvParams>,
+    /// Parameters of the `keyvalue` capability.
+    #[serde(default)]
+    pub keyvalue: Option<KeyValueParams>,
+}
+
+/// `[capabilities.keyvalue]`: the namespaces the plugin keeps entries in.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KeyValueParams {
+    pub namespaces: Vec<String>,
 }
 
 /// `[capabilities.files]`: host directories the plugin reads.
@@ -166,6 +176,33 @@ fn check_capability_params(caps: &ManifestCapabilities) -> Result<(), String> {
         }
         (None, true) => {
             return Err("`env` is declared but [capabilities.env] lists no variable".into());
+        }
+        (None, false) => {}
+    }
+    match (&caps.keyvalue, caps.declares(Capability::KeyValue)) {
+        (Some(kv), true) => {
+            if kv.namespaces.is_empty() {
+                return Err("capabilities.keyvalue.namespaces lists no namespace".into());
+            }
+            if let Some(n) = kv.namespaces.iter().find(|n| {
+                n.is_empty()
+                    || n.len() > 64
+                    || !n
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            }) {
+                return Err(format!(
+                    "capabilities.keyvalue.namespaces: `{n}` is not a namespace (1-64 letters, digits, `_`, `-`, `.`)"
+                ));
+            }
+        }
+        (Some(_), false) => {
+            return Err("[capabilities.keyvalue] is set but `keyvalue` is not declared".into());
+        }
+        (None, true) => {
+            return Err(
+                "`keyvalue` is declared but [capabilities.keyvalue] lists no namespace".into(),
+            );
         }
         (None, false) => {}
     }

@@ -156,6 +156,8 @@ pub struct Grants {
     pub files: Vec<PathBuf>,
     /// Environment variables the plugin sees (when `env` is granted).
     pub env: Vec<String>,
+    /// Key-value namespaces the plugin uses (when `keyvalue` is granted).
+    pub namespaces: Vec<String>,
 }
 
 impl Grants {
@@ -336,6 +338,13 @@ impl Policy {
                     grants.env = wanted
                         .filter(|v| allowed.is_none_or(|a| a.contains(v)))
                         .cloned()
+                        .collect();
+                }
+                Capability::KeyValue => {
+                    grants.namespaces = declared
+                        .keyvalue
+                        .iter()
+                        .flat_map(|k| k.namespaces.iter().cloned())
                         .collect();
                 }
                 _ => {}

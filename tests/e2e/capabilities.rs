@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::support::*;
 
-const FACADE_CAPABILITIES: &str = "[capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\"]\n";
+const FACADE_CAPABILITIES: &str = "[capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n";
 
 fn facade_manifest(capabilities: &str) -> String {
     format!("name = \"facade\"\nversion = \"0.1.0\"\ndescription = \"d\"\n{capabilities}")
@@ -237,6 +237,65 @@ async fn files_and_env_reach_a_plugin_only_when_a_rule_grants_them() {
     assert_eq!(
         text_of(&host.call_ok("env", json!({"name": "E2E_SECRET"})).await),
         "unset"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_key_value_store_survives_a_restart_and_keeps_to_its_namespaces() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let data = PluginDir::empty();
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .arg("--data-dir")
+        .arg(data.path.to_str().unwrap());
+    let count = json!({"namespace": "counters", "key": "visits"});
+
+    let host = Connected::start(&dir, options.clone()).await.unwrap();
+    assert_eq!(
+        text_of(&host.call_ok("count", count.clone()).await),
+        "count=1"
+    );
+    assert_eq!(
+        text_of(&host.call_ok("count", count.clone()).await),
+        "count=2"
+    );
+    let other = host
+        .call("count", json!({"namespace": "elsewhere", "key": "visits"}))
+        .await
+        .unwrap();
+    assert_eq!(other.is_error, Some(true));
+    assert!(
+        text_of(&other).starts_with("keyvalue failed: denied: namespace `elsewhere`"),
+        "{}",
+        text_of(&other)
+    );
+    host.shutdown().await;
+
+    // A new host on the same data directory continues the count.
+    let host = Connected::start(&dir, options.clone()).await.unwrap();
+    assert_eq!(
+        text_of(&host.call_ok("count", count.clone()).await),
+        "count=3"
+    );
+    host.shutdown().await;
+
+    // The no-permission twin: the policy refuses the (optional) capability.
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"facade\"\ndeny = [\"keyvalue\"]\n",
+    );
+    let policy = dir.path.join("policy.toml");
+    let host = Connected::start(&dir, options.arg("--policy").arg(policy.to_str().unwrap()))
+        .await
+        .unwrap();
+    let denied = host.call("count", count).await.unwrap();
+    assert_eq!(denied.is_error, Some(true));
+    assert!(
+        text_of(&denied).starts_with(
+            "keyvalue failed: denied: the `keyvalue` capability is not granted by policy rule 1"
+        ),
+        "{}",
+        text_of(&denied)
     );
     host.shutdown().await;
 }

@@ -192,7 +192,7 @@ async fn waiting_for_the_client_does_not_count_against_the_time_limit() {
     dir.set_manifest(
         "facade",
         "name = \"facade\"\nversion = \"0.1.0\"\ndescription = \"d\"\n[limits]\ntimeout-ms = 1000\n\
-         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\"]\n",
+         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n",
     );
     let mut script = ClientScript::capable([accept(json!({"name": "Slow"}))]);
     script.delay = Some(std::time::Duration::from_secs(2));

@@ -96,7 +96,7 @@ async fn a_plugin_at_its_concurrency_cap_turns_further_calls_away() {
     dir.set_manifest(
         "facade",
         "name = \"facade\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 1000\nmax-concurrent = 1\n\
-         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\"]\n",
+         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n",
     );
     let mut script = ClientScript::capable([
         accept(serde_json::json!({"name": "first"})),

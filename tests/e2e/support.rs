@@ -411,6 +411,15 @@ impl Connected {
         if !options.default_plugin_dir {
             command.arg("--plugins").arg(&dir.path);
         }
+        if !options.extra_args.iter().any(|a| a == "--data-dir") {
+            // Keep every test's data (the key-value store) to itself.
+            let data = repo_root().join("target").join("e2e-data").join(format!(
+                "{}-{}",
+                std::process::id(),
+                DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            command.arg("--data-dir").arg(data);
+        }
         command
             .arg("--cache-dir")
             .arg(options.cache_dir.clone().unwrap_or_else(shared_cache_dir))

@@ -8,6 +8,7 @@
 //! - [`sampling`], [`elicitation`], [`roots`]: requests to the client.
 //! - [`session_state`]: state that outlives a request.
 //! - [`host_catalog`]: the host's resources and prompts.
+//! - [`keyvalue`]: the host's persistent key-value store (SQLite).
 //!
 //! [`table`] says which interfaces each capability unlocks; a plugin's
 //! imports are checked against it at load, and each call of a declared but
@@ -16,6 +17,7 @@
 pub mod context;
 pub mod elicitation;
 pub mod host_catalog;
+pub mod keyvalue;
 pub mod roots;
 pub mod sampling;
 pub mod session_state;
@@ -39,5 +41,6 @@ pub(crate) fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     roots::add_to_linker(linker)?;
     session_state::add_to_linker(linker)?;
     host_catalog::add_to_linker(linker)?;
+    keyvalue::add_to_linker(linker)?;
     Ok(())
 }

@@ -26,10 +26,13 @@ pub enum Capability {
     Files,
     /// Named host environment variables, through WASI's environment.
     Env,
+    /// The host's key-value store (`mcp:plugin/keyvalue`).
+    #[serde(rename = "keyvalue")]
+    KeyValue,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Sampling,
         Capability::Elicitation,
         Capability::Roots,
@@ -37,6 +40,7 @@ impl Capability {
         Capability::HostCatalog,
         Capability::Files,
         Capability::Env,
+        Capability::KeyValue,
     ];
 
     /// The name used in manifests and policies.
@@ -49,6 +53,7 @@ impl Capability {
             Capability::HostCatalog => "host-catalog",
             Capability::Files => "files",
             Capability::Env => "env",
+            Capability::KeyValue => "keyvalue",
         }
     }
 
@@ -71,6 +76,7 @@ impl Capability {
             Capability::Roots => &["mcp:plugin/roots"],
             Capability::SessionState => &["mcp:plugin/session-state"],
             Capability::HostCatalog => &["mcp:plugin/host-catalog"],
+            Capability::KeyValue => &["mcp:plugin/keyvalue"],
             // Data, not interfaces: WASI's filesystem and environment are
             // always linked, and empty unless these are granted.
             Capability::Files | Capability::Env => &[],
@@ -206,6 +212,9 @@ mod tests {
     fn names_round_trip() {
         for c in Capability::ALL {
             assert_eq!(Capability::from_name(c.name()), Some(c));
+            // Manifests and policies spell it the same way.
+            let parsed: Capability = serde_json::from_value(serde_json::json!(c.name())).unwrap();
+            assert_eq!(parsed, c);
         }
         assert_eq!(Capability::from_name("network"), None);
     }

@@ -25,6 +25,7 @@ pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
 pub use store::HostState;
 
+use crate::capabilities::keyvalue::KeyValueStore;
 use crate::context::CallContext;
 use crate::limits::HostLimits;
 use crate::policy::{Grants, Policy};
@@ -41,6 +42,8 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// The operator's policy: what each plugin is granted.
     pub policy: Policy,
+    /// The key-value store granted plugins use; `None`: none (calls fail).
+    pub keyvalue: Option<Arc<KeyValueStore>>,
 }
 
 /// Failure to set up the runtime itself.
@@ -58,6 +61,7 @@ pub struct Runtime {
     cache: CompileCache,
     limits: HostLimits,
     policy: Policy,
+    keyvalue: Option<Arc<KeyValueStore>>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -90,6 +94,7 @@ impl Runtime {
             cache: CompileCache::new(config.cache_dir),
             limits,
             policy: config.policy,
+            keyvalue: config.keyvalue,
             ticker_stop,
         })
     }
@@ -148,7 +153,8 @@ impl Runtime {
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Store<HostState> {
-        let state = HostState::new(plugin, call, grants, counters, memory_bytes, clock);
+        let mut state = HostState::new(plugin, call, grants, counters, memory_bytes, clock);
+        state.keyvalue_store = self.keyvalue.clone();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

@@ -19,6 +19,7 @@ pub struct HostState {
     /// What the policy grants the plugin.
     pub(crate) grants: Arc<Grants>,
     pub(crate) counters: Arc<super::PluginCounters>,
+    pub(crate) keyvalue_store: Option<Arc<crate::capabilities::keyvalue::KeyValueStore>>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
@@ -55,6 +56,7 @@ impl HostState {
             call,
             grants,
             counters,
+            keyvalue_store: None,
             limiter: MemoryLimiter::new(memory_bytes),
             clock,
             wasi: None,
