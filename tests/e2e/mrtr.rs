@@ -45,6 +45,21 @@ fn retry(
         .with_request_state(state)
 }
 
+/// One retry round answering the open question with an accepted form.
+async fn accept_round(
+    host: &Connected,
+    tool: &str,
+    key: &str,
+    content: Value,
+    state: String,
+) -> CallToolResponse {
+    let answer = json!({"action": "accept", "content": content});
+    host.client
+        .call_tool_once(retry(tool, key, answer, state))
+        .await
+        .unwrap()
+}
+
 async fn modern_host(dir: &PluginDir, extra: &[&str]) -> Connected {
     let mut options =
         HostOptions::new(Era::Modern, Transport::Http).script(ClientScript::capable([]));
@@ -64,28 +79,10 @@ async fn rounds_can_be_driven_by_hand() {
         .await
         .unwrap();
     let (key, state) = input_required(first);
-    let second = host
-        .client
-        .call_tool_once(retry(
-            "elicit_twice",
-            &key,
-            json!({"action": "accept", "content": {"name": "Ada"}}),
-            state,
-        ))
-        .await
-        .unwrap();
+    let second = accept_round(&host, "elicit_twice", &key, json!({"name": "Ada"}), state).await;
     let (key2, state2) = input_required(second);
     assert_ne!(key, key2, "each round asks under a new key");
-    let done = host
-        .client
-        .call_tool_once(retry(
-            "elicit_twice",
-            &key2,
-            json!({"action": "accept", "content": {"age": 36}}),
-            state2,
-        ))
-        .await
-        .unwrap();
+    let done = accept_round(&host, "elicit_twice", &key2, json!({"age": 36}), state2).await;
     assert_eq!(completed(done), "name=Ada age=36");
     host.shutdown().await;
 }
@@ -171,26 +168,9 @@ async fn a_call_whose_parked_sandbox_expired_is_replayed() {
     // The call starts over; its first question is answered from the state,
     // so the client is asked only the second.
     let (key2, state2) = input_required(
-        host.client
-            .call_tool_once(retry(
-                "elicit_twice",
-                &key,
-                json!({"action": "accept", "content": {"name": "Ada"}}),
-                state,
-            ))
-            .await
-            .unwrap(),
+        accept_round(&host, "elicit_twice", &key, json!({"name": "Ada"}), state).await,
     );
-    let done = host
-        .client
-        .call_tool_once(retry(
-            "elicit_twice",
-            &key2,
-            json!({"action": "accept", "content": {"age": 7}}),
-            state2,
-        ))
-        .await
-        .unwrap();
+    let done = accept_round(&host, "elicit_twice", &key2, json!({"age": 7}), state2).await;
     assert_eq!(completed(done), "name=Ada age=7");
     host.shutdown().await;
 }
@@ -213,27 +193,9 @@ async fn a_call_survives_a_host_restart_through_replay() {
 
     let second = modern_host(&dir, &["--state-key-file", key_arg]).await;
     let (key2, state2) = input_required(
-        second
-            .client
-            .call_tool_once(retry(
-                "elicit_twice",
-                &key,
-                json!({"action": "accept", "content": {"name": "Lin"}}),
-                state,
-            ))
-            .await
-            .unwrap(),
+        accept_round(&second, "elicit_twice", &key, json!({"name": "Lin"}), state).await,
     );
-    let done = second
-        .client
-        .call_tool_once(retry(
-            "elicit_twice",
-            &key2,
-            json!({"action": "accept", "content": {"age": 50}}),
-            state2,
-        ))
-        .await
-        .unwrap();
+    let done = accept_round(&second, "elicit_twice", &key2, json!({"age": 50}), state2).await;
     assert_eq!(completed(done), "name=Lin age=50");
     second.shutdown().await;
 
