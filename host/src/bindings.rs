@@ -17,5 +17,6 @@ wasmtime::component::bindgen!({
 
 pub(crate) use exports::mcp::plugin::{completions, prompts, resources, tools};
 pub(crate) use mcp::plugin::{
-    context, elicitation, host_catalog, keyvalue, roots, sampling, session_state, types,
+    context, elicitation, host_catalog, http, keyvalue, roots, sampling, secrets, session_state,
+    types,
 };

@@ -11,6 +11,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use crate::capabilities::Services;
+use crate::capabilities::secrets::SecretStore;
 use crate::catalog::CatalogHandle;
 use crate::componentize::{self, Adapter, WitSource};
 use crate::limits::HostLimits;
@@ -55,7 +57,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub manifest: Option<PathBuf>,
     /// The operator policy to check against (default: none, which grants
-    /// every declared capability).
+    /// what is declared except files, env, http and secrets).
     #[arg(long, env = "MCP_WASM_HOST_POLICY")]
     pub policy: Option<PathBuf>,
 }
@@ -80,8 +82,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_any_host: bool,
     /// Operator policy (TOML): which capabilities each plugin is granted,
-    /// and limit ceilings. Without one, every declared capability is
-    /// granted. An unreadable or invalid policy stops the host.
+    /// and limit ceilings. Without one, what is declared is granted, except
+    /// files, env, http and secrets. An unreadable or invalid policy stops the host.
     #[arg(long, env = "MCP_WASM_HOST_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Where the host keeps data that must survive restarts, such as the
@@ -89,6 +91,12 @@ pub struct ServeArgs {
     /// `~/.local/share/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Secrets for plugins (TOML, `name = "value"` lines), read by plugins
+    /// granted `secrets` or sent as the HTTP credentials their manifests
+    /// bind. `MCP_WASM_HOST_SECRET_<NAME>` variables override it. An
+    /// unreadable or invalid file stops the host.
+    #[arg(long, env = "MCP_WASM_HOST_SECRETS_FILE", value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
     /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -182,7 +190,7 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         limits: HostLimits::default(),
         cache_dir: default_cache_dir(),
         policy,
-        keyvalue: None,
+        services: Default::default(),
     })?);
     let manifest = args
         .manifest
@@ -259,6 +267,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
     };
+    // Fail closed: so does a secrets file that cannot be used.
+    let secrets = SecretStore::load(args.secrets_file.as_deref())?;
     if args.http.is_none() && args.stdio {
         bail!("--stdio only makes sense together with --http (stdio is the default)");
     }
@@ -298,7 +308,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         cache_dir,
         policy,
-        keyvalue: open_keyvalue(args.data_dir.clone().or_else(default_data_dir)),
+        services: Arc::new(Services {
+            keyvalue: open_keyvalue(args.data_dir.clone().or_else(default_data_dir)),
+            secrets,
+            ..Default::default()
+        }),
     })?);
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&runtime, &plugin_dir).await?;

@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::capabilities::Capability;
 use crate::capabilities::table::{ImportRule, rule_for};
 use crate::manifest::PluginManifest;
 use crate::plugin::{Plugin, component_exports, component_imports};
+use crate::policy::Grants;
 use crate::runtime::Runtime;
 
 /// The outcome of a check: a printable report, and whether the plugin loads.
@@ -52,7 +54,7 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         .ok()
         .and_then(|text| PluginManifest::parse(&text, stem).ok())
     {
-        let list = |caps: &[crate::capabilities::Capability]| {
+        let list = |caps: &[Capability]| {
             if caps.is_empty() {
                 "(none)".to_string()
             } else {
@@ -67,12 +69,16 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
                 let _ = writeln!(out, "policy: {}", path.display());
             }
             None => {
-                let _ = writeln!(out, "policy: none (every declared capability is granted)");
+                let _ = writeln!(
+                    out,
+                    "policy: none (what is declared is granted, except files, env, http and secrets)"
+                );
             }
         }
         let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
         for (c, decider) in &grants.granted {
             let _ = writeln!(out, "  {c}: granted by {decider}");
+            write_granted_params(&mut out, *c, &grants);
         }
         for (c, decider) in &grants.refused {
             let consequence = if parsed.capabilities.required.contains(c) {
@@ -106,4 +112,41 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         }
     };
     Report { text: out, loads }
+}
+
+/// What exactly a granted capability reaches.
+fn write_granted_params(out: &mut String, capability: Capability, grants: &Grants) {
+    let join = |items: Vec<String>| {
+        if items.is_empty() {
+            "(none)".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    match capability {
+        Capability::Files => {
+            let dirs = grants.files.iter().map(|d| d.display().to_string());
+            let _ = writeln!(out, "    read-only: {}", join(dirs.collect()));
+        }
+        Capability::Env => {
+            let _ = writeln!(out, "    variables: {}", join(grants.env.clone()));
+        }
+        Capability::KeyValue => {
+            let _ = writeln!(out, "    namespaces: {}", join(grants.namespaces.clone()));
+        }
+        Capability::Http => {
+            let _ = writeln!(out, "    origins: {}", grants.http.allowed_list());
+            for c in &grants.http.credentials {
+                let _ = writeln!(
+                    out,
+                    "    credential: secret `{}` in `{}` for {}",
+                    c.secret, c.header, c.origin
+                );
+            }
+        }
+        Capability::Secrets => {
+            let _ = writeln!(out, "    names: {}", join(grants.secrets.clone()));
+        }
+        _ => {}
+    }
 }

@@ -4,6 +4,8 @@
 use serde::Deserialize;
 
 use crate::capabilities::Capability;
+use crate::capabilities::http::HttpParams;
+use crate::capabilities::secrets::SecretsParams;
 
 /// A parsed, validated plugin manifest.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -47,6 +49,12 @@ pub struct ManifestCapabilities {
     /// Parameters of the `keyvalue` capability.
     #[serde(default)]
     pub keyvalue: Option<KeyValueParams>,
+    /// Parameters of the `http` capability.
+    #[serde(default)]
+    pub http: Option<HttpParams>,
+    /// Parameters of the `secrets` capability.
+    #[serde(default)]
+    pub secrets: Option<SecretsParams>,
 }
 
 /// `[capabilities.keyvalue]`: the namespaces the plugin keeps entries in.
@@ -139,74 +147,92 @@ impl PluginManifest {
     }
 }
 
-/// The parameters of `files` and `env` go with declaring them.
+/// A capability's parameters go with declaring it: a section without the
+/// capability, or the capability without its section, is refused.
 fn check_capability_params(caps: &ManifestCapabilities) -> Result<(), String> {
-    match (&caps.files, caps.declares(Capability::Files)) {
-        (Some(files), true) => {
-            if files.read_only.is_empty() {
-                return Err("capabilities.files.read-only lists no directory".into());
-            }
-            if let Some(p) = files.read_only.iter().find(|p| !p.is_absolute()) {
-                return Err(format!(
-                    "capabilities.files.read-only: `{}` is not an absolute path",
-                    p.display()
-                ));
-            }
+    fn section<T>(
+        caps: &ManifestCapabilities,
+        capability: Capability,
+        params: &Option<T>,
+        lists_no: &str,
+        check: impl FnOnce(&T) -> Result<(), String>,
+    ) -> Result<(), String> {
+        match (params, caps.declares(capability)) {
+            (Some(p), true) => check(p),
+            (Some(_), false) => Err(format!(
+                "[capabilities.{capability}] is set but `{capability}` is not declared"
+            )),
+            (None, true) => Err(format!(
+                "`{capability}` is declared but [capabilities.{capability}] lists no {lists_no}"
+            )),
+            (None, false) => Ok(()),
         }
-        (Some(_), false) => {
-            return Err("[capabilities.files] is set but `files` is not declared".into());
-        }
-        (None, true) => {
-            return Err("`files` is declared but [capabilities.files] lists no directory".into());
-        }
-        (None, false) => {}
     }
-    match (&caps.env, caps.declares(Capability::Env)) {
-        (Some(env), true) => {
-            if let Some(v) = env.variables.iter().find(|v| {
-                v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            }) {
-                return Err(format!(
-                    "capabilities.env.variables: `{v}` is not a variable name"
-                ));
-            }
+    section(caps, Capability::Files, &caps.files, "directory", |files| {
+        if files.read_only.is_empty() {
+            return Err("capabilities.files.read-only lists no directory".into());
         }
-        (Some(_), false) => {
-            return Err("[capabilities.env] is set but `env` is not declared".into());
+        match files.read_only.iter().find(|p| !p.is_absolute()) {
+            Some(p) => Err(format!(
+                "capabilities.files.read-only: `{}` is not an absolute path",
+                p.display()
+            )),
+            None => Ok(()),
         }
-        (None, true) => {
-            return Err("`env` is declared but [capabilities.env] lists no variable".into());
-        }
-        (None, false) => {}
-    }
-    match (&caps.keyvalue, caps.declares(Capability::KeyValue)) {
-        (Some(kv), true) => {
+    })?;
+    section(
+        caps,
+        Capability::Env,
+        &caps.env,
+        "variable",
+        |env| match env
+            .variables
+            .iter()
+            .find(|v| v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            Some(v) => Err(format!(
+                "capabilities.env.variables: `{v}` is not a variable name"
+            )),
+            None => Ok(()),
+        },
+    )?;
+    section(
+        caps,
+        Capability::KeyValue,
+        &caps.keyvalue,
+        "namespace",
+        |kv| {
             if kv.namespaces.is_empty() {
                 return Err("capabilities.keyvalue.namespaces lists no namespace".into());
             }
-            if let Some(n) = kv.namespaces.iter().find(|n| {
+            match kv.namespaces.iter().find(|n| {
                 n.is_empty()
                     || n.len() > 64
                     || !n
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
             }) {
-                return Err(format!(
+                Some(n) => Err(format!(
                     "capabilities.keyvalue.namespaces: `{n}` is not a namespace (1-64 letters, digits, `_`, `-`, `.`)"
-                ));
+                )),
+                None => Ok(()),
             }
-        }
-        (Some(_), false) => {
-            return Err("[capabilities.keyvalue] is set but `keyvalue` is not declared".into());
-        }
-        (None, true) => {
-            return Err(
-                "`keyvalue` is declared but [capabilities.keyvalue] lists no namespace".into(),
-            );
-        }
-        (None, false) => {}
-    }
-    Ok(())
+        },
+    )?;
+    section(
+        caps,
+        Capability::Http,
+        &caps.http,
+        "origin",
+        HttpParams::check,
+    )?;
+    section(
+        caps,
+        Capability::Secrets,
+        &caps.secrets,
+        "secret",
+        SecretsParams::check,
+    )
 }
 
 /// A TOML error as one line: `line N: message`.

@@ -3,8 +3,9 @@
 //! or glob (`*` matches any run of characters); for each capability the
 //! first rule that matches the plugin and names the capability decides.
 //! Capabilities no rule names follow the file's `default`: `grant-declared`
-//! (what the manifest declares is granted, except `files` and `env`, which
-//! reach the host's own data and need a rule that names them) or `deny`.
+//! (what the manifest declares is granted, except `files`, `env`, `http`
+//! and `secrets`, which reach the host's own data or the network and need a
+//! rule that names them) or `deny`.
 //!
 //! ```toml
 //! default = "grant-declared"
@@ -21,9 +22,11 @@
 //! max-concurrent = 2
 //! ```
 //!
-//! With no policy file, every declared capability is granted except `files`
-//! and `env`. A rule granting `files` or `env` may narrow them with
-//! `files-read-only` (allowed host directories) and `env-variables`. A policy
+//! With no policy file, every declared capability is granted except `files`,
+//! `env`, `http` and `secrets`. The rule granting one of these may narrow it:
+//! `files-read-only` (allowed host directories), `env-variables`,
+//! `http-allow` (origins), `http-credentials` (secrets that may be sent as
+//! credentials) and `secret-names`. A policy
 //! that cannot be read or parsed stops the host (fail closed), naming the
 //! line.
 
@@ -35,6 +38,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::capabilities::Capability;
+use crate::capabilities::http::{HttpGrant, OriginPattern};
 use crate::limits::PluginLimits;
 use crate::manifest::{ManifestCapabilities, describe_toml_error};
 
@@ -69,6 +73,9 @@ struct RuleFile {
     max_concurrent: Option<u32>,
     files_read_only: Option<Vec<PathBuf>>,
     env_variables: Option<Vec<String>>,
+    http_allow: Option<Vec<OriginPattern>>,
+    http_credentials: Option<Vec<String>>,
+    secret_names: Option<Vec<String>>,
 }
 
 /// One rule, with where it was written.
@@ -88,6 +95,16 @@ pub struct Rule {
     /// When this rule grants `env`: the variables it allows; `None` allows
     /// every declared variable.
     pub env_variables: Option<Vec<String>>,
+    /// When this rule grants `http`: the origins it allows (each declared
+    /// origin is narrowed to its part within these); `None` allows every
+    /// declared origin.
+    pub http_allow: Option<Vec<OriginPattern>>,
+    /// When this rule grants `http`: the secrets whose declared credentials
+    /// may be sent; `None` allows every declared credential.
+    pub http_credentials: Option<Vec<String>>,
+    /// When this rule grants `secrets`: the names the plugin may read;
+    /// `None` allows every declared name.
+    pub secret_names: Option<Vec<String>>,
 }
 
 /// The operator's policy.
@@ -137,7 +154,7 @@ impl fmt::Display for Decider {
                 "policy rule {number} (line {line}, plugins = \"{plugins}\")"
             ),
             Decider::Default(DefaultGrant::GrantDeclared) => f.write_str(
-                "the policy default (grant what is declared, except files and env, which need a rule)",
+                "the policy default (grant what is declared, except files, env, http and secrets, which need a rule)",
             ),
             Decider::Default(DefaultGrant::Deny) => f.write_str("the policy default (deny)"),
         }
@@ -158,6 +175,10 @@ pub struct Grants {
     pub env: Vec<String>,
     /// Key-value namespaces the plugin uses (when `keyvalue` is granted).
     pub namespaces: Vec<String>,
+    /// Origins and credentials of outbound HTTP (when `http` is granted).
+    pub http: HttpGrant,
+    /// Secrets the plugin reads (when `secrets` is granted).
+    pub secrets: Vec<String>,
 }
 
 impl Grants {
@@ -278,6 +299,9 @@ impl Policy {
                 max_concurrent: r.max_concurrent,
                 files_read_only: r.files_read_only,
                 env_variables: r.env_variables,
+                http_allow: r.http_allow,
+                http_credentials: r.http_credentials,
+                secret_names: r.secret_names,
             });
         }
         Ok(Self {
@@ -347,6 +371,25 @@ impl Policy {
                         .flat_map(|k| k.namespaces.iter().cloned())
                         .collect();
                 }
+                Capability::Http => {
+                    if let Some(http) = &declared.http {
+                        grants.http = HttpGrant::narrowed(
+                            http,
+                            rule.and_then(|r| r.http_allow.as_deref()),
+                            rule.and_then(|r| r.http_credentials.as_deref()),
+                        );
+                    }
+                }
+                Capability::Secrets => {
+                    let allowed = rule.and_then(|r| r.secret_names.as_ref());
+                    grants.secrets = declared
+                        .secrets
+                        .iter()
+                        .flat_map(|s| &s.names)
+                        .filter(|n| allowed.is_none_or(|a| a.contains(n)))
+                        .cloned()
+                        .collect();
+                }
                 _ => {}
             }
         }
@@ -390,6 +433,41 @@ mod tests {
         let g = policy.evaluate("p", &d);
         assert_eq!(g.files, vec![PathBuf::from("/srv/docs")]);
         assert_eq!(g.env, vec!["LANG".to_string()]);
+    }
+
+    #[test]
+    fn http_and_secrets_need_a_rule_that_may_narrow_them() {
+        let manifest = crate::manifest::PluginManifest::parse(
+            "name = \"p\"\nversion = \"1\"\n[capabilities]\noptional = [\"http\", \"secrets\"]\n\
+             [capabilities.http]\nallow = [\"http://127.0.0.1:*\", \"https://api.example.com\"]\n\
+             [[capabilities.http.credentials]]\norigin = \"https://api.example.com\"\nsecret = \"api\"\n\
+             [capabilities.secrets]\nnames = [\"a\", \"b\"]\n",
+            "p",
+        )
+        .unwrap();
+        let d = &manifest.capabilities;
+        let none = Policy::default().evaluate("p", d);
+        assert!(!none.allows(Capability::Http) && !none.allows(Capability::Secrets));
+        assert!(none.http.allow.is_empty() && none.secrets.is_empty());
+        let policy = Policy::parse(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\", \"secrets\"]\nhttp-allow = [\"http://127.0.0.1:8080\"]\nhttp-credentials = []\nsecret-names = [\"b\"]\n",
+            None,
+        )
+        .unwrap();
+        let g = policy.evaluate("p", d);
+        assert_eq!(g.http.allowed_list(), "http://127.0.0.1:8080");
+        assert!(g.http.credentials.is_empty());
+        assert_eq!(g.secrets, vec!["b".to_string()]);
+        let err = Policy::parse(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"api.example.com\"]\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 4: `api.example.com` is not an origin"),
+            "{err}"
+        );
     }
 
     #[test]

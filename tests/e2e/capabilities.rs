@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::support::*;
 
-const FACADE_CAPABILITIES: &str = "[capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n";
+const FACADE_CAPABILITIES: &str = "[capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\", \"secrets\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n[capabilities.secrets]\nnames = [\"fixture-secret\"]\n";
 
 fn facade_manifest(capabilities: &str) -> String {
     format!("name = \"facade\"\nversion = \"0.1.0\"\ndescription = \"d\"\n{capabilities}")
@@ -107,28 +107,16 @@ fn an_invalid_policy_stops_the_host_naming_the_line() {
         "policy.toml",
         "[[rule]]\nplugins = \"x\"\ngrant = [\"network\"]\n",
     );
-    let output = Command::new(host_binary())
-        .args(["serve", "--plugins"])
-        .arg(&dir.path)
-        .arg("--policy")
-        .arg(dir.path.join("policy.toml"))
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let policy = dir.path.join("policy.toml");
+    let plugins = dir.path.to_str().unwrap();
+    let stderr = serve_refuses(["--plugins", plugins, "--policy", policy.to_str().unwrap()]);
     assert!(stderr.contains("invalid policy"), "{stderr}");
     assert!(
         stderr.contains("line 3: unknown variant `network`"),
         "{stderr}"
     );
-    assert!(output.stdout.is_empty());
-
-    let missing = Command::new(host_binary())
-        .args(["serve", "--policy", "/nonexistent/policy.toml"])
-        .output()
-        .unwrap();
-    assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the policy"));
+    let missing = serve_refuses(["--policy", "/nonexistent/policy.toml"]);
+    assert!(missing.contains("cannot read the policy"), "{missing}");
 }
 
 #[test]

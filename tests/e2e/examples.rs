@@ -148,7 +148,7 @@ async fn notes_serve_resources_prompts_and_completions_and_announce_changes() {
     // Another session has its own notes.
     let other = rmcp::ServiceExt::serve(
         RecordingClient::default(),
-        rmcp::transport::StreamableHttpClientTransport::from_uri(host.url.clone().unwrap()),
+        http_client_transport(host.url.clone().unwrap()),
     )
     .await
     .unwrap();

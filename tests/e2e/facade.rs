@@ -189,11 +189,7 @@ async fn a_client_that_does_not_answer_in_time_gives_the_plugin_a_timeout() {
 async fn waiting_for_the_client_does_not_count_against_the_time_limit() {
     // The plugin may run 1 s; the user takes 2 s to answer.
     let dir = PluginDir::with(&[], &["facade"]);
-    dir.set_manifest(
-        "facade",
-        "name = \"facade\"\nversion = \"0.1.0\"\ndescription = \"d\"\n[limits]\ntimeout-ms = 1000\n\
-         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n",
-    );
+    dir.extend_manifest("facade", "[limits]\ntimeout-ms = 1000\n");
     let mut script = ClientScript::capable([accept(json!({"name": "Slow"}))]);
     script.delay = Some(std::time::Duration::from_secs(2));
     let host = Connected::start(

@@ -93,18 +93,11 @@ async fn colliding_tool_names_are_qualified_by_plugin() {
 
 #[tokio::test]
 async fn a_missing_plugin_directory_stops_the_host_with_a_clear_error() {
-    let output = std::process::Command::new(host_binary())
-        .args(["serve", "--plugins", "/nonexistent/plugins"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refuses(["--plugins", "/nonexistent/plugins"]);
     assert!(
         stderr.contains("/nonexistent/plugins does not exist"),
         "{stderr}"
     );
-    assert!(output.stdout.is_empty());
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod cancellation;
 mod capabilities;
 mod examples;
 mod facade;
+mod http;
 mod http_host_check;
 mod loading;
 mod mrtr;

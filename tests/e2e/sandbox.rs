@@ -93,10 +93,9 @@ async fn a_plugin_at_its_concurrency_cap_turns_further_calls_away() {
     // One call at a time; the first waits 5 s for the user, the second waits
     // its 1 s time limit for room, then fails naming the cap.
     let dir = PluginDir::with(&[], &["facade"]);
-    dir.set_manifest(
+    dir.extend_manifest(
         "facade",
-        "name = \"facade\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 1000\nmax-concurrent = 1\n\
-         [capabilities]\nrequired = [\"elicitation\"]\noptional = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"counters\"]\n",
+        "[limits]\ntimeout-ms = 1000\nmax-concurrent = 1\n",
     );
     let mut script = ClientScript::capable([
         accept(serde_json::json!({"name": "first"})),

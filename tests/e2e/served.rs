@@ -217,12 +217,10 @@ async fn session_state_outlives_a_call_and_stays_in_its_session() {
         if transport == Transport::Http {
             // Another session on the same host sees nothing.
             let url = host.url.clone().unwrap();
-            let other = rmcp::ServiceExt::serve(
-                RecordingClient::default(),
-                rmcp::transport::StreamableHttpClientTransport::from_uri(url),
-            )
-            .await
-            .unwrap();
+            let other =
+                rmcp::ServiceExt::serve(RecordingClient::default(), http_client_transport(url))
+                    .await
+                    .unwrap();
             let result = other
                 .call_tool(params("recall", json!({"key": "colour"})))
                 .await

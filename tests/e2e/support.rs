@@ -111,6 +111,15 @@ impl PluginDir {
     pub fn set_manifest(&self, name: &str, toml: &str) {
         self.write(&format!("{name}.toml"), toml);
     }
+
+    /// Add tables (such as `[limits]`) to a plugin's own manifest.
+    pub fn extend_manifest(&self, name: &str, tables: &str) {
+        let path = self.path.join(format!("{name}.toml"));
+        let mut toml = std::fs::read_to_string(&path).unwrap();
+        toml.push('\n');
+        toml.push_str(tables);
+        std::fs::write(path, toml).unwrap();
+    }
 }
 
 impl Drop for PluginDir {
@@ -338,6 +347,34 @@ impl Stderr {
     }
 }
 
+/// Run `mcp-wasm-host serve ARGS` expecting it to refuse to start: it
+/// exits with failure having written nothing to stdout; returns its stderr.
+pub fn serve_refuses<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = std::process::Command::new(host_binary())
+        .arg("serve")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "it started: {stderr}");
+    assert!(output.stdout.is_empty(), "it wrote to stdout: {stderr}");
+    stderr
+}
+
+/// A Streamable HTTP client transport to `url`. The client's TLS stack
+/// (unused on 127.0.0.1, but built with the client) needs a crypto provider.
+pub fn http_client_transport(
+    url: impl Into<std::sync::Arc<str>>,
+) -> StreamableHttpClientTransport<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    StreamableHttpClientTransport::from_uri(url)
+}
+
 /// Options for starting a host.
 #[derive(Clone)]
 pub struct HostOptions {
@@ -480,7 +517,7 @@ impl Connected {
                     .and_then(|rest| rest.split_whitespace().next())
                     .context("no URL in the listening line")?
                     .to_string();
-                let transport = StreamableHttpClientTransport::from_uri(url.clone());
+                let transport = http_client_transport(url.clone());
                 let client = handler
                     .serve_with_lifecycle(transport, lifecycle)
                     .await
@@ -509,6 +546,16 @@ impl Connected {
             .unwrap_or_else(|e| panic!("calling {name}: {e}"));
         assert_ne!(result.is_error, Some(true), "{name} failed: {result:?}");
         result
+    }
+
+    /// Call a tool that must answer with a tool error; returns its text.
+    pub async fn call_err(&self, name: &str, arguments: Value) -> String {
+        let result = self
+            .call(name, arguments)
+            .await
+            .unwrap_or_else(|e| panic!("calling {name}: {e}"));
+        assert_eq!(result.is_error, Some(true), "{name} succeeded: {result:?}");
+        text_of(&result)
     }
 
     pub async fn tool_names(&self) -> Vec<String> {

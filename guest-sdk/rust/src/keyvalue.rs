@@ -84,10 +84,17 @@ impl KeyValue<'_> {
 
     /// Store `value` as JSON under `key`.
     pub fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), FacadeError> {
-        let bytes = serde_json::to_vec(value).map_err(|error| {
-            FacadeError::InvalidInput(format!("cannot store the value under `{key}`: {error}"))
-        })?;
-        self.set(key, &bytes)
+        self.set(key, &to_json(key, value)?)
+    }
+
+    /// Store `value` as JSON under `key` for `ttl`.
+    pub fn set_json_with_ttl<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), FacadeError> {
+        self.set_with_ttl(key, &to_json(key, value)?, ttl)
     }
 
     /// Remove the entry under `key`; true if there was one.
@@ -105,4 +112,10 @@ impl KeyValue<'_> {
     pub fn increment(&self, key: &str, delta: i64) -> Result<i64, FacadeError> {
         Ok(host::increment(self.namespace, key, delta)?)
     }
+}
+
+fn to_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, FacadeError> {
+    serde_json::to_vec(value).map_err(|error| {
+        FacadeError::InvalidInput(format!("cannot store the value under `{key}`: {error}"))
+    })
 }

@@ -229,7 +229,8 @@ impl HostState {
                 "a key must be 1 to {MAX_KEY_BYTES} bytes"
             )));
         }
-        self.keyvalue_store
+        self.services
+            .keyvalue
             .clone()
             .ok_or_else(|| types::FacadeError::Failed("the host has no key-value store".into()))
     }

@@ -9,6 +9,9 @@
 //! - [`session_state`]: state that outlives a request.
 //! - [`host_catalog`]: the host's resources and prompts.
 //! - [`keyvalue`]: the host's persistent key-value store (SQLite).
+//! - [`http`]: outbound HTTP to allowed origins, with host-injected
+//!   credentials.
+//! - [`secrets`]: the operator's named secrets.
 //!
 //! [`table`] says which interfaces each capability unlocks; a plugin's
 //! imports are checked against it at load, and each call of a declared but
@@ -17,14 +20,18 @@
 pub mod context;
 pub mod elicitation;
 pub mod host_catalog;
+pub mod http;
 pub mod keyvalue;
 pub mod roots;
 pub mod sampling;
+pub mod secrets;
 pub mod session_state;
 pub mod table;
 pub mod wasi;
 
 mod client_requests;
+
+use std::sync::Arc;
 
 use wasmtime::component::Linker;
 
@@ -42,5 +49,16 @@ pub(crate) fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     session_state::add_to_linker(linker)?;
     host_catalog::add_to_linker(linker)?;
     keyvalue::add_to_linker(linker)?;
+    http::add_to_linker(linker)?;
+    secrets::add_to_linker(linker)?;
     Ok(())
+}
+
+/// The services behind the host-service capabilities, shared by every call.
+#[derive(Debug, Default)]
+pub struct Services {
+    /// The key-value store; `None`: none could be opened (uses fail).
+    pub keyvalue: Option<Arc<keyvalue::KeyValueStore>>,
+    pub http: http::HttpClient,
+    pub secrets: secrets::SecretStore,
 }

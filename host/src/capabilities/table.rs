@@ -29,10 +29,14 @@ pub enum Capability {
     /// The host's key-value store (`mcp:plugin/keyvalue`).
     #[serde(rename = "keyvalue")]
     KeyValue,
+    /// Outbound HTTP to allowed origins (`mcp:plugin/http`).
+    Http,
+    /// Named secrets of the operator (`mcp:plugin/secrets`).
+    Secrets,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 10] = [
         Capability::Sampling,
         Capability::Elicitation,
         Capability::Roots,
@@ -41,6 +45,8 @@ impl Capability {
         Capability::Files,
         Capability::Env,
         Capability::KeyValue,
+        Capability::Http,
+        Capability::Secrets,
     ];
 
     /// The name used in manifests and policies.
@@ -54,14 +60,19 @@ impl Capability {
             Capability::Files => "files",
             Capability::Env => "env",
             Capability::KeyValue => "keyvalue",
+            Capability::Http => "http",
+            Capability::Secrets => "secrets",
         }
     }
 
     /// Whether a policy's `grant-declared` default grants it. Capabilities
-    /// that reach the host's own data (files, environment) are granted only
-    /// by a rule that names them.
+    /// that reach the host's own data or the network (files, environment,
+    /// outbound HTTP, secrets) are granted only by a rule that names them.
     pub fn granted_by_default(self) -> bool {
-        !matches!(self, Capability::Files | Capability::Env)
+        !matches!(
+            self,
+            Capability::Files | Capability::Env | Capability::Http | Capability::Secrets
+        )
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -77,6 +88,8 @@ impl Capability {
             Capability::SessionState => &["mcp:plugin/session-state"],
             Capability::HostCatalog => &["mcp:plugin/host-catalog"],
             Capability::KeyValue => &["mcp:plugin/keyvalue"],
+            Capability::Http => &["mcp:plugin/http"],
+            Capability::Secrets => &["mcp:plugin/secrets"],
             // Data, not interfaces: WASI's filesystem and environment are
             // always linked, and empty unless these are granted.
             Capability::Files | Capability::Env => &[],

@@ -25,7 +25,7 @@ pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
 pub use store::HostState;
 
-use crate::capabilities::keyvalue::KeyValueStore;
+use crate::capabilities::Services;
 use crate::context::CallContext;
 use crate::limits::HostLimits;
 use crate::policy::{Grants, Policy};
@@ -42,8 +42,8 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// The operator's policy: what each plugin is granted.
     pub policy: Policy,
-    /// The key-value store granted plugins use; `None`: none (calls fail).
-    pub keyvalue: Option<Arc<KeyValueStore>>,
+    /// The key-value store, HTTP client and secrets granted plugins use.
+    pub services: Arc<Services>,
 }
 
 /// Failure to set up the runtime itself.
@@ -61,7 +61,7 @@ pub struct Runtime {
     cache: CompileCache,
     limits: HostLimits,
     policy: Policy,
-    keyvalue: Option<Arc<KeyValueStore>>,
+    services: Arc<Services>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -94,7 +94,7 @@ impl Runtime {
             cache: CompileCache::new(config.cache_dir),
             limits,
             policy: config.policy,
-            keyvalue: config.keyvalue,
+            services: config.services,
             ticker_stop,
         })
     }
@@ -153,8 +153,15 @@ impl Runtime {
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Store<HostState> {
-        let mut state = HostState::new(plugin, call, grants, counters, memory_bytes, clock);
-        state.keyvalue_store = self.keyvalue.clone();
+        let state = HostState::new(
+            plugin,
+            call,
+            grants,
+            counters,
+            self.services.clone(),
+            memory_bytes,
+            clock,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

@@ -19,7 +19,8 @@ pub struct HostState {
     /// What the policy grants the plugin.
     pub(crate) grants: Arc<Grants>,
     pub(crate) counters: Arc<super::PluginCounters>,
-    pub(crate) keyvalue_store: Option<Arc<crate::capabilities::keyvalue::KeyValueStore>>,
+    /// The key-value store, HTTP client and secrets.
+    pub(crate) services: Arc<crate::capabilities::Services>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
@@ -48,6 +49,7 @@ impl HostState {
         call: CallContext,
         grants: Arc<Grants>,
         counters: Arc<super::PluginCounters>,
+        services: Arc<crate::capabilities::Services>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {
@@ -56,7 +58,7 @@ impl HostState {
             call,
             grants,
             counters,
-            keyvalue_store: None,
+            services,
             limiter: MemoryLimiter::new(memory_bytes),
             clock,
             wasi: None,

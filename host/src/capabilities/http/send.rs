@@ -1,0 +1,453 @@
+//! Sending one guest request: check it, add the credentials bound to its
+//! origin, follow redirects (each hop checked against the allow-list), read
+//! the body up to the cap, all within one timeout.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use url::Url;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{HOST_HEADERS, HttpGrant};
+use crate::bindings::{http as wit, types};
+use crate::capabilities::Capability;
+use crate::capabilities::client_requests::FacadeResult;
+use crate::capabilities::secrets::{SecretStore, SecretValue};
+use crate::runtime::{HostState, PluginCounters};
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+}
+
+/// The longest a request may take, whatever the guest asks.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+/// The timeout of a request that names none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+/// Guest headers that carry authority and do not follow a redirect to
+/// another origin.
+const ORIGIN_BOUND_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// The host's HTTP client, shared by every plugin, built on first use (so a
+/// host whose plugins never send a request never loads TLS roots).
+#[derive(Debug, Default)]
+pub struct HttpClient {
+    client: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl HttpClient {
+    fn client(&self) -> Result<&reqwest::Client, types::FacadeError> {
+        self.client
+            .get_or_init(|| {
+                // Another part of the process may have chosen a provider already.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .connect_timeout(Duration::from_secs(10))
+                    .user_agent(concat!("mcp-wasm-host/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))
+            })
+            .as_ref()
+            .map_err(|e| types::FacadeError::Failed(e.clone()))
+    }
+}
+
+/// A guest request, checked.
+struct Outgoing {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+fn invalid(message: String) -> types::FacadeError {
+    types::FacadeError::InvalidInput(message)
+}
+
+impl Outgoing {
+    fn check(request: wit::Request) -> Result<Self, types::FacadeError> {
+        let method = request.method.to_ascii_uppercase();
+        if !METHODS.contains(&method.as_str()) {
+            return Err(invalid(format!(
+                "method `{}` is not one of {}",
+                request.method,
+                METHODS.join(", ")
+            )));
+        }
+        let url = Url::parse(&request.url)
+            .map_err(|e| invalid(format!("`{}` is not a URL: {e}", request.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "`{}`: only http and https URLs can be requested",
+                request.url
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "a URL may not carry a user or password; bind credentials in [capabilities.http]"
+                    .into(),
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in request.headers {
+            let parsed = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("`{name}` is not a header name")))?;
+            if HOST_HEADERS.contains(&parsed.as_str()) {
+                return Err(invalid(format!("header `{name}` is set by the host")));
+            }
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
+            headers.append(parsed, value);
+        }
+        let timeout = request
+            .timeout_ms
+            .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()))
+            .min(MAX_TIMEOUT);
+        Ok(Self {
+            method: Method::from_bytes(method.as_bytes()).expect("a listed method"),
+            url,
+            headers,
+            body: request.body,
+            timeout,
+        })
+    }
+}
+
+/// An error and its sources, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Headers for the log: credential values and authority-carrying guest
+/// headers shown as `[redacted]`.
+fn shown_headers(headers: &HeaderMap, credentials: &[HeaderName]) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let redacted =
+                credentials.contains(name) || ORIGIN_BOUND_HEADERS.contains(&name.as_str());
+            let value = if redacted {
+                "[redacted]"
+            } else {
+                value.to_str().unwrap_or("(binary)")
+            };
+            format!("{name}: {value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a response sends the request next, if it is a redirect.
+fn redirect_target(response: &reqwest::Response, from: &Url) -> Option<Result<Url, String>> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(::http::header::LOCATION)?;
+    Some(
+        location
+            .to_str()
+            .map_err(|_| "a Location header that is not text".to_string())
+            .and_then(|l| {
+                from.join(l)
+                    .map_err(|e| format!("a bad Location `{l}`: {e}"))
+            }),
+    )
+}
+
+struct Sender<'a> {
+    plugin: &'a str,
+    grant: &'a HttpGrant,
+    secrets: &'a SecretStore,
+    counters: &'a PluginCounters,
+}
+
+impl Sender<'_> {
+    fn deny(&self, message: String) -> types::FacadeError {
+        PluginCounters::bump(&self.counters.denials);
+        tracing::warn!(plugin = self.plugin, "http: {message}");
+        types::FacadeError::Denied(message)
+    }
+
+    /// The request's headers for `url`: the guest's (without those bound to
+    /// the original origin once it is left) and the credentials bound to
+    /// `url`'s origin. Also returns the credential header names, for the log.
+    fn headers_for(
+        &self,
+        url: &Url,
+        guest: &HeaderMap,
+        left_origin: bool,
+    ) -> Result<(HeaderMap, Vec<HeaderName>), types::FacadeError> {
+        let mut headers = guest.clone();
+        if left_origin {
+            for name in ORIGIN_BOUND_HEADERS {
+                headers.remove(*name);
+            }
+        }
+        let mut injected = Vec::new();
+        for credential in self
+            .grant
+            .credentials
+            .iter()
+            .filter(|c| c.origin.matches(url))
+        {
+            let secret: SecretValue = match self.secrets.get(&credential.secret) {
+                Some(secret) => secret,
+                None if credential.optional => continue,
+                None => {
+                    return Err(types::FacadeError::Failed(format!(
+                        "the credential for {} needs secret `{}`, which the operator has not set ({})",
+                        credential.origin,
+                        credential.secret,
+                        SecretStore::where_to_set(&credential.secret)
+                    )));
+                }
+            };
+            let name = HeaderName::from_bytes(credential.header.to_ascii_lowercase().as_bytes())
+                .expect("checked with the manifest");
+            let mut value =
+                HeaderValue::from_str(&credential.format.replace("{secret}", secret.expose()))
+                    .map_err(|_| {
+                        types::FacadeError::Failed(format!(
+                            "secret `{}` cannot go in an HTTP header",
+                            credential.secret
+                        ))
+                    })?;
+            value.set_sensitive(true);
+            headers.insert(name.clone(), value);
+            injected.push(name);
+        }
+        Ok((headers, injected))
+    }
+
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        request: Outgoing,
+    ) -> Result<wit::Response, types::FacadeError> {
+        let deadline = Instant::now() + request.timeout;
+        let first = request.url.origin();
+        let (mut method, mut url, mut body) = (request.method, request.url, request.body);
+        let mut guest_headers = request.headers;
+        let mut redirects = 0;
+        let mut previous: Option<Url> = None;
+        loop {
+            if !self.grant.allow.iter().any(|o| o.matches(&url)) {
+                let origin = url.origin().ascii_serialization();
+                return Err(self.deny(match &previous {
+                    None => format!(
+                        "{origin} is not an allowed origin (allowed: {})",
+                        self.grant.allowed_list()
+                    ),
+                    Some(from) => format!(
+                        "{from} redirects to {url}, and {origin} is not an allowed origin (allowed: {})",
+                        self.grant.allowed_list()
+                    ),
+                }));
+            }
+            let (headers, injected) =
+                self.headers_for(&url, &guest_headers, url.origin() != first)?;
+            tracing::debug!(
+                plugin = self.plugin,
+                "http {method} {url} [{}]",
+                shown_headers(&headers, &injected)
+            );
+            let mut builder = client.request(method.clone(), url.clone()).headers(headers);
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            let exchange = async {
+                let mut response = builder
+                    .send()
+                    .await
+                    .map_err(|e| format!("{method} {url}: {}", chain(&e.without_url())))?;
+                if self.grant.max_redirects > 0
+                    && let Some(next) = redirect_target(&response, &url)
+                {
+                    return Ok(Err((response.status().as_u16(), next)));
+                }
+                let body = read_capped(&mut response, self.grant.max_response_bytes, &url).await?;
+                Ok(Ok((response, body)))
+            };
+            let outcome = tokio::time::timeout_at(deadline.into(), exchange)
+                .await
+                .map_err(|_| types::FacadeError::Timeout)?
+                .map_err(types::FacadeError::Failed)?;
+            let (status, next) = match outcome {
+                Ok((response, body)) => {
+                    tracing::debug!(
+                        plugin = self.plugin,
+                        "http {method} {url} -> {}",
+                        response.status()
+                    );
+                    return Ok(wit::Response {
+                        status: response.status().as_u16(),
+                        headers: response
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| {
+                                (
+                                    n.to_string(),
+                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                )
+                            })
+                            .collect(),
+                        body,
+                        url: url.to_string(),
+                    });
+                }
+                Err(redirect) => redirect,
+            };
+            let next = next.map_err(|why| {
+                types::FacadeError::Failed(format!("{url} answered {status} with {why}"))
+            })?;
+            tracing::debug!(
+                plugin = self.plugin,
+                "http {method} {url} -> {status} {next}"
+            );
+            if redirects == self.grant.max_redirects {
+                return Err(types::FacadeError::Failed(format!(
+                    "stopped after {redirects} redirects: {url} redirects again, to {next}"
+                )));
+            }
+            redirects += 1;
+            // 303, and 301/302 after a POST, continue as a GET without a body.
+            if status == 303 && method != Method::HEAD
+                || matches!(status, 301 | 302) && method == Method::POST
+            {
+                method = Method::GET;
+                body = None;
+                guest_headers.remove(::http::header::CONTENT_TYPE);
+            }
+            previous = Some(url);
+            url = next;
+        }
+    }
+}
+
+async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+    url: &Url,
+) -> Result<Vec<u8>, String> {
+    let too_large = || {
+        format!(
+            "the response from {url} is larger than the plugin's cap of {} KiB",
+            cap / 1024
+        )
+    };
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        format!(
+            "reading the response from {url}: {}",
+            chain(&e.without_url())
+        )
+    })? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+impl wit::Host for HostState {
+    async fn send(&mut self, request: wit::Request) -> FacadeResult<wit::Response> {
+        if let Err(denied) = self.check_grant(Capability::Http) {
+            return Ok(Err(denied));
+        }
+        let outgoing = match Outgoing::check(request) {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
+        let client = match self.services.http.client() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        let sender = Sender {
+            plugin: &self.plugin,
+            grant: &self.grants.http,
+            secrets: &self.services.secrets,
+            counters: &self.counters,
+        };
+        Ok(sender.send(client, outgoing).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> wit::Request {
+        wit::Request {
+            method: method.into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: None,
+            timeout_ms: Some(120_000),
+        }
+    }
+
+    fn rejection(r: wit::Request) -> String {
+        match Outgoing::check(r) {
+            Err(types::FacadeError::InvalidInput(m)) => m,
+            Err(other) => panic!("unexpected {other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_before_anything_is_sent() {
+        let ok = Outgoing::check(request(
+            "get",
+            "https://a.example/x",
+            &[("Accept", "text/plain")],
+        ))
+        .unwrap();
+        assert_eq!(ok.method, Method::GET);
+        assert_eq!(ok.timeout, MAX_TIMEOUT, "capped");
+        assert!(rejection(request("TRACE", "https://a.example", &[])).contains("not one of"));
+        assert!(rejection(request("GET", "file:///etc/passwd", &[])).contains("only http"));
+        assert!(
+            rejection(request("GET", "https://u:p@a.example", &[])).contains("user or password")
+        );
+        assert!(
+            rejection(request("GET", "https://a.example", &[("Host", "b")]))
+                .contains("set by the host")
+        );
+        assert!(rejection(request("GET", "nope", &[])).contains("is not a URL"));
+    }
+
+    #[test]
+    fn logged_headers_hide_credentials() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("s3cret"));
+        headers.insert("authorization", HeaderValue::from_static("Bearer guest"));
+        headers.insert("accept", HeaderValue::from_static("text/plain"));
+        let shown = shown_headers(&headers, &[HeaderName::from_static("x-api-key")]);
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("guest"),
+            "{shown}"
+        );
+        assert!(shown.contains("x-api-key: [redacted]") && shown.contains("accept: text/plain"));
+    }
+}
