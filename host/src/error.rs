@@ -69,6 +69,11 @@ pub enum InvocationError {
     /// The plugin asked for more memory than its cap allows.
     #[error("plugin `{plugin}` exceeded its memory limit of {} MiB and was stopped", limit_bytes / (1024 * 1024))]
     Memory { plugin: String, limit_bytes: usize },
+    /// The plugin used up its fuel (its per-call instruction budget).
+    #[error(
+        "plugin `{plugin}` ran out of fuel (its budget is {fuel} units per call) and was stopped"
+    )]
+    Fuel { plugin: String, fuel: u64 },
     /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access).
     #[error("plugin `{plugin}` crashed: {message}")]
     Trap { plugin: String, message: String },

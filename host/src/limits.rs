@@ -44,6 +44,8 @@ pub struct PluginLimits {
     /// Calls of this plugin that may run at once; `None`: only the host's
     /// sandbox count bounds them.
     pub max_concurrent: Option<u32>,
+    /// Fuel per call; `None`: unmetered (the deadline still applies).
+    pub fuel: Option<u64>,
 }
 
 impl HostLimits {
@@ -62,6 +64,7 @@ impl HostLimits {
             memory_bytes: memory.min(self.max_memory_bytes),
             timeout: timeout.min(self.max_timeout),
             max_concurrent: requested.and_then(|l| l.max_concurrent),
+            fuel: requested.and_then(|l| l.fuel),
         }
     }
 }
@@ -77,11 +80,13 @@ mod tests {
             memory_mib: Some(4096),
             timeout_ms: Some(10),
             max_concurrent: Some(2),
+            fuel: Some(1000),
         };
         let got = host.for_plugin(Some(&asked));
         assert_eq!(got.memory_bytes, host.max_memory_bytes);
         assert_eq!(got.timeout, Duration::from_millis(10));
         assert_eq!(got.max_concurrent, Some(2));
+        assert_eq!(got.fuel, Some(1000));
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct ManifestLimits {
     pub timeout_ms: Option<u64>,
     /// Calls that may run at once; more wait (up to their time limit).
     pub max_concurrent: Option<u32>,
+    /// Fuel per call: a budget of executed instructions, so a call's
+    /// compute is bounded independently of the machine's speed.
+    pub fuel: Option<u64>,
 }
 
 impl PluginManifest {
@@ -141,6 +144,9 @@ impl PluginManifest {
             }
             if limits.max_concurrent == Some(0) {
                 return Err("limits.max-concurrent must be at least 1".into());
+            }
+            if limits.fuel == Some(0) {
+                return Err("limits.fuel must be at least 1".into());
             }
         }
         Ok(manifest)
@@ -278,6 +284,7 @@ mod tests {
                 memory_mib: Some(16),
                 timeout_ms: Some(250),
                 max_concurrent: None,
+                fuel: None,
             })
         );
     }

@@ -71,6 +71,7 @@ struct RuleFile {
     max_memory_mib: Option<u64>,
     max_timeout_ms: Option<u64>,
     max_concurrent: Option<u32>,
+    max_fuel: Option<u64>,
     files_read_only: Option<Vec<PathBuf>>,
     env_variables: Option<Vec<String>>,
     http_allow: Option<Vec<OriginPattern>>,
@@ -88,6 +89,7 @@ pub struct Rule {
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
+    pub max_fuel: Option<u64>,
     /// When this rule grants `files`: the host directories it allows (a
     /// declared directory is granted if it is one of these or inside one);
     /// `None` allows every declared directory.
@@ -169,6 +171,7 @@ pub struct Grants {
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
+    pub max_fuel: Option<u64>,
     /// Host directories the plugin reads (when `files` is granted).
     pub files: Vec<PathBuf>,
     /// Environment variables the plugin sees (when `env` is granted).
@@ -205,14 +208,17 @@ impl Grants {
             .max_memory_mib
             .map(|mib| (mib as usize).saturating_mul(1 << 20));
         let timeout = self.max_timeout_ms.map(Duration::from_millis);
-        let concurrent = match (limits.max_concurrent, self.max_concurrent) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        fn lowest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
         PluginLimits {
             memory_bytes: memory.map_or(limits.memory_bytes, |m| m.min(limits.memory_bytes)),
             timeout: timeout.map_or(limits.timeout, |t| t.min(limits.timeout)),
-            max_concurrent: concurrent,
+            max_concurrent: lowest(limits.max_concurrent, self.max_concurrent),
+            fuel: lowest(limits.fuel, self.max_fuel),
         }
     }
 }
@@ -284,6 +290,7 @@ impl Policy {
             if r.max_memory_mib == Some(0)
                 || r.max_timeout_ms == Some(0)
                 || r.max_concurrent == Some(0)
+                || r.max_fuel == Some(0)
             {
                 return Err(invalid(format!(
                     "line {line}: a ceiling must be at least 1"
@@ -297,6 +304,7 @@ impl Policy {
                 max_memory_mib: r.max_memory_mib,
                 max_timeout_ms: r.max_timeout_ms,
                 max_concurrent: r.max_concurrent,
+                max_fuel: r.max_fuel,
                 files_read_only: r.files_read_only,
                 env_variables: r.env_variables,
                 http_allow: r.http_allow,
@@ -397,6 +405,7 @@ impl Policy {
         grants.max_memory_mib = lowest(|r| r.max_memory_mib);
         grants.max_timeout_ms = lowest(|r| r.max_timeout_ms);
         grants.max_concurrent = matching.iter().filter_map(|(_, r)| r.max_concurrent).min();
+        grants.max_fuel = lowest(|r| r.max_fuel);
         grants
     }
 }

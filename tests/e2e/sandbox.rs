@@ -148,3 +148,40 @@ async fn a_result_larger_than_the_limit_is_refused() {
     );
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn fuel_bounds_a_call_compute_from_the_manifest_or_the_policy() {
+    // Plenty of time: only fuel can stop the loop.
+    let dir = PluginDir::with(&["hello"], &["spin"]);
+    dir.set_manifest(
+        "spin",
+        "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 60000\nfuel = 5000000\n",
+    );
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    assert_eq!(
+        host.call_err("spin", empty_args()).await,
+        "plugin `spin` ran out of fuel (its budget is 5000000 units per call) and was stopped"
+    );
+    // Ordinary calls of a fuelled plugin's neighbours are unaffected.
+    assert_eq!(text_of(&host.call_ok("echo", echo_args("ok")).await), "ok");
+    host.shutdown().await;
+
+    // The policy's ceiling lowers the manifest's budget.
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"spin\"\nmax-fuel = 2000000\n",
+    );
+    let policy = dir.path.join("policy.toml");
+    let options = HostOptions::new(Era::Modern, Transport::Http)
+        .arg("--policy")
+        .arg(policy.to_str().unwrap());
+    let host = Connected::start(&dir, options).await.unwrap();
+    assert!(
+        host.call_err("spin", empty_args())
+            .await
+            .contains("its budget is 2000000 units per call"),
+    );
+    host.shutdown().await;
+}

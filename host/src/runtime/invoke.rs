@@ -133,7 +133,7 @@ impl Runtime {
             call,
             guest.grants.clone(),
             counters.clone(),
-            guest.limits.memory_bytes,
+            guest.limits,
             clock.clone(),
         );
         let pre = guest.pre;
@@ -152,6 +152,7 @@ impl Runtime {
             match &error {
                 InvocationError::Deadline { .. } => PluginCounters::bump(&counters.deadlines),
                 InvocationError::Memory { .. } => PluginCounters::bump(&counters.memory),
+                InvocationError::Fuel { .. } => PluginCounters::bump(&counters.fuel),
                 InvocationError::Trap { .. } => PluginCounters::bump(&counters.traps),
                 _ => {}
             }
@@ -370,6 +371,11 @@ fn classify(
         }
         Some(Interrupted::Cancelled) => return InvocationError::Cancelled,
         None => {}
+    }
+    if let (Some(wasmtime::Trap::OutOfFuel), Some(fuel)) =
+        (error.downcast_ref::<wasmtime::Trap>(), limits.fuel)
+    {
+        return InvocationError::Fuel { plugin: name, fuel };
     }
     if store.data().limiter.hit {
         return InvocationError::Memory {

@@ -27,7 +27,7 @@ pub use store::HostState;
 
 use crate::capabilities::Services;
 use crate::context::CallContext;
-use crate::limits::HostLimits;
+use crate::limits::{HostLimits, PluginLimits};
 use crate::policy::{Grants, Policy};
 
 /// How often the epoch advances. It bounds how late a deadline or a
@@ -150,7 +150,7 @@ impl Runtime {
         call: CallContext,
         grants: Arc<Grants>,
         counters: Arc<PluginCounters>,
-        memory_bytes: usize,
+        limits: PluginLimits,
         clock: Arc<CallClock>,
     ) -> Store<HostState> {
         let state = HostState::new(
@@ -159,11 +159,16 @@ impl Runtime {
             grants,
             counters,
             self.services.clone(),
-            memory_bytes,
+            limits.memory_bytes,
             clock,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Fuel is metered for every store (the engine compiles metering in);
+        // a plugin without a fuel limit gets more than it can ever burn.
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .expect("fuel is enabled in the engine");
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
@@ -202,6 +207,7 @@ fn engine_config(limits: &HostLimits) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    config.consume_fuel(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     let instances = limits.max_instances.max(1);
     let mut pool = PoolingAllocationConfig::default();
