@@ -186,13 +186,22 @@ async fn subscribers_hear_about_updated_resources() {
             .resource_subscription("fixture://greeting")
             .build();
         let mut subscription = host.client.listen(filter).await.unwrap();
-        host.call_ok("touch", json!({"uri": "fixture://greeting"}))
-            .await;
-        let notice = tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
-            .await
-            .expect("a notification within 10 s")
-            .unwrap()
-            .expect("the subscription is open");
+        // rmcp acknowledges a listen request before the server's handler
+        // registers the stream, so a change made right after the
+        // acknowledgement can precede the registration: touch until heard.
+        let mut notice = None;
+        for _ in 0..20 {
+            host.call_ok("touch", json!({"uri": "fixture://greeting"}))
+                .await;
+            if let Ok(next) =
+                tokio::time::timeout(std::time::Duration::from_millis(500), subscription.next())
+                    .await
+            {
+                notice = Some(next.unwrap().expect("the subscription is open"));
+                break;
+            }
+        }
+        let notice = notice.expect("a notification within 10 s");
         let text = serde_json::to_string(&notice).unwrap();
         assert!(text.contains("notifications/resources/updated"), "{text}");
         assert!(text.contains("fixture://greeting"), "{text}");
