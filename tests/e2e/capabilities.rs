@@ -42,6 +42,57 @@ async fn an_import_beyond_the_manifest_refuses_the_plugin_naming_the_interface()
     host.shutdown().await;
 }
 
+/// Every optional capability of the facade fixture, with a tool that uses it
+/// and the tool's arguments.
+const FACADE_USES: &[(&str, &str, &str)] = &[
+    ("sampling", "sample", r#"{"prompt": "x"}"#),
+    ("roots", "roots", "{}"),
+    ("session-state", "remember", r#"{"key": "k", "value": "v"}"#),
+    ("host-catalog", "catalog", "{}"),
+    (
+        "keyvalue",
+        "count",
+        r#"{"namespace": "counters", "key": "k"}"#,
+    ),
+    ("secrets", "secret", r#"{"name": "fixture-secret"}"#),
+];
+
+#[tokio::test]
+async fn each_capability_works_when_granted_and_answers_denied_when_not() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    dir.write("secrets.toml", "fixture-secret = \"value\"\n");
+    let secrets = dir.path.join("secrets.toml");
+    let grant_all = "[[rule]]\nplugins = \"facade\"\ngrant = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\", \"secrets\", \"elicitation\"]\n";
+    let deny_all = "[[rule]]\nplugins = \"facade\"\ndeny = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\", \"secrets\"]\ngrant = [\"elicitation\"]\n";
+    for (policy, granted) in [(grant_all, true), (deny_all, false)] {
+        dir.write("policy.toml", policy);
+        let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+            .script(ClientScript::capable([]))
+            .arg("--policy")
+            .arg(dir.path.join("policy.toml").to_str().unwrap())
+            .arg("--secrets-file")
+            .arg(secrets.to_str().unwrap());
+        let host = Connected::start(&dir, options).await.unwrap();
+        for (capability, tool, args) in FACADE_USES {
+            let args: serde_json::Value = serde_json::from_str(args).unwrap();
+            let result = host.call(tool, args).await.unwrap();
+            let text = text_of(&result);
+            if granted {
+                assert_ne!(result.is_error, Some(true), "{capability}: {text}");
+            } else {
+                assert_eq!(result.is_error, Some(true), "{capability}: {text}");
+                assert!(
+                    text.contains(&format!(
+                        "denied: the `{capability}` capability is not granted by policy rule 1"
+                    )),
+                    "{capability}: {text}"
+                );
+            }
+        }
+        host.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn the_policy_grants_refuses_and_denies() {
     let dir = PluginDir::with(&["hello"], &["facade"]);
