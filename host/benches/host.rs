@@ -3,7 +3,8 @@
 //! 1. In-process: instantiate a fresh sandbox from the cached `InstancePre`
 //!    and call `hello.add` (no MCP, no transport).
 //! 2. End to end over stdio: sequential `tools/call add` round trips against
-//!    the real binary (p50, p99, calls/s).
+//!    the real binary, from a blocking raw JSON-RPC client (p50, p99,
+//!    calls/s), and `ping` as the transport's floor.
 //! 3. Cold start: process start to the first `initialize` response, with a
 //!    warm compile cache, for the example plugins and for ten plugins.
 //!
@@ -18,7 +19,7 @@ use mcp_wasm_host::context::CallContext;
 use mcp_wasm_host::plugin::Plugin;
 use mcp_wasm_host::runtime::{Runtime, RuntimeConfig};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use std::io::{BufRead as _, Write as _};
 
 const IN_PROCESS_CALLS: usize = 20_000;
 const STDIO_CALLS: usize = 20_000;
@@ -54,10 +55,10 @@ fn main() -> anyhow::Result<()> {
     println!("| benchmark | p50 | p99 | throughput |");
     println!("|---|---|---|---|");
     rt.block_on(in_process(&plugins, &cache))?;
-    rt.block_on(stdio_round_trips(&plugins, &cache))?;
-    rt.block_on(cold_start("cold start, example plugins", &plugins, &cache))?;
+    stdio_round_trips(&plugins, &cache)?;
+    cold_start("cold start, example plugins", &plugins, &cache)?;
     let ten = ten_plugins(&plugins)?;
-    rt.block_on(cold_start("cold start, 10 plugins", &ten, &cache))?;
+    cold_start("cold start, 10 plugins", &ten, &cache)?;
     let _ = std::fs::remove_dir_all(&ten);
     Ok(())
 }
@@ -109,15 +110,18 @@ fn report(name: &str, mut samples: Vec<Duration>, calls: usize, total: Duration)
     );
 }
 
+/// The host as a child process, driven by a blocking client on the calling
+/// thread: a raw JSON-RPC client with no runtime of its own, so the figures
+/// are the server's.
 struct Host {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
 }
 
 impl Host {
     fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
             .arg("serve")
             .arg("--plugins")
             .arg(plugins)
@@ -127,10 +131,9 @@ impl Host {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()?;
         let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         Ok(Self {
             child,
             stdin,
@@ -138,15 +141,16 @@ impl Host {
         })
     }
 
-    async fn request(&mut self, message: &Value) -> anyhow::Result<Value> {
+    fn request(&mut self, message: &Value) -> anyhow::Result<Value> {
         let mut line = message.to_string();
         line.push('\n');
-        self.stdin.write_all(line.as_bytes()).await?;
-        self.stdin.flush().await?;
+        self.stdin.write_all(line.as_bytes())?;
+        self.stdin.flush()?;
         loop {
-            let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
-                .await??
-                .ok_or_else(|| anyhow::anyhow!("host closed stdout"))?;
+            let line = self
+                .stdout
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("host closed stdout"))??;
             let v: Value = serde_json::from_str(&line)?;
             if v.get("id") == message.get("id") {
                 return Ok(v);
@@ -154,36 +158,42 @@ impl Host {
         }
     }
 
-    async fn initialize(&mut self) -> anyhow::Result<()> {
-        let r = self
-            .request(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-                "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}))
-            .await?;
+    fn initialize(&mut self) -> anyhow::Result<()> {
+        let r = self.request(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}))?;
         anyhow::ensure!(r.get("result").is_some(), "initialize failed: {r}");
         self.stdin
-            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
-            .await?;
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")?;
         Ok(())
     }
 
-    async fn close(mut self) {
+    /// Close stdin and wait (at most 5 s) for the host to exit.
+    fn close(mut self) {
         drop(self.stdin);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-async fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let mut host = Host::spawn(plugins, cache)?;
-    host.initialize().await?;
+    host.initialize()?;
     let call = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
     for id in 1..=1000 {
-        host.request(&call(id)).await?;
+        host.request(&call(id))?;
     }
     let mut samples = Vec::with_capacity(STDIO_CALLS);
     let start = Instant::now();
     for id in 1001..1001 + STDIO_CALLS {
         let t = Instant::now();
-        let r = host.request(&call(id)).await?;
+        let r = host.request(&call(id))?;
         samples.push(t.elapsed());
         anyhow::ensure!(
             r["result"]["structuredContent"]["sum"] == json!(5.0),
@@ -204,7 +214,7 @@ async fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     for id in 0..STDIO_CALLS {
         let ping = json!({"jsonrpc":"2.0","id":100_000 + id,"method":"ping"});
         let t = Instant::now();
-        host.request(&ping).await?;
+        host.request(&ping)?;
         samples.push(t.elapsed());
     }
     let total = start.elapsed();
@@ -214,22 +224,22 @@ async fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         STDIO_CALLS,
         total,
     );
-    host.close().await;
+    host.close();
     Ok(())
 }
 
-async fn cold_start(name: &str, plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+fn cold_start(name: &str, plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     // Warm the cache once.
     let mut host = Host::spawn(plugins, cache)?;
-    host.initialize().await?;
-    host.close().await;
+    host.initialize()?;
+    host.close();
     let mut samples = Vec::with_capacity(COLD_STARTS);
     for _ in 0..COLD_STARTS {
         let t = Instant::now();
         let mut host = Host::spawn(plugins, cache)?;
-        host.initialize().await?;
+        host.initialize()?;
         samples.push(t.elapsed());
-        host.close().await;
+        host.close();
     }
     samples.sort();
     println!(
