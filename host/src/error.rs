@@ -99,6 +99,14 @@ pub enum InvocationError {
         max_concurrent: u32,
         waited: Duration,
     },
+    /// A per-session plugin's instance stayed busy with the session's
+    /// previous call until this call's deadline.
+    #[error(
+        "plugin `{plugin}` keeps one instance per session, and this session's previous call \
+         did not finish within {} ms",
+        waited.as_millis()
+    )]
+    SessionBusy { plugin: String, waited: Duration },
     /// The result is larger than the host accepts.
     #[error(
         "plugin `{plugin}` returned {size} bytes, more than the {limit} bytes a result may have"

@@ -24,6 +24,21 @@ pub struct PluginManifest {
     /// The capabilities the plugin needs (beyond the always-granted ones).
     #[serde(default)]
     pub capabilities: ManifestCapabilities,
+    /// Whether each call gets a fresh instance or a session reuses one.
+    #[serde(default)]
+    pub instance: InstanceMode,
+}
+
+/// How long a plugin's instances live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceMode {
+    /// A fresh instance for every call: nothing survives a call.
+    #[default]
+    PerCall,
+    /// One instance per session, reused by its calls one at a time (calls
+    /// without a session still get a fresh one).
+    PerSession,
 }
 
 /// What a plugin declares it needs. A component may import only the

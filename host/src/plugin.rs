@@ -194,7 +194,7 @@ impl Plugin {
             ));
         }
         let limits = grants.clamp(runtime.limits().for_plugin(manifest.limits.as_ref()));
-        let budget = crate::runtime::PluginBudget::new(limits.max_concurrent);
+        let budget = crate::runtime::PluginBudget::new(limits.max_concurrent, manifest.instance);
         let guest = crate::runtime::Guest {
             name: &name,
             limits,

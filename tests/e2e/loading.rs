@@ -74,7 +74,10 @@ async fn colliding_tool_names_are_qualified_by_plugin() {
         let host = Connected::start(&dir, HostOptions::new(era, transport))
             .await
             .unwrap();
-        assert_eq!(host.tool_names().await, ["add", "hello.echo", "twin.echo"]);
+        assert_eq!(
+            host.tool_names().await,
+            ["add", "calls", "hello.echo", "trap", "twin.echo"]
+        );
         let a = host.call_ok("hello.echo", echo_args("x")).await;
         let b = host.call_ok("twin.echo", echo_args("x")).await;
         assert_eq!(text_of(&a), "x");

@@ -185,3 +185,55 @@ async fn fuel_bounds_a_call_compute_from_the_manifest_or_the_policy() {
     );
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_per_session_plugin_keeps_one_instance_per_session() {
+    let dir = PluginDir::with(&[], &["twin"]);
+    // The default: every call a fresh instance.
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "1");
+    }
+    host.shutdown().await;
+
+    dir.set_manifest(
+        "twin",
+        "name = \"twin\"\nversion = \"0.1.0\"\ninstance = \"per-session\"\n",
+    );
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
+        .await
+        .unwrap();
+    let other = rmcp::ServiceExt::serve(
+        RecordingClient::default(),
+        http_client_transport(host.url.clone().unwrap()),
+    )
+    .await
+    .unwrap();
+    let first = || async { text_of(&host.call_ok("calls", empty_args()).await) };
+    let second = || async {
+        let result = other
+            .call_tool(params("calls", empty_args()))
+            .await
+            .unwrap();
+        text_of(&result)
+    };
+    assert_eq!(first().await, "1");
+    assert_eq!(first().await, "2");
+    assert_eq!(first().await, "3");
+    // Another session on the same host has an instance of its own.
+    assert_eq!(second().await, "1");
+    assert_eq!(first().await, "4");
+    assert_eq!(second().await, "2");
+    // A trap ends the session's instance; its next call starts afresh.
+    assert!(
+        host.call_err("trap", empty_args())
+            .await
+            .contains("plugin `twin` crashed")
+    );
+    assert_eq!(first().await, "1");
+    assert_eq!(second().await, "3");
+    let _ = other.cancel().await;
+    host.shutdown().await;
+}

@@ -57,14 +57,18 @@ pub struct PluginBudget {
     concurrency: Option<Arc<Semaphore>>,
     pub max_concurrent: Option<u32>,
     pub counters: Arc<PluginCounters>,
+    /// Live instances by session, for a `per-session` plugin.
+    pub warm: Option<super::warm::WarmPool>,
 }
 
 impl PluginBudget {
-    pub fn new(max_concurrent: Option<u32>) -> Self {
+    pub fn new(max_concurrent: Option<u32>, mode: crate::manifest::InstanceMode) -> Self {
         Self {
             concurrency: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
             max_concurrent,
             counters: Arc::default(),
+            warm: (mode == crate::manifest::InstanceMode::PerSession)
+                .then(super::warm::WarmPool::default),
         }
     }
 
@@ -91,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_plugin_turns_calls_away_after_waiting() {
-        let budget = PluginBudget::new(Some(1));
+        let budget = PluginBudget::new(Some(1), Default::default());
         let soon = || Instant::now() + Duration::from_millis(50);
         let first = budget.admit(soon()).await.unwrap();
         assert!(first.is_some());
@@ -102,7 +106,7 @@ mod tests {
         drop(first);
         assert!(budget.admit(soon()).await.unwrap().is_some());
         assert!(
-            PluginBudget::new(None)
+            PluginBudget::new(None, Default::default())
                 .admit(soon())
                 .await
                 .unwrap()

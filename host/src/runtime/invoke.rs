@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
+use super::warm::WarmInstance;
 use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
 use crate::bindings::{completions, resources, types};
 use crate::context::{BoxFuture, CallContext};
@@ -97,8 +98,9 @@ type Body<R> = Box<
 >;
 
 impl Runtime {
-    /// Run `body` in a fresh sandbox of `guest`: wait for a slot, build the
-    /// store, instantiate, and stop the guest on its deadline or when the
+    /// Run `body` in a sandbox of `guest`: wait for room, take the
+    /// session's warm instance (a `per-session` plugin) or build a fresh
+    /// store and instance, and stop the guest on its deadline or when the
     /// request is cancelled.
     async fn run<R: Send>(
         &self,
@@ -108,10 +110,10 @@ impl Runtime {
     ) -> Result<R, InvocationError> {
         let cancel: CancellationToken = call.cancel.clone();
         let clock = CallClock::new(Instant::now() + guest.limits.timeout);
-        let slot_deadline = Instant::now() + guest.limits.timeout;
+        let wait_deadline = Instant::now() + guest.limits.timeout;
         let counters = &guest.budget.counters;
         let _admitted = tokio::select! {
-            admitted = guest.budget.admit(slot_deadline) => admitted.map_err(|()| {
+            admitted = guest.budget.admit(wait_deadline) => admitted.map_err(|()| {
                 PluginCounters::bump(&counters.busy);
                 InvocationError::Busy {
                     plugin: guest.name.to_string(),
@@ -121,25 +123,58 @@ impl Runtime {
             })?,
             () = cancel.cancelled() => return Err(InvocationError::Cancelled),
         };
-        let _slot = tokio::select! {
-            slot = self.acquire_slot(slot_deadline) => slot.ok_or_else(|| InvocationError::Capacity {
-                plugin: guest.name.to_string(),
-                slots: self.limits().max_instances,
-            })?,
-            () = cancel.cancelled() => return Err(InvocationError::Cancelled),
+        // A per-session plugin: wait for the session's previous call to
+        // hand its instance back.
+        let mut warm_place = match (&guest.budget.warm, &call.session_id) {
+            (Some(pool), Some(session)) => {
+                let cell = pool.cell(session);
+                Some(tokio::select! {
+                    place = tokio::time::timeout_at(wait_deadline.into(), cell.lock_owned()) => {
+                        place.map_err(|_| {
+                            PluginCounters::bump(&counters.busy);
+                            InvocationError::SessionBusy {
+                                plugin: guest.name.to_string(),
+                                waited: guest.limits.timeout,
+                            }
+                        })?
+                    }
+                    () = cancel.cancelled() => return Err(InvocationError::Cancelled),
+                })
+            }
+            _ => None,
         };
-        let mut store = self.new_store(
-            guest.name.clone(),
-            call,
-            guest.grants.clone(),
-            counters.clone(),
-            guest.limits,
-            clock.clone(),
-        );
+        let (mut store, warm_instance, slot) = match warm_place.as_mut().and_then(|p| p.take()) {
+            Some(warm) => {
+                let mut store = warm.store;
+                self.reuse_store(&mut store, call, guest.limits, clock.clone());
+                (store, Some(warm.instance), warm._slot)
+            }
+            None => {
+                let slot = tokio::select! {
+                    slot = self.acquire_slot(wait_deadline) => slot.ok_or_else(|| InvocationError::Capacity {
+                        plugin: guest.name.to_string(),
+                        slots: self.limits().max_instances,
+                    })?,
+                    () = cancel.cancelled() => return Err(InvocationError::Cancelled),
+                };
+                let store = self.new_store(
+                    guest.name.clone(),
+                    call,
+                    guest.grants.clone(),
+                    counters.clone(),
+                    guest.limits,
+                    clock.clone(),
+                );
+                (store, None, slot)
+            }
+        };
         let pre = guest.pre;
         let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            body(&mut store, instance).await
+            let instance = match warm_instance {
+                Some(instance) => instance,
+                None => pre.instantiate_async(&mut store).await?,
+            };
+            body(&mut store, instance).await.map(|r| (r, instance))
         };
         let outcome = tokio::select! {
             biased;
@@ -147,17 +182,39 @@ impl Runtime {
             () = cancel.cancelled() => Err(wasmtime::Error::new(Interrupted::Cancelled)),
             () = clock.expired() => Err(wasmtime::Error::new(Interrupted::Deadline)),
         };
-        outcome.map_err(|e| {
-            let error = classify(guest.name, guest.limits, &store, e);
-            match &error {
-                InvocationError::Deadline { .. } => PluginCounters::bump(&counters.deadlines),
-                InvocationError::Memory { .. } => PluginCounters::bump(&counters.memory),
-                InvocationError::Fuel { .. } => PluginCounters::bump(&counters.fuel),
-                InvocationError::Trap { .. } => PluginCounters::bump(&counters.traps),
-                _ => {}
+        match outcome {
+            Ok((result, instance)) => {
+                // A finished call hands a per-session instance back.
+                match warm_place.as_mut() {
+                    Some(place) => {
+                        **place = Some(WarmInstance {
+                            store,
+                            instance,
+                            _slot: slot,
+                        })
+                    }
+                    None => {
+                        drop(store);
+                        drop(slot);
+                    }
+                }
+                Ok(result)
             }
-            error
-        })
+            Err(e) => {
+                let error = classify(guest.name, guest.limits, &store, e);
+                match &error {
+                    InvocationError::Deadline { .. } => PluginCounters::bump(&counters.deadlines),
+                    InvocationError::Memory { .. } => PluginCounters::bump(&counters.memory),
+                    InvocationError::Fuel { .. } => PluginCounters::bump(&counters.fuel),
+                    InvocationError::Trap { .. } => PluginCounters::bump(&counters.traps),
+                    _ => {}
+                }
+                // The instance may be mid-way through anything: never reused.
+                drop(store);
+                drop(slot);
+                Err(error)
+            }
+        }
     }
 
     /// Call `tool` of `plugin` with `arguments` (a JSON object already

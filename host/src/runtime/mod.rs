@@ -9,6 +9,7 @@ mod cache;
 mod clock;
 mod invoke;
 mod store;
+mod warm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub(crate) use clock::CallClock;
 pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
 pub use store::HostState;
+pub use warm::WarmPool;
 
 use crate::capabilities::Services;
 use crate::context::CallContext;
@@ -164,12 +166,7 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        // Fuel is metered for every store (the engine compiles metering in);
-        // a plugin without a fuel limit gets more than it can ever burn.
-        store
-            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-            .expect("fuel is enabled in the engine");
-        store.set_epoch_deadline(1);
+        arm(&mut store, limits);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
             if state.clock.expired_now() {
@@ -181,6 +178,35 @@ impl Runtime {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         store
+    }
+}
+
+/// Give a store one call's budget: its fuel, and an epoch deadline at the
+/// next tick (where the callback checks the call's clock).
+fn arm(store: &mut Store<HostState>, limits: PluginLimits) {
+    // Fuel is metered for every store (the engine compiles metering in); a
+    // plugin without a fuel limit gets more than it can ever burn.
+    store
+        .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+        .expect("fuel is enabled in the engine");
+    store.set_epoch_deadline(1);
+}
+
+impl Runtime {
+    /// Ready a warm instance's store for another call of its session: the
+    /// new request's context and clock, a full budget.
+    pub(crate) fn reuse_store(
+        &self,
+        store: &mut Store<HostState>,
+        call: CallContext,
+        limits: PluginLimits,
+        clock: Arc<CallClock>,
+    ) {
+        let state = store.data_mut();
+        state.call = call;
+        state.clock = clock;
+        state.limiter.hit = false;
+        arm(store, limits);
     }
 }
 
