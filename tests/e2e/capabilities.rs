@@ -65,11 +65,9 @@ async fn each_capability_works_when_granted_and_answers_denied_when_not() {
     let grant_all = "[[rule]]\nplugins = \"facade\"\ngrant = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\", \"secrets\", \"elicitation\"]\n";
     let deny_all = "[[rule]]\nplugins = \"facade\"\ndeny = [\"sampling\", \"roots\", \"session-state\", \"host-catalog\", \"keyvalue\", \"secrets\"]\ngrant = [\"elicitation\"]\n";
     for (policy, granted) in [(grant_all, true), (deny_all, false)] {
-        dir.write("policy.toml", policy);
         let options = HostOptions::new(Era::Handshake, Transport::Stdio)
             .script(ClientScript::capable([]))
-            .arg("--policy")
-            .arg(dir.path.join("policy.toml").to_str().unwrap())
+            .policy(&dir, policy)
             .arg("--secrets-file")
             .arg(secrets.to_str().unwrap());
         let host = Connected::start(&dir, options).await.unwrap();

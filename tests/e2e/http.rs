@@ -134,16 +134,12 @@ async fn servers() -> (TestServer, TestServer) {
     (api, other)
 }
 
-fn policy_for(dir: &PluginDir, api: &TestServer, other: &TestServer) -> String {
-    dir.write(
-        "policy.toml",
-        format!(
-            "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\nhttp-allow = [\"http://127.0.0.1:{}\", \"http://localhost:{}\"]\n",
-            api.addr.port(),
-            other.addr.port()
-        ),
-    );
-    dir.path.join("policy.toml").to_str().unwrap().to_string()
+fn policy_for(api: &TestServer, other: &TestServer) -> String {
+    format!(
+        "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\nhttp-allow = [\"http://127.0.0.1:{}\", \"http://localhost:{}\"]\n",
+        api.addr.port(),
+        other.addr.port()
+    )
 }
 
 fn fetch_args(url: &str) -> serde_json::Value {
@@ -154,10 +150,8 @@ fn fetch_args(url: &str) -> serde_json::Value {
 async fn requests_follow_the_allow_list_and_carry_the_credential_only_to_its_origin() {
     let (api, other) = servers().await;
     let dir = PluginDir::with(&["fetch"], &[]);
-    let policy = policy_for(&dir, &api, &other);
     let options = HostOptions::new(Era::Handshake, Transport::Stdio)
-        .arg("--policy")
-        .arg(policy)
+        .policy(&dir, &policy_for(&api, &other))
         .env("MCP_WASM_HOST_SECRET_FETCH_LOCAL_TOKEN", TOKEN)
         .env("MCP_WASM_HOST_LOG", "info,mcp_wasm_host=debug");
     let host = Connected::start(&dir, options).await.unwrap();
@@ -259,11 +253,9 @@ async fn requests_follow_the_allow_list_and_carry_the_credential_only_to_its_ori
 async fn answers_are_cached_in_the_key_value_store_across_restarts() {
     let (api, other) = servers().await;
     let dir = PluginDir::with(&["fetch"], &[]);
-    let policy = policy_for(&dir, &api, &other);
     let data = dir.path.join("data");
     let options = HostOptions::new(Era::Modern, Transport::Http)
-        .arg("--policy")
-        .arg(policy)
+        .policy(&dir, &policy_for(&api, &other))
         .arg("--data-dir")
         .arg(data.to_str().unwrap())
         .env("MCP_WASM_HOST_SECRET_FETCH_LOCAL_TOKEN", TOKEN);
@@ -310,14 +302,8 @@ async fn without_a_policy_rule_or_a_secret_nothing_is_sent() {
     host.shutdown().await;
 
     // Granted, but the operator has not set the credential's secret.
-    dir.write(
-        "policy.toml",
-        "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\n",
-    );
-    let policy = dir.path.join("policy.toml");
     let options = HostOptions::new(Era::Handshake, Transport::Stdio)
-        .arg("--policy")
-        .arg(policy.to_str().unwrap());
+        .policy(&dir, "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\n");
     let host = Connected::start(&dir, options).await.unwrap();
     let unset = host.call_err("fetch", fetch_args(&api.url("/data"))).await;
     assert!(
@@ -352,14 +338,11 @@ async fn secrets_are_read_only_when_a_rule_grants_them() {
     );
     host.shutdown().await;
 
-    dir.write(
-        "policy.toml",
+    let options = options.policy(
+        &dir,
         "[[rule]]\nplugins = \"facade\"\ngrant = [\"secrets\"]\n",
     );
-    let policy = dir.path.join("policy.toml");
-    let host = Connected::start(&dir, options.arg("--policy").arg(policy.to_str().unwrap()))
-        .await
-        .unwrap();
+    let host = Connected::start(&dir, options).await.unwrap();
     assert_eq!(
         text_of(&host.call_ok("secret", args).await),
         "secret `fixture-secret` has 12 characters"

@@ -169,14 +169,8 @@ async fn fuel_bounds_a_call_compute_from_the_manifest_or_the_policy() {
     host.shutdown().await;
 
     // The policy's ceiling lowers the manifest's budget.
-    dir.write(
-        "policy.toml",
-        "[[rule]]\nplugins = \"spin\"\nmax-fuel = 2000000\n",
-    );
-    let policy = dir.path.join("policy.toml");
     let options = HostOptions::new(Era::Modern, Transport::Http)
-        .arg("--policy")
-        .arg(policy.to_str().unwrap());
+        .policy(&dir, "[[rule]]\nplugins = \"spin\"\nmax-fuel = 2000000\n");
     let host = Connected::start(&dir, options).await.unwrap();
     assert!(
         host.call_err("spin", empty_args())

@@ -424,6 +424,13 @@ impl HostOptions {
         self
     }
 
+    /// Write `policy` as the directory's `policy.toml` and serve with it.
+    pub fn policy(self, dir: &PluginDir, policy: &str) -> Self {
+        dir.write("policy.toml", policy);
+        let path = dir.path.join("policy.toml");
+        self.arg("--policy").arg(path.to_str().unwrap())
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.extra_args.push(arg.into());
         self
