@@ -1,7 +1,9 @@
 //! `just bench`: the figures recorded in docs/benchmarks.md.
 //!
 //! 1. In-process: instantiate a fresh sandbox from the cached `InstancePre`
-//!    and call `hello.add` (no MCP, no transport).
+//!    and call `hello.add` (no MCP, no transport); back to back, and again
+//!    with the thread idle for a while before each call (the state a stdio
+//!    server is in between requests).
 //! 2. End to end over stdio: sequential `tools/call add` round trips against
 //!    the real binary, from a blocking raw JSON-RPC client (p50, p99,
 //!    calls/s), and `ping` as the transport's floor.
@@ -22,6 +24,8 @@ use serde_json::{Value, json};
 use std::io::{BufRead as _, Write as _};
 
 const IN_PROCESS_CALLS: usize = 20_000;
+const IDLE_GAP_CALLS: usize = 2_000;
+const IDLE_GAPS: [Duration; 2] = [Duration::from_micros(100), Duration::from_millis(1)];
 const STDIO_CALLS: usize = 20_000;
 const COLD_STARTS: usize = 20;
 
@@ -74,30 +78,53 @@ async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         &plugins.join("hello.toml"),
     )
     .await?;
-    let arguments = json!({"a": 2, "b": 3});
-    let mut samples = Vec::with_capacity(IN_PROCESS_CALLS);
-    for _ in 0..1000 {
-        runtime
-            .call_tool(&plugin, "add", &arguments, CallContext::detached("bench"))
-            .await?;
-    }
-    let start = Instant::now();
-    for _ in 0..IN_PROCESS_CALLS {
-        let t = Instant::now();
-        let r = runtime
-            .call_tool(&plugin, "add", &arguments, CallContext::detached("bench"))
-            .await?;
-        samples.push(t.elapsed());
-        assert!(!r.is_error);
-    }
-    let total = start.elapsed();
+    // Warm-up.
+    timed_calls(&runtime, &plugin, 1000, None).await?;
+    let (samples, total) = timed_calls(&runtime, &plugin, IN_PROCESS_CALLS, None).await?;
     report(
         "in-process instantiate + call `add`",
         samples,
         IN_PROCESS_CALLS,
         total,
     );
+    for gap in IDLE_GAPS {
+        let (samples, total) = timed_calls(&runtime, &plugin, IDLE_GAP_CALLS, Some(gap)).await?;
+        report(
+            &format!(
+                "in-process instantiate + call `add`, thread idle {} µs before each call",
+                gap.as_micros()
+            ),
+            samples,
+            IDLE_GAP_CALLS,
+            total,
+        );
+    }
     Ok(())
+}
+
+/// `calls` sequential calls of `hello.add`, each timed; with `idle`, the
+/// thread sleeps that long before each call (not counted).
+async fn timed_calls(
+    runtime: &Runtime,
+    plugin: &Plugin,
+    calls: usize,
+    idle: Option<Duration>,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let arguments = json!({"a": 2, "b": 3});
+    let mut samples = Vec::with_capacity(calls);
+    let start = Instant::now();
+    for _ in 0..calls {
+        if let Some(idle) = idle {
+            std::thread::sleep(idle);
+        }
+        let t = Instant::now();
+        let r = runtime
+            .call_tool(plugin, "add", &arguments, CallContext::detached("bench"))
+            .await?;
+        samples.push(t.elapsed());
+        anyhow::ensure!(!r.is_error, "add failed: {r:?}");
+    }
+    Ok((samples, start.elapsed()))
 }
 
 fn report(name: &str, mut samples: Vec<Duration>, calls: usize, total: Duration) {
