@@ -222,6 +222,11 @@ impl CatalogHandle {
 
     /// Publish a new snapshot; calls already running keep the old one.
     pub fn publish(&self, catalog: Catalog) {
-        self.current.store(Arc::new(catalog));
+        self.publish_arc(Arc::new(catalog));
+    }
+
+    /// [`Self::publish`] a snapshot the caller keeps a handle to.
+    pub fn publish_arc(&self, catalog: Arc<Catalog>) {
+        self.current.store(catalog);
     }
 }

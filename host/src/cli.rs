@@ -19,6 +19,7 @@ use crate::limits::HostLimits;
 use crate::mcp::FacadeOptions;
 use crate::mcp::{self, HostServices, HttpOptions};
 use crate::policy::Policy;
+use crate::reload::{ReloadRequest, Reloader, watch};
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 use crate::sealed::SealKey;
 
@@ -97,6 +98,14 @@ pub struct ServeArgs {
     /// unreadable or invalid file stops the host.
     #[arg(long, env = "MCP_WASM_HOST_SECRETS_FILE", value_name = "FILE")]
     pub secrets_file: Option<PathBuf>,
+    /// Do not watch the plugin directory and the policy file for changes
+    /// (SIGHUP still reloads them).
+    #[arg(long, env = "MCP_WASM_HOST_NO_WATCH")]
+    pub no_watch: bool,
+    /// How long the plugin directory must be quiet after a change before
+    /// the changed plugins are reloaded, in ms.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub reload_quiet_ms: u64,
     /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -262,6 +271,8 @@ pub fn default_plugin_dir() -> PathBuf {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    // From here on SIGHUP reloads instead of ending the process.
+    let hangups = hangup_signals()?;
     // Fail closed: a policy that cannot be used stops the host.
     let policy = match &args.policy {
         Some(path) => Policy::load(path)?,
@@ -317,8 +328,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&runtime, &plugin_dir).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));
+    let reloader = Arc::new(Reloader::new(
+        runtime.clone(),
+        plugin_dir,
+        args.policy.clone(),
+        catalog.clone(),
+    ));
     let services = Arc::new(HostServices::new(catalog, runtime, args.page_size, facade));
     services.spawn_sweeper();
+    services.spawn_reload_announcer(reloader.subscribe());
+    let _watch = if args.no_watch {
+        None
+    } else {
+        let quiet = Duration::from_millis(args.reload_quiet_ms);
+        watch::watch(reloader.clone(), quiet)
+            .inspect_err(|e| tracing::warn!("{e}; send SIGHUP to reload"))
+            .ok()
+    };
+    reload_on_hangup(hangups, reloader);
     tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "ready");
 
     let shutdown = CancellationToken::new();
@@ -380,6 +407,37 @@ fn mib(value: u64) -> anyhow::Result<usize> {
         .and_then(|v| v.checked_mul(1 << 20))
         .filter(|&v| v > 0)
         .with_context(|| format!("{value} MiB is not a usable memory size"))
+}
+
+#[cfg(unix)]
+type HangupSignals = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type HangupSignals = ();
+
+fn hangup_signals() -> anyhow::Result<HangupSignals> {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot handle SIGHUP")
+    }
+    #[cfg(not(unix))]
+    Ok(())
+}
+
+/// Rescan the plugin directory and the policy file on every SIGHUP.
+fn reload_on_hangup(hangups: HangupSignals, reloader: Arc<Reloader>) {
+    #[cfg(unix)]
+    {
+        let mut hangups = hangups;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the plugin directory and the policy");
+                reloader.reload(&ReloadRequest::rescan()).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (hangups, reloader);
 }
 
 fn spawn_signal_handler(shutdown: CancellationToken) {

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod mcp;
 pub mod plugin;
 pub mod policy;
+pub mod reload;
 pub mod runtime;
 pub mod schema;
 pub mod sealed;

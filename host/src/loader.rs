@@ -37,8 +37,7 @@ pub async fn load_directory(
         while pending.len() < LOAD_CONCURRENCY {
             let Some(stem) = stems.next() else { break };
             let runtime = runtime.clone();
-            let wasm = dir.join(format!("{stem}.wasm"));
-            let manifest = dir.join(format!("{stem}.toml"));
+            let (wasm, manifest) = plugin_files(dir, &stem);
             pending.spawn(async move {
                 let result = load_one(&runtime, &wasm, &manifest).await;
                 (wasm, result)
@@ -63,6 +62,37 @@ pub async fn load_directory(
     Ok(Catalog::new(generation, plugins, failures))
 }
 
+/// Load the plugin `stem` of `dir`: a missing component or manifest is an
+/// error naming the file that is missing.
+pub(crate) async fn load_stem(
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+    stem: &str,
+) -> Result<Plugin, LoadError> {
+    let (wasm, manifest) = plugin_files(dir, stem);
+    load_one(runtime, &wasm, &manifest).await
+}
+
+/// The component and manifest paths of plugin `stem` in `dir`.
+pub(crate) fn plugin_files(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{stem}.wasm")),
+        dir.join(format!("{stem}.toml")),
+    )
+}
+
+/// The plugin stem a file in the plugin directory belongs to: `x` for
+/// `x.wasm` and `x.toml`; `None` for hidden files and anything else.
+pub(crate) fn plugin_stem(file_name: &str) -> Option<&str> {
+    if file_name.starts_with('.') {
+        return None;
+    }
+    file_name
+        .strip_suffix(".wasm")
+        .or_else(|| file_name.strip_suffix(".toml"))
+        .filter(|stem| !stem.is_empty())
+}
+
 async fn load_one(
     runtime: &Arc<Runtime>,
     wasm: &Path,
@@ -81,6 +111,11 @@ async fn load_one(
     }
 }
 
+/// The plugin stems of `dir`: every `*.wasm` and `*.toml` (hidden files ignored).
+pub(crate) fn plugin_stems(dir: &Path) -> Result<BTreeSet<String>, LoadError> {
+    list_directory(dir).map(|listing| listing.stems)
+}
+
 /// Collect the stems of `*.wasm` and `*.toml` files (hidden files ignored).
 fn list_directory(dir: &Path) -> Result<DirectoryListing, LoadError> {
     let read_error = |source| LoadError::Read {
@@ -93,13 +128,10 @@ fn list_directory(dir: &Path) -> Result<DirectoryListing, LoadError> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if name.starts_with('.') || !path.is_file() {
+        if !path.is_file() {
             continue;
         }
-        if let Some(stem) = name
-            .strip_suffix(".wasm")
-            .or_else(|| name.strip_suffix(".toml"))
-        {
+        if let Some(stem) = plugin_stem(name) {
             listing.stems.insert(stem.to_string());
         }
     }

@@ -79,6 +79,23 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
+/// The digest identifying a plugin version: its component bytes and its
+/// manifest text.
+pub fn content_digest(component: &[u8], manifest_text: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(component);
+    h.update(manifest_text.as_bytes());
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// The digest of the plugin files as they are on disk now; `None` when
+/// either cannot be read.
+pub async fn files_digest(wasm_path: &Path, manifest_path: &Path) -> Option<String> {
+    let component = tokio::fs::read(wasm_path).await.ok()?;
+    let manifest_text = tokio::fs::read_to_string(manifest_path).await.ok()?;
+    Some(content_digest(&component, &manifest_text))
+}
+
 impl Plugin {
     pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
         self.tools.iter().find(|t| t.name == name)
@@ -129,12 +146,7 @@ impl Plugin {
                 path: wasm_path.to_path_buf(),
                 source,
             })?;
-        let digest = {
-            let mut h = blake3::Hasher::new();
-            h.update(&bytes);
-            h.update(manifest_text.as_bytes());
-            h.finalize().to_hex()[..16].to_string()
-        };
+        let digest = content_digest(&bytes, &manifest_text);
 
         check_component_bytes(&bytes).map_err(|reason| LoadError::InvalidComponent {
             path: wasm_path.to_path_buf(),

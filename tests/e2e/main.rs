@@ -14,6 +14,7 @@ mod loading;
 mod mrtr;
 mod notifications;
 mod raw_stdio;
+mod reload;
 mod sandbox;
 mod served;
 mod support;

@@ -94,6 +94,18 @@ impl PluginDir {
         dir
     }
 
+    /// Copy an example plugin (component and manifest) into the directory.
+    pub fn add_example(&self, name: &str) {
+        self.copy_from(&example_plugins(), name);
+    }
+
+    /// Delete a plugin's component and manifest.
+    pub fn remove(&self, name: &str) {
+        for ext in ["wasm", "toml"] {
+            std::fs::remove_file(self.path.join(format!("{name}.{ext}"))).unwrap();
+        }
+    }
+
     fn copy_from(&self, source: &Path, name: &str) {
         for ext in ["wasm", "toml"] {
             let from = source.join(format!("{name}.{ext}"));
@@ -165,6 +177,8 @@ pub struct Received {
     /// URIs of `notifications/resources/updated`.
     pub resource_updates: Vec<String>,
     pub resource_list_changes: usize,
+    pub tool_list_changes: usize,
+    pub prompt_list_changes: usize,
 }
 
 /// How the test client answers the server's requests.
@@ -287,6 +301,14 @@ impl ClientHandler for RecordingClient {
 
     async fn on_resource_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
         self.received.lock().unwrap().resource_list_changes += 1;
+    }
+
+    async fn on_tool_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
+        self.received.lock().unwrap().tool_list_changes += 1;
+    }
+
+    async fn on_prompt_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
+        self.received.lock().unwrap().prompt_list_changes += 1;
     }
 
     async fn on_logging_message(
@@ -576,6 +598,12 @@ impl Connected {
             .collect();
         names.sort();
         names
+    }
+
+    /// The host's process id (HTTP hosts only: the stdio child belongs to
+    /// the client transport).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
     }
 
     pub async fn shutdown(mut self) {

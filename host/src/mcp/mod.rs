@@ -7,6 +7,7 @@
 mod channel;
 mod convert;
 mod mrtr;
+mod reloads;
 mod rounds;
 mod served;
 mod server;

@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
     GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
-    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
-    SubscriptionFilter, Tool, UnsubscribeRequestParams,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::channel::{PeerChannel, from_mcp_level};
 use super::rounds::{Finished, Parkable, Rounds};
+use super::subscriptions::SessionLogLevel;
 use super::{HostServices, convert};
 use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel, SessionScope};
 use crate::error::InvocationError;
@@ -31,7 +32,7 @@ use crate::tool::ToolResult;
 
 /// The level logs are sent at to a handshake-era client that never called
 /// `logging/setLevel`.
-const DEFAULT_LOG_THRESHOLD: LogLevel = LogLevel::Info;
+pub(super) const DEFAULT_LOG_THRESHOLD: LogLevel = LogLevel::Info;
 
 /// The `_meta` key a 2026-07-28 client sets to keep session state across
 /// its requests.
@@ -44,7 +45,7 @@ pub struct McpServer {
     /// The transport's own session id (stdio), when it has one.
     session_id: Option<String>,
     /// Set by `logging/setLevel` (handshake era).
-    log_level: Arc<Mutex<Option<LoggingLevel>>>,
+    log_level: SessionLogLevel,
     /// This session's id in the subscription hub.
     pub(super) hub_id: u64,
 }
@@ -211,9 +212,11 @@ impl ServerHandler for McpServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.services
-            .hub
-            .register_session(self.hub_id, context.peer.clone());
+        self.services.hub.register_session(
+            self.hub_id,
+            context.peer.clone(),
+            self.log_level.clone(),
+        );
     }
 
     async fn list_tools(
@@ -241,22 +244,30 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let catalog = self.services.catalog.snapshot();
-        let Some(tool) = catalog.tool(&request.name) else {
-            return Err(McpError::invalid_params(
-                format!("unknown tool `{}`", request.name),
-                None,
-            ));
-        };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-        if let Err(problem) = crate::schema::check_arguments(&tool.spec().validator, &arguments) {
-            return Err(McpError::invalid_params(
-                format!("invalid arguments for tool `{}`: {problem}", tool.name),
-                None,
-            ));
-        }
-        let plugin = tool.plugin.clone();
-        let tool_name = tool.spec().name.clone();
+        let catalog = self.services.catalog.snapshot();
+        let target = match catalog.tool(&request.name) {
+            Some(tool) => {
+                if let Err(problem) =
+                    crate::schema::check_arguments(&tool.spec().validator, &arguments)
+                {
+                    return Err(McpError::invalid_params(
+                        format!("invalid arguments for tool `{}`: {problem}", tool.name),
+                        None,
+                    ));
+                }
+                Some((tool.plugin.clone(), tool.spec().name.clone()))
+            }
+            // A later round of a parked call finishes on the version it
+            // started with, even if a reload removed the tool since.
+            None if Self::is_modern(&ctx) && request.request_state.is_some() => None,
+            None => {
+                return Err(McpError::invalid_params(
+                    format!("unknown tool `{}`", request.name),
+                    None,
+                ));
+            }
+        };
         drop(catalog);
 
         if Self::is_modern(&ctx) {
@@ -268,13 +279,20 @@ impl ServerHandler for McpServer {
                 &request.input_responses,
             );
             let runtime = self.services.runtime.clone();
+            let name = request.name.clone();
             let outcome = self
                 .in_rounds(&ctx, rounds, move |call| async move {
-                    Finished::Tool(
-                        runtime
-                            .call_tool(&plugin, &tool_name, &arguments, call())
-                            .await,
-                    )
+                    match target {
+                        Some((plugin, tool_name)) => Finished::Tool(
+                            runtime
+                                .call_tool(&plugin, &tool_name, &arguments, call())
+                                .await,
+                        ),
+                        // Only reached when the parked call is gone too.
+                        None => Finished::Lost(format!(
+                            "the call cannot be resumed: tool `{name}` is no longer served"
+                        )),
+                    }
                 })
                 .await?;
             return Ok(match outcome {
@@ -288,6 +306,13 @@ impl ServerHandler for McpServer {
                 Parkable::Input(input) => input.into(),
             });
         }
+        let Some((plugin, tool_name)) = target else {
+            // Only a 2026-07-28 request goes on without its tool.
+            return Err(McpError::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
         let channel = self.peer_channel(&ctx);
         let call = self.call_context(&ctx, channel, ctx.ct.clone());
         let outcome = self
@@ -362,7 +387,12 @@ impl ServerHandler for McpServer {
     ) -> Result<(), McpError> {
         self.services
             .hub
-            .subscribe(self.hub_id, ctx.peer.clone(), request.uri)
+            .subscribe(
+                self.hub_id,
+                ctx.peer.clone(),
+                self.log_level.clone(),
+                request.uri,
+            )
             .map_err(|e| McpError::invalid_params(e, None))
     }
 
@@ -385,8 +415,10 @@ impl ServerHandler for McpServer {
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         let id = self.services.hub.next_id();
         self.services.hub.add_listener(id, context.sink().clone());
+        tracing::info!(listener = id, "subscriptions/listen stream open");
         context.cancelled().await;
         self.services.hub.remove_listener(id);
+        tracing::info!(listener = id, "subscriptions/listen stream closed");
         Ok(())
     }
 }

@@ -8,7 +8,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rmcp::model::ResourceUpdatedNotificationParam;
+use std::sync::Arc;
+
+use rmcp::model::{
+    LoggingLevel, LoggingMessageNotificationParam, ResourceUpdatedNotificationParam,
+};
 use rmcp::service::SubscriptionSink;
 use rmcp::{Peer, RoleServer};
 
@@ -25,10 +29,24 @@ struct HubState {
     listeners: HashMap<u64, SubscriptionSink>,
 }
 
+/// A session's `logging/setLevel` choice (`None`: the default threshold).
+pub(super) type SessionLogLevel = Arc<Mutex<Option<LoggingLevel>>>;
+
 #[derive(Debug)]
 struct Session {
     peer: Peer<RoleServer>,
     uris: HashSet<String>,
+    log_level: SessionLogLevel,
+}
+
+impl Session {
+    fn new(peer: Peer<RoleServer>, log_level: SessionLogLevel) -> Self {
+        Self {
+            peer,
+            uris: HashSet::new(),
+            log_level,
+        }
+    }
 }
 
 /// Sessions and listeners to notify, with their ids.
@@ -52,20 +70,31 @@ impl SubscriptionHub {
     }
 
     /// Remember a handshake-era session, for list-changed broadcasts.
-    pub fn register_session(&self, id: u64, peer: Peer<RoleServer>) {
-        self.lock().sessions.entry(id).or_insert(Session {
-            peer,
-            uris: HashSet::new(),
-        });
+    pub(super) fn register_session(
+        &self,
+        id: u64,
+        peer: Peer<RoleServer>,
+        log_level: SessionLogLevel,
+    ) {
+        self.lock()
+            .sessions
+            .entry(id)
+            .or_insert_with(|| Session::new(peer, log_level));
     }
 
     /// `resources/subscribe`.
-    pub fn subscribe(&self, id: u64, peer: Peer<RoleServer>, uri: String) -> Result<(), String> {
+    pub(super) fn subscribe(
+        &self,
+        id: u64,
+        peer: Peer<RoleServer>,
+        log_level: SessionLogLevel,
+        uri: String,
+    ) -> Result<(), String> {
         let mut state = self.lock();
-        let session = state.sessions.entry(id).or_insert(Session {
-            peer,
-            uris: HashSet::new(),
-        });
+        let session = state
+            .sessions
+            .entry(id)
+            .or_insert_with(|| Session::new(peer, log_level));
         if session.uris.len() >= MAX_SUBSCRIPTIONS_PER_SESSION && !session.uris.contains(&uri) {
             return Err(format!(
                 "a session may subscribe to at most {MAX_SUBSCRIPTIONS_PER_SESSION} resources"
@@ -143,6 +172,47 @@ impl SubscriptionHub {
                 .is_some_and(|uris| uris.iter().any(|u| u == uri));
             if subscribed {
                 let _ = sink.notify_resource_updated(uri.to_string()).await;
+            }
+        }
+        self.forget_closed(&closed, &[]);
+    }
+
+    /// A log message from the host itself to every handshake-era session
+    /// whose level lets it through.
+    pub(super) async fn log_to_sessions(
+        &self,
+        level: crate::context::LogLevel,
+        logger: &str,
+        data: serde_json::Value,
+    ) {
+        let peers: Vec<(u64, Peer<RoleServer>)> = {
+            let state = self.lock();
+            state
+                .sessions
+                .iter()
+                .filter(|(_, s)| {
+                    let set = *s.log_level.lock().unwrap_or_else(|e| e.into_inner());
+                    let threshold = set
+                        .map(super::channel::from_mcp_level)
+                        .unwrap_or(super::server::DEFAULT_LOG_THRESHOLD);
+                    level >= threshold
+                })
+                .map(|(id, s)| (*id, s.peer.clone()))
+                .collect()
+        };
+        let mut closed = Vec::new();
+        for (id, peer) in peers {
+            if peer.is_transport_closed() {
+                closed.push(id);
+                continue;
+            }
+            let param = LoggingMessageNotificationParam::new(
+                super::channel::to_mcp_level(level),
+                data.clone(),
+            )
+            .with_logger(logger.to_string());
+            if let Err(e) = peer.notify_logging_message(param).await {
+                tracing::debug!("cannot send a log message to a session: {e}");
             }
         }
         self.forget_closed(&closed, &[]);

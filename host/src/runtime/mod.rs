@@ -62,7 +62,9 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: CompileCache,
     limits: HostLimits,
-    policy: Policy,
+    /// Replaced when the operator's policy file changes; a plugin's grants
+    /// are evaluated when it loads.
+    policy: arc_swap::ArcSwap<Policy>,
     services: Arc<Services>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -95,7 +97,7 @@ impl Runtime {
             linker,
             cache: CompileCache::new(config.cache_dir),
             limits,
-            policy: config.policy,
+            policy: arc_swap::ArcSwap::from_pointee(config.policy),
             services: config.services,
             ticker_stop,
         })
@@ -113,8 +115,14 @@ impl Runtime {
         &self.cache
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// The policy plugins loaded from now on are evaluated against.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Evaluate plugins loaded from now on against `policy`.
+    pub fn replace_policy(&self, policy: Policy) {
+        self.policy.store(Arc::new(policy));
     }
 
     /// Wait for a free sandbox slot until `deadline`; `None` if none freed up.

@@ -1,0 +1,417 @@
+//! Hot reload: bring the published catalog up to date with the plugin
+//! directory and the policy file while the host serves.
+//!
+//! A reload loads only the plugins it is asked about (compiling off the
+//! request path, through the compile cache), keeps every other plugin as the
+//! same `Arc`, and publishes one new catalog snapshot. Calls that already
+//! hold the old snapshot (running, or parked waiting for a client's input)
+//! finish on the version they started with.
+//!
+//! A new version that fails to load (corrupt component, invalid manifest, a
+//! required capability the policy refuses) leaves the old version serving.
+//! A changed policy is different: grants must follow it, so every plugin is
+//! evaluated again and one the new policy refuses stops being served. A
+//! policy file that cannot be used keeps the policy in force.
+//!
+//! Reloads are serialised; each one is reported to subscribers (the MCP
+//! adapter tells clients) as a [`ReloadReport`]. [`watch`] triggers reloads
+//! from file-system events; the binary also triggers a full rescan on SIGHUP.
+
+pub mod watch;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::catalog::{Catalog, CatalogHandle, LoadFailure};
+use crate::loader;
+use crate::plugin::{Plugin, files_digest};
+use crate::policy::Policy;
+use crate::runtime::Runtime;
+
+/// How many reports a slow subscriber may fall behind before it is told it
+/// missed some (and then assumes every list changed).
+const REPORT_BACKLOG: usize = 64;
+
+/// What to bring up to date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReloadRequest {
+    /// Plugins, by file stem (`x` for `x.wasm` and `x.toml`).
+    pub plugins: BTreeSet<String>,
+    /// Re-read the policy file; if it changed, evaluate every plugin again.
+    pub policy: bool,
+    /// Every plugin in the directory (unchanged files are skipped).
+    pub everything: bool,
+}
+
+impl ReloadRequest {
+    /// Everything: the policy file and every plugin in the directory.
+    pub fn rescan() -> Self {
+        Self {
+            policy: true,
+            everything: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.plugins.is_empty() && !self.policy && !self.everything
+    }
+}
+
+/// A new version (or policy) that could not be used.
+#[derive(Debug, Clone)]
+pub struct ReloadFailure {
+    pub path: PathBuf,
+    pub reason: String,
+    /// What keeps serving in its place, if anything (for example
+    /// "plugin `hello` 0.1.0").
+    pub kept: Option<String>,
+}
+
+impl std::fmt::Display for ReloadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reload of {} failed: {}",
+            self.path.display(),
+            self.reason
+        )?;
+        match &self.kept {
+            Some(kept) => write!(f, "; {kept} keeps serving"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What one reload did.
+#[derive(Debug)]
+pub struct ReloadReport {
+    /// The snapshot before the reload.
+    pub previous: Arc<Catalog>,
+    /// The snapshot after it: the same `Arc` when nothing was published.
+    pub current: Arc<Catalog>,
+    /// Plugins loaded, new or replacing an older version.
+    pub loaded: Vec<Arc<Plugin>>,
+    /// Names of plugins no longer served.
+    pub removed: Vec<Arc<str>>,
+    pub failures: Vec<ReloadFailure>,
+    /// Whether a changed policy was put in force.
+    pub policy_changed: bool,
+}
+
+impl ReloadReport {
+    pub fn published(&self) -> bool {
+        !Arc::ptr_eq(&self.previous, &self.current)
+    }
+}
+
+/// Brings the catalog up to date; one per host.
+pub struct Reloader {
+    runtime: Arc<Runtime>,
+    dir: PathBuf,
+    policy_file: Option<PathBuf>,
+    catalog: Arc<CatalogHandle>,
+    state: tokio::sync::Mutex<ReloaderState>,
+    reports: broadcast::Sender<Arc<ReloadReport>>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("dir", &self.dir)
+            .field("policy_file", &self.policy_file)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct ReloaderState {
+    generation: u64,
+    /// Digest of the policy file's text in force (`None`: no file, or it
+    /// could not be read at start).
+    policy_digest: Option<String>,
+}
+
+fn text_digest(text: &str) -> String {
+    blake3::hash(text.as_bytes()).to_hex().to_string()
+}
+
+impl Reloader {
+    /// A reloader for `catalog`, loaded from `dir` under the policy read from
+    /// `policy_file` (if any).
+    pub fn new(
+        runtime: Arc<Runtime>,
+        dir: PathBuf,
+        policy_file: Option<PathBuf>,
+        catalog: Arc<CatalogHandle>,
+    ) -> Self {
+        let policy_digest = policy_file
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|text| text_digest(&text));
+        let generation = catalog.snapshot().generation();
+        Self {
+            runtime,
+            dir,
+            policy_file,
+            catalog,
+            state: tokio::sync::Mutex::new(ReloaderState {
+                generation,
+                policy_digest,
+            }),
+            reports: broadcast::channel(REPORT_BACKLOG).0,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn policy_file(&self) -> Option<&Path> {
+        self.policy_file.as_deref()
+    }
+
+    /// Reports of every reload from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ReloadReport>> {
+        self.reports.subscribe()
+    }
+
+    /// Bring what `request` names up to date, publish the new snapshot if
+    /// anything changed, and report it (to the log and to subscribers).
+    pub async fn reload(&self, request: &ReloadRequest) -> Arc<ReloadReport> {
+        let mut state = self.state.lock().await;
+        let previous = self.catalog.snapshot();
+        let mut failures = Vec::new();
+
+        let policy_changed = request.policy && self.refresh_policy(&mut state, &mut failures);
+        let stems = if policy_changed || request.everything {
+            let mut stems = loader::plugin_stems(&self.dir).unwrap_or_else(|e| {
+                failures.push(ReloadFailure {
+                    path: self.dir.clone(),
+                    reason: e.to_string(),
+                    kept: Some("every loaded plugin".into()),
+                });
+                BTreeSet::new()
+            });
+            stems.extend(
+                previous
+                    .plugins()
+                    .iter()
+                    .filter_map(|p| stem_of(&p.wasm_path)),
+            );
+            stems.extend(request.plugins.iter().cloned());
+            stems
+        } else {
+            request.plugins.clone()
+        };
+
+        let mut plugins: Vec<Arc<Plugin>> = previous.plugins().to_vec();
+        let mut load_failures: Vec<LoadFailure> = previous.failures().to_vec();
+        let mut loaded = Vec::new();
+        let mut removed = Vec::new();
+        for stem in &stems {
+            let (wasm, manifest) = loader::plugin_files(&self.dir, stem);
+            load_failures.retain(|f| f.path != wasm && f.path != manifest);
+            let old = plugins.iter().position(|p| p.wasm_path == wasm);
+            if !wasm.exists() {
+                // The component is gone: so is the plugin.
+                if let Some(i) = old {
+                    removed.push(plugins.remove(i).name.clone());
+                }
+                if manifest.exists() {
+                    let reason = crate::error::LoadError::MissingComponent {
+                        manifest: manifest.clone(),
+                        wasm: wasm.clone(),
+                    }
+                    .to_string();
+                    // Recorded under the component's path, as the loader does.
+                    note_failure(
+                        &previous,
+                        &mut load_failures,
+                        &mut failures,
+                        ReloadFailure {
+                            path: wasm,
+                            reason,
+                            kept: None,
+                        },
+                    );
+                }
+                continue;
+            }
+            if let Some(i) = old
+                && !policy_changed
+                && files_digest(&wasm, &manifest).await.as_deref() == Some(&plugins[i].digest)
+            {
+                continue;
+            }
+            match loader::load_stem(&self.runtime, &self.dir, stem).await {
+                Ok(plugin) => {
+                    let plugin = Arc::new(plugin);
+                    match old {
+                        Some(i) => plugins[i] = plugin.clone(),
+                        None => plugins.push(plugin.clone()),
+                    }
+                    loaded.push(plugin);
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    let kept = match old {
+                        // Grants follow the policy: an old version loaded
+                        // under the previous one is not kept.
+                        Some(i) if policy_changed => {
+                            removed.push(plugins.remove(i).name.clone());
+                            None
+                        }
+                        Some(i) => Some(format!(
+                            "plugin `{}` {}",
+                            plugins[i].name, plugins[i].manifest.version
+                        )),
+                        None => None,
+                    };
+                    note_failure(
+                        &previous,
+                        &mut load_failures,
+                        &mut failures,
+                        ReloadFailure {
+                            path: wasm,
+                            reason,
+                            kept,
+                        },
+                    );
+                }
+            }
+        }
+        load_failures.sort_by(|a, b| a.path.cmp(&b.path));
+
+        let plugins_changed = !loaded.is_empty() || !removed.is_empty();
+        let failures_changed = load_failures.len() != previous.failures().len()
+            || load_failures
+                .iter()
+                .zip(previous.failures())
+                .any(|(a, b)| a.path != b.path || a.reason != b.reason);
+        let current = if plugins_changed || failures_changed {
+            state.generation += 1;
+            let catalog = Arc::new(Catalog::new(state.generation, plugins, load_failures));
+            self.catalog.publish_arc(catalog.clone());
+            catalog
+        } else {
+            previous.clone()
+        };
+        drop(state);
+
+        let report = Arc::new(ReloadReport {
+            previous,
+            current,
+            loaded,
+            removed,
+            failures,
+            policy_changed,
+        });
+        log_report(&report);
+        if report.published() || !report.failures.is_empty() || report.policy_changed {
+            // No subscriber is not an error.
+            let _ = self.reports.send(report.clone());
+        }
+        report
+    }
+
+    /// Read the policy file; put it in force if its text changed. Returns
+    /// whether it did.
+    fn refresh_policy(&self, state: &mut ReloaderState, failures: &mut Vec<ReloadFailure>) -> bool {
+        let Some(path) = &self.policy_file else {
+            return false;
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                failures.push(ReloadFailure {
+                    path: path.clone(),
+                    reason: format!("cannot read the policy: {e}"),
+                    kept: Some("the policy in force".into()),
+                });
+                return false;
+            }
+        };
+        let digest = text_digest(&text);
+        if state.policy_digest.as_deref() == Some(digest.as_str()) {
+            return false;
+        }
+        match Policy::parse(&text, Some(path)) {
+            Ok(policy) => {
+                self.runtime.replace_policy(policy);
+                state.policy_digest = Some(digest);
+                true
+            }
+            Err(e) => {
+                failures.push(ReloadFailure {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                    kept: Some("the policy in force".into()),
+                });
+                false
+            }
+        }
+    }
+}
+
+/// Record `failure` in the next catalog, and report it unless the previous
+/// catalog already recorded the same one (a rescan of a file still broken
+/// in the same way says nothing new).
+fn note_failure(
+    previous: &Catalog,
+    load_failures: &mut Vec<LoadFailure>,
+    failures: &mut Vec<ReloadFailure>,
+    failure: ReloadFailure,
+) {
+    let known = previous
+        .failures()
+        .iter()
+        .any(|f| f.path == failure.path && f.reason == failure.reason);
+    load_failures.push(LoadFailure {
+        path: failure.path.clone(),
+        reason: failure.reason.clone(),
+    });
+    if !known {
+        failures.push(failure);
+    }
+}
+
+/// The file stem of a plugin's component path.
+fn stem_of(wasm_path: &Path) -> Option<String> {
+    wasm_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_owned)
+}
+
+fn log_report(report: &ReloadReport) {
+    if report.policy_changed {
+        tracing::info!("policy reloaded; every plugin evaluated again");
+    }
+    for plugin in &report.loaded {
+        tracing::info!(
+            plugin = %plugin.name,
+            version = %plugin.manifest.version,
+            tools = plugin.tools.len(),
+            cache = ?plugin.cache,
+            generation = report.current.generation(),
+            "plugin reloaded"
+        );
+    }
+    for name in &report.removed {
+        tracing::info!(plugin = %name, generation = report.current.generation(), "plugin removed");
+    }
+    for failure in &report.failures {
+        tracing::warn!("{failure}");
+    }
+    if report.published() {
+        for notice in report.current.notices() {
+            if !report.previous.notices().contains(notice) {
+                tracing::warn!("{notice}");
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The plugin directory watcher: file-system events (through `notify`) on
+//! `*.wasm`, `*.toml` and the policy file, gathered until the directory has
+//! been quiet for a moment, become one [`ReloadRequest`] each.
+//!
+//! Writing a component in many small writes, or copying a component and its
+//! manifest one after the other, therefore reloads the plugin once. Events
+//! the host's own reads cause (opens, reads, closes without writing) are
+//! ignored, and so are hidden files, so a tool that writes `.x.wasm.tmp` and
+//! renames it into place triggers one reload, on the rename.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+
+use super::{ReloadRequest, Reloader};
+
+/// How long the directory must be quiet before a batch of events is acted on.
+pub const DEFAULT_QUIET: Duration = Duration::from_millis(100);
+
+/// The longest a batch is held while events keep coming.
+const MAX_BATCH_DELAY: Duration = Duration::from_secs(2);
+
+/// Why the directory cannot be watched.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot watch {}: {source}", path.display())]
+pub struct WatchError {
+    path: PathBuf,
+    #[source]
+    source: notify::Error,
+}
+
+/// A running watch; dropping it stops watching.
+pub struct DirectoryWatch {
+    _watcher: notify::RecommendedWatcher,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DirectoryWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where events that matter come from.
+#[derive(Debug, Clone)]
+struct Watched {
+    dir: PathBuf,
+    /// The policy file's directory and file name.
+    policy: Option<(PathBuf, std::ffi::OsString)>,
+}
+
+/// Start watching the reloader's plugin directory (and the directory of its
+/// policy file); batches of changes reload after `quiet` without events.
+pub fn watch(reloader: Arc<Reloader>, quiet: Duration) -> Result<DirectoryWatch, WatchError> {
+    let canonical = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let watched = Watched {
+        dir: canonical(reloader.dir()),
+        policy: reloader.policy_file().and_then(|file| {
+            let name = file.file_name()?.to_owned();
+            let parent = match file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            Some((canonical(parent), name))
+        }),
+    };
+    let (events, received) = mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        // The receiver is gone only when the watch is being dropped.
+        let _ = events.send(event);
+    })
+    .map_err(|source| WatchError {
+        path: watched.dir.clone(),
+        source,
+    })?;
+    let mut add = |path: &Path| {
+        watcher
+            .watch(path, RecursiveMode::NonRecursive)
+            .map_err(|source| WatchError {
+                path: path.to_owned(),
+                source,
+            })
+    };
+    add(&watched.dir)?;
+    if let Some((policy_dir, _)) = &watched.policy
+        && *policy_dir != watched.dir
+    {
+        add(policy_dir)?;
+    }
+    tracing::info!(dir = %watched.dir.display(), "watching the plugin directory for changes");
+    let task = tokio::spawn(gather(reloader, watched, received, quiet));
+    Ok(DirectoryWatch {
+        _watcher: watcher,
+        task,
+    })
+}
+
+/// Turn events into reloads: one per quiet period.
+async fn gather(
+    reloader: Arc<Reloader>,
+    watched: Watched,
+    mut received: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
+    quiet: Duration,
+) {
+    loop {
+        let Some(first) = received.recv().await else {
+            return;
+        };
+        let mut request = ReloadRequest::default();
+        watched.add(&mut request, first);
+        let started = Instant::now();
+        let mut closed = false;
+        while started.elapsed() < MAX_BATCH_DELAY {
+            match tokio::time::timeout(quiet, received.recv()).await {
+                Ok(Some(event)) => watched.add(&mut request, event),
+                Ok(None) => {
+                    closed = true;
+                    break;
+                }
+                Err(_quiet) => break,
+            }
+        }
+        if !request.is_empty() {
+            reloader.reload(&request).await;
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+impl Watched {
+    /// Add what `event` asks to reload to `request`.
+    fn add(&self, request: &mut ReloadRequest, event: notify::Result<notify::Event>) {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                // Events may have been lost: look at everything.
+                tracing::warn!("watching the plugin directory: {e}; rescanning it");
+                *request = ReloadRequest::rescan();
+                return;
+            }
+        };
+        if event.need_rescan() {
+            *request = ReloadRequest::rescan();
+            return;
+        }
+        if !changes_content(&event.kind) {
+            return;
+        }
+        for path in &event.paths {
+            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                continue;
+            };
+            if let Some((policy_dir, policy_name)) = &self.policy
+                && parent == policy_dir
+                && name == policy_name
+            {
+                request.policy = true;
+                continue;
+            }
+            if parent != self.dir {
+                continue;
+            }
+            if let Some(stem) = name.to_str().and_then(crate::loader::plugin_stem) {
+                request.plugins.insert(stem.to_owned());
+            }
+        }
+    }
+}
+
+/// Whether an event can mean a file's content or presence changed (reads,
+/// opens and read-only closes cannot).
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, ModifyKind, RemoveKind};
+
+    fn event(kind: EventKind, path: &str) -> notify::Result<notify::Event> {
+        Ok(notify::Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    fn watched() -> Watched {
+        Watched {
+            dir: PathBuf::from("/plugins"),
+            policy: Some((PathBuf::from("/etc/host"), "policy.toml".into())),
+        }
+    }
+
+    #[test]
+    fn events_name_the_plugins_and_the_policy() {
+        let w = watched();
+        let mut r = ReloadRequest::default();
+        w.add(
+            &mut r,
+            event(EventKind::Create(CreateKind::File), "/plugins/a.wasm"),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Modify(ModifyKind::Any), "/plugins/a.toml"),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Remove(RemoveKind::File), "/plugins/b.wasm"),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Modify(ModifyKind::Any), "/etc/host/policy.toml"),
+        );
+        assert_eq!(
+            r.plugins.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(r.policy);
+        assert!(!r.everything);
+    }
+
+    #[test]
+    fn reads_hidden_files_and_strangers_are_ignored() {
+        let w = watched();
+        let mut r = ReloadRequest::default();
+        let read = EventKind::Access(AccessKind::Close(AccessMode::Read));
+        w.add(&mut r, event(read, "/plugins/a.wasm"));
+        w.add(
+            &mut r,
+            event(
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                "/plugins/a.wasm",
+            ),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Create(CreateKind::File), "/plugins/.a.wasm.tmp"),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Create(CreateKind::File), "/plugins/notes.txt"),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Create(CreateKind::File), "/elsewhere/a.wasm"),
+        );
+        w.add(
+            &mut r,
+            event(EventKind::Modify(ModifyKind::Any), "/etc/host/other.toml"),
+        );
+        assert!(r.is_empty(), "{r:?}");
+        let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        w.add(&mut r, event(closed, "/plugins/a.wasm"));
+        assert!(r.plugins.contains("a"));
+    }
+
+    #[test]
+    fn a_watch_error_rescans_everything() {
+        let w = watched();
+        let mut r = ReloadRequest::default();
+        w.add(&mut r, Err(notify::Error::generic("queue overflow")));
+        assert_eq!(r, ReloadRequest::rescan());
+    }
+}
