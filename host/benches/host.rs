@@ -10,7 +10,13 @@
 //! 3. Cold start: process start to the first `initialize` response, with a
 //!    warm compile cache, for the example plugins and for ten plugins.
 //!
+//! 4. Hot reload: a component replaced in the watched directory to the
+//!    client reading `tools/list_changed`, compile cache miss and hit.
+//!
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
+
+#[path = "host/reload.rs"]
+mod reload;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -64,6 +70,7 @@ fn main() -> anyhow::Result<()> {
     let ten = ten_plugins(&plugins)?;
     cold_start("cold start, 10 plugins", &ten, &cache)?;
     let _ = std::fs::remove_dir_all(&ten);
+    reload::file_replaced_to_list_changed(&plugins, &repo().join("target/fixture-plugins"))?;
     Ok(())
 }
 

@@ -104,7 +104,7 @@ pub struct ServeArgs {
     pub no_watch: bool,
     /// How long the plugin directory must be quiet after a change before
     /// the changed plugins are reloaded, in ms.
-    #[arg(long, default_value_t = 100, value_name = "MS")]
+    #[arg(long, default_value_t = watch::DEFAULT_QUIET.as_millis() as u64, value_name = "MS")]
     pub reload_quiet_ms: u64,
     /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]

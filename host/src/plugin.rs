@@ -292,7 +292,7 @@ async fn read_to_string(path: &Path) -> Result<String, LoadError> {
 }
 
 /// A clear reason for bytes that are not a component, before compiling.
-fn check_component_bytes(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_component_bytes(bytes: &[u8]) -> Result<(), String> {
     if wasmparser::Parser::is_component(bytes) {
         Ok(())
     } else if wasmparser::Parser::is_core_wasm(bytes) {

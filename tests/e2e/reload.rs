@@ -267,9 +267,16 @@ async fn a_broken_replacement_leaves_the_old_version_serving() {
 #[tokio::test]
 async fn many_rapid_writes_reload_once() {
     let dir = PluginDir::with(&["hello"], &[]);
-    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
-        .await
-        .unwrap();
+    // A quiet period well beyond the ~150 ms of writing, so a busy machine
+    // pausing this test between two writes does not split the batch.
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Http)
+            .arg("--reload-quiet-ms")
+            .arg("500"),
+    )
+    .await
+    .unwrap();
     let component = std::fs::read(dir.path.join("hello.wasm")).unwrap();
     for version in 1..=20 {
         dir.set_manifest("hello", &hello_manifest(version));
@@ -279,7 +286,7 @@ async fn many_rapid_writes_reload_once() {
     let text = wait_for_count(&host, "plugin reloaded", 1).await;
     assert!(text.contains("version=0.1.20"), "{text}");
     // Nothing else comes.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let text = host.stderr.text();
     assert_eq!(count(&text, "plugin reloaded"), 1, "{text}");
     host.shutdown().await;

@@ -19,7 +19,7 @@
 
 pub mod watch;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -116,6 +116,8 @@ pub struct Reloader {
     catalog: Arc<CatalogHandle>,
     state: tokio::sync::Mutex<ReloaderState>,
     reports: broadcast::Sender<Arc<ReloadReport>>,
+    /// Components being compiled ahead of their reload, by stem.
+    precompiling: std::sync::Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -163,6 +165,44 @@ impl Reloader {
                 policy_digest,
             }),
             reports: broadcast::channel(REPORT_BACKLOG).0,
+            precompiling: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Start compiling the component of plugin `stem` into the compile
+    /// cache now, while the directory settles, so the reload that follows
+    /// finds it compiled. Does nothing without a compile cache or while a
+    /// compile of `stem` is already running; bytes that are not a component
+    /// (yet) are left for the reload to report.
+    pub fn precompile(&self, stem: &str) {
+        if self.runtime.cache().dir().is_none() {
+            return;
+        }
+        let mut running = self.precompiling.lock().unwrap_or_else(|e| e.into_inner());
+        if running.get(stem).is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        let (wasm, _) = loader::plugin_files(&self.dir, stem);
+        let runtime = self.runtime.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            if let Ok(bytes) = std::fs::read(&wasm)
+                && crate::plugin::check_component_bytes(&bytes).is_ok()
+            {
+                // Failures are the reload's to report.
+                let _ = runtime.compile(&bytes);
+            }
+        });
+        running.insert(stem.to_owned(), task);
+    }
+
+    /// Wait for the compiles started ahead of reloading `stems`.
+    async fn precompiled(&self, stems: &BTreeSet<String>) {
+        let tasks: Vec<_> = {
+            let mut running = self.precompiling.lock().unwrap_or_else(|e| e.into_inner());
+            stems.iter().filter_map(|s| running.remove(s)).collect()
+        };
+        for task in tasks {
+            let _ = task.await;
         }
     }
 
@@ -208,6 +248,7 @@ impl Reloader {
             request.plugins.clone()
         };
 
+        self.precompiled(&stems).await;
         let mut plugins: Vec<Arc<Plugin>> = previous.plugins().to_vec();
         let mut load_failures: Vec<LoadFailure> = previous.failures().to_vec();
         let mut loaded = Vec::new();

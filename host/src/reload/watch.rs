@@ -7,19 +7,23 @@
 //! the host's own reads cause (opens, reads, closes without writing) are
 //! ignored, and so are hidden files, so a tool that writes `.x.wasm.tmp` and
 //! renames it into place triggers one reload, on the rename.
+//!
+//! A component seen complete (closed after writing, or renamed into place)
+//! starts compiling into the compile cache at once, so a batch's quiet
+//! period and the compilation overlap.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 use super::{ReloadRequest, Reloader};
 
 /// How long the directory must be quiet before a batch of events is acted on.
-pub const DEFAULT_QUIET: Duration = Duration::from_millis(100);
+pub const DEFAULT_QUIET: Duration = Duration::from_millis(50);
 
 /// The longest a batch is held while events keep coming.
 const MAX_BATCH_DELAY: Duration = Duration::from_secs(2);
@@ -111,12 +115,17 @@ async fn gather(
             return;
         };
         let mut request = ReloadRequest::default();
-        watched.add(&mut request, first);
+        let precompile = |stems: Vec<String>| {
+            for stem in stems {
+                reloader.precompile(&stem);
+            }
+        };
+        precompile(watched.add(&mut request, first));
         let started = Instant::now();
         let mut closed = false;
         while started.elapsed() < MAX_BATCH_DELAY {
             match tokio::time::timeout(quiet, received.recv()).await {
-                Ok(Some(event)) => watched.add(&mut request, event),
+                Ok(Some(event)) => precompile(watched.add(&mut request, event)),
                 Ok(None) => {
                     closed = true;
                     break;
@@ -134,24 +143,36 @@ async fn gather(
 }
 
 impl Watched {
-    /// Add what `event` asks to reload to `request`.
-    fn add(&self, request: &mut ReloadRequest, event: notify::Result<notify::Event>) {
+    /// Add what `event` asks to reload to `request`. Returns the stems
+    /// whose component the event shows complete (written and closed, or
+    /// renamed into place): worth compiling before the batch ends.
+    fn add(
+        &self,
+        request: &mut ReloadRequest,
+        event: notify::Result<notify::Event>,
+    ) -> Vec<String> {
         let event = match event {
             Ok(event) => event,
             Err(e) => {
                 // Events may have been lost: look at everything.
                 tracing::warn!("watching the plugin directory: {e}; rescanning it");
                 *request = ReloadRequest::rescan();
-                return;
+                return Vec::new();
             }
         };
         if event.need_rescan() {
             *request = ReloadRequest::rescan();
-            return;
+            return Vec::new();
         }
         if !changes_content(&event.kind) {
-            return;
+            return Vec::new();
         }
+        let complete = matches!(
+            event.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+        );
+        let mut ready = Vec::new();
         for path in &event.paths {
             let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
                 continue;
@@ -166,10 +187,15 @@ impl Watched {
             if parent != self.dir {
                 continue;
             }
-            if let Some(stem) = name.to_str().and_then(crate::loader::plugin_stem) {
+            let Some(file) = name.to_str() else { continue };
+            if let Some(stem) = crate::loader::plugin_stem(file) {
                 request.plugins.insert(stem.to_owned());
+                if complete && file.ends_with(".wasm") && path.is_file() {
+                    ready.push(stem.to_owned());
+                }
             }
         }
+        ready
     }
 }
 
@@ -186,7 +212,7 @@ fn changes_content(kind: &EventKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{CreateKind, ModifyKind, RemoveKind};
+    use notify::event::{CreateKind, RemoveKind};
 
     fn event(kind: EventKind, path: &str) -> notify::Result<notify::Event> {
         Ok(notify::Event::new(kind).add_path(PathBuf::from(path)))
@@ -260,6 +286,31 @@ mod tests {
         let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
         w.add(&mut r, event(closed, "/plugins/a.wasm"));
         assert!(r.plugins.contains("a"));
+    }
+
+    #[test]
+    fn a_component_written_or_renamed_into_place_is_ready_to_compile() {
+        let dir = std::env::temp_dir().join(format!("mcp-wasm-host-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.wasm"), b"\0asm").unwrap();
+        std::fs::write(dir.join("a.toml"), b"").unwrap();
+        let w = Watched {
+            dir: dir.clone(),
+            policy: None,
+        };
+        let path = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+        let mut r = ReloadRequest::default();
+        let written = EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any));
+        assert!(w.add(&mut r, event(written, &path("a.wasm"))).is_empty());
+        let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        assert_eq!(w.add(&mut r, event(closed, &path("a.wasm"))), ["a"]);
+        let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        assert_eq!(w.add(&mut r, event(renamed, &path("a.wasm"))), ["a"]);
+        // A manifest is not compiled; a file already gone is not either.
+        assert!(w.add(&mut r, event(closed, &path("a.toml"))).is_empty());
+        assert!(w.add(&mut r, event(closed, &path("gone.wasm"))).is_empty());
+        assert_eq!(r.plugins.len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
