@@ -144,6 +144,22 @@ fn report(name: &str, mut samples: Vec<Duration>, calls: usize, total: Duration)
     );
 }
 
+/// `mcp-wasm-host serve` on `plugins` over piped stdio, logging warnings
+/// only (stderr discarded).
+fn spawn_host(plugins: &Path, cache: &Path) -> std::io::Result<std::process::Child> {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+        .arg("serve")
+        .arg("--plugins")
+        .arg(plugins)
+        .arg("--cache-dir")
+        .arg(cache)
+        .env("MCP_WASM_HOST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+}
+
 /// The host as a child process, driven by a blocking client on the calling
 /// thread: a raw JSON-RPC client with no runtime of its own, so the figures
 /// are the server's.
@@ -155,17 +171,7 @@ struct Host {
 
 impl Host {
     fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
-            .arg("serve")
-            .arg("--plugins")
-            .arg(plugins)
-            .arg("--cache-dir")
-            .arg(cache)
-            .env("MCP_WASM_HOST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let mut child = spawn_host(plugins, cache)?;
         let stdin = child.stdin.take().unwrap();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         Ok(Self {

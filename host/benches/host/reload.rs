@@ -10,7 +10,6 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -30,17 +29,7 @@ struct WatchingHost {
 
 impl WatchingHost {
     fn spawn(dir: &Path, cache: &Path) -> anyhow::Result<Self> {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
-            .arg("serve")
-            .arg("--plugins")
-            .arg(dir)
-            .arg("--cache-dir")
-            .arg(cache)
-            .env("MCP_WASM_HOST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let mut child = crate::spawn_host(dir, cache)?;
         let stdin = child.stdin.take().unwrap();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let (send, lines) = mpsc::channel();
