@@ -26,6 +26,7 @@ use super::channel::{PeerChannel, from_mcp_level};
 use super::rounds::{Finished, Parkable, Rounds};
 use super::subscriptions::SessionLogLevel;
 use super::{HostServices, convert};
+use crate::catalog::ExposedTool;
 use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel, SessionScope};
 use crate::error::InvocationError;
 use crate::tool::ToolResult;
@@ -245,22 +246,20 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        // A later round of a parked 2026-07-28 call finishes on the version
+        // it started with (its arguments are bound to the parked state), even
+        // if a reload changed the tool's schema or removed the tool since.
+        let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
         let catalog = self.services.catalog.snapshot();
         let target = match catalog.tool(&request.name) {
             Some(tool) => {
-                if let Err(problem) =
-                    crate::schema::check_arguments(&tool.spec().validator, &arguments)
-                {
-                    return Err(McpError::invalid_params(
-                        format!("invalid arguments for tool `{}`: {problem}", tool.name),
-                        None,
-                    ));
+                if !resuming {
+                    check_tool_arguments(tool, &arguments)
+                        .map_err(|m| McpError::invalid_params(m, None))?;
                 }
-                Some((tool.plugin.clone(), tool.spec().name.clone()))
+                Some(tool.clone())
             }
-            // A later round of a parked call finishes on the version it
-            // started with, even if a reload removed the tool since.
-            None if Self::is_modern(&ctx) && request.request_state.is_some() => None,
+            None if resuming => None,
             None => {
                 return Err(McpError::invalid_params(
                     format!("unknown tool `{}`", request.name),
@@ -280,19 +279,23 @@ impl ServerHandler for McpServer {
             );
             let runtime = self.services.runtime.clone();
             let name = request.name.clone();
+            // Runs when the call starts, or is replayed because its parked
+            // task is gone: then on the version now in the catalog.
             let outcome = self
                 .in_rounds(&ctx, rounds, move |call| async move {
-                    match target {
-                        Some((plugin, tool_name)) => Finished::Tool(
-                            runtime
-                                .call_tool(&plugin, &tool_name, &arguments, call())
-                                .await,
-                        ),
-                        // Only reached when the parked call is gone too.
-                        None => Finished::Lost(format!(
+                    let Some(tool) = target else {
+                        return Finished::Lost(format!(
                             "the call cannot be resumed: tool `{name}` is no longer served"
-                        )),
+                        ));
+                    };
+                    if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
+                        return Finished::Lost(format!("the call cannot be resumed: {problem}"));
                     }
+                    Finished::Tool(
+                        runtime
+                            .call_tool(&tool.plugin, &tool.spec().name, &arguments, call())
+                            .await,
+                    )
                 })
                 .await?;
             return Ok(match outcome {
@@ -306,7 +309,7 @@ impl ServerHandler for McpServer {
                 Parkable::Input(input) => input.into(),
             });
         }
-        let Some((plugin, tool_name)) = target else {
+        let Some(tool) = target else {
             // Only a 2026-07-28 request goes on without its tool.
             return Err(McpError::invalid_params(
                 format!("unknown tool `{}`", request.name),
@@ -318,7 +321,7 @@ impl ServerHandler for McpServer {
         let outcome = self
             .services
             .runtime
-            .call_tool(&plugin, &tool_name, &arguments, call)
+            .call_tool(&tool.plugin, &tool.spec().name, &arguments, call)
             .await;
         Ok(tool_response(&request.name, outcome))
     }
@@ -421,6 +424,13 @@ impl ServerHandler for McpServer {
         tracing::info!(listener = id, "subscriptions/listen stream closed");
         Ok(())
     }
+}
+
+/// Check a call's arguments against the tool's input schema; the message
+/// names the tool and the field.
+fn check_tool_arguments(tool: &ExposedTool, arguments: &Value) -> Result<(), String> {
+    crate::schema::check_arguments(&tool.spec().validator, arguments)
+        .map_err(|problem| format!("invalid arguments for tool `{}`: {problem}", tool.name))
 }
 
 fn request_id_text(ctx: &RequestContext<RoleServer>) -> String {
