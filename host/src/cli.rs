@@ -273,6 +273,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     // From here on SIGHUP reloads instead of ending the process.
     let hangups = hangup_signals()?;
+    // Changes from here until the watch begins are caught up on then.
+    let loaded_at = std::time::SystemTime::now();
     // Fail closed: a policy that cannot be used stops the host.
     let policy = match &args.policy {
         Some(path) => Policy::load(path)?,
@@ -326,7 +328,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
     })?);
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
-    let catalog = load(&runtime, &plugin_dir).await?;
+    let catalog = load(&runtime, &plugin_dir, args.policy.as_deref()).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));
     let reloader = Arc::new(Reloader::new(
         runtime.clone(),
@@ -341,7 +343,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     } else {
         let quiet = Duration::from_millis(args.reload_quiet_ms);
-        watch::watch(reloader.clone(), quiet)
+        watch::watch(reloader.clone(), quiet, loaded_at)
             .inspect_err(|e| tracing::warn!("{e}; send SIGHUP to reload"))
             .ok()
     };
@@ -379,7 +381,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn load(runtime: &Arc<Runtime>, dir: &Path) -> anyhow::Result<crate::catalog::Catalog> {
+async fn load(
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+    policy_file: Option<&Path>,
+) -> anyhow::Result<crate::catalog::Catalog> {
     if !dir.is_dir() {
         bail!(
             "plugin directory {} does not exist (build the example plugins with \
@@ -387,7 +393,7 @@ async fn load(runtime: &Arc<Runtime>, dir: &Path) -> anyhow::Result<crate::catal
             dir.display()
         );
     }
-    let catalog = crate::loader::load_directory(runtime, dir, 1)
+    let catalog = crate::loader::load_directory(runtime, dir, 1, policy_file)
         .await
         .with_context(|| format!("loading plugins from {}", dir.display()))?;
     crate::loader::report(&catalog);

@@ -13,7 +13,7 @@ use crate::plugin::Plugin;
 use crate::runtime::Runtime;
 
 /// How many plugins are compiled at the same time.
-const LOAD_CONCURRENCY: usize = 4;
+pub(crate) const LOAD_CONCURRENCY: usize = 4;
 
 /// The plugin files found in a directory, by plugin stem.
 #[derive(Debug, Default)]
@@ -23,12 +23,14 @@ struct DirectoryListing {
 
 /// Load every plugin in `dir` into a catalog of generation `generation`.
 /// An unreadable directory is an error; a bad plugin is a [`LoadFailure`].
+/// `policy_file` is not a plugin's manifest, should it be kept in `dir`.
 pub async fn load_directory(
     runtime: &Arc<Runtime>,
     dir: &Path,
     generation: u64,
+    policy_file: Option<&Path>,
 ) -> Result<Catalog, LoadError> {
-    let listing = list_directory(dir)?;
+    let listing = list_directory(dir, policy_file)?;
     let mut plugins = Vec::new();
     let mut failures = Vec::new();
     let mut pending = tokio::task::JoinSet::new();
@@ -111,13 +113,26 @@ async fn load_one(
     }
 }
 
-/// The plugin stems of `dir`: every `*.wasm` and `*.toml` (hidden files ignored).
-pub(crate) fn plugin_stems(dir: &Path) -> Result<BTreeSet<String>, LoadError> {
-    list_directory(dir).map(|listing| listing.stems)
+/// The plugin stems of `dir`: every `*.wasm` and `*.toml` (hidden files
+/// and `policy_file` ignored).
+pub(crate) fn plugin_stems(
+    dir: &Path,
+    policy_file: Option<&Path>,
+) -> Result<BTreeSet<String>, LoadError> {
+    list_directory(dir, policy_file).map(|listing| listing.stems)
 }
 
-/// Collect the stems of `*.wasm` and `*.toml` files (hidden files ignored).
-fn list_directory(dir: &Path) -> Result<DirectoryListing, LoadError> {
+/// Whether `a` and `b` name the same file.
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Collect the stems of `*.wasm` and `*.toml` files (hidden files and
+/// `policy_file` ignored).
+fn list_directory(dir: &Path, policy_file: Option<&Path>) -> Result<DirectoryListing, LoadError> {
     let read_error = |source| LoadError::Read {
         path: dir.to_path_buf(),
         source,
@@ -128,7 +143,7 @@ fn list_directory(dir: &Path) -> Result<DirectoryListing, LoadError> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if !path.is_file() {
+        if !path.is_file() || policy_file.is_some_and(|policy| same_file(&path, policy)) {
             continue;
         }
         if let Some(stem) = plugin_stem(name) {

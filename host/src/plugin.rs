@@ -177,17 +177,7 @@ impl Plugin {
         };
         crate::capabilities::table::check_imports(&manifest.capabilities, &imports)
             .map_err(capability_error)?;
-        let grants = runtime.policy().evaluate(&name, &manifest.capabilities);
-        if let Some((c, decider)) = manifest
-            .capabilities
-            .required
-            .iter()
-            .find_map(|c| grants.refused.get(c).map(|d| (c, d)))
-        {
-            return Err(capability_error(format!(
-                "it requires the `{c}` capability, which {decider} does not grant"
-            )));
-        }
+        let (grants, limits) = grant(runtime, &name, &manifest)?;
         let grants = Arc::new(grants);
         let pre = runtime
             .instantiate_pre(&component)
@@ -205,7 +195,6 @@ impl Plugin {
                     .into(),
             ));
         }
-        let limits = grants.clamp(runtime.limits().for_plugin(manifest.limits.as_ref()));
         let budget = crate::runtime::PluginBudget::new(limits.max_concurrent, manifest.instance);
         let guest = crate::runtime::Guest {
             name: &name,
@@ -256,6 +245,60 @@ impl Plugin {
             exports,
         })
     }
+
+    /// This version under the policy now in force: `Ok(None)` when its
+    /// grants and limits stay as they are, `Ok(Some(_))` with the new ones
+    /// (the same compiled component and descriptors, fresh instances), or
+    /// the [`LoadError::Capability`] refusing a capability it requires.
+    pub fn under_policy(&self, runtime: &Runtime) -> Result<Option<Plugin>, LoadError> {
+        let (grants, limits) = grant(runtime, &self.name, &self.manifest)?;
+        if grants == *self.grants && limits == self.limits {
+            return Ok(None);
+        }
+        Ok(Some(Plugin {
+            name: self.name.clone(),
+            manifest: self.manifest.clone(),
+            limits,
+            wasm_path: self.wasm_path.clone(),
+            digest: self.digest.clone(),
+            cache: self.cache,
+            tools: self.tools.clone(),
+            templates: self.templates.clone(),
+            lists_resources: self.lists_resources,
+            prompts: self.prompts.clone(),
+            imports: self.imports.clone(),
+            grants: Arc::new(grants),
+            budget: crate::runtime::PluginBudget::new(
+                limits.max_concurrent,
+                self.manifest.instance,
+            ),
+            pre: self.pre.clone(),
+            exports: self.exports.clone(),
+        }))
+    }
+}
+
+/// What the policy in force grants plugin `name` and the limits it runs
+/// under; a refused required capability is an error.
+fn grant(
+    runtime: &Runtime,
+    name: &str,
+    manifest: &PluginManifest,
+) -> Result<(Grants, PluginLimits), LoadError> {
+    let grants = runtime.policy().evaluate(name, &manifest.capabilities);
+    if let Some((c, decider)) = manifest
+        .capabilities
+        .required
+        .iter()
+        .find_map(|c| grants.refused.get(c).map(|d| (c, d)))
+    {
+        return Err(LoadError::Capability {
+            plugin: name.to_string(),
+            reason: format!("it requires the `{c}` capability, which {decider} does not grant"),
+        });
+    }
+    let limits = grants.clamp(runtime.limits().for_plugin(manifest.limits.as_ref()));
+    Ok((grants, limits))
 }
 
 /// The names of the interfaces `component` imports.

@@ -55,7 +55,7 @@ pub enum DefaultGrant {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct PolicyFile {
     #[serde(default)]
-    default: DefaultGrant,
+    default: Option<DefaultGrant>,
     #[serde(default)]
     rule: Vec<RuleFile>,
 }
@@ -261,6 +261,15 @@ impl Policy {
         };
         let file: PolicyFile =
             toml::from_str(text).map_err(|e| invalid(describe_toml_error(text, &e)))?;
+        if file.default.is_none() && file.rule.is_empty() {
+            // Most likely a file caught between being emptied and written.
+            return Err(invalid(
+                "the policy is empty; write at least `default = \"grant-declared\"` or \
+                 `default = \"deny\"` (to replace the policy of a running host, write the \
+                 new one to a temporary file and rename it into place)"
+                    .into(),
+            ));
+        }
         let mut rules = Vec::with_capacity(file.rule.len());
         for r in file.rule {
             let line = text[..r.plugins.span().start.min(text.len())]
@@ -314,9 +323,25 @@ impl Policy {
         }
         Ok(Self {
             source: path.map(Path::to_path_buf),
-            default: file.default,
+            default: file.default.unwrap_or_default(),
             rules,
         })
+    }
+
+    /// Whether `other` grants and limits every plugin exactly as this
+    /// policy does (where the rules sit in their files aside).
+    pub fn decides_like(&self, other: &Policy) -> bool {
+        let rules = |policy: &Policy| -> Vec<Rule> {
+            policy
+                .rules
+                .iter()
+                .map(|r| Rule {
+                    line: 0,
+                    ..r.clone()
+                })
+                .collect()
+        };
+        self.default == other.default && rules(self) == rules(other)
     }
 
     /// What the policy grants `plugin`, which declares `declared`.
@@ -532,6 +557,13 @@ mod tests {
 
     #[test]
     fn invalid_policies_name_the_line() {
+        let err = Policy::parse(" \n\n", None).unwrap_err().to_string();
+        assert!(err.contains("the policy is empty"), "{err}");
+        let err = Policy::parse("# comments only\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the policy is empty"), "{err}");
+        assert!(Policy::parse("default = \"grant-declared\"\n", None).is_ok());
         let err = Policy::parse("[[rule]]\nplugins = \"a\"\ngrant = [\"network\"]\n", None)
             .unwrap_err()
             .to_string();

@@ -254,9 +254,9 @@ async fn a_broken_replacement_leaves_the_old_version_serving() {
             let data = log.data.to_string();
             assert!(data.contains(why), "{data}");
             // Put the good version back before the next breakage.
-            dir.write("hello.toml", hello_manifest(0));
-            dir.write("hello.wasm", &good_component);
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            dir.replace("hello.toml", hello_manifest(0));
+            dir.replace("hello.wasm", &good_component);
+            wait_for_count(&host, "load failure is resolved", n + 1).await;
         }
         assert_eq!(host.tool_names().await, ["add", "echo"]);
         assert_eq!(host.received.lock().unwrap().tool_list_changes, 0);
@@ -296,8 +296,9 @@ async fn many_rapid_writes_reload_once() {
 async fn calls_running_or_waiting_for_the_client_finish_on_their_version() {
     for era in [Era::Handshake, Era::Modern] {
         let dir = PluginDir::with(&[], &["facade"]);
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let script = ClientScript {
-            delay: Some(Duration::from_millis(1500)),
+            gate: Some(gate.clone()),
             ..ClientScript::capable([accept(json!({"name": "Ada"}))])
         };
         let host = Arc::new(
@@ -317,6 +318,8 @@ async fn calls_running_or_waiting_for_the_client_finish_on_their_version() {
         .await;
         dir.remove("facade");
         wait_for_count(&host, "plugin removed", 1).await;
+        // Only now does the client answer.
+        gate.add_permits(1);
         let result = call.await.unwrap().expect("the call finishes");
         assert_ne!(result.is_error, Some(true), "{era:?}: {result:?}");
         assert!(text_of(&result).contains("Ada"), "{era:?}: {result:?}");
@@ -341,8 +344,28 @@ async fn a_changed_policy_is_applied_and_a_broken_one_ignored() {
     .unwrap();
     assert!(host.tool_names().await.contains(&"fetch".to_string()));
 
-    // Refuse what fetch requires: it stops being served.
-    config.write(
+    // A broken new hello: the version loaded keeps serving.
+    dir.replace("hello.wasm", b"\0asm not really");
+    wait_for_count(&host, "plugin `hello` 0.1.0 keeps serving", 1).await;
+
+    // Granting fetch its optional `http` changes its grants, not its tools.
+    let grant_http =
+        "default = \"grant-declared\"\n[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\n";
+    config.replace("policy.toml", grant_http);
+    let text = wait_for_count(&host, "grants or limits changed", 1).await;
+    assert!(text.contains("plugin=fetch"), "{text}");
+    // The same rules moved down by a comment decide as before.
+    config.replace(
+        "policy.toml",
+        format!("# fetch may reach the network\n{grant_http}"),
+    );
+    wait_for_count(&host, "it decides as before", 1).await;
+    let text = host.stderr.text();
+    assert_eq!(count(&text, "policy reloaded"), 1, "{text}");
+
+    // Refuse what fetch requires: it stops being served. Hello, whose new
+    // version on disk is still broken, keeps its old version serving.
+    config.replace(
         "policy.toml",
         "[[rule]]\nplugins = \"fetch\"\ndeny = [\"keyvalue\"]\n",
     );
@@ -350,31 +373,35 @@ async fn a_changed_policy_is_applied_and_a_broken_one_ignored() {
         r.tool_list_changes >= 1
     })
     .await;
-    let text = host
-        .stderr
-        .wait_for("policy reloaded", NOTICE)
-        .await
-        .unwrap();
+    let text = wait_for_count(&host, "policy reloaded", 2).await;
     assert!(
         text.contains("requires the `keyvalue` capability"),
         "{text}"
     );
     assert_eq!(host.tool_names().await, ["add", "echo"]);
+    host.call_ok("add", json!({"a": 1, "b": 1})).await;
 
-    // A policy that does not parse keeps the one in force.
-    config.write("policy.toml", "[[rule]]\nplugins = 42\n");
+    // An empty policy, and one that does not parse, keep the one in force.
+    config.replace("policy.toml", "");
     let text = wait_for_count(&host, "the policy in force keeps serving", 1).await;
+    assert!(text.contains("the policy is empty"), "{text}");
+    config.replace("policy.toml", "[[rule]]\nplugins = 42\n");
+    let text = wait_for_count(&host, "the policy in force keeps serving", 2).await;
     assert!(text.contains("policy.toml"), "{text}");
     assert_eq!(host.tool_names().await, ["add", "echo"]);
     host.call_ok("add", json!({"a": 1, "b": 1})).await;
 
     // Granting it again brings it back.
-    config.write("policy.toml", "default = \"grant-declared\"\n");
+    config.replace("policy.toml", "default = \"grant-declared\"\n");
     wait_until(&host.received, "a second tools/list_changed", |r| {
         r.tool_list_changes >= 2
     })
     .await;
-    assert!(host.tool_names().await.contains(&"fetch".to_string()));
+    let names = host.tool_names().await;
+    assert!(names.contains(&"fetch".to_string()), "{names:?}");
+    assert!(names.contains(&"add".to_string()), "{names:?}");
+    let text = host.stderr.text();
+    assert_eq!(count(&text, "policy reloaded"), 3, "{text}");
     host.shutdown().await;
 }
 

@@ -119,6 +119,14 @@ impl PluginDir {
         std::fs::write(self.path.join(file), bytes).unwrap();
     }
 
+    /// Put `bytes` in place as `file` at once: written beside it under a
+    /// hidden name, then renamed over it.
+    pub fn replace(&self, file: &str, bytes: impl AsRef<[u8]>) {
+        let temporary = self.path.join(format!(".{file}.tmp"));
+        std::fs::write(&temporary, bytes).unwrap();
+        std::fs::rename(temporary, self.path.join(file)).unwrap();
+    }
+
     /// Replace a plugin's manifest.
     pub fn set_manifest(&self, name: &str, toml: &str) {
         self.write(&format!("{name}.toml"), toml);
@@ -190,6 +198,8 @@ pub struct ClientScript {
     pub elicit_answers: Arc<Mutex<VecDeque<ElicitResult>>>,
     /// Wait this long before answering any request.
     pub delay: Option<Duration>,
+    /// Answer requests only once the test has added permits to this.
+    pub gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl ClientScript {
@@ -199,6 +209,7 @@ impl ClientScript {
             capable: true,
             elicit_answers: Arc::new(Mutex::new(answers.into_iter().collect())),
             delay: None,
+            gate: None,
         }
     }
 }
@@ -216,8 +227,8 @@ pub fn cancel() -> ElicitResult {
     ElicitResult::new(rmcp::model::ElicitationAction::Cancel)
 }
 
-/// An MCP client handler that records notifications and answers requests
-/// as its [`ClientScript`] says.
+/// An MCP client handler that records notifications and requests (as they
+/// arrive) and answers requests as its [`ClientScript`] says.
 #[derive(Clone, Default)]
 pub struct RecordingClient {
     pub received: Arc<Mutex<Received>>,
@@ -228,6 +239,10 @@ impl RecordingClient {
     async fn pause(&self) {
         if let Some(d) = self.script.delay {
             tokio::time::sleep(d).await;
+        }
+        if let Some(gate) = &self.script.gate {
+            // Closed never; the permit goes back at once.
+            let _ = gate.acquire().await;
         }
     }
 }
@@ -255,8 +270,8 @@ impl ClientHandler for RecordingClient {
         request: ElicitRequestParams,
         _ctx: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
-        self.pause().await;
         self.received.lock().unwrap().elicitations.push(request);
+        self.pause().await;
         let next = self.script.elicit_answers.lock().unwrap().pop_front();
         Ok(next.unwrap_or_else(decline))
     }
@@ -266,8 +281,8 @@ impl ClientHandler for RecordingClient {
         request: CreateMessageRequestParams,
         _ctx: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, rmcp::ErrorData> {
-        self.pause().await;
         self.received.lock().unwrap().samplings.push(request);
+        self.pause().await;
         Ok(CreateMessageResult::new(
             SamplingMessage::assistant_text("Paris."),
             "test-model".into(),
@@ -279,8 +294,8 @@ impl ClientHandler for RecordingClient {
         &self,
         _ctx: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, rmcp::ErrorData> {
-        self.pause().await;
         self.received.lock().unwrap().roots_requests += 1;
+        self.pause().await;
         Ok(ListRootsResult::new(vec![
             Root::new("file:///workspace").with_name("workspace"),
             Root::new("file:///data"),

@@ -95,6 +95,8 @@ pub struct ReloadReport {
     pub current: Arc<Catalog>,
     /// Plugins loaded, new or replacing an older version.
     pub loaded: Vec<Arc<Plugin>>,
+    /// Unchanged plugins whose grants or limits a changed policy changed.
+    pub regranted: Vec<Arc<Plugin>>,
     /// Names of plugins no longer served.
     pub removed: Vec<Arc<str>>,
     pub failures: Vec<ReloadFailure>,
@@ -118,6 +120,8 @@ pub struct Reloader {
     reports: broadcast::Sender<Arc<ReloadReport>>,
     /// Components being compiled ahead of their reload, by stem.
     precompiling: std::sync::Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Turns to compile ahead, as many as the loader compiles at once.
+    compiling: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -132,13 +136,6 @@ impl std::fmt::Debug for Reloader {
 #[derive(Debug)]
 struct ReloaderState {
     generation: u64,
-    /// Digest of the policy file's text in force (`None`: no file, or it
-    /// could not be read at start).
-    policy_digest: Option<String>,
-}
-
-fn text_digest(text: &str) -> String {
-    blake3::hash(text.as_bytes()).to_hex().to_string()
 }
 
 impl Reloader {
@@ -150,22 +147,16 @@ impl Reloader {
         policy_file: Option<PathBuf>,
         catalog: Arc<CatalogHandle>,
     ) -> Self {
-        let policy_digest = policy_file
-            .as_deref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|text| text_digest(&text));
         let generation = catalog.snapshot().generation();
         Self {
             runtime,
             dir,
             policy_file,
             catalog,
-            state: tokio::sync::Mutex::new(ReloaderState {
-                generation,
-                policy_digest,
-            }),
+            state: tokio::sync::Mutex::new(ReloaderState { generation }),
             reports: broadcast::channel(REPORT_BACKLOG).0,
             precompiling: std::sync::Mutex::new(HashMap::new()),
+            compiling: Arc::new(tokio::sync::Semaphore::new(loader::LOAD_CONCURRENCY)),
         }
     }
 
@@ -184,13 +175,21 @@ impl Reloader {
         }
         let (wasm, _) = loader::plugin_files(&self.dir, stem);
         let runtime = self.runtime.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            if let Ok(bytes) = std::fs::read(&wasm)
-                && crate::plugin::check_component_bytes(&bytes).is_ok()
-            {
-                // Failures are the reload's to report.
-                let _ = runtime.compile(&bytes);
-            }
+        let compiling = self.compiling.clone();
+        let task = tokio::spawn(async move {
+            // Closed only when the reloader is gone.
+            let Ok(_turn) = compiling.acquire_owned().await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Ok(bytes) = std::fs::read(&wasm)
+                    && crate::plugin::check_component_bytes(&bytes).is_ok()
+                {
+                    // Failures are the reload's to report.
+                    let _ = runtime.compile(&bytes);
+                }
+            })
+            .await;
         });
         running.insert(stem.to_owned(), task);
     }
@@ -226,16 +225,17 @@ impl Reloader {
         let previous = self.catalog.snapshot();
         let mut failures = Vec::new();
 
-        let policy_changed = request.policy && self.refresh_policy(&mut state, &mut failures);
+        let policy_changed = request.policy && self.refresh_policy(&mut failures);
         let stems = if policy_changed || request.everything {
-            let mut stems = loader::plugin_stems(&self.dir).unwrap_or_else(|e| {
-                failures.push(ReloadFailure {
-                    path: self.dir.clone(),
-                    reason: e.to_string(),
-                    kept: Some("every loaded plugin".into()),
+            let mut stems = loader::plugin_stems(&self.dir, self.policy_file.as_deref())
+                .unwrap_or_else(|e| {
+                    failures.push(ReloadFailure {
+                        path: self.dir.clone(),
+                        reason: e.to_string(),
+                        kept: Some("every loaded plugin".into()),
+                    });
+                    BTreeSet::new()
                 });
-                BTreeSet::new()
-            });
             stems.extend(
                 previous
                     .plugins()
@@ -249,85 +249,30 @@ impl Reloader {
         };
 
         self.precompiled(&stems).await;
-        let mut plugins: Vec<Arc<Plugin>> = previous.plugins().to_vec();
-        let mut load_failures: Vec<LoadFailure> = previous.failures().to_vec();
-        let mut loaded = Vec::new();
-        let mut removed = Vec::new();
+        let mut next = NextCatalog {
+            previous: &previous,
+            plugins: previous.plugins().to_vec(),
+            load_failures: previous.failures().to_vec(),
+            loaded: Vec::new(),
+            regranted: Vec::new(),
+            removed: Vec::new(),
+            failures,
+        };
         for stem in &stems {
-            let (wasm, manifest) = loader::plugin_files(&self.dir, stem);
-            load_failures.retain(|f| f.path != wasm && f.path != manifest);
-            let old = plugins.iter().position(|p| p.wasm_path == wasm);
-            if !wasm.exists() {
-                // The component is gone: so is the plugin.
-                if let Some(i) = old {
-                    removed.push(plugins.remove(i).name.clone());
-                }
-                if manifest.exists() {
-                    let reason = crate::error::LoadError::MissingComponent {
-                        manifest: manifest.clone(),
-                        wasm: wasm.clone(),
-                    }
-                    .to_string();
-                    // Recorded under the component's path, as the loader does.
-                    note_failure(
-                        &previous,
-                        &mut load_failures,
-                        &mut failures,
-                        ReloadFailure {
-                            path: wasm,
-                            reason,
-                            kept: None,
-                        },
-                    );
-                }
-                continue;
-            }
-            if let Some(i) = old
-                && !policy_changed
-                && files_digest(&wasm, &manifest).await.as_deref() == Some(&plugins[i].digest)
-            {
-                continue;
-            }
-            match loader::load_stem(&self.runtime, &self.dir, stem).await {
-                Ok(plugin) => {
-                    let plugin = Arc::new(plugin);
-                    match old {
-                        Some(i) => plugins[i] = plugin.clone(),
-                        None => plugins.push(plugin.clone()),
-                    }
-                    loaded.push(plugin);
-                }
-                Err(error) => {
-                    let reason = error.to_string();
-                    let kept = match old {
-                        // Grants follow the policy: an old version loaded
-                        // under the previous one is not kept.
-                        Some(i) if policy_changed => {
-                            removed.push(plugins.remove(i).name.clone());
-                            None
-                        }
-                        Some(i) => Some(format!(
-                            "plugin `{}` {}",
-                            plugins[i].name, plugins[i].manifest.version
-                        )),
-                        None => None,
-                    };
-                    note_failure(
-                        &previous,
-                        &mut load_failures,
-                        &mut failures,
-                        ReloadFailure {
-                            path: wasm,
-                            reason,
-                            kept,
-                        },
-                    );
-                }
-            }
+            self.bring_up_to_date(stem, policy_changed, &mut next).await;
         }
+        let NextCatalog {
+            plugins,
+            mut load_failures,
+            loaded,
+            regranted,
+            removed,
+            failures,
+            ..
+        } = next;
         load_failures.sort_by(|a, b| a.path.cmp(&b.path));
 
-        let plugins_changed = !loaded.is_empty() || !removed.is_empty();
+        let plugins_changed = !loaded.is_empty() || !regranted.is_empty() || !removed.is_empty();
         let failures_changed = load_failures.len() != previous.failures().len()
             || load_failures
                 .iter()
@@ -347,6 +292,7 @@ impl Reloader {
             previous,
             current,
             loaded,
+            regranted,
             removed,
             failures,
             policy_changed,
@@ -359,64 +305,160 @@ impl Reloader {
         report
     }
 
-    /// Read the policy file; put it in force if its text changed. Returns
-    /// whether it did.
-    fn refresh_policy(&self, state: &mut ReloaderState, failures: &mut Vec<ReloadFailure>) -> bool {
+    /// Read the policy file and put it in force if it decides differently
+    /// from the one in force. Returns whether it did. A file that cannot be
+    /// read, is empty or does not parse leaves the policy in force.
+    fn refresh_policy(&self, failures: &mut Vec<ReloadFailure>) -> bool {
         let Some(path) = &self.policy_file else {
             return false;
         };
+        let refuse = |failures: &mut Vec<ReloadFailure>, reason: String| {
+            failures.push(ReloadFailure {
+                path: path.clone(),
+                reason,
+                kept: Some("the policy in force".into()),
+            });
+            false
+        };
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) => {
-                failures.push(ReloadFailure {
-                    path: path.clone(),
-                    reason: format!("cannot read the policy: {e}"),
-                    kept: Some("the policy in force".into()),
-                });
-                return false;
-            }
+            Err(e) => return refuse(failures, format!("cannot read the policy: {e}")),
         };
-        let digest = text_digest(&text);
-        if state.policy_digest.as_deref() == Some(digest.as_str()) {
-            return false;
+        let policy = match Policy::parse(&text, Some(path)) {
+            Ok(policy) => policy,
+            Err(e) => return refuse(failures, e.to_string()),
+        };
+        let changed = !policy.decides_like(&self.runtime.policy());
+        if !changed {
+            tracing::info!(path = %path.display(), "policy re-read; it decides as before");
         }
-        match Policy::parse(&text, Some(path)) {
-            Ok(policy) => {
-                self.runtime.replace_policy(policy);
-                state.policy_digest = Some(digest);
-                true
+        // Also in force when only its line numbers moved, so that refusals
+        // name the right lines.
+        self.runtime.replace_policy(policy);
+        changed
+    }
+
+    /// Bring plugin `stem` up to date in `next`: load a new or changed
+    /// version, drop a deleted one, and (when the policy changed) evaluate
+    /// an unchanged one again under the policy now in force.
+    async fn bring_up_to_date(&self, stem: &str, policy_changed: bool, next: &mut NextCatalog<'_>) {
+        let (wasm, manifest) = loader::plugin_files(&self.dir, stem);
+        next.load_failures
+            .retain(|f| f.path != wasm && f.path != manifest);
+        let old = next.plugins.iter().position(|p| p.wasm_path == wasm);
+        if !wasm.exists() {
+            // The component is gone: so is the plugin.
+            if let Some(i) = old {
+                next.removed.push(next.plugins.remove(i).name.clone());
             }
-            Err(e) => {
-                failures.push(ReloadFailure {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                    kept: Some("the policy in force".into()),
-                });
-                false
+            if manifest.exists() {
+                let reason = crate::error::LoadError::MissingComponent {
+                    manifest: manifest.clone(),
+                    wasm: wasm.clone(),
+                }
+                .to_string();
+                // Recorded under the component's path, as the loader does.
+                next.fail(wasm, reason, None, false);
+            }
+            return;
+        }
+        if let Some(i) = old
+            && files_digest(&wasm, &manifest).await.as_deref() == Some(&next.plugins[i].digest)
+        {
+            if policy_changed && let Err(refusal) = next.regrant(i, &self.runtime) {
+                next.fail(wasm, refusal, None, true);
+            }
+            return;
+        }
+        match loader::load_stem(&self.runtime, &self.dir, stem).await {
+            Ok(plugin) => {
+                let plugin = Arc::new(plugin);
+                match old {
+                    Some(i) => next.plugins[i] = plugin.clone(),
+                    None => next.plugins.push(plugin.clone()),
+                }
+                next.loaded.push(plugin);
+            }
+            Err(error) => {
+                let mut reason = error.to_string();
+                let mut kept = None;
+                if let Some(i) = old {
+                    // The version serving stays, if the policy in force
+                    // still lets it.
+                    let serving = next.plugins[i].clone();
+                    let regranted = if policy_changed {
+                        next.regrant(i, &self.runtime)
+                    } else {
+                        Ok(())
+                    };
+                    match regranted {
+                        Ok(()) => {
+                            kept = Some(format!(
+                                "plugin `{}` {}",
+                                serving.name, serving.manifest.version
+                            ));
+                        }
+                        Err(refusal) => {
+                            reason =
+                                format!("{reason}; the version serving was removed too: {refusal}");
+                        }
+                    }
+                }
+                let removed = old.is_some() && kept.is_none();
+                next.fail(wasm, reason, kept, removed);
             }
         }
     }
 }
 
-/// Record `failure` in the next catalog, and report it unless the previous
-/// catalog already recorded the same one (a rescan of a file still broken
-/// in the same way says nothing new).
-fn note_failure(
-    previous: &Catalog,
-    load_failures: &mut Vec<LoadFailure>,
-    failures: &mut Vec<ReloadFailure>,
-    failure: ReloadFailure,
-) {
-    let known = previous
-        .failures()
-        .iter()
-        .any(|f| f.path == failure.path && f.reason == failure.reason);
-    load_failures.push(LoadFailure {
-        path: failure.path.clone(),
-        reason: failure.reason.clone(),
-    });
-    if !known {
-        failures.push(failure);
+/// The catalog a reload is putting together.
+struct NextCatalog<'a> {
+    previous: &'a Catalog,
+    plugins: Vec<Arc<Plugin>>,
+    load_failures: Vec<LoadFailure>,
+    loaded: Vec<Arc<Plugin>>,
+    regranted: Vec<Arc<Plugin>>,
+    removed: Vec<Arc<str>>,
+    failures: Vec<ReloadFailure>,
+}
+
+impl NextCatalog<'_> {
+    /// Evaluate `plugins[i]` again under the policy in force: swap in the
+    /// version with its new grants, or remove it (returning why) when the
+    /// policy refuses a capability it requires.
+    fn regrant(&mut self, i: usize, runtime: &Runtime) -> Result<(), String> {
+        match self.plugins[i].under_policy(runtime) {
+            Ok(None) => Ok(()),
+            Ok(Some(plugin)) => {
+                let plugin = Arc::new(plugin);
+                self.plugins[i] = plugin.clone();
+                self.regranted.push(plugin);
+                Ok(())
+            }
+            Err(refusal) => {
+                self.removed.push(self.plugins.remove(i).name.clone());
+                Err(refusal.to_string())
+            }
+        }
+    }
+
+    /// Record a failure to load `path` in the next catalog. It is reported
+    /// when a plugin was `removed` for it, or when the previous catalog did
+    /// not already record it (a rescan of a file still broken in the same
+    /// way says nothing new).
+    fn fail(&mut self, path: PathBuf, reason: String, kept: Option<String>, removed: bool) {
+        let known = self
+            .previous
+            .failures()
+            .iter()
+            .any(|f| f.path == path && f.reason == reason);
+        self.load_failures.push(LoadFailure {
+            path: path.clone(),
+            reason: reason.clone(),
+        });
+        if removed || !known {
+            self.failures.push(ReloadFailure { path, reason, kept });
+        }
     }
 }
 
@@ -442,6 +484,13 @@ fn log_report(report: &ReloadReport) {
             "plugin reloaded"
         );
     }
+    for plugin in &report.regranted {
+        tracing::info!(
+            plugin = %plugin.name,
+            generation = report.current.generation(),
+            "plugin's grants or limits changed under the new policy"
+        );
+    }
     for name in &report.removed {
         tracing::info!(plugin = %name, generation = report.current.generation(), "plugin removed");
     }
@@ -449,6 +498,16 @@ fn log_report(report: &ReloadReport) {
         tracing::warn!("{failure}");
     }
     if report.published() {
+        for failure in report.previous.failures() {
+            if !report
+                .current
+                .failures()
+                .iter()
+                .any(|f| f.path == failure.path)
+            {
+                tracing::info!(path = %failure.path.display(), "the earlier load failure is resolved");
+            }
+        }
         for notice in report.current.notices() {
             if !report.previous.notices().contains(notice) {
                 tracing::warn!("{notice}");

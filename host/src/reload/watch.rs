@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
@@ -53,24 +53,27 @@ impl Drop for DirectoryWatch {
 #[derive(Debug, Clone)]
 struct Watched {
     dir: PathBuf,
-    /// The policy file's directory and file name.
-    policy: Option<(PathBuf, std::ffi::OsString)>,
+    /// The policy file's directory and file name; when it is a symbolic
+    /// link, also those of the file it points to.
+    policy: Vec<(PathBuf, std::ffi::OsString)>,
 }
 
 /// Start watching the reloader's plugin directory (and the directory of its
 /// policy file); batches of changes reload after `quiet` without events.
-pub fn watch(reloader: Arc<Reloader>, quiet: Duration) -> Result<DirectoryWatch, WatchError> {
+/// Files changed since `loaded_at` (when the catalog was read), before the
+/// watch began, are caught up on with one rescan.
+pub fn watch(
+    reloader: Arc<Reloader>,
+    quiet: Duration,
+    loaded_at: SystemTime,
+) -> Result<DirectoryWatch, WatchError> {
     let canonical = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let watched = Watched {
         dir: canonical(reloader.dir()),
-        policy: reloader.policy_file().and_then(|file| {
-            let name = file.file_name()?.to_owned();
-            let parent = match file.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            Some((canonical(parent), name))
-        }),
+        policy: reloader
+            .policy_file()
+            .map(|file| policy_locations(file, canonical))
+            .unwrap_or_default(),
     };
     let (events, received) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event| {
@@ -90,17 +93,48 @@ pub fn watch(reloader: Arc<Reloader>, quiet: Duration) -> Result<DirectoryWatch,
             })
     };
     add(&watched.dir)?;
-    if let Some((policy_dir, _)) = &watched.policy
-        && *policy_dir != watched.dir
-    {
-        add(policy_dir)?;
+    let mut dirs = vec![watched.dir.clone()];
+    for (policy_dir, _) in &watched.policy {
+        if !dirs.contains(policy_dir) {
+            add(policy_dir)?;
+            dirs.push(policy_dir.clone());
+        }
     }
     tracing::info!(dir = %watched.dir.display(), "watching the plugin directory for changes");
-    let task = tokio::spawn(gather(reloader, watched, received, quiet));
+    let task = tokio::spawn(async move {
+        if watched.changed_since(loaded_at) {
+            reloader.reload(&ReloadRequest::rescan()).await;
+        }
+        gather(reloader, watched, received, quiet).await;
+    });
     Ok(DirectoryWatch {
         _watcher: watcher,
         task,
     })
+}
+
+/// Where changes to the policy file `file` show: its own directory entry
+/// and, when it is a symbolic link, the file it points to.
+fn policy_locations(
+    file: &Path,
+    canonical: impl Fn(&Path) -> PathBuf,
+) -> Vec<(PathBuf, std::ffi::OsString)> {
+    let split = |file: &Path| {
+        let name = file.file_name()?.to_owned();
+        let parent = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Some((canonical(parent), name))
+    };
+    let mut locations: Vec<_> = split(file).into_iter().collect();
+    if let Ok(target) = std::fs::canonicalize(file)
+        && let Some(location) = split(&target)
+        && !locations.contains(&location)
+    {
+        locations.push(location);
+    }
+    locations
 }
 
 /// Turn events into reloads: one per quiet period.
@@ -143,6 +177,31 @@ async fn gather(
 }
 
 impl Watched {
+    /// Whether the policy file or a plugin file was modified at or after
+    /// `since` (allowing for coarse file-system clocks).
+    fn changed_since(&self, since: SystemTime) -> bool {
+        let since = since - Duration::from_millis(20);
+        let modified_since = |path: &Path| {
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified >= since)
+        };
+        let policy_changed = self
+            .policy
+            .iter()
+            .any(|(dir, name)| modified_since(&dir.join(name)));
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return true;
+        };
+        policy_changed
+            || modified_since(&self.dir)
+            || entries.flatten().any(|entry| {
+                let name = entry.file_name();
+                name.to_str().and_then(crate::loader::plugin_stem).is_some()
+                    && modified_since(&entry.path())
+            })
+    }
+
     /// Add what `event` asks to reload to `request`. Returns the stems
     /// whose component the event shows complete (written and closed, or
     /// renamed into place): worth compiling before the batch ends.
@@ -177,9 +236,10 @@ impl Watched {
             let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
                 continue;
             };
-            if let Some((policy_dir, policy_name)) = &self.policy
-                && parent == policy_dir
-                && name == policy_name
+            if self
+                .policy
+                .iter()
+                .any(|(policy_dir, policy_name)| parent == policy_dir && name == policy_name)
             {
                 request.policy = true;
                 continue;
@@ -221,7 +281,7 @@ mod tests {
     fn watched() -> Watched {
         Watched {
             dir: PathBuf::from("/plugins"),
-            policy: Some((PathBuf::from("/etc/host"), "policy.toml".into())),
+            policy: vec![(PathBuf::from("/etc/host"), "policy.toml".into())],
         }
     }
 
@@ -296,7 +356,7 @@ mod tests {
         std::fs::write(dir.join("a.toml"), b"").unwrap();
         let w = Watched {
             dir: dir.clone(),
-            policy: None,
+            policy: Vec::new(),
         };
         let path = |f: &str| dir.join(f).to_str().unwrap().to_owned();
         let mut r = ReloadRequest::default();
@@ -319,5 +379,33 @@ mod tests {
         let mut r = ReloadRequest::default();
         w.add(&mut r, Err(notify::Error::generic("queue overflow")));
         assert_eq!(r, ReloadRequest::rescan());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn changes_before_the_watch_began_are_noticed() {
+        let dir =
+            std::env::temp_dir().join(format!("mcp-wasm-host-watch-since-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link_target = dir.join("real-policy.toml");
+        std::fs::write(&link_target, "default = \"deny\"\n").unwrap();
+        let link = dir.join("policy-link.toml");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&link_target, &link).unwrap();
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+        let locations = policy_locations(&link, canonical);
+        assert_eq!(locations.len(), 2, "{locations:?}");
+        assert!(locations.iter().any(|(_, name)| name == "real-policy.toml"));
+
+        let watched = Watched {
+            dir: dir.clone(),
+            policy: Vec::new(),
+        };
+        let later = SystemTime::now() + Duration::from_secs(60);
+        assert!(!watched.changed_since(later));
+        let before = SystemTime::now() - Duration::from_secs(60);
+        std::fs::write(dir.join("p.toml"), "name = \"p\"\n").unwrap();
+        assert!(watched.changed_since(before));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
