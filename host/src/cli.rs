@@ -112,6 +112,15 @@ pub struct ServeArgs {
     /// Compile every plugin in memory; keep nothing on disk.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// At start, delete compile-cache entries no host has loaded for this
+    /// many days (0: keep everything).
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_CACHE_MAX_AGE_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub cache_max_age_days: u64,
     /// Memory per call for plugins whose manifest asks for none, in MiB.
     #[arg(long, default_value_t = 64)]
     pub default_memory_mib: u64,
@@ -330,6 +339,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&runtime, &plugin_dir, args.policy.as_deref()).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));
+    if args.cache_max_age_days > 0 {
+        let cache = runtime.cache().clone();
+        let max_age = Duration::from_secs(args.cache_max_age_days.saturating_mul(24 * 3600));
+        // After loading, so every entry the catalog uses counts as used.
+        tokio::task::spawn_blocking(move || {
+            let (files, bytes) = cache.prune(max_age);
+            if files > 0 {
+                tracing::info!(
+                    files,
+                    bytes,
+                    "removed compile-cache entries unused for {} days",
+                    max_age.as_secs() / 86400
+                );
+            }
+        });
+    }
     let reloader = Arc::new(Reloader::new(
         runtime.clone(),
         plugin_dir,
