@@ -112,6 +112,15 @@ pub struct ServeArgs {
     /// Compile every plugin in memory; keep nothing on disk.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// On SIGTERM or Ctrl-C, how long the calls running may take to finish
+    /// before the host stops anyway, in ms.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        value_name = "MS"
+    )]
+    pub shutdown_grace_ms: u64,
     /// At start, delete compile-cache entries no host has loaded for this
     /// many days (0: keep everything).
     #[arg(
@@ -377,13 +386,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
+    let shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);
     match args.http {
-        None => mcp::serve_stdio(services, shutdown).await?,
+        None => mcp::serve_stdio(services, shutdown, shutdown_grace).await?,
         Some(addr) => {
             let options = HttpOptions {
                 addr,
                 extra_allowed_hosts: args.allowed_hosts.clone(),
                 allow_any_host: args.allow_any_host,
+                shutdown_grace,
             };
             let http = mcp::serve_http(services.clone(), options, shutdown.clone(), |bound| {
                 tracing::info!("listening on http://{bound}/mcp");
@@ -391,7 +402,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             if args.stdio {
                 let stdio_shutdown = shutdown.clone();
                 let stdio = async move {
-                    let r = mcp::serve_stdio(services, stdio_shutdown.clone()).await;
+                    let r =
+                        mcp::serve_stdio(services, stdio_shutdown.clone(), shutdown_grace).await;
                     stdio_shutdown.cancel();
                     r
                 };

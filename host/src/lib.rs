@@ -24,6 +24,8 @@ pub mod limits;
 pub mod loader;
 pub mod manifest;
 pub mod mcp;
+pub mod metrics;
+pub mod ops;
 pub mod plugin;
 pub mod policy;
 pub mod reload;

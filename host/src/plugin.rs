@@ -195,7 +195,11 @@ impl Plugin {
                     .into(),
             ));
         }
-        let budget = crate::runtime::PluginBudget::new(limits.max_concurrent, manifest.instance);
+        let budget = crate::runtime::PluginBudget::new(
+            limits.max_concurrent,
+            manifest.instance,
+            runtime.metrics().plugin(&name),
+        );
         let guest = crate::runtime::Guest {
             name: &name,
             limits,
@@ -271,6 +275,7 @@ impl Plugin {
             budget: crate::runtime::PluginBudget::new(
                 limits.max_concurrent,
                 self.manifest.instance,
+                self.budget.counters.clone(),
             ),
             pre: self.pre.clone(),
             exports: self.exports.clone(),

@@ -13,6 +13,7 @@ mod http_host_check;
 mod loading;
 mod mrtr;
 mod notifications;
+mod ops;
 mod raw_stdio;
 mod reload;
 mod sandbox;

@@ -621,6 +621,23 @@ impl Connected {
         self.child.as_ref().and_then(|c| c.id())
     }
 
+    /// Send the host (an HTTP host) `signal`, as `kill -<signal>` does.
+    #[cfg(unix)]
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("an HTTP host").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// Wait (at most `limit`) for the host process (an HTTP host) to exit.
+    pub async fn exited(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut().expect("an HTTP host");
+        tokio::time::timeout(limit, child.wait()).await.ok()?.ok()
+    }
+
     pub async fn shutdown(mut self) {
         let _ = self.client.cancel().await;
         if let Some(mut child) = self.child.take() {

@@ -76,6 +76,8 @@ pub struct HostServices {
     pub hub: Arc<SubscriptionHub>,
     pub parked: ParkedCalls<rounds::Finished>,
     pub client_timeout: Duration,
+    /// Set once shutdown begins: calls running finish, new ones are refused.
+    draining: std::sync::atomic::AtomicBool,
     rendered: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
 }
 
@@ -106,8 +108,20 @@ impl HostServices {
             hub: Arc::new(SubscriptionHub::new()),
             parked: ParkedCalls::new(facade.state_key, facade.parked_ttl, facade.max_parked),
             client_timeout: facade.client_timeout,
+            draining: Default::default(),
             rendered: Mutex::new(None),
         }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Shutdown begins: refuse new tool calls from now on.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Drop expired parked calls every few seconds while `self` lives.

@@ -245,11 +245,17 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
+        if self.services.is_draining() && !resuming {
+            return Err(McpError::internal_error(
+                "the host is shutting down and takes no new calls; call again after it restarts",
+                None,
+            ));
+        }
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         // A later round of a parked 2026-07-28 call finishes on the version
         // it started with (its arguments are bound to the parked state), even
         // if a reload changed the tool's schema or removed the tool since.
-        let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
         let catalog = self.services.catalog.snapshot();
         let target = match catalog.tool(&request.name) {
             Some(tool) => {

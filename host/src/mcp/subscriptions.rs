@@ -137,6 +137,15 @@ impl SubscriptionHub {
         (peers, sinks)
     }
 
+    /// Handshake-era sessions whose transport is still open.
+    pub fn active_sessions(&self) -> usize {
+        self.lock()
+            .sessions
+            .values()
+            .filter(|s| !s.peer.is_transport_closed())
+            .count()
+    }
+
     fn forget_closed(&self, sessions: &[u64], listeners: &[u64]) {
         if sessions.is_empty() && listeners.is_empty() {
             return;

@@ -34,8 +34,9 @@ pub enum TransportError {
 pub async fn serve_stdio(
     services: Arc<HostServices>,
     shutdown: CancellationToken,
+    grace: Duration,
 ) -> Result<(), TransportError> {
-    let server = McpServer::new(services, Some(new_session_id()));
+    let server = McpServer::new(services.clone(), Some(new_session_id()));
     let (reader, writer) = stdio_streams();
     let running = server
         .serve((reader, writer))
@@ -45,9 +46,32 @@ pub async fn serve_stdio(
     tokio::select! {
         r = running.waiting() => r.map(|_| ()).map_err(|e| TransportError::Stdio(e.to_string())),
         () = shutdown.cancelled() => {
+            drain(&services, grace).await;
             cancel.cancel();
             Ok(())
         }
+    }
+}
+
+/// Wait (at most `grace`) for the tool calls running to finish.
+async fn drain(services: &HostServices, grace: Duration) {
+    services.start_draining();
+    let metrics = services.runtime.metrics();
+    let deadline = tokio::time::Instant::now() + grace;
+    let running = metrics.calls_in_flight();
+    if running > 0 {
+        tracing::info!(calls = running, "waiting for the calls running to finish");
+    }
+    while metrics.calls_in_flight() > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                calls = metrics.calls_in_flight(),
+                "calls still running after the shutdown grace period of {} ms are dropped",
+                grace.as_millis()
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -96,6 +120,8 @@ pub struct HttpOptions {
     pub extra_allowed_hosts: Vec<String>,
     /// Turn the Host header check off (only behind a trusted proxy).
     pub allow_any_host: bool,
+    /// How long, once shutdown begins, the calls running may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 /// Serve Streamable HTTP at `/mcp` until `shutdown` fires. `on_bound` is
@@ -106,9 +132,12 @@ pub async fn serve_http(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), TransportError> {
+    // Streams (response streams of calls running, and standalone ones)
+    // end only once the calls running have finished or the grace ran out.
+    let streams = CancellationToken::new();
     let mut config = StreamableHttpServerConfig::default()
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(streams.clone());
     if options.allow_any_host {
         config.allowed_hosts.clear();
     } else {
@@ -122,7 +151,25 @@ pub async fn serve_http(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let app = axum::Router::new().nest_service("/mcp", service);
+    let ops = crate::ops::OpsState {
+        metrics: services.runtime.metrics().clone(),
+        gauges: Box::new({
+            let services = services.clone();
+            move || {
+                let catalog = services.catalog.snapshot();
+                crate::metrics::Gauges {
+                    sessions: services.hub.active_sessions(),
+                    plugins: catalog.plugins().len(),
+                    tools: catalog.tools().len(),
+                    catalog_generation: catalog.generation(),
+                }
+            }
+        }),
+        shutdown: shutdown.clone(),
+    };
+    let app = axum::Router::new()
+        .nest_service("/mcp", service)
+        .merge(crate::ops::router(Arc::new(ops)));
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|source| TransportError::Bind {
@@ -136,10 +183,24 @@ pub async fn serve_http(
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    let closing = streams.clone();
+    let draining = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            drain(&services, options.shutdown_grace).await;
+            streams.cancel();
+        })
+    };
+    // On shutdown the calls running drain first: a call waiting for the
+    // client needs the client's next request to arrive. Then streams end and
+    // the listener closes.
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { closing.cancelled().await })
         .await
-        .map_err(TransportError::Http)
+        .map_err(TransportError::Http);
+    draining.abort();
+    served
 }
 
 /// A session id for a stdio connection, unique per process start.

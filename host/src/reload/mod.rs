@@ -22,6 +22,7 @@ pub mod watch;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::broadcast;
 
@@ -298,6 +299,13 @@ impl Reloader {
             policy_changed,
         });
         log_report(&report);
+        let metrics = self.runtime.metrics();
+        if report.published() {
+            metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        }
+        metrics
+            .reload_failures
+            .fetch_add(report.failures.len() as u64, Ordering::Relaxed);
         if report.published() || !report.failures.is_empty() || report.policy_changed {
             // No subscriber is not an error.
             let _ = self.reports.send(report.clone());

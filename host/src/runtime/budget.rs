@@ -62,11 +62,16 @@ pub struct PluginBudget {
 }
 
 impl PluginBudget {
-    pub fn new(max_concurrent: Option<u32>, mode: crate::manifest::InstanceMode) -> Self {
+    /// A budget counting into `counters` (shared by the plugin's versions).
+    pub fn new(
+        max_concurrent: Option<u32>,
+        mode: crate::manifest::InstanceMode,
+        counters: Arc<PluginCounters>,
+    ) -> Self {
         Self {
             concurrency: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
             max_concurrent,
-            counters: Arc::default(),
+            counters,
             warm: (mode == crate::manifest::InstanceMode::PerSession)
                 .then(super::warm::WarmPool::default),
         }
@@ -95,7 +100,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_plugin_turns_calls_away_after_waiting() {
-        let budget = PluginBudget::new(Some(1), Default::default());
+        let budget = PluginBudget::new(Some(1), Default::default(), Arc::default());
         let soon = || Instant::now() + Duration::from_millis(50);
         let first = budget.admit(soon()).await.unwrap();
         assert!(first.is_some());
@@ -106,7 +111,7 @@ mod tests {
         drop(first);
         assert!(budget.admit(soon()).await.unwrap().is_some());
         assert!(
-            PluginBudget::new(None, Default::default())
+            PluginBudget::new(None, Default::default(), Arc::default())
                 .admit(soon())
                 .await
                 .unwrap()

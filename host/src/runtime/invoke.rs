@@ -16,6 +16,7 @@ use crate::bindings::{completions, resources, types};
 use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
+use crate::metrics::CallOutcome;
 use crate::plugin::{Plugin, PluginExports};
 use crate::tool::{Content, ResourceBody, ToolResult};
 
@@ -172,7 +173,12 @@ impl Runtime {
         let run = async {
             let instance = match warm_instance {
                 Some(instance) => instance,
-                None => pre.instantiate_async(&mut store).await?,
+                None => {
+                    let started = Instant::now();
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    self.metrics().instantiate.observe(started.elapsed());
+                    instance
+                }
             };
             body(&mut store, instance).await.map(|r| (r, instance))
         };
@@ -218,8 +224,31 @@ impl Runtime {
     }
 
     /// Call `tool` of `plugin` with `arguments` (a JSON object already
-    /// validated against the tool's input schema).
+    /// validated against the tool's input schema), counting the call in the
+    /// metrics.
     pub async fn call_tool(
+        &self,
+        plugin: &Plugin,
+        tool: &str,
+        arguments: &Value,
+        call: CallContext,
+    ) -> Result<ToolResult, InvocationError> {
+        let _running = self.metrics().begin_call();
+        let started = Instant::now();
+        let result = self.run_tool(plugin, tool, arguments, call).await;
+        let outcome = match &result {
+            Ok(r) if r.is_error => CallOutcome::ToolError,
+            Ok(_) => CallOutcome::Ok,
+            // Not a call that ran: nothing to count.
+            Err(InvocationError::Cancelled) => return result,
+            Err(_) => CallOutcome::HostError,
+        };
+        self.metrics()
+            .record_call(&plugin.name, tool, outcome, started.elapsed());
+        result
+    }
+
+    async fn run_tool(
         &self,
         plugin: &Plugin,
         tool: &str,

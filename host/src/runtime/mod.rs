@@ -67,6 +67,7 @@ pub struct Runtime {
     policy: arc_swap::ArcSwap<Policy>,
     services: Arc<Services>,
     ticker_stop: Arc<AtomicBool>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -100,6 +101,7 @@ impl Runtime {
             policy: arc_swap::ArcSwap::from_pointee(config.policy),
             services: config.services,
             ticker_stop,
+            metrics: Arc::default(),
         })
     }
 
@@ -109,6 +111,11 @@ impl Runtime {
 
     pub fn limits(&self) -> &HostLimits {
         &self.limits
+    }
+
+    /// The host's counters and histograms.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     pub fn cache(&self) -> &CompileCache {

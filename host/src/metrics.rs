@@ -1,0 +1,428 @@
+//! The host's metrics: counters and latency histograms kept in memory with
+//! atomics, rendered in the Prometheus text format for `/metrics`.
+//!
+//! Series are keyed by plugin name (and tool name), not by plugin version,
+//! so a reloaded plugin keeps counting where its previous version stopped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::runtime::PluginCounters;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// A latency histogram with fixed buckets.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let le = BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let braces = |labels: &str| {
+            if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{labels}}}")
+            }
+        };
+        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
+        let _ = writeln!(out, "{name}_count{} {cumulative}", braces(labels));
+    }
+}
+
+/// What one tool's calls came to.
+#[derive(Debug, Default)]
+pub struct ToolMetrics {
+    pub calls: AtomicU64,
+    /// Calls whose result was a tool error (the plugin said it failed).
+    pub tool_errors: AtomicU64,
+    /// Calls the host could not complete (a limit, a trap, a refusal).
+    pub host_errors: AtomicU64,
+    pub latency: Histogram,
+}
+
+/// How a tool call ended, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    Ok,
+    ToolError,
+    HostError,
+}
+
+/// A tool's series: its plugin's name and its own.
+type ToolKey = (Arc<str>, Arc<str>);
+
+/// Every metric of one host.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    plugins: RwLock<HashMap<Arc<str>, Arc<PluginCounters>>>,
+    tools: RwLock<HashMap<ToolKey, Arc<ToolMetrics>>>,
+    /// Time to instantiate a fresh sandbox.
+    pub instantiate: Histogram,
+    pub reloads: AtomicU64,
+    pub reload_failures: AtomicU64,
+    /// Tool calls running now (including those waiting for the client).
+    in_flight: AtomicU64,
+}
+
+/// One tool call running; dropping it ends it.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Point-in-time values the host adds when rendering.
+#[derive(Debug, Default, Clone)]
+pub struct Gauges {
+    pub sessions: usize,
+    pub plugins: usize,
+    pub tools: usize,
+    pub catalog_generation: u64,
+}
+
+impl Metrics {
+    /// The counters of plugin `name`, shared by all its versions.
+    pub fn plugin(&self, name: &Arc<str>) -> Arc<PluginCounters> {
+        if let Some(c) = read(&self.plugins).get(name) {
+            return c.clone();
+        }
+        write(&self.plugins)
+            .entry(name.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// The metrics of tool `tool` of plugin `plugin`.
+    pub fn tool(&self, plugin: &Arc<str>, tool: &str) -> Arc<ToolMetrics> {
+        let key = (plugin.clone(), Arc::<str>::from(tool));
+        if let Some(m) = read(&self.tools).get(&key) {
+            return m.clone();
+        }
+        write(&self.tools).entry(key).or_default().clone()
+    }
+
+    /// A tool call begins; it runs until the guard is dropped.
+    pub fn begin_call(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
+    /// How many tool calls are running now.
+    pub fn calls_in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Count one call of `tool` of `plugin` that took `elapsed`.
+    pub fn record_call(
+        &self,
+        plugin: &Arc<str>,
+        tool: &str,
+        outcome: CallOutcome,
+        elapsed: Duration,
+    ) {
+        let m = self.tool(plugin, tool);
+        m.calls.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            CallOutcome::Ok => {}
+            CallOutcome::ToolError => {
+                m.tool_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            CallOutcome::HostError => {
+                m.host_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        m.latency.observe(elapsed);
+    }
+
+    /// Everything, in the Prometheus text exposition format (0.0.4).
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        let tools: BTreeMap<_, _> = read(&self.tools)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let label = |(plugin, tool): &(Arc<str>, Arc<str>)| {
+            format!("plugin=\"{}\",tool=\"{}\"", escape(plugin), escape(tool))
+        };
+        header(
+            &mut out,
+            "mcp_wasm_host_tool_calls_total",
+            "counter",
+            "Tool calls run, by tool.",
+        );
+        for (key, m) in &tools {
+            let calls = m.calls.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "mcp_wasm_host_tool_calls_total{{{}}} {calls}",
+                label(key)
+            );
+        }
+        header(
+            &mut out,
+            "mcp_wasm_host_tool_errors_total",
+            "counter",
+            "Tool calls that failed: kind=\"tool\" when the plugin returned a tool error, \
+             kind=\"host\" when the host stopped or refused it.",
+        );
+        for (key, m) in &tools {
+            for (kind, n) in [("tool", &m.tool_errors), ("host", &m.host_errors)] {
+                let n = n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "mcp_wasm_host_tool_errors_total{{{},kind=\"{kind}\"}} {n}",
+                    label(key)
+                );
+            }
+        }
+        header(
+            &mut out,
+            "mcp_wasm_host_tool_call_duration_seconds",
+            "histogram",
+            "Time from a tool call reaching the runtime to its result.",
+        );
+        for (key, m) in &tools {
+            m.latency.render(
+                &mut out,
+                "mcp_wasm_host_tool_call_duration_seconds",
+                &label(key),
+            );
+        }
+        header(
+            &mut out,
+            "mcp_wasm_host_instantiate_duration_seconds",
+            "histogram",
+            "Time to instantiate a fresh sandbox for a call.",
+        );
+        self.instantiate
+            .render(&mut out, "mcp_wasm_host_instantiate_duration_seconds", "");
+
+        let plugins: BTreeMap<_, _> = read(&self.plugins)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.snapshot()))
+            .collect();
+        header(
+            &mut out,
+            "mcp_wasm_host_plugin_denials_total",
+            "counter",
+            "Capability uses the policy refused, by plugin.",
+        );
+        for (plugin, c) in &plugins {
+            let _ = writeln!(
+                out,
+                "mcp_wasm_host_plugin_denials_total{{plugin=\"{}\"}} {}",
+                escape(plugin),
+                c.denials
+            );
+        }
+        header(
+            &mut out,
+            "mcp_wasm_host_plugin_limit_hits_total",
+            "counter",
+            "Calls stopped or refused by a limit, by plugin and limit.",
+        );
+        for (plugin, c) in &plugins {
+            for (limit, n) in [
+                ("deadline", c.deadlines),
+                ("memory", c.memory),
+                ("fuel", c.fuel),
+                ("concurrency", c.busy),
+                ("response-size", c.oversized),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "mcp_wasm_host_plugin_limit_hits_total{{plugin=\"{}\",limit=\"{limit}\"}} {n}",
+                    escape(plugin)
+                );
+            }
+        }
+        header(
+            &mut out,
+            "mcp_wasm_host_plugin_traps_total",
+            "counter",
+            "Calls that ended in a trap (a guest crash), by plugin.",
+        );
+        for (plugin, c) in &plugins {
+            let _ = writeln!(
+                out,
+                "mcp_wasm_host_plugin_traps_total{{plugin=\"{}\"}} {}",
+                escape(plugin),
+                c.traps
+            );
+        }
+
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            header(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        };
+        let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
+            header(out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        };
+        counter(
+            &mut out,
+            "mcp_wasm_host_reloads_total",
+            "Reloads of the plugin directory or the policy that published a new catalog.",
+            self.reloads.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "mcp_wasm_host_reload_failures_total",
+            "New plugin versions or policies a reload could not use.",
+            self.reload_failures.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "mcp_wasm_host_tool_calls_in_flight",
+            "Tool calls running now, including those waiting for the client.",
+            self.calls_in_flight(),
+        );
+        gauge(
+            &mut out,
+            "mcp_wasm_host_sessions_active",
+            "Open handshake-era sessions.",
+            gauges.sessions as u64,
+        );
+        gauge(
+            &mut out,
+            "mcp_wasm_host_plugins_loaded",
+            "Plugins in the catalog.",
+            gauges.plugins as u64,
+        );
+        gauge(
+            &mut out,
+            "mcp_wasm_host_tools_listed",
+            "Tools in the catalog.",
+            gauges.tools as u64,
+        );
+        gauge(
+            &mut out,
+            "mcp_wasm_host_catalog_generation",
+            "Generation of the catalog serving (1 at start, one more per reload).",
+            gauges.catalog_generation,
+        );
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_counted_and_bucketed_per_tool() {
+        let m = Metrics::default();
+        let hello: Arc<str> = Arc::from("hello");
+        m.record_call(&hello, "add", CallOutcome::Ok, Duration::from_micros(80));
+        m.record_call(
+            &hello,
+            "add",
+            CallOutcome::ToolError,
+            Duration::from_millis(3),
+        );
+        m.record_call(
+            &hello,
+            "echo",
+            CallOutcome::HostError,
+            Duration::from_secs(20),
+        );
+        PluginCounters::bump(&m.plugin(&hello).deadlines);
+        let text = m.render(&Gauges {
+            sessions: 2,
+            ..Gauges::default()
+        });
+        for line in [
+            "mcp_wasm_host_tool_calls_total{plugin=\"hello\",tool=\"add\"} 2",
+            "mcp_wasm_host_tool_errors_total{plugin=\"hello\",tool=\"add\",kind=\"tool\"} 1",
+            "mcp_wasm_host_tool_errors_total{plugin=\"hello\",tool=\"echo\",kind=\"host\"} 1",
+            "mcp_wasm_host_tool_call_duration_seconds_bucket{plugin=\"hello\",tool=\"add\",le=\"0.0001\"} 1",
+            "mcp_wasm_host_tool_call_duration_seconds_bucket{plugin=\"hello\",tool=\"add\",le=\"0.0025\"} 1",
+            "mcp_wasm_host_tool_call_duration_seconds_bucket{plugin=\"hello\",tool=\"add\",le=\"0.005\"} 2",
+            "mcp_wasm_host_tool_call_duration_seconds_bucket{plugin=\"hello\",tool=\"echo\",le=\"10\"} 0",
+            "mcp_wasm_host_tool_call_duration_seconds_bucket{plugin=\"hello\",tool=\"echo\",le=\"+Inf\"} 1",
+            "mcp_wasm_host_tool_call_duration_seconds_count{plugin=\"hello\",tool=\"add\"} 2",
+            "mcp_wasm_host_plugin_limit_hits_total{plugin=\"hello\",limit=\"deadline\"} 1",
+            "mcp_wasm_host_sessions_active 2",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+        // The same counters for the next version of the plugin.
+        assert!(Arc::ptr_eq(
+            &m.plugin(&hello),
+            &m.plugin(&Arc::from("hello"))
+        ));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,215 @@
+//! The operations endpoints beside `/mcp`: health, readiness and metrics
+//! that count what the clients' calls did.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
+
+/// `GET path` on the host serving `mcp_url`: the status line and the body.
+async fn get(mcp_url: &str, path: &str) -> (String, String) {
+    let authority = mcp_url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the host answers")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+/// The value of the sample `series` (name and labels, exactly) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_count_the_calls() {
+    let dir = PluginDir::with(&["hello"], &["spin"]);
+    dir.set_manifest(
+        "spin",
+        "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 200\n",
+    );
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
+        .await
+        .unwrap();
+    let url = host.url.clone().unwrap();
+    assert_eq!(
+        get(&url, "/healthz").await,
+        ("HTTP/1.1 200 OK".into(), "ok\n".into())
+    );
+    assert_eq!(
+        get(&url, "/readyz").await,
+        ("HTTP/1.1 200 OK".into(), "ready\n".into())
+    );
+
+    for n in 0..3 {
+        host.call_ok("add", json!({"a": n, "b": 1})).await;
+    }
+    let spin = host.call("spin", empty_args()).await.unwrap();
+    assert_eq!(spin.is_error, Some(true));
+    // Arguments that fail the schema never reach the plugin: not a call.
+    assert!(host.call("add", json!({"a": "one"})).await.is_err());
+
+    let (status, text) = get(&url, "/metrics").await;
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    let add = "plugin=\"hello\",tool=\"add\"";
+    for (series, value) in [
+        (format!("mcp_wasm_host_tool_calls_total{{{add}}}"), 3.0),
+        (
+            format!("mcp_wasm_host_tool_errors_total{{{add},kind=\"host\"}}"),
+            0.0,
+        ),
+        (
+            format!("mcp_wasm_host_tool_call_duration_seconds_count{{{add}}}"),
+            3.0,
+        ),
+        (
+            "mcp_wasm_host_tool_calls_total{plugin=\"spin\",tool=\"spin\"}".into(),
+            1.0,
+        ),
+        (
+            "mcp_wasm_host_tool_errors_total{plugin=\"spin\",tool=\"spin\",kind=\"host\"}".into(),
+            1.0,
+        ),
+        (
+            "mcp_wasm_host_plugin_limit_hits_total{plugin=\"spin\",limit=\"deadline\"}".into(),
+            1.0,
+        ),
+        ("mcp_wasm_host_sessions_active".into(), 1.0),
+        ("mcp_wasm_host_plugins_loaded".into(), 2.0),
+        ("mcp_wasm_host_catalog_generation".into(), 1.0),
+    ] {
+        assert_eq!(sample(&text, &series), Some(value), "{series} in:\n{text}");
+    }
+    // Every sandbox instantiated was timed: one per call, and one per
+    // plugin to read its descriptors.
+    let instantiated = sample(&text, "mcp_wasm_host_instantiate_duration_seconds_count").unwrap();
+    assert!(instantiated >= 4.0, "{text}");
+
+    // A reload is counted, and so is the new generation.
+    dir.add_example("texttools");
+    wait_until(&host.received, "tools/list_changed", |r| {
+        r.tool_list_changes >= 1
+    })
+    .await;
+    let (_, text) = get(&url, "/metrics").await;
+    assert_eq!(
+        sample(&text, "mcp_wasm_host_reloads_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "mcp_wasm_host_catalog_generation"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "mcp_wasm_host_plugins_loaded"),
+        Some(3.0),
+        "{text}"
+    );
+    host.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn shutdown_lets_the_calls_running_finish_within_the_grace_period() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    // The client answers only when the test says so.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let script = ClientScript {
+        gate: Some(gate.clone()),
+        ..ClientScript::capable([accept(json!({"name": "Ada"}))])
+    };
+    let mut host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Http).script(script),
+    )
+    .await
+    .unwrap();
+    let url = host.url.clone().unwrap();
+    let call = {
+        let client = host.client.peer().clone();
+        tokio::spawn(async move { client.call_tool(params("elicit_name", json!({}))).await })
+    };
+    wait_until(&host.received, "the elicitation", |r| {
+        !r.elicitations.is_empty()
+    })
+    .await;
+    host.signal("TERM");
+    host.stderr
+        .wait_for(
+            "waiting for the calls running to finish",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    // Draining: not ready, and new calls are refused with the reason.
+    assert_eq!(
+        get(&url, "/readyz").await.0,
+        "HTTP/1.1 503 Service Unavailable"
+    );
+    let refused = host.call("elicit_name", json!({})).await.unwrap_err();
+    assert!(refused.to_string().contains("shutting down"), "{refused}");
+    // The call waiting for the client still completes.
+    gate.add_permits(1);
+    let result = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("the call finishes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(text_of(&result), "hello Ada");
+    let status = host.exited(Duration::from_secs(20)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn shutdown_stops_waiting_after_the_grace_period() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let script = ClientScript {
+        gate: Some(gate),
+        ..ClientScript::capable([accept(json!({"name": "Ada"}))])
+    };
+    let mut host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Http)
+            .script(script)
+            .arg("--shutdown-grace-ms")
+            .arg("300"),
+    )
+    .await
+    .unwrap();
+    let call = {
+        let client = host.client.peer().clone();
+        tokio::spawn(async move { client.call_tool(params("elicit_name", json!({}))).await })
+    };
+    wait_until(&host.received, "the elicitation", |r| {
+        !r.elicitations.is_empty()
+    })
+    .await;
+    host.signal("TERM");
+    // The client never answers: the host gives up on the call and stops.
+    let status = host.exited(Duration::from_secs(20)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let text = host.stderr.text();
+    assert!(
+        text.contains("after the shutdown grace period of 300 ms"),
+        "{text}"
+    );
+    call.abort();
+}
