@@ -1,6 +1,7 @@
 //! The operations endpoints beside `/mcp`: health, readiness and metrics
 //! that count what the clients' calls did.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -124,23 +125,24 @@ async fn health_readiness_and_metrics_count_the_calls() {
     host.shutdown().await;
 }
 
-#[cfg(unix)]
-#[tokio::test]
-async fn shutdown_lets_the_calls_running_finish_within_the_grace_period() {
+type PendingCall = tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>>;
+
+/// An HTTP host (started with `args`) running one call that waits for the
+/// client's answer; the client answers once the returned gate opens.
+async fn host_with_a_call_waiting_for_the_client(
+    args: &[&str],
+) -> (Connected, Arc<tokio::sync::Semaphore>, PendingCall) {
     let dir = PluginDir::with(&[], &["facade"]);
-    // The client answers only when the test says so.
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let script = ClientScript {
         gate: Some(gate.clone()),
         ..ClientScript::capable([accept(json!({"name": "Ada"}))])
     };
-    let mut host = Connected::start(
-        &dir,
-        HostOptions::new(Era::Handshake, Transport::Http).script(script),
-    )
-    .await
-    .unwrap();
-    let url = host.url.clone().unwrap();
+    let mut options = HostOptions::new(Era::Handshake, Transport::Http).script(script);
+    for arg in args {
+        options = options.arg(*arg);
+    }
+    let host = Connected::start(&dir, options).await.unwrap();
     let call = {
         let client = host.client.peer().clone();
         tokio::spawn(async move { client.call_tool(params("elicit_name", json!({}))).await })
@@ -149,6 +151,14 @@ async fn shutdown_lets_the_calls_running_finish_within_the_grace_period() {
         !r.elicitations.is_empty()
     })
     .await;
+    (host, gate, call)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn shutdown_lets_the_calls_running_finish_within_the_grace_period() {
+    let (mut host, gate, call) = host_with_a_call_waiting_for_the_client(&[]).await;
+    let url = host.url.clone().unwrap();
     host.signal("TERM");
     host.stderr
         .wait_for(
@@ -179,29 +189,8 @@ async fn shutdown_lets_the_calls_running_finish_within_the_grace_period() {
 #[cfg(unix)]
 #[tokio::test]
 async fn shutdown_stops_waiting_after_the_grace_period() {
-    let dir = PluginDir::with(&[], &["facade"]);
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let script = ClientScript {
-        gate: Some(gate),
-        ..ClientScript::capable([accept(json!({"name": "Ada"}))])
-    };
-    let mut host = Connected::start(
-        &dir,
-        HostOptions::new(Era::Handshake, Transport::Http)
-            .script(script)
-            .arg("--shutdown-grace-ms")
-            .arg("300"),
-    )
-    .await
-    .unwrap();
-    let call = {
-        let client = host.client.peer().clone();
-        tokio::spawn(async move { client.call_tool(params("elicit_name", json!({}))).await })
-    };
-    wait_until(&host.received, "the elicitation", |r| {
-        !r.elicitations.is_empty()
-    })
-    .await;
+    let (mut host, _gate, call) =
+        host_with_a_call_waiting_for_the_client(&["--shutdown-grace-ms", "300"]).await;
     host.signal("TERM");
     // The client never answers: the host gives up on the call and stops.
     let status = host.exited(Duration::from_secs(20)).await;
