@@ -2,7 +2,6 @@
 //! runtime, the loader, the catalog and the transports together. This is the
 //! binary's edge, so errors are `anyhow` with context.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use crate::capabilities::Services;
 use crate::capabilities::secrets::SecretStore;
 use crate::catalog::CatalogHandle;
 use crate::componentize::{self, Adapter, WitSource};
+pub use crate::config::ServeArgs;
 use crate::limits::HostLimits;
 use crate::mcp::FacadeOptions;
 use crate::mcp::{self, HostServices, HttpOptions};
@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load the plugins of a directory and serve them over MCP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Turn a core WebAssembly module into a component.
     Componentize(ComponentizeArgs),
     /// Inspect plugins.
@@ -61,115 +61,6 @@ pub struct CheckArgs {
     /// what is declared except files, env, http and secrets).
     #[arg(long, env = "MCP_WASM_HOST_POLICY")]
     pub policy: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Plugin directory (`<name>.wasm` + `<name>.toml`). Defaults to the
-    /// `plugins` directory beside the binary's build directory
-    /// (`target/plugins`), else `./target/plugins`.
-    #[arg(long, env = "MCP_WASM_HOST_PLUGINS")]
-    pub plugins: Option<PathBuf>,
-    /// Serve Streamable HTTP at `http://ADDR/mcp` instead of stdio.
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<SocketAddr>,
-    /// Serve stdio as well when `--http` is given.
-    #[arg(long)]
-    pub stdio: bool,
-    /// Accept this Host header on HTTP besides the loopback names (repeatable).
-    #[arg(long = "allowed-host", value_name = "HOST")]
-    pub allowed_hosts: Vec<String>,
-    /// Disable the Host header check (only behind a trusted reverse proxy).
-    #[arg(long)]
-    pub allow_any_host: bool,
-    /// Operator policy (TOML): which capabilities each plugin is granted,
-    /// and limit ceilings. Without one, what is declared is granted, except
-    /// files, env, http and secrets. An unreadable or invalid policy stops the host.
-    #[arg(long, env = "MCP_WASM_HOST_POLICY", value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Where the host keeps data that must survive restarts, such as the
-    /// key-value store (default: `$XDG_DATA_HOME/mcp-wasm-host`, else
-    /// `~/.local/share/mcp-wasm-host`).
-    #[arg(long, env = "MCP_WASM_HOST_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Secrets for plugins (TOML, `name = "value"` lines), read by plugins
-    /// granted `secrets` or sent as the HTTP credentials their manifests
-    /// bind. `MCP_WASM_HOST_SECRET_<NAME>` variables override it. An
-    /// unreadable or invalid file stops the host.
-    #[arg(long, env = "MCP_WASM_HOST_SECRETS_FILE", value_name = "FILE")]
-    pub secrets_file: Option<PathBuf>,
-    /// Do not watch the plugin directory and the policy file for changes
-    /// (SIGHUP still reloads them).
-    #[arg(long, env = "MCP_WASM_HOST_NO_WATCH")]
-    pub no_watch: bool,
-    /// How long the plugin directory must be quiet after a change before
-    /// the changed plugins are reloaded, in ms.
-    #[arg(long, default_value_t = watch::DEFAULT_QUIET.as_millis() as u64, value_name = "MS")]
-    pub reload_quiet_ms: u64,
-    /// Compile cache directory (default: `$XDG_CACHE_HOME/mcp-wasm-host`).
-    #[arg(long, env = "MCP_WASM_HOST_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Compile every plugin in memory; keep nothing on disk.
-    #[arg(long, conflicts_with = "cache_dir")]
-    pub no_cache: bool,
-    /// On SIGTERM or Ctrl-C, how long the calls running may take to finish
-    /// before the host stops anyway, in ms.
-    #[arg(
-        long,
-        env = "MCP_WASM_HOST_SHUTDOWN_GRACE_MS",
-        default_value_t = 10_000,
-        value_name = "MS"
-    )]
-    pub shutdown_grace_ms: u64,
-    /// At start, delete compile-cache entries no host has loaded for this
-    /// many days (0: keep everything).
-    #[arg(
-        long,
-        env = "MCP_WASM_HOST_CACHE_MAX_AGE_DAYS",
-        default_value_t = 30,
-        value_name = "DAYS"
-    )]
-    pub cache_max_age_days: u64,
-    /// Memory per call for plugins whose manifest asks for none, in MiB.
-    #[arg(long, default_value_t = 64)]
-    pub default_memory_mib: u64,
-    /// The most memory per call any plugin may have, in MiB.
-    #[arg(long, default_value_t = 512)]
-    pub max_memory_mib: u64,
-    /// Time per call for plugins whose manifest asks for none, in ms.
-    #[arg(long, default_value_t = 30_000)]
-    pub default_timeout_ms: u64,
-    /// The longest time per call any plugin may have, in ms.
-    #[arg(long, default_value_t = 300_000)]
-    pub max_timeout_ms: u64,
-    /// How many sandboxes may run at once across all plugins.
-    #[arg(long, default_value_t = 256)]
-    pub max_instances: u32,
-    /// The largest result a call may return, in KiB.
-    #[arg(long, default_value_t = 4096)]
-    pub max_response_kib: u64,
-    /// Tools per `tools/list` page.
-    #[arg(long, default_value_t = mcp::DEFAULT_PAGE_SIZE)]
-    pub page_size: usize,
-    /// How long a client has to answer a sampling, elicitation or roots
-    /// request before the plugin gets `timeout`, in milliseconds.
-    #[arg(long, default_value_t = 60_000)]
-    pub client_timeout_ms: u64,
-    /// How long a 2026-07-28 call waiting for the client's input stays
-    /// parked before it is dropped (a later retry replays it), in
-    /// milliseconds.
-    #[arg(long, default_value_t = 120_000)]
-    pub parked_ttl_ms: u64,
-    /// How many calls may wait parked at once; beyond it the oldest is
-    /// dropped (and replayed if its client comes back).
-    #[arg(long, default_value_t = 64)]
-    pub max_parked: usize,
-    /// File holding the 32-byte key that seals `requestState` (created when
-    /// missing). Hosts sharing it can resume each other's calls. Default:
-    /// `state.key` in the compile cache directory, or a key that lives only
-    /// as long as the process when there is no cache.
-    #[arg(long, env = "MCP_WASM_HOST_STATE_KEY_FILE", value_name = "FILE")]
-    pub state_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -202,7 +93,7 @@ pub struct ComponentizeArgs {
 /// Run the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Componentize(args) => componentize_file(&args),
         Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
     }

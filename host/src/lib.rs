@@ -17,6 +17,7 @@ pub mod capabilities;
 pub mod catalog;
 pub mod cli;
 pub mod componentize;
+pub mod config;
 pub mod context;
 pub mod error;
 pub mod inspect;

@@ -1,19 +1,35 @@
-//! The `mcp-wasm-host` binary: parse the command line, send diagnostics to
-//! stderr (stdout is the MCP channel on stdio), run, and print the error
-//! chain on failure.
+//! The `mcp-wasm-host` binary: parse the command line (and the `serve`
+//! configuration file), send diagnostics to stderr as text or JSON (stdout
+//! is the MCP channel on stdio), run, and print the error chain on failure.
 
 use clap::Parser;
+use mcp_wasm_host::cli::{Cli, Command};
+use mcp_wasm_host::config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = mcp_wasm_host::cli::Cli::parse();
+    let args = match config::with_config_file(
+        std::env::args_os().collect(),
+        |name| std::env::var_os(name),
+        &config::serve_settings(),
+    ) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     let filter = EnvFilter::try_from_env("MCP_WASM_HOST_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    match &cli.command {
+        Command::Serve(args) if args.log_format == config::LogFormat::Json => log.json().init(),
+        _ => log.init(),
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

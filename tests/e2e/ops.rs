@@ -202,3 +202,49 @@ async fn shutdown_stops_waiting_after_the_grace_period() {
     );
     call.abort();
 }
+
+#[tokio::test]
+async fn a_configuration_file_sets_what_flags_and_environment_leave() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let config = PluginDir::empty();
+    config.write(
+        "config.toml",
+        "log-format = \"json\"\nno-watch = true\npage-size = 1\n",
+    );
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Http)
+            .arg("--config")
+            .arg(config.path.join("config.toml").to_str().unwrap())
+            // The command line wins over the file.
+            .arg("--page-size")
+            .arg("50"),
+    )
+    .await
+    .unwrap();
+    let page = host.client.list_tools(Default::default()).await.unwrap();
+    assert_eq!(page.tools.len(), 2, "a page of 50 holds both tools");
+    let text = host
+        .stderr
+        .wait_for("ready", Duration::from_secs(20))
+        .await
+        .unwrap();
+    let ready: serde_json::Value = text
+        .lines()
+        .find(|l| l.contains("\"ready\""))
+        .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+        .unwrap();
+    assert_eq!(ready["level"], "INFO", "{ready}");
+    assert_eq!(ready["fields"]["message"], "ready", "{ready}");
+    assert!(!text.contains("watching the plugin directory"), "{text}");
+    host.shutdown().await;
+
+    config.write("bad.toml", "page-size = 10\nshoe-size = 44\n");
+    let refused = serve_refuses([
+        "--plugins",
+        dir.path.to_str().unwrap(),
+        "--config",
+        config.path.join("bad.toml").to_str().unwrap(),
+    ]);
+    assert!(refused.contains("unknown setting `shoe-size`"), "{refused}");
+}

@@ -558,7 +558,8 @@ impl Connected {
                 let url = text
                     .split("listening on ")
                     .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
+                    // Text logs end the URL with a space, JSON logs with a quote.
+                    .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
                     .context("no URL in the listening line")?
                     .to_string();
                 let transport = http_client_transport(url.clone());
