@@ -12,9 +12,15 @@
 //!
 //! 4. Hot reload: a component replaced in the watched directory to the
 //!    client reading `tools/list_changed`, compile cache miss and hit.
+//! 5. HTTP: calls/s at 1, 4 and 16 concurrent clients, and a 200-client,
+//!    100 000-call soak with the host's memory sampled.
 //!
+//! `cargo bench --bench host -- NAME` runs only the sections whose name
+//! contains NAME (`in-process`, `stdio`, `cold-start`, `reload`, `http`).
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
 
+#[path = "host/http_load.rs"]
+mod http_load;
 #[path = "host/reload.rs"]
 mod reload;
 
@@ -62,15 +68,28 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
 
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| section.contains(o));
     println!("| benchmark | p50 | p99 | throughput |");
     println!("|---|---|---|---|");
-    rt.block_on(in_process(&plugins, &cache))?;
-    stdio_round_trips(&plugins, &cache)?;
-    cold_start("cold start, example plugins", &plugins, &cache)?;
-    let ten = ten_plugins(&plugins)?;
-    cold_start("cold start, 10 plugins", &ten, &cache)?;
-    let _ = std::fs::remove_dir_all(&ten);
-    reload::file_replaced_to_list_changed(&plugins, &repo().join("target/fixture-plugins"))?;
+    if wanted("in-process") {
+        rt.block_on(in_process(&plugins, &cache))?;
+    }
+    if wanted("stdio") {
+        stdio_round_trips(&plugins, &cache)?;
+    }
+    if wanted("cold-start") {
+        cold_start("cold start, example plugins", &plugins, &cache)?;
+        let ten = ten_plugins(&plugins)?;
+        cold_start("cold start, 10 plugins", &ten, &cache)?;
+        let _ = std::fs::remove_dir_all(&ten);
+    }
+    if wanted("reload") {
+        reload::file_replaced_to_list_changed(&plugins, &repo().join("target/fixture-plugins"))?;
+    }
+    if wanted("http") {
+        http_load::http_load(&plugins, &cache)?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,285 @@
+//! HTTP under load: `tools/call add` through Streamable HTTP from 1, 4 and
+//! 16 concurrent handshake-era clients (each its own session, calling back
+//! to back), then a bounded soak: 200 clients, 100 000 calls in all, with
+//! the host's resident memory sampled as the calls go. The clients (raw
+//! JSON-RPC over reqwest) run in this process, on the same two cores as the
+//! host.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const CALLS_PER_LEVEL: usize = 20_000;
+const LEVELS: [usize; 3] = [1, 4, 16];
+const SOAK_CLIENTS: usize = 200;
+const SOAK_CALLS: usize = 100_000;
+/// Memory samples taken during the soak.
+const SOAK_SAMPLES: usize = 10;
+
+/// The host serving HTTP on an ephemeral loopback port.
+struct HttpHost {
+    child: Child,
+    url: String,
+}
+
+impl HttpHost {
+    fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+            .arg("serve")
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--cache-dir")
+            .arg(cache)
+            .arg("--no-watch")
+            .arg("--http")
+            .arg("127.0.0.1:0")
+            .env("MCP_WASM_HOST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut line = String::new();
+        let url = loop {
+            anyhow::ensure!(Instant::now() < deadline, "the host never listened");
+            line.clear();
+            anyhow::ensure!(stderr.read_line(&mut line)? > 0, "the host exited");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining stderr so the host never blocks on it.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Ok(Self { child, url })
+    }
+
+    /// The host's resident set size, in MiB.
+    fn rss_mib(&self) -> f64 {
+        Self::rss_of(self.child.id())
+    }
+}
+
+impl Drop for HttpHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw JSON-RPC client for one handshake-era session: `initialize`, then
+/// POSTs carrying the session id, reading the one SSE event (or JSON body)
+/// that answers each. Light, so the figures are mostly the server's.
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    id: String,
+    next_id: u64,
+}
+
+impl Session {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        let response = http
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "0"}}})
+                .to_string(),
+            )
+            .send()
+            .await?;
+        let id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| anyhow::anyhow!("no session id"))?
+            .to_string();
+        let _ = response.bytes().await?;
+        let mut session = Self {
+            http,
+            url: url.to_string(),
+            id,
+            next_id: 1,
+        };
+        session
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await?;
+        Ok(session)
+    }
+
+    async fn post(
+        &mut self,
+        message: serde_json::Value,
+    ) -> anyhow::Result<Option<serde_json::Value>> {
+        let body = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(message.to_string())
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let json = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .find(|d| !d.is_empty())
+            .unwrap_or(body.trim());
+        Ok(serde_json::from_str(json).ok())
+    }
+
+    /// `tools/call add {a: 2, b: 3}`; whether it answered 5.
+    async fn add(&mut self) -> bool {
+        let id = self.next_id;
+        self.next_id += 1;
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": 2, "b": 3}}});
+        match self.post(call).await {
+            Ok(Some(r)) => r["result"]["structuredContent"]["sum"] == json!(5.0),
+            _ => false,
+        }
+    }
+
+    async fn close(self) {
+        let _ = self
+            .http
+            .delete(&self.url)
+            .header("mcp-session-id", &self.id)
+            .send()
+            .await;
+    }
+}
+
+/// `clients` sessions sharing `calls` calls; returns every call's latency,
+/// the wall time, and how many calls failed. `on_progress` is told how many
+/// calls are done, now and then.
+async fn run_clients(
+    url: &str,
+    clients: usize,
+    calls: usize,
+    on_progress: impl Fn(usize) + Send + Sync + 'static,
+) -> anyhow::Result<(Vec<Duration>, Duration, usize)> {
+    let mut sessions = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        sessions.push(Session::connect(url).await?);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let on_progress = Arc::new(on_progress);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut session in sessions {
+        let (next, failed, on_progress) = (next.clone(), failed.clone(), on_progress.clone());
+        tasks.spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= calls {
+                    break;
+                }
+                let t = Instant::now();
+                let ok = session.add().await;
+                samples.push(t.elapsed());
+                if !ok {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                if n % 1000 == 999 {
+                    on_progress(n + 1);
+                }
+            }
+            session.close().await;
+            samples
+        });
+    }
+    let mut samples = Vec::with_capacity(calls);
+    while let Some(done) = tasks.join_next().await {
+        samples.extend(done?);
+    }
+    Ok((samples, start.elapsed(), failed.load(Ordering::Relaxed)))
+}
+
+pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let host = HttpHost::spawn(plugins, cache)?;
+    rt.block_on(async {
+        // Warm-up.
+        run_clients(&host.url, 4, 2_000, |_| {}).await?;
+        for clients in LEVELS {
+            let (samples, total, failed) =
+                run_clients(&host.url, clients, CALLS_PER_LEVEL, |_| {}).await?;
+            anyhow::ensure!(failed == 0, "{failed} calls failed at {clients} clients");
+            super::report(
+                &format!("HTTP `tools/call add`, {clients} concurrent client(s)"),
+                samples,
+                CALLS_PER_LEVEL,
+                total,
+            );
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    drop(host);
+
+    // The soak, on a fresh host.
+    let host = HttpHost::spawn(plugins, cache)?;
+    let pid = host.child.id();
+    let rss = Arc::new(std::sync::Mutex::new(vec![(0usize, host.rss_mib())]));
+    let every = SOAK_CALLS / SOAK_SAMPLES;
+    let (samples, total, failed) =
+        rt.block_on(run_clients(&host.url, SOAK_CLIENTS, SOAK_CALLS, {
+            let rss = rss.clone();
+            move |done| {
+                if done % every == 0 {
+                    let mib = HttpHost::rss_of(pid);
+                    rss.lock().unwrap().push((done, mib));
+                }
+            }
+        }))?;
+    super::report(
+        &format!(
+            "HTTP soak: {SOAK_CLIENTS} concurrent clients, {SOAK_CALLS} calls, {failed} failed"
+        ),
+        samples,
+        SOAK_CALLS,
+        total,
+    );
+    let rss = rss.lock().unwrap();
+    let shown: Vec<String> = rss
+        .iter()
+        .map(|(done, mib)| format!("{}k: {mib:.0}", done / 1000))
+        .collect();
+    println!(
+        "| HTTP soak host RSS (MiB) after N calls | {} | | |",
+        shown.join(", ")
+    );
+    anyhow::ensure!(failed == 0, "{failed} soak calls failed");
+    Ok(())
+}
+
+impl HttpHost {
+    /// The resident set size of process `pid`, in MiB.
+    fn rss_of(pid: u32) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    }
+}
