@@ -40,6 +40,16 @@ pub enum Command {
     /// Inspect plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Helpers for the auth file.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Read a bearer token from stdin (one line) and print the SHA-256
+    /// digest to put in the auth file as `token-sha256`.
+    HashToken,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +106,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(*args).await,
         Command::Componentize(args) => componentize_file(&args),
         Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
+        Command::Auth(AuthCommand::HashToken) => {
+            let mut token = String::new();
+            std::io::stdin()
+                .read_line(&mut token)
+                .context("reading the token from stdin")?;
+            let token = token.trim_end_matches(['\r', '\n']);
+            if token.is_empty() {
+                bail!("no token on stdin");
+            }
+            println!("{}", crate::auth::hash_token(token));
+            Ok(())
+        }
     }
 }
 
@@ -188,6 +210,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let policy = match &args.policy {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
+    };
+    // Fail closed: and an auth file.
+    let auth = match &args.auth_file {
+        Some(path) if args.http.is_some() => {
+            Some(Arc::new(crate::auth::Authenticator::load(path, |name| {
+                std::env::var(name).ok()
+            })?))
+        }
+        Some(_) => bail!("--auth-file applies to HTTP only; add --http ADDR"),
+        None => None,
     };
     // Fail closed: so does a secrets file that cannot be used.
     let secrets = SecretStore::load(args.secrets_file.as_deref())?;
@@ -286,6 +318,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 extra_allowed_hosts: args.allowed_hosts.clone(),
                 allow_any_host: args.allow_any_host,
                 shutdown_grace,
+                auth,
             };
             let http = mcp::serve_http(services.clone(), options, shutdown.clone(), |bound| {
                 tracing::info!("listening on http://{bound}/mcp");

@@ -50,6 +50,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Bearer-token authentication for `/mcp` (TOML: principals with roles
+    /// and SHA-256 token digests, roles with the plugins they may use; see
+    /// docs/auth.md). Without it every HTTP request is let in. An unreadable
+    /// or invalid file stops the host.
+    #[arg(long, env = "MCP_WASM_HOST_AUTH_FILE", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
     /// Disable the Host header check (only behind a trusted reverse proxy).
     #[arg(long, env = "MCP_WASM_HOST_ALLOW_ANY_HOST")]
     pub allow_any_host: bool,

@@ -207,6 +207,8 @@ pub struct CallContext {
     /// How many plugin calls enclose this one (a plugin reading another's
     /// resource through the host catalog runs one level deeper).
     pub depth: u32,
+    /// Which plugins the request may reach, also through the host catalog.
+    pub access: crate::auth::Access,
     state: RequestState,
 }
 
@@ -246,6 +248,7 @@ impl CallContext {
             session_scope: None,
             served: None,
             depth: 0,
+            access: crate::auth::Access::everything(),
             state: RequestState::default(),
         }
     }
@@ -264,6 +267,7 @@ impl CallContext {
             session_scope: self.session_scope.clone(),
             served: self.served.clone(),
             depth: self.depth + 1,
+            access: self.access.clone(),
             state: RequestState::default(),
         }
     }
@@ -278,6 +282,11 @@ impl CallContext {
 
     pub fn with_session_scope(mut self, scope: Option<SessionScope>) -> Self {
         self.session_scope = scope;
+        self
+    }
+
+    pub fn with_access(mut self, access: crate::auth::Access) -> Self {
+        self.access = access;
         self
     }
 

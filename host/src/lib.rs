@@ -13,6 +13,7 @@
 //!    arguments ([`schema`]), then runs in a fresh sandbox through
 //!    [`runtime::Runtime::call_tool`] with a per-request [`context`].
 
+pub mod auth;
 pub mod capabilities;
 pub mod catalog;
 pub mod cli;

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::auth::Access;
 use crate::bindings::{completions, types};
 use crate::catalog::CatalogHandle;
 use crate::context::CallContext;
@@ -39,12 +40,13 @@ impl Served {
     /// two plugins is kept once, from the first in name order.
     pub async fn list_resources(
         &self,
+        access: &Access,
         make_call: CallFactory<'_>,
     ) -> Vec<types::ResourceDescriptor> {
         let catalog = self.catalog.snapshot();
         let mut seen = HashSet::new();
         let mut all = Vec::new();
-        for plugin in catalog.plugins().iter().filter(|p| p.lists_resources) {
+        for plugin in visible(&catalog, access).filter(|p| p.lists_resources) {
             match self.runtime.list_resources(plugin, make_call()).await {
                 Ok(list) => all.extend(list.into_iter().filter(|r| seen.insert(r.uri.clone()))),
                 Err(e) => tracing::warn!(plugin = %plugin.name, "listing resources failed: {e}"),
@@ -54,11 +56,9 @@ impl Served {
     }
 
     /// Every plugin's resource templates.
-    pub fn list_resource_templates(&self) -> Vec<types::ResourceTemplate> {
+    pub fn list_resource_templates(&self, access: &Access) -> Vec<types::ResourceTemplate> {
         let catalog = self.catalog.snapshot();
-        catalog
-            .plugins()
-            .iter()
+        visible(&catalog, access)
             .filter(|p| p.serves_resources())
             .flat_map(|p| p.templates.iter().map(|t| t.template.clone()))
             .collect()
@@ -69,15 +69,14 @@ impl Served {
     pub async fn read_resource(
         &self,
         uri: &str,
+        access: &Access,
         make_call: CallFactory<'_>,
     ) -> Result<Vec<types::ResourceContents>, ServeError> {
         let catalog = self.catalog.snapshot();
-        let mut candidates: Vec<&Arc<Plugin>> = catalog
-            .plugins()
-            .iter()
+        let mut candidates: Vec<&Arc<Plugin>> = visible(&catalog, access)
             .filter(|p| p.serves_resources() && p.templates.iter().any(|t| t.pattern.matches(uri)))
             .collect();
-        for plugin in catalog.plugins().iter().filter(|p| p.lists_resources) {
+        for plugin in visible(&catalog, access).filter(|p| p.lists_resources) {
             if !candidates.iter().any(|c| Arc::ptr_eq(c, plugin)) {
                 candidates.push(plugin);
             }
@@ -100,11 +99,12 @@ impl Served {
     }
 
     /// Every exposed prompt, under the name clients see.
-    pub fn list_prompts(&self) -> Vec<types::PromptDescriptor> {
+    pub fn list_prompts(&self, access: &Access) -> Vec<types::PromptDescriptor> {
         let catalog = self.catalog.snapshot();
         catalog
             .prompts()
             .iter()
+            .filter(|p| access.allows(&p.plugin.name))
             .map(|p| types::PromptDescriptor {
                 name: p.name.clone(),
                 ..p.spec().descriptor.clone()
@@ -118,11 +118,13 @@ impl Served {
         &self,
         name: &str,
         arguments: Vec<(String, String)>,
+        access: &Access,
         make_call: CallFactory<'_>,
     ) -> Result<types::PromptResult, ServeError> {
         let catalog = self.catalog.snapshot();
         let prompt = catalog
             .prompt(name)
+            .filter(|p| access.allows(&p.plugin.name))
             .ok_or_else(|| ServeError::InvalidParams(format!("unknown prompt `{name}`")))?;
         let spec = prompt.spec();
         let missing: Vec<&str> = spec
@@ -157,11 +159,15 @@ impl Served {
         argument: String,
         value: String,
         context: Vec<(String, String)>,
+        access: &Access,
         make_call: CallFactory<'_>,
     ) -> Result<completions::Completion, ServeError> {
         let catalog = self.catalog.snapshot();
         let (plugin, reference) = match &target {
-            CompletionTarget::Prompt(name) => match catalog.prompt(name) {
+            CompletionTarget::Prompt(name) => match catalog
+                .prompt(name)
+                .filter(|p| access.allows(&p.plugin.name))
+            {
                 Some(p) => (
                     p.plugin.clone(),
                     completions::CompletionRef::Prompt(p.spec().descriptor.name.clone()),
@@ -173,7 +179,7 @@ impl Served {
                 }
             },
             CompletionTarget::ResourceTemplate(uri_template) => {
-                let owner = catalog.plugins().iter().find(|p| {
+                let owner = visible(&catalog, access).find(|p| {
                     p.serves_resources()
                         && p.templates
                             .iter()
@@ -198,6 +204,14 @@ impl Served {
         }
         Ok(completion)
     }
+}
+
+/// The plugins of `catalog` that `access` reaches.
+fn visible<'a>(
+    catalog: &'a crate::catalog::Catalog,
+    access: &'a Access,
+) -> impl Iterator<Item = &'a Arc<Plugin>> + 'a {
+    catalog.plugins().iter().filter(|p| access.allows(&p.name))
 }
 
 /// MCP allows at most 100 completion values per answer.

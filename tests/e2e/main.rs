@@ -4,6 +4,7 @@
 
 #![allow(deprecated)] // logging is deprecated by SEP-2577 yet still on the wire
 
+mod auth;
 mod cancellation;
 mod capabilities;
 mod examples;

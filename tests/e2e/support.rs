@@ -20,6 +20,7 @@ use rmcp::model::{
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
 };
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceError};
 use serde_json::{Map, Value, json};
@@ -408,8 +409,21 @@ where
 pub fn http_client_transport(
     url: impl Into<std::sync::Arc<str>>,
 ) -> StreamableHttpClientTransport<reqwest::Client> {
+    http_client_transport_with(url, None)
+}
+
+/// A Streamable HTTP client transport to `url` sending `bearer`, if any, as
+/// its bearer token.
+pub fn http_client_transport_with(
+    url: impl Into<std::sync::Arc<str>>,
+    bearer: Option<&str>,
+) -> StreamableHttpClientTransport<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    StreamableHttpClientTransport::from_uri(url)
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    if let Some(token) = bearer {
+        config = config.auth_header(token);
+    }
+    StreamableHttpClientTransport::from_config(config)
 }
 
 /// Options for starting a host.
@@ -426,6 +440,8 @@ pub struct HostOptions {
     pub script: ClientScript,
     /// Extra environment variables for the host process.
     pub env: Vec<(String, String)>,
+    /// The bearer token the HTTP client sends.
+    pub bearer: Option<String>,
 }
 
 impl HostOptions {
@@ -438,7 +454,14 @@ impl HostOptions {
             default_plugin_dir: false,
             script: ClientScript::default(),
             env: Vec::new(),
+            bearer: None,
         }
+    }
+
+    /// Send `token` as the bearer token (HTTP).
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_string());
+        self
     }
 
     pub fn env(mut self, name: &str, value: &str) -> Self {
@@ -562,7 +585,7 @@ impl Connected {
                     .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
                     .context("no URL in the listening line")?
                     .to_string();
-                let transport = http_client_transport(url.clone());
+                let transport = http_client_transport_with(url.clone(), options.bearer.as_deref());
                 let client = handler
                     .serve_with_lifecycle(transport, lifecycle)
                     .await
@@ -707,4 +730,37 @@ where
 
 pub fn echo_args(text: &str) -> Value {
     json!({ "text": text })
+}
+
+/// `host:port` of an `http://host:port/path` URL.
+pub fn authority_of(url: &str) -> &str {
+    url.trim_start_matches("http://").split('/').next().unwrap()
+}
+
+/// POST a raw `initialize` to `url` (over its own connection) with extra
+/// `headers` (a `Host` given here replaces the URL's); the raw response.
+pub async fn post_initialize(url: &str, headers: &[(&str, &str)]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = authority_of(url);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or(authority, |(_, value)| value);
+    let extra: String = headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{extra}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
 }

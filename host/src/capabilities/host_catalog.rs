@@ -59,14 +59,18 @@ impl host_catalog::Host for HostState {
             Err(e) => return Ok(Err(e)),
         };
         let make_call = || template.nested_sibling();
-        Ok(Ok(served.list_resources(&make_call).await))
+        Ok(Ok(served
+            .list_resources(&template.access, &make_call)
+            .await))
     }
 
     async fn list_resource_templates(&mut self) -> FacadeResult<Vec<types::ResourceTemplate>> {
         if let Err(denied) = self.check_grant(Capability::HostCatalog) {
             return Ok(Err(denied));
         }
-        Ok(self.served().map(|(s, _)| s.list_resource_templates()))
+        Ok(self
+            .served()
+            .map(|(s, call)| s.list_resource_templates(&call.access)))
     }
 
     async fn read_resource(&mut self, uri: String) -> FacadeResult<Vec<types::ResourceContents>> {
@@ -79,7 +83,7 @@ impl host_catalog::Host for HostState {
         };
         let make_call = || template.nested_sibling();
         Ok(served
-            .read_resource(&uri, &make_call)
+            .read_resource(&uri, &template.access, &make_call)
             .await
             .map_err(serve_error))
     }
@@ -88,7 +92,7 @@ impl host_catalog::Host for HostState {
         if let Err(denied) = self.check_grant(Capability::HostCatalog) {
             return Ok(Err(denied));
         }
-        Ok(self.served().map(|(s, _)| s.list_prompts()))
+        Ok(self.served().map(|(s, call)| s.list_prompts(&call.access)))
     }
 
     async fn get_prompt(
@@ -109,7 +113,7 @@ impl host_catalog::Host for HostState {
         };
         let make_call = || template.nested_sibling();
         Ok(served
-            .get_prompt(&name, arguments, &make_call)
+            .get_prompt(&name, arguments, &template.access, &make_call)
             .await
             .map_err(serve_error))
     }

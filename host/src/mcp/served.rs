@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::convert::served as convert;
 use super::rounds::{Finished, Parkable, Rounds};
 use super::server::{McpServer, page};
+use crate::auth::Access;
 use crate::context::CallContext;
 use crate::runtime::ServeError;
 use crate::serving::CompletionTarget;
@@ -77,7 +78,12 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let make_call = self.call_factory(&ctx);
-        let all = self.services.served.list_resources(&make_call).await;
+        let access = self.access(&ctx);
+        let all = self
+            .services
+            .served
+            .list_resources(&access, &make_call)
+            .await;
         let (items, next) = self.converted_page(&all, request, convert::resource)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
@@ -87,8 +93,9 @@ impl McpServer {
     pub(super) fn handle_list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
+        access: &Access,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let all = self.services.served.list_resource_templates();
+        let all = self.services.served.list_resource_templates(access);
         let (items, next) = self.converted_page(&all, request, convert::template)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
@@ -110,9 +117,10 @@ impl McpServer {
             );
             let served = self.services.served.clone();
             let wanted = request.uri.clone();
+            let access = self.access(&ctx);
             let outcome = self
                 .in_rounds(&ctx, rounds, move |call| async move {
-                    Finished::Resource(served.read_resource(&wanted, &*call).await)
+                    Finished::Resource(served.read_resource(&wanted, &access, &*call).await)
                 })
                 .await?;
             match outcome {
@@ -126,7 +134,7 @@ impl McpServer {
             let make_call = self.call_factory(&ctx);
             self.services
                 .served
-                .read_resource(&request.uri, &make_call)
+                .read_resource(&request.uri, &self.access(&ctx), &make_call)
                 .await
         }
         .map_err(|e| mcp_error(e, resource_not_found))?;
@@ -141,8 +149,9 @@ impl McpServer {
     pub(super) fn handle_list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
+        access: &Access,
     ) -> Result<ListPromptsResult, McpError> {
-        let all = self.services.served.list_prompts();
+        let all = self.services.served.list_prompts(access);
         let (items, next) = self.converted_page(&all, request, convert::prompt)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
@@ -176,9 +185,10 @@ impl McpServer {
             );
             let served = self.services.served.clone();
             let name = request.name.clone();
+            let access = self.access(&ctx);
             let outcome = self
                 .in_rounds(&ctx, rounds, move |call| async move {
-                    Finished::Prompt(served.get_prompt(&name, arguments, &*call).await)
+                    Finished::Prompt(served.get_prompt(&name, arguments, &access, &*call).await)
                 })
                 .await?;
             match outcome {
@@ -192,7 +202,7 @@ impl McpServer {
             let make_call = self.call_factory(&ctx);
             self.services
                 .served
-                .get_prompt(&request.name, arguments, &make_call)
+                .get_prompt(&request.name, arguments, &self.access(&ctx), &make_call)
                 .await
         }
         .map_err(|e| mcp_error(e, invalid_params))?;
@@ -228,6 +238,7 @@ impl McpServer {
                 request.argument.name,
                 request.argument.value,
                 context,
+                &self.access(&ctx),
                 &make_call,
             )
             .await

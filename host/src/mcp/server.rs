@@ -26,6 +26,7 @@ use super::channel::{PeerChannel, from_mcp_level};
 use super::rounds::{Finished, Parkable, Rounds};
 use super::subscriptions::SessionLogLevel;
 use super::{HostServices, convert};
+use crate::auth::Access;
 use crate::catalog::ExposedTool;
 use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel, SessionScope};
 use crate::error::InvocationError;
@@ -144,6 +145,40 @@ impl McpServer {
             .with_client(client)
             .with_session_scope(self.session_scope(ctx))
             .with_served(self.services.served.clone())
+            .with_access(self.access(ctx))
+    }
+
+    /// Which plugins the request may reach: over HTTP, what the transport's
+    /// authentication decided (nothing, should it not have); over stdio,
+    /// every plugin.
+    pub(super) fn access(&self, ctx: &RequestContext<RoleServer>) -> Access {
+        match ctx.extensions.get::<http::request::Parts>() {
+            Some(parts) => parts
+                .extensions
+                .get::<Access>()
+                .cloned()
+                .unwrap_or(Access::Nothing),
+            None => Access::everything(),
+        }
+    }
+
+    /// The tool list `access` sees.
+    fn visible_tools(&self, access: &Access) -> Arc<Vec<Tool>> {
+        let all = self.services.tool_list();
+        if matches!(access, Access::Everything) {
+            return all;
+        }
+        let catalog = self.services.catalog.snapshot();
+        Arc::new(
+            all.iter()
+                .filter(|t| {
+                    catalog
+                        .tool(&t.name)
+                        .is_some_and(|e| access.allows(&e.plugin.name))
+                })
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -223,9 +258,9 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let all = self.services.tool_list();
+        let all = self.visible_tools(&self.access(&ctx));
         let (items, next) = page(&all, request, self.services.page_size)?;
         let mut result = ListToolsResult::with_all_items(items);
         result.next_cursor = next;
@@ -257,7 +292,11 @@ impl ServerHandler for McpServer {
         // it started with (its arguments are bound to the parked state), even
         // if a reload changed the tool's schema or removed the tool since.
         let catalog = self.services.catalog.snapshot();
-        let target = match catalog.tool(&request.name) {
+        let access = self.access(&ctx);
+        let exposed = catalog
+            .tool(&request.name)
+            .filter(|t| access.allows(&t.plugin.name));
+        let target = match exposed {
             Some(tool) => {
                 if !resuming {
                     check_tool_arguments(tool, &arguments)
@@ -352,9 +391,9 @@ impl ServerHandler for McpServer {
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        self.handle_list_resource_templates(request)
+        self.handle_list_resource_templates(request, &self.access(&ctx))
     }
 
     async fn read_resource(
@@ -368,9 +407,9 @@ impl ServerHandler for McpServer {
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        self.handle_list_prompts(request)
+        self.handle_list_prompts(request, &self.access(&ctx))
     }
 
     async fn get_prompt(

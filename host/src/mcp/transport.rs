@@ -12,7 +12,11 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use axum::extract::State;
+use axum::response::IntoResponse as _;
+
 use super::{HostServices, McpServer};
+use crate::auth::{Access, AuthFailure, Authenticator};
 
 /// Why a transport stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,8 @@ pub struct HttpOptions {
     pub allow_any_host: bool,
     /// How long, once shutdown begins, the calls running may take to finish.
     pub shutdown_grace: Duration,
+    /// Bearer-token authentication of `/mcp`; `None` lets every request in.
+    pub auth: Option<Arc<Authenticator>>,
 }
 
 /// Serve Streamable HTTP at `/mcp` until `shutdown` fires. `on_bound` is
@@ -167,8 +173,15 @@ pub async fn serve_http(
         }),
         shutdown: shutdown.clone(),
     };
+    let mcp =
+        axum::Router::new()
+            .fallback_service(service)
+            .layer(axum::middleware::from_fn_with_state(
+                options.auth.clone(),
+                authenticate,
+            ));
     let app = axum::Router::new()
-        .nest_service("/mcp", service)
+        .nest_service("/mcp", mcp)
         .merge(crate::ops::router(Arc::new(ops)));
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
@@ -201,6 +214,43 @@ pub async fn serve_http(
         .map_err(TransportError::Http);
     draining.abort();
     served
+}
+
+/// Let a request to `/mcp` in with the [`Access`] its bearer token gives
+/// (every plugin when there is no authenticator), or answer 401.
+async fn authenticate(
+    State(auth): State<Option<Arc<Authenticator>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let access = match &auth {
+        None => Access::everything(),
+        Some(auth) => {
+            let header = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match auth.verify(header) {
+                Ok(principal) => Access::of(principal),
+                Err(failure) => {
+                    let challenge = match failure {
+                        AuthFailure::Missing => "Bearer realm=\"mcp-wasm-host\"",
+                        AuthFailure::Invalid => {
+                            "Bearer realm=\"mcp-wasm-host\", error=\"invalid_token\""
+                        }
+                    };
+                    return (
+                        http::StatusCode::UNAUTHORIZED,
+                        [(http::header::WWW_AUTHENTICATE, challenge)],
+                        format!("{failure}\n"),
+                    )
+                        .into_response();
+                }
+            }
+        }
+    };
+    request.extensions_mut().insert(access);
+    next.run(request).await
 }
 
 /// A session id for a stdio connection, unique per process start.

@@ -1,0 +1,138 @@
+//! Bearer-token authentication over HTTP: no token, a wrong token, a
+//! principal limited to some plugins, and one that may use them all.
+
+use crate::support::*;
+use serde_json::json;
+
+/// SHA-256 of `token`, as `mcp-wasm-host auth hash-token` prints it.
+fn digest(token: &str) -> String {
+    let mut child = std::process::Command::new(host_binary())
+        .args(["auth", "hash-token"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all_sync(format!("{token}\n").as_bytes());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+trait WriteAllSync {
+    fn write_all_sync(self, bytes: &[u8]);
+}
+
+impl WriteAllSync for std::process::ChildStdin {
+    fn write_all_sync(mut self, bytes: &[u8]) {
+        std::io::Write::write_all(&mut self, bytes).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn tokens_principals_and_roles_decide_who_sees_what() {
+    let dir = PluginDir::with(&["hello", "texttools", "notes"], &[]);
+    let config = PluginDir::empty();
+    config.write(
+        "auth.toml",
+        format!(
+            "[[role]]\nname = \"reader\"\nplugins = [\"hello\", \"text*\"]\n\
+             [[role]]\nname = \"admin\"\nplugins = [\"*\"]\n\
+             [[principal]]\nid = \"bot\"\nroles = [\"reader\"]\ntoken-sha256 = \"{}\"\n\
+             [[principal]]\nid = \"ops\"\nroles = [\"admin\"]\ntoken-sha256-env = \"OPS_DIGEST\"\n",
+            digest("bot-token")
+        ),
+    );
+    let auth_file = config.path.join("auth.toml");
+    let options = |token: &str| {
+        HostOptions::new(Era::Handshake, Transport::Http)
+            .arg("--auth-file")
+            .arg(auth_file.to_str().unwrap())
+            .env("OPS_DIGEST", &digest("ops-token"))
+            .bearer(token)
+    };
+
+    let bot = Connected::start(&dir, options("bot-token")).await.unwrap();
+    let url = bot.url.clone().unwrap();
+    // No token, a wrong token, another scheme: 401 with the challenge.
+    let none = post_initialize(&url, &[]).await;
+    assert!(none.starts_with("HTTP/1.1 401"), "{none}");
+    assert!(
+        none.contains("www-authenticate: Bearer realm=\"mcp-wasm-host\""),
+        "{none}"
+    );
+    let wrong = post_initialize(&url, &[("Authorization", "Bearer not-a-token")]).await;
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    assert!(wrong.contains("error=\"invalid_token\""), "{wrong}");
+    let basic = post_initialize(&url, &[("Authorization", "Basic Ym90LXRva2Vu")]).await;
+    assert!(basic.starts_with("HTTP/1.1 401"), "{basic}");
+    let right = post_initialize(&url, &[("Authorization", "Bearer bot-token")]).await;
+    assert!(right.starts_with("HTTP/1.1 200"), "{right}");
+
+    // The reader sees hello and texttools; notes is hidden everywhere.
+    let names = bot.tool_names().await;
+    assert!(names.contains(&"add".to_string()) && names.contains(&"slugify".to_string()));
+    assert!(!names.iter().any(|n| n == "add_note"), "{names:?}");
+    bot.call_ok("add", json!({"a": 1, "b": 2})).await;
+    let hidden = bot
+        .call("add_note", json!({"name": "a", "text": "x"}))
+        .await
+        .unwrap_err();
+    assert!(
+        hidden.to_string().contains("unknown tool `add_note`"),
+        "{hidden}"
+    );
+    let prompts = bot.client.list_all_prompts().await.unwrap();
+    assert!(prompts.is_empty(), "notes' prompts are hidden: {prompts:?}");
+    let prompt = bot
+        .client
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("summarize_notes"))
+        .await;
+    assert!(prompt.is_err(), "{prompt:?}");
+    let templates = bot.client.list_all_resource_templates().await.unwrap();
+    assert!(templates.is_empty(), "{templates:?}");
+    let read = bot
+        .client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("note://a"))
+        .await;
+    assert!(read.is_err(), "{read:?}");
+    bot.shutdown().await;
+
+    // The admin sees everything.
+    let ops = Connected::start(&dir, options("ops-token")).await.unwrap();
+    let names = ops.tool_names().await;
+    assert!(names.iter().any(|n| n == "add_note"), "{names:?}");
+    assert!(!ops.client.list_all_prompts().await.unwrap().is_empty());
+    assert!(
+        !ops.client
+            .list_all_resource_templates()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    ops.call_ok("add_note", json!({"name": "a", "text": "x"}))
+        .await;
+    ops.shutdown().await;
+}
+
+#[test]
+fn a_bad_auth_file_stops_the_host() {
+    let config = PluginDir::empty();
+    config.write(
+        "auth.toml",
+        "[[principal]]\nid = \"bot\"\nroles = [\"writer\"]\ntoken-sha256 = \"00\"\n",
+    );
+    let refused = serve_refuses([
+        "--http",
+        "127.0.0.1:0",
+        "--plugins",
+        config.path.to_str().unwrap(),
+        "--auth-file",
+        config.path.join("auth.toml").to_str().unwrap(),
+    ]);
+    assert!(refused.contains("auth.toml"), "{refused}");
+    assert!(refused.contains("principal `bot`"), "{refused}");
+}
