@@ -10,12 +10,10 @@ use super::support::*;
 
 async fn facade_host(era: Era, transport: Transport, script: ClientScript) -> Connected {
     let dir = PluginDir::with(&[], &["facade"]);
-    let host = Connected::start(&dir, HostOptions::new(era, transport).script(script))
+    Connected::start(&dir, HostOptions::new(era, transport).script(script))
         .await
-        .unwrap();
-    // The directory may go: the host has read the plugin.
-    drop(dir);
-    host
+        .unwrap()
+        .keeping(dir)
 }
 
 #[tokio::test]

@@ -505,6 +505,8 @@ pub struct Connected {
     pub received: Arc<Mutex<Received>>,
     pub stderr: Stderr,
     child: Option<tokio::process::Child>,
+    /// Plugin directories that must outlive the host (it watches them).
+    kept: Vec<PluginDir>,
 }
 
 impl Connected {
@@ -564,6 +566,7 @@ impl Connected {
                     received,
                     stderr,
                     child: None,
+                    kept: Vec::new(),
                 })
             }
             Transport::Http => {
@@ -596,6 +599,7 @@ impl Connected {
                     received,
                     stderr,
                     child: Some(child),
+                    kept: Vec::new(),
                 })
             }
         }
@@ -637,6 +641,13 @@ impl Connected {
             .collect();
         names.sort();
         names
+    }
+
+    /// Keep `dir` until the host stops: the host watches its plugin
+    /// directory, and deleting it would remove its plugins.
+    pub fn keeping(mut self, dir: PluginDir) -> Self {
+        self.kept.push(dir);
+        self
     }
 
     /// The host's process id (HTTP hosts only: the stdio child belongs to
