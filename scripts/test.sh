@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh or warm machine: installs the guest
 # toolchain if needed, builds the host and every plugin from source once,
-# then runs the unit and end-to-end tests (release build, so the host is
+# installs redis-server for the shared-state tests, then runs the unit and
+# end-to-end tests (release build, so the host is
 # built only once for plugins, tests and benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The Redis state-store tests start their own redis-server on 127.0.0.1.
+if ! command -v redis-server >/dev/null 2>&1; then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    echo "test: installing redis-server (apt)" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends redis-server >&2
+fi
 
 scripts/build-plugins.sh
 cargo test --release --workspace "$@"

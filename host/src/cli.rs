@@ -173,17 +173,59 @@ pub fn default_data_dir() -> Option<PathBuf> {
         .map(|base| base.join("mcp-wasm-host"))
 }
 
-/// The key-value store in `dir`; without one (or when it cannot be opened,
-/// which is logged), plugins granted `keyvalue` get `failed` on each use.
-fn open_keyvalue(
-    dir: Option<PathBuf>,
-) -> Option<Arc<crate::capabilities::keyvalue::KeyValueStore>> {
-    let path = dir?.join("keyvalue.sqlite3");
-    match crate::capabilities::keyvalue::KeyValueStore::open(&path) {
-        Ok(store) => Some(Arc::new(store)),
-        Err(e) => {
-            tracing::warn!("{e}; plugins granted `keyvalue` will fail to use it");
-            None
+/// The state store the settings name. An SQLite file the operator chose,
+/// or a Redis server, must open; the default file falls back to memory
+/// (with a warning) when it cannot.
+async fn open_state(args: &ServeArgs) -> anyhow::Result<crate::state::SharedStore> {
+    use crate::state::{StateOptions, redis::RedisStore, sqlite::SqliteStore};
+    let options = StateOptions {
+        session_idle: Duration::from_millis(args.session_idle_ms.max(1)),
+        session_budget: crate::state::StateOptions::default().session_budget,
+        max_scopes: args.max_session_scopes.max(1),
+    };
+    match args.state_store {
+        crate::config::StateBackend::Redis => {
+            let url = args
+                .state_redis_url
+                .as_deref()
+                .context("--state-store redis needs --state-redis-url")?;
+            Ok(Arc::new(
+                RedisStore::connect(url, &args.state_redis_prefix, options).await?,
+            ))
+        }
+        crate::config::StateBackend::Sqlite => {
+            let chosen = args.data_dir.is_some();
+            let Some(dir) = args.data_dir.clone().or_else(default_data_dir) else {
+                return Ok(Arc::new(SqliteStore::in_memory(options)));
+            };
+            let path = dir.join("state.sqlite3");
+            adopt_keyvalue_file(&dir, &path);
+            match SqliteStore::open(&path, options) {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(e) if chosen => Err(e.into()),
+                Err(e) => {
+                    tracing::warn!("{e}; plugin state lasts only until the host stops");
+                    Ok(Arc::new(SqliteStore::in_memory(options)))
+                }
+            }
+        }
+    }
+}
+
+/// Earlier versions kept key-value entries in `keyvalue.sqlite3`, whose
+/// table the state file shares: take the file over rather than lose it.
+fn adopt_keyvalue_file(dir: &std::path::Path, state: &std::path::Path) {
+    let old = dir.join("keyvalue.sqlite3");
+    if state.exists() || !old.exists() {
+        return;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", old.display()));
+        let to = PathBuf::from(format!("{}{suffix}", state.display()));
+        if from.exists()
+            && let Err(e) = std::fs::rename(&from, &to)
+        {
+            tracing::warn!("cannot move {} to {}: {e}", from.display(), to.display());
         }
     }
 }
@@ -258,14 +300,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_parked: args.max_parked,
         state_key,
     };
+    let state = open_state(&args).await?;
+    tracing::info!("plugin state in {}", state.describe());
+    crate::state::spawn_cleanup(state.clone(), Duration::from_millis(args.session_idle_ms));
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         limits,
         cache_dir,
         policy,
         services: Arc::new(Services {
-            keyvalue: open_keyvalue(args.data_dir.clone().or_else(default_data_dir)),
+            state: state.clone(),
+            http: Default::default(),
             secrets,
-            ..Default::default()
         }),
     })?);
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
@@ -319,6 +364,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 allow_any_host: args.allow_any_host,
                 shutdown_grace,
                 auth,
+                session_idle: Duration::from_millis(args.session_idle_ms.max(1)),
             };
             let http = mcp::serve_http(services.clone(), options, shutdown.clone(), |bound| {
                 tracing::info!("listening on http://{bound}/mcp");

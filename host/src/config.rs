@@ -13,6 +13,15 @@ use clap::{Args, ValueEnum};
 use crate::mcp;
 use crate::reload::watch;
 
+/// Where plugin state (key-value entries, session state) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateBackend {
+    /// An SQLite file in the data directory.
+    Sqlite,
+    /// A Redis server, shared by several hosts.
+    Redis,
+}
+
 /// The log's format on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -69,6 +78,42 @@ pub struct ServeArgs {
     /// `~/.local/share/mcp-wasm-host`).
     #[arg(long, env = "MCP_WASM_HOST_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where key-value entries and session state live: `sqlite` (the file
+    /// `state.sqlite3` in the data directory; in memory when there is no
+    /// data directory) or `redis` (shared by several hosts; needs
+    /// `--state-redis-url`).
+    #[arg(long, env = "MCP_WASM_HOST_STATE_STORE", value_enum, default_value_t = StateBackend::Sqlite)]
+    pub state_store: StateBackend,
+    /// The Redis server of `--state-store redis`, for example
+    /// `redis://127.0.0.1:6379/0` (`redis://:PASSWORD@HOST:PORT/DB` with a
+    /// password). The host does not start if it cannot reach it.
+    #[arg(long, env = "MCP_WASM_HOST_STATE_REDIS_URL", value_name = "URL")]
+    pub state_redis_url: Option<String>,
+    /// Prefix of every Redis key the host writes; hosts that should share
+    /// state use the same one.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_STATE_REDIS_PREFIX",
+        default_value = "mcp-wasm-host:"
+    )]
+    pub state_redis_prefix: String,
+    /// A session (handshake-era HTTP session, principal or state handle)
+    /// unused this long is closed and its session state forgotten, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_SESSION_IDLE_MS",
+        default_value_t = 1_800_000
+    )]
+    pub session_idle_ms: u64,
+    /// Session-state scopes kept at once; beyond it the least recently
+    /// used is forgotten.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_MAX_SESSION_SCOPES",
+        default_value_t = 10_000
+    )]
+    pub max_session_scopes: usize,
     /// Secrets for plugins (TOML, `name = "value"` lines), read by plugins
     /// granted `secrets` or sent as the HTTP credentials their manifests
     /// bind. `MCP_WASM_HOST_SECRET_<NAME>` variables override it. An

@@ -154,8 +154,9 @@ pub trait ClientChannel: Send + Sync {
     /// Send `request` to the client and wait for its answer (wire-form
     /// JSON), checking first that the client declared the capability.
     fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>>;
-    /// `notifications/resources/updated` to the clients subscribed to `uri`.
-    fn resource_updated(&self, uri: String) -> BoxFuture<'_, ()>;
+    /// `notifications/resources/updated` to the clients subscribed to `uri`
+    /// that may use `plugin`, which announced it.
+    fn resource_updated(&self, plugin: String, uri: String) -> BoxFuture<'_, ()>;
     /// `notifications/resources/list_changed` to every client.
     fn resource_list_changed(&self) -> BoxFuture<'_, ()>;
 }
@@ -180,7 +181,7 @@ impl ClientChannel for NoClient {
             )))
         })
     }
-    fn resource_updated(&self, _: String) -> BoxFuture<'_, ()> {
+    fn resource_updated(&self, _: String, _: String) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
     fn resource_list_changed(&self) -> BoxFuture<'_, ()> {
@@ -199,8 +200,9 @@ pub struct CallContext {
     pub protocol_version: String,
     pub cancel: CancellationToken,
     pub channel: Arc<dyn ClientChannel>,
-    /// Where the plugin's session state lives for this request, if anywhere.
-    pub session_scope: Option<SessionScope>,
+    /// The session-state scope of this request, if it has one: the key
+    /// naming the session, principal or state handle.
+    pub session_scope: Option<String>,
     /// The host's resources and prompts, for the `host-catalog` capability;
     /// `None` outside client requests.
     pub served: Option<Arc<crate::serving::Served>>,
@@ -210,14 +212,6 @@ pub struct CallContext {
     /// Which plugins the request may reach, also through the host catalog.
     pub access: crate::auth::Access,
     state: RequestState,
-}
-
-/// A session-state scope: the store and the key naming the session,
-/// principal or state handle.
-#[derive(Clone)]
-pub struct SessionScope {
-    pub store: Arc<crate::capabilities::session_state::SessionStore>,
-    pub key: String,
 }
 
 impl fmt::Debug for CallContext {
@@ -280,7 +274,7 @@ impl CallContext {
         call
     }
 
-    pub fn with_session_scope(mut self, scope: Option<SessionScope>) -> Self {
+    pub fn with_session_scope(mut self, scope: Option<String>) -> Self {
         self.session_scope = scope;
         self
     }

@@ -35,6 +35,7 @@ pub mod runtime;
 pub mod schema;
 pub mod sealed;
 pub mod serving;
+pub mod state;
 pub mod tool;
 
 mod bindings;

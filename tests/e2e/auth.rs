@@ -136,3 +136,65 @@ fn a_bad_auth_file_stops_the_host() {
     assert!(refused.contains("auth.toml"), "{refused}");
     assert!(refused.contains("principal `bot`"), "{refused}");
 }
+
+#[tokio::test]
+async fn resource_updates_reach_only_principals_that_may_use_the_plugin() {
+    use rmcp::ServiceExt;
+    use rmcp::model::SubscribeRequestParams;
+
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    let config = PluginDir::empty();
+    config.write(
+        "auth.toml",
+        format!(
+            "[[role]]\nname = \"reader\"\nplugins = [\"hello\"]\n\
+             [[role]]\nname = \"staff\"\nplugins = [\"*\"]\n\
+             [[principal]]\nid = \"bot\"\nroles = [\"reader\"]\ntoken-sha256 = \"{}\"\n\
+             [[principal]]\nid = \"ops\"\nroles = [\"staff\"]\ntoken-sha256 = \"{}\"\n",
+            digest("bot-token"),
+            digest("ops-token")
+        ),
+    );
+    let ops = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Http)
+            .arg("--auth-file")
+            .arg(config.path.join("auth.toml").to_str().unwrap())
+            .bearer("ops-token"),
+    )
+    .await
+    .unwrap();
+    let bot_handler = RecordingClient {
+        received: Default::default(),
+        script: ClientScript::default(),
+    };
+    let bot_received = bot_handler.received.clone();
+    let bot = bot_handler
+        .serve(http_client_transport_with(
+            ops.url.clone().unwrap(),
+            Some("bot-token"),
+        ))
+        .await
+        .unwrap();
+    let uri = "fixture://greeting";
+    for client in [&ops.client, &bot] {
+        client
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+    }
+    ops.call_ok("touch", json!({"uri": uri})).await;
+    wait_until(&ops.received, "the update", |r| {
+        r.resource_updates.iter().any(|u| u == uri)
+    })
+    .await;
+    // Both sessions are told in one pass: had the bot been told, it would be
+    // by now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        bot_received.lock().unwrap().resource_updates.is_empty(),
+        "the bot may not use the facade plugin, so it hears nothing of it"
+    );
+    bot.cancel().await.unwrap();
+    ops.shutdown().await;
+}

@@ -19,5 +19,6 @@ mod raw_stdio;
 mod reload;
 mod sandbox;
 mod served;
+mod state;
 mod support;
 mod tools;

@@ -60,6 +60,15 @@ pub struct ClientInfo {
     pub version: String,
 }
 
+/// The authenticated caller of the current request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The operator's name for the caller.
+    pub id: String,
+    /// The roles the operator gave it.
+    pub roles: Vec<String>,
+}
+
 /// A handle on the MCP request the current call runs for: a tool call, a
 /// resource read, a prompt or a completion.
 ///
@@ -137,6 +146,16 @@ impl Context {
         host::client().map(|info| ClientInfo {
             name: info.name,
             version: info.version,
+        })
+    }
+
+    /// Who made the request, when the host authenticates its clients
+    /// (bearer tokens over HTTP); `None` otherwise. The credential itself
+    /// never reaches the plugin.
+    pub fn principal(&self) -> Option<Principal> {
+        host::principal().map(|p| Principal {
+            id: p.id,
+            roles: p.roles,
         })
     }
 

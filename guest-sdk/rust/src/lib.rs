@@ -152,7 +152,7 @@ mod uri_template;
 pub use args::{Arguments, PromptArgs, TemplateVars};
 pub use catalog::Catalog;
 pub use completion::{Completion, CompletionRef, CompletionRequest};
-pub use context::{ClientInfo, Context, Level};
+pub use context::{ClientInfo, Context, Level, Principal};
 pub use elicitation::{Elicited, UrlOutcome};
 pub use error::{ExportError, FacadeError, ToolError};
 pub use http::{Request, Response};

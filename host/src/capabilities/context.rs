@@ -106,6 +106,16 @@ impl context::Host for HostState {
             }))
     }
 
+    async fn principal(&mut self) -> wasmtime::Result<Option<context::PrincipalInfo>> {
+        Ok(match &self.call.access {
+            crate::auth::Access::Principal(p) => Some(context::PrincipalInfo {
+                id: p.id.clone(),
+                roles: p.roles.clone(),
+            }),
+            _ => None,
+        })
+    }
+
     async fn protocol_version(&mut self) -> wasmtime::Result<String> {
         Ok(self.call.protocol_version.clone())
     }
@@ -134,7 +144,10 @@ impl context::Host for HostState {
         if uri.is_empty() || uri.len() > MAX_MESSAGE_BYTES {
             return Ok(());
         }
-        self.call.channel.resource_updated(uri).await;
+        self.call
+            .channel
+            .resource_updated(self.plugin.to_string(), uri)
+            .await;
         Ok(())
     }
 

@@ -31,8 +31,6 @@ pub mod wasi;
 
 mod client_requests;
 
-use std::sync::Arc;
-
 use wasmtime::component::Linker;
 
 pub use table::Capability;
@@ -55,10 +53,21 @@ pub(crate) fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 }
 
 /// The services behind the host-service capabilities, shared by every call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Services {
-    /// The key-value store; `None`: none could be opened (uses fail).
-    pub keyvalue: Option<Arc<keyvalue::KeyValueStore>>,
+    /// Where key-value entries and session state live.
+    pub state: crate::state::SharedStore,
     pub http: http::HttpClient,
     pub secrets: secrets::SecretStore,
+}
+
+impl Default for Services {
+    /// State in memory, no outbound HTTP allowances, no secrets.
+    fn default() -> Self {
+        Self {
+            state: crate::state::in_memory(),
+            http: Default::default(),
+            secrets: Default::default(),
+        }
+    }
 }

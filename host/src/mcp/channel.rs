@@ -195,8 +195,8 @@ impl ClientChannel for PeerChannel {
         })
     }
 
-    fn resource_updated(&self, uri: String) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.hub.resource_updated(&uri).await })
+    fn resource_updated(&self, plugin: String, uri: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.hub.resource_updated(&plugin, &uri).await })
     }
 
     fn resource_list_changed(&self) -> BoxFuture<'_, ()> {

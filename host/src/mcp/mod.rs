@@ -24,7 +24,6 @@ pub use server::McpServer;
 pub use subscriptions::{ListKind, SubscriptionHub};
 pub use transport::{HttpOptions, serve_http, serve_stdio};
 
-use crate::capabilities::session_state::SessionStore;
 use crate::catalog::CatalogHandle;
 use crate::runtime::Runtime;
 use crate::sealed::SealKey;
@@ -65,14 +64,13 @@ impl FacadeOptions {
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
 /// What every MCP session shares: the catalog, the runtime, the tool list
-/// rendered once per catalog generation, session state, subscribers, and
+/// rendered once per catalog generation, subscribers, and
 /// the calls parked waiting for a client's input.
 pub struct HostServices {
     pub catalog: Arc<CatalogHandle>,
     pub runtime: Arc<Runtime>,
     pub page_size: usize,
     pub served: Arc<Served>,
-    pub sessions: Arc<SessionStore>,
     pub hub: Arc<SubscriptionHub>,
     pub parked: ParkedCalls<rounds::Finished>,
     pub client_timeout: Duration,
@@ -104,7 +102,6 @@ impl HostServices {
             catalog,
             runtime,
             page_size: page_size.max(1),
-            sessions: Arc::new(SessionStore::new()),
             hub: Arc::new(SubscriptionHub::new()),
             parked: ParkedCalls::new(facade.state_key, facade.parked_ttl, facade.max_parked),
             client_timeout: facade.client_timeout,

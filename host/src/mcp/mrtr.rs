@@ -134,8 +134,8 @@ impl ClientChannel for ModernChannel {
         })
     }
 
-    fn resource_updated(&self, uri: String) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.relay().resource_updated(uri).await })
+    fn resource_updated(&self, plugin: String, uri: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.relay().resource_updated(plugin, uri).await })
     }
 
     fn resource_list_changed(&self) -> BoxFuture<'_, ()> {

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
-    UnsubscribeRequestParams,
+    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
+    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ use super::subscriptions::SessionLogLevel;
 use super::{HostServices, convert};
 use crate::auth::Access;
 use crate::catalog::ExposedTool;
-use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel, SessionScope};
+use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel};
 use crate::error::InvocationError;
 use crate::tool::ToolResult;
 
@@ -81,27 +81,31 @@ impl McpServer {
         self.session_id.clone()
     }
 
-    /// Where session state lives for this request: the handshake session;
-    /// for a 2026-07-28 request the state handle in `_meta`, else the stdio
-    /// connection (one process per client).
-    fn session_scope(&self, ctx: &RequestContext<RoleServer>) -> Option<SessionScope> {
-        let key = if Self::is_modern(ctx) {
-            match ctx.meta.get(STATE_HANDLE_META_KEY).and_then(Value::as_str) {
-                Some(handle) if !handle.is_empty() && handle.len() <= 256 => {
-                    Some(format!("handle:{handle}"))
-                }
-                _ if ctx.extensions.get::<http::request::Parts>().is_none() => {
+    /// Where session state lives for this request: for a 2026-07-28
+    /// request the state handle in `_meta`, else the authenticated
+    /// principal, else the stdio connection (one process per client); for
+    /// a handshake-era request its session.
+    fn session_scope(&self, ctx: &RequestContext<RoleServer>) -> Option<String> {
+        if !Self::is_modern(ctx) {
+            return self.session_of(ctx).map(|s| format!("session:{s}"));
+        }
+        let access = self.access(ctx);
+        let principal = access.principal();
+        match ctx.meta.get(STATE_HANDLE_META_KEY).and_then(Value::as_str) {
+            // Handles are the client's names: each principal has its own
+            // (the id's length keeps `id:handle` unambiguous).
+            Some(handle) if !handle.is_empty() && handle.len() <= 256 => Some(match principal {
+                Some(p) => format!("handle:{}:{}:{handle}", p.id.len(), p.id),
+                None => format!("handle:{handle}"),
+            }),
+            _ => match principal {
+                Some(p) => Some(format!("principal:{}", p.id)),
+                None if ctx.extensions.get::<http::request::Parts>().is_none() => {
                     self.session_id.as_ref().map(|s| format!("session:{s}"))
                 }
-                _ => None,
-            }
-        } else {
-            self.session_of(ctx).map(|s| format!("session:{s}"))
-        }?;
-        Some(SessionScope {
-            store: self.services.sessions.clone(),
-            key,
-        })
+                None => None,
+            },
+        }
     }
 
     fn log_threshold(&self, ctx: &RequestContext<RoleServer>) -> Option<LogLevel> {
@@ -247,12 +251,21 @@ impl ServerHandler for McpServer {
         )
     }
 
-    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+    /// The session joins the hub as it is created, not when the client's
+    /// `initialized` notification is handled (which may come after the
+    /// client's first request), so no broadcast can miss it.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
         self.services.hub.register_session(
             self.hub_id,
             context.peer.clone(),
             self.log_level.clone(),
         );
+        self.negotiate_initialize(&request)
     }
 
     async fn list_tools(
@@ -439,6 +452,7 @@ impl ServerHandler for McpServer {
                 self.hub_id,
                 ctx.peer.clone(),
                 self.log_level.clone(),
+                self.access(&ctx),
                 request.uri,
             )
             .map_err(|e| McpError::invalid_params(e, None))
@@ -462,7 +476,10 @@ impl ServerHandler for McpServer {
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         let id = self.services.hub.next_id();
-        self.services.hub.add_listener(id, context.sink().clone());
+        let access = self.access(context.request_context());
+        self.services
+            .hub
+            .add_listener(id, context.sink().clone(), access);
         tracing::info!(listener = id, "subscriptions/listen stream open");
         context.cancelled().await;
         self.services.hub.remove_listener(id);

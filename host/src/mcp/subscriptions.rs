@@ -16,6 +16,8 @@ use rmcp::model::{
 use rmcp::service::SubscriptionSink;
 use rmcp::{Peer, RoleServer};
 
+use crate::auth::Access;
+
 /// Every listener of the host.
 #[derive(Debug, Default)]
 pub struct SubscriptionHub {
@@ -26,7 +28,7 @@ pub struct SubscriptionHub {
 #[derive(Debug, Default)]
 struct HubState {
     sessions: HashMap<u64, Session>,
-    listeners: HashMap<u64, SubscriptionSink>,
+    listeners: HashMap<u64, (SubscriptionSink, Access)>,
 }
 
 /// A session's `logging/setLevel` choice (`None`: the default threshold).
@@ -37,6 +39,9 @@ struct Session {
     peer: Peer<RoleServer>,
     uris: HashSet<String>,
     log_level: SessionLogLevel,
+    /// What the session's last subscription request could see: updates
+    /// from other plugins do not reach it.
+    access: Access,
 }
 
 impl Session {
@@ -45,6 +50,7 @@ impl Session {
             peer,
             uris: HashSet::new(),
             log_level,
+            access: Access::everything(),
         }
     }
 }
@@ -88,6 +94,7 @@ impl SubscriptionHub {
         id: u64,
         peer: Peer<RoleServer>,
         log_level: SessionLogLevel,
+        access: Access,
         uri: String,
     ) -> Result<(), String> {
         let mut state = self.lock();
@@ -101,6 +108,7 @@ impl SubscriptionHub {
             ));
         }
         session.uris.insert(uri);
+        session.access = access;
         Ok(())
     }
 
@@ -112,27 +120,31 @@ impl SubscriptionHub {
     }
 
     /// Add a `subscriptions/listen` stream until [`Self::remove_listener`].
-    pub fn add_listener(&self, id: u64, sink: SubscriptionSink) {
-        self.lock().listeners.insert(id, sink);
+    pub fn add_listener(&self, id: u64, sink: SubscriptionSink, access: Access) {
+        self.lock().listeners.insert(id, (sink, access));
     }
 
     pub fn remove_listener(&self, id: u64) {
         self.lock().listeners.remove(&id);
     }
 
-    /// The sessions subscribed to `uri` and every listener.
-    fn audience(&self, uri: Option<&str>) -> Audience {
+    /// Every session and listener; with `update`, only the sessions
+    /// subscribed to its URI, and only those that may use its plugin.
+    fn audience(&self, update: Option<(&str, &str)>) -> Audience {
         let state = self.lock();
+        let allowed = |access: &Access| update.is_none_or(|(plugin, _)| access.allows(plugin));
         let peers = state
             .sessions
             .iter()
-            .filter(|(_, s)| uri.is_none_or(|u| s.uris.contains(u)))
+            .filter(|(_, s)| update.is_none_or(|(_, uri)| s.uris.contains(uri)))
+            .filter(|(_, s)| allowed(&s.access))
             .map(|(id, s)| (*id, s.peer.clone()))
             .collect();
         let sinks = state
             .listeners
             .iter()
-            .map(|(id, s)| (*id, s.clone()))
+            .filter(|(_, (_, access))| allowed(access))
+            .map(|(id, (sink, _))| (*id, sink.clone()))
             .collect();
         (peers, sinks)
     }
@@ -159,9 +171,10 @@ impl SubscriptionHub {
         }
     }
 
-    /// `notifications/resources/updated` to whoever subscribed to `uri`.
-    pub async fn resource_updated(&self, uri: &str) {
-        let (peers, sinks) = self.audience(Some(uri));
+    /// `notifications/resources/updated` to whoever subscribed to `uri`
+    /// and may use `plugin`, which announced it.
+    pub async fn resource_updated(&self, plugin: &str, uri: &str) {
+        let (peers, sinks) = self.audience(Some((plugin, uri)));
         let mut closed = Vec::new();
         for (id, peer) in peers {
             if peer.is_transport_closed() {

@@ -128,6 +128,8 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// Bearer-token authentication of `/mcp`; `None` lets every request in.
     pub auth: Option<Arc<Authenticator>>,
+    /// A handshake-era session unused this long is closed.
+    pub session_idle: Duration,
 }
 
 /// Serve Streamable HTTP at `/mcp` until `shutdown` fires. `on_bound` is
@@ -154,7 +156,11 @@ pub async fn serve_http(
     let factory_services = services.clone();
     let service = StreamableHttpService::new(
         move || Ok(McpServer::new(factory_services.clone(), None)),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new({
+            let mut sessions = LocalSessionManager::default();
+            sessions.session_config.keep_alive = Some(options.session_idle);
+            sessions
+        }),
         config,
     );
     let ops = crate::ops::OpsState {

@@ -1,0 +1,336 @@
+//! Where plugin state outlives a call: one [`StateStore`] trait behind the
+//! key-value service and session state, with two backends. SQLite
+//! ([`sqlite`]) is embedded and the default: a file in the data directory,
+//! so state survives a restart. Redis ([`redis`]) lets several host
+//! replicas share state, so a client may reach any of them.
+//!
+//! Entries live in [`Bucket`]s: a plugin's key-value namespace, or a
+//! plugin's values in one session scope (a handshake-era session, an
+//! authenticated principal, or a client's state handle). Session scopes
+//! expire after [`StateOptions::session_idle`] without use, and each
+//! plugin may keep [`StateOptions::session_budget`] bytes in a scope.
+//! [`spawn_cleanup`] runs the backend's sweep in the background.
+
+pub mod redis;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Most keys one `list_keys` returns.
+pub const MAX_LISTED_KEYS: usize = 1000;
+
+/// Where an entry lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket<'a> {
+    /// A plugin's key-value namespace.
+    KeyValue { plugin: &'a str, namespace: &'a str },
+    /// A plugin's session state in one scope.
+    Session { scope: &'a str, plugin: &'a str },
+}
+
+/// The limits a store applies to session state.
+#[derive(Debug, Clone, Copy)]
+pub struct StateOptions {
+    /// A scope unused this long is forgotten.
+    pub session_idle: Duration,
+    /// Bytes of keys and values one plugin may keep in one scope.
+    pub session_budget: usize,
+    /// Scopes kept at once; the least recently used goes first beyond it.
+    pub max_scopes: usize,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(30 * 60),
+            session_budget: 1 << 20,
+            max_scopes: 10_000,
+        }
+    }
+}
+
+/// Why a state operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("the state store failed: {0}")]
+    Backend(String),
+    #[error("session state would exceed its budget of {budget} bytes")]
+    OverBudget { budget: usize },
+    #[error("the value under `{key}` is not a decimal integer")]
+    NotAnInteger { key: String },
+    #[error("incrementing `{key}` by {delta} overflows")]
+    Overflow { key: String, delta: i64 },
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the {backend} state store {location}: {message}")]
+pub struct OpenError {
+    pub backend: &'static str,
+    pub location: String,
+    pub message: String,
+}
+
+/// A place to keep plugin state. Every method is one atomic step.
+#[async_trait::async_trait]
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// The backend and where it keeps its data, for logs.
+    fn describe(&self) -> String;
+
+    async fn get(&self, bucket: Bucket<'_>, key: &str) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// Store `value`; with `ttl`, the entry disappears after that long.
+    /// A session bucket refuses a value that would exceed its budget.
+    async fn set(
+        &self,
+        bucket: Bucket<'_>,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StateError>;
+
+    /// Remove an entry; true if it was present.
+    async fn delete(&self, bucket: Bucket<'_>, key: &str) -> Result<bool, StateError>;
+
+    /// The keys that start with `prefix`, sorted, at most `limit`.
+    async fn list_keys(
+        &self,
+        bucket: Bucket<'_>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StateError>;
+
+    /// Add `delta` to the decimal integer under `key` in a key-value
+    /// namespace (absent counts as 0) and return the sum. The entry keeps
+    /// its expiry.
+    async fn increment(
+        &self,
+        plugin: &str,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+    ) -> Result<i64, StateError>;
+
+    /// Forget idle session scopes and expired entries; how many scopes
+    /// went.
+    async fn sweep(&self) -> Result<usize, StateError>;
+}
+
+/// The shared handle.
+pub type SharedStore = Arc<dyn StateStore>;
+
+/// A store that lives in memory only, with default limits.
+pub fn in_memory() -> SharedStore {
+    Arc::new(sqlite::SqliteStore::in_memory(StateOptions::default()))
+}
+
+/// Run `store.sweep()` every so often while the process lives.
+pub fn spawn_cleanup(store: SharedStore, idle: Duration) {
+    let every = (idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(60));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match store.sweep().await {
+                Ok(0) => {}
+                Ok(scopes) => tracing::debug!(scopes, "forgot idle session scopes"),
+                Err(e) => tracing::warn!("cleaning the state store: {e}"),
+            }
+        }
+    });
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The behaviour every backend must show, run by each backend's tests.
+#[cfg(test)]
+pub(crate) mod contract {
+    use super::*;
+
+    const KV: Bucket<'static> = Bucket::KeyValue {
+        plugin: "a",
+        namespace: "ns",
+    };
+
+    pub async fn entries_are_private_expire_and_count(store: &dyn StateStore) {
+        store.set(KV, "k", b"v", None).await.unwrap();
+        assert_eq!(
+            store.get(KV, "k").await.unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+        let other_plugin = Bucket::KeyValue {
+            plugin: "b",
+            namespace: "ns",
+        };
+        assert_eq!(store.get(other_plugin, "k").await.unwrap(), None);
+        let other_namespace = Bucket::KeyValue {
+            plugin: "a",
+            namespace: "other",
+        };
+        assert_eq!(store.get(other_namespace, "k").await.unwrap(), None);
+        let session = Bucket::Session {
+            scope: "ns",
+            plugin: "a",
+        };
+        assert_eq!(store.get(session, "k").await.unwrap(), None, "session");
+
+        store
+            .set(KV, "gone", b"x", Some(Duration::from_millis(1)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.get(KV, "gone").await.unwrap(), None);
+        assert_eq!(store.list_keys(KV, "", 10).await.unwrap(), vec!["k"]);
+
+        assert_eq!(store.increment("a", "ns", "n", 2).await, Ok(2));
+        assert_eq!(store.increment("a", "ns", "n", -5).await, Ok(-3));
+        assert_eq!(
+            store.increment("a", "ns", "k", 1).await,
+            Err(StateError::NotAnInteger { key: "k".into() })
+        );
+        store
+            .set(KV, "max", i64::MAX.to_string().as_bytes(), None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.increment("a", "ns", "max", 1).await,
+            Err(StateError::Overflow { .. })
+        ));
+        store
+            .set(KV, "ttl", b"1", Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        assert_eq!(store.increment("a", "ns", "ttl", 1).await, Ok(2));
+
+        assert!(store.delete(KV, "k").await.unwrap());
+        assert!(!store.delete(KV, "k").await.unwrap());
+        assert_eq!(store.get(KV, "k").await.unwrap(), None);
+    }
+
+    pub async fn keys_list_by_prefix_in_order(store: &dyn StateStore) {
+        let bucket = Bucket::KeyValue {
+            plugin: "lister",
+            namespace: "ns",
+        };
+        for key in ["b/2", "a/1", "b/1", "c", "b/3"] {
+            store.set(bucket, key, b"x", None).await.unwrap();
+        }
+        store
+            .set(bucket, "b/0", b"x", Some(Duration::from_millis(1)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            store.list_keys(bucket, "b/", 10).await.unwrap(),
+            vec!["b/1", "b/2", "b/3"]
+        );
+        assert_eq!(
+            store.list_keys(bucket, "b/", 2).await.unwrap(),
+            vec!["b/1", "b/2"]
+        );
+        assert_eq!(store.list_keys(bucket, "", 10).await.unwrap().len(), 5);
+    }
+
+    pub async fn session_scopes_are_isolated_and_budgeted(store: &dyn StateStore, budget: usize) {
+        let s1 = Bucket::Session {
+            scope: "s1",
+            plugin: "p",
+        };
+        let s2 = Bucket::Session {
+            scope: "s2",
+            plugin: "p",
+        };
+        let other = Bucket::Session {
+            scope: "s1",
+            plugin: "q",
+        };
+        store.set(s1, "k", b"1", None).await.unwrap();
+        assert_eq!(
+            store.get(s1, "k").await.unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
+        assert_eq!(store.get(s2, "k").await.unwrap(), None);
+        assert_eq!(store.get(other, "k").await.unwrap(), None);
+        assert_eq!(store.list_keys(s1, "", 10).await.unwrap(), vec!["k"]);
+
+        let half = vec![b'x'; budget / 2];
+        store.set(s1, "a", &half, None).await.unwrap();
+        assert_eq!(
+            store.set(s1, "b", &half, None).await,
+            Err(StateError::OverBudget { budget })
+        );
+        // Replacing a value counts only the new one; another plugin has
+        // its own budget.
+        store.set(s1, "a", &half, None).await.unwrap();
+        store.set(other, "b", &half, None).await.unwrap();
+        assert!(store.delete(s1, "a").await.unwrap());
+        store.set(s1, "b", &half, None).await.unwrap();
+        assert!(store.delete(s1, "k").await.unwrap());
+        assert!(!store.delete(s1, "k").await.unwrap());
+    }
+
+    pub async fn idle_scopes_are_forgotten(store: &dyn StateStore, idle: Duration) {
+        let kept = Bucket::Session {
+            scope: "kept",
+            plugin: "p",
+        };
+        let idle_scope = Bucket::Session {
+            scope: "idle",
+            plugin: "p",
+        };
+        store.set(kept, "k", b"1", None).await.unwrap();
+        store.set(idle_scope, "k", b"1", None).await.unwrap();
+        let deadline = tokio::time::Instant::now() + idle * 2;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(idle / 4).await;
+            assert!(store.get(kept, "k").await.unwrap().is_some(), "in use");
+        }
+        store.sweep().await.unwrap();
+        assert_eq!(store.get(idle_scope, "k").await.unwrap(), None);
+        assert!(
+            store
+                .list_keys(idle_scope, "", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.get(kept, "k").await.unwrap().is_some());
+    }
+
+    pub async fn the_least_recently_used_scope_goes_beyond_the_cap(
+        store: &dyn StateStore,
+        max_scopes: usize,
+    ) {
+        let scope = |i: usize| format!("capped-{i}");
+        for i in 0..max_scopes {
+            let bucket = Bucket::Session {
+                scope: &scope(i),
+                plugin: "p",
+            };
+            store.set(bucket, "k", b"1", None).await.unwrap();
+            // Distinct use times, a second apart at the stores' precision.
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let first = scope(0);
+        fn bucket(scope: &str) -> Bucket<'_> {
+            Bucket::Session { scope, plugin: "p" }
+        }
+        // Using the oldest makes the second the least recently used.
+        assert!(store.get(bucket(&first), "k").await.unwrap().is_some());
+        let newcomer = scope(max_scopes);
+        store.set(bucket(&newcomer), "k", b"1", None).await.unwrap();
+        assert!(store.get(bucket(&first), "k").await.unwrap().is_some());
+        assert_eq!(store.get(bucket(&scope(1)), "k").await.unwrap(), None);
+        assert!(store.get(bucket(&newcomer), "k").await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,438 @@
+//! The embedded state backend: one SQLite database file (or an in-memory
+//! database when the host has no data directory). One connection behind a
+//! mutex; every operation is a short statement or transaction.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Bucket, OpenError, StateError, StateOptions, StateStore, millis, now_ms};
+
+/// State in SQLite.
+#[derive(Debug)]
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+    options: StateOptions,
+    location: String,
+}
+
+const SCHEMA: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA busy_timeout = 5000;
+    CREATE TABLE IF NOT EXISTS entries (
+        plugin TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        expires_ms INTEGER,
+        PRIMARY KEY (plugin, namespace, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS session_scopes (
+        scope TEXT PRIMARY KEY,
+        used_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS session_scopes_by_use ON session_scopes (used_ms);
+    CREATE TABLE IF NOT EXISTS session_entries (
+        scope TEXT NOT NULL,
+        plugin TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (scope, plugin, key)
+    ) WITHOUT ROWID;";
+
+fn backend(e: rusqlite::Error) -> StateError {
+    StateError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Open (creating when missing) the database file `path`.
+    pub fn open(path: &Path, options: StateOptions) -> Result<Self, OpenError> {
+        let error = |message: String| OpenError {
+            backend: "SQLite",
+            location: path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+        }
+        let connection = Connection::open(path).map_err(|e| error(e.to_string()))?;
+        connection
+            .execute_batch(SCHEMA)
+            .map_err(|e| error(e.to_string()))?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+            options,
+            location: path.display().to_string(),
+        })
+    }
+
+    /// A store that lives in memory only.
+    pub fn in_memory(options: StateOptions) -> Self {
+        let connection = Connection::open_in_memory().expect("an in-memory database opens");
+        connection
+            .execute_batch(SCHEMA)
+            .expect("the schema applies to an empty database");
+        Self {
+            connection: Mutex::new(connection),
+            options,
+            location: "in memory".into(),
+        }
+    }
+
+    fn transaction<R>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = connection.transaction().map_err(backend)?;
+        let result = f(&tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(result)
+    }
+
+    /// Mark `scope` used now; a scope idle too long is emptied first. Only
+    /// a write (`creating`) adds a scope, pushing out the least recently
+    /// used beyond the cap.
+    fn touch(&self, tx: &Transaction<'_>, scope: &str, creating: bool) -> Result<(), StateError> {
+        let now = now_ms();
+        let used: Option<i64> = tx
+            .query_row(
+                "SELECT used_ms FROM session_scopes WHERE scope = ?1",
+                params![scope],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let idle = millis(self.options.session_idle);
+        match used {
+            Some(used) if now.saturating_sub(used) <= idle => {
+                // Writing on every read costs; a second's precision (finer
+                // for short idle times) will do.
+                if now - used >= (idle / 4).min(1000) {
+                    tx.execute(
+                        "UPDATE session_scopes SET used_ms = ?2 WHERE scope = ?1",
+                        params![scope, now],
+                    )
+                    .map_err(backend)?;
+                }
+                return Ok(());
+            }
+            Some(_) => {
+                tx.execute(
+                    "DELETE FROM session_entries WHERE scope = ?1",
+                    params![scope],
+                )
+                .map_err(backend)?;
+                if !creating {
+                    tx.execute(
+                        "DELETE FROM session_scopes WHERE scope = ?1",
+                        params![scope],
+                    )
+                    .map_err(backend)?;
+                    return Ok(());
+                }
+            }
+            None if !creating => return Ok(()),
+            None => {
+                let count: i64 = tx
+                    .query_row("SELECT count(*) FROM session_scopes", [], |row| row.get(0))
+                    .map_err(backend)?;
+                let excess = count + 1 - self.options.max_scopes as i64;
+                if excess > 0 {
+                    tx.execute(
+                        "DELETE FROM session_entries WHERE scope IN
+                         (SELECT scope FROM session_scopes ORDER BY used_ms LIMIT ?1)",
+                        params![excess],
+                    )
+                    .map_err(backend)?;
+                    tx.execute(
+                        "DELETE FROM session_scopes WHERE scope IN
+                         (SELECT scope FROM session_scopes ORDER BY used_ms LIMIT ?1)",
+                        params![excess],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO session_scopes (scope, used_ms) VALUES (?1, ?2)
+             ON CONFLICT (scope) DO UPDATE SET used_ms = excluded.used_ms",
+            params![scope, now],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn kv_get(tx: &Transaction<'_>, plugin: &str, namespace: &str, key: &str) -> LiveEntry {
+        tx.query_row(
+            "SELECT value, expires_ms FROM entries WHERE plugin = ?1 AND namespace = ?2 AND key = ?3
+             AND (expires_ms IS NULL OR expires_ms > ?4)",
+            params![plugin, namespace, key, now_ms()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(backend)
+    }
+
+    fn kv_put(
+        tx: &Transaction<'_>,
+        plugin: &str,
+        namespace: &str,
+        key: &str,
+        value: &[u8],
+        expires_ms: Option<i64>,
+    ) -> Result<(), StateError> {
+        tx.execute(
+            "INSERT INTO entries (plugin, namespace, key, value, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (plugin, namespace, key)
+             DO UPDATE SET value = excluded.value, expires_ms = excluded.expires_ms",
+            params![plugin, namespace, key, value, expires_ms],
+        )
+        .map(|_| ())
+        .map_err(backend)
+    }
+}
+
+/// A live key-value entry: its value and expiry.
+type LiveEntry = Result<Option<(Vec<u8>, Option<i64>)>, StateError>;
+
+#[async_trait::async_trait]
+impl StateStore for SqliteStore {
+    fn describe(&self) -> String {
+        format!("SQLite ({})", self.location)
+    }
+
+    async fn get(&self, bucket: Bucket<'_>, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.transaction(|tx| match bucket {
+            Bucket::KeyValue { plugin, namespace } => {
+                Ok(Self::kv_get(tx, plugin, namespace, key)?.map(|(value, _)| value))
+            }
+            Bucket::Session { scope, plugin } => {
+                self.touch(tx, scope, false)?;
+                tx.query_row(
+                    "SELECT value FROM session_entries WHERE scope = ?1 AND plugin = ?2 AND key = ?3",
+                    params![scope, plugin, key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)
+            }
+        })
+    }
+
+    async fn set(
+        &self,
+        bucket: Bucket<'_>,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StateError> {
+        self.transaction(|tx| match bucket {
+            Bucket::KeyValue { plugin, namespace } => {
+                let expires = ttl.map(|t| now_ms().saturating_add(millis(t)));
+                Self::kv_put(tx, plugin, namespace, key, value, expires)
+            }
+            Bucket::Session { scope, plugin } => {
+                self.touch(tx, scope, true)?;
+                let others: i64 = tx
+                    .query_row(
+                        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)
+                         FROM session_entries WHERE scope = ?1 AND plugin = ?2 AND key <> ?3",
+                        params![scope, plugin, key],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)?;
+                let budget = self.options.session_budget;
+                if others as usize + key.len() + value.len() > budget {
+                    return Err(StateError::OverBudget { budget });
+                }
+                tx.execute(
+                    "INSERT INTO session_entries (scope, plugin, key, value) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (scope, plugin, key) DO UPDATE SET value = excluded.value",
+                    params![scope, plugin, key, value],
+                )
+                .map(|_| ())
+                .map_err(backend)
+            }
+        })
+    }
+
+    async fn delete(&self, bucket: Bucket<'_>, key: &str) -> Result<bool, StateError> {
+        self.transaction(|tx| match bucket {
+            Bucket::KeyValue { plugin, namespace } => {
+                let live = Self::kv_get(tx, plugin, namespace, key)?.is_some();
+                tx.execute(
+                    "DELETE FROM entries WHERE plugin = ?1 AND namespace = ?2 AND key = ?3",
+                    params![plugin, namespace, key],
+                )
+                .map_err(backend)?;
+                Ok(live)
+            }
+            Bucket::Session { scope, plugin } => {
+                self.touch(tx, scope, false)?;
+                tx.execute(
+                    "DELETE FROM session_entries WHERE scope = ?1 AND plugin = ?2 AND key = ?3",
+                    params![scope, plugin, key],
+                )
+                .map(|n| n > 0)
+                .map_err(backend)
+            }
+        })
+    }
+
+    async fn list_keys(
+        &self,
+        bucket: Bucket<'_>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StateError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.transaction(|tx| {
+            let keys = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+                let mut statement = tx.prepare_cached(sql).map_err(backend)?;
+                let rows = statement
+                    .query_map(params, |row| row.get(0))
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(backend)
+            };
+            match bucket {
+                Bucket::KeyValue { plugin, namespace } => keys(
+                    "SELECT key FROM entries WHERE plugin = ?1 AND namespace = ?2
+                     AND substr(key, 1, length(?3)) = ?3
+                     AND (expires_ms IS NULL OR expires_ms > ?4) ORDER BY key LIMIT ?5",
+                    params![plugin, namespace, prefix, now_ms(), limit],
+                ),
+                Bucket::Session { scope, plugin } => {
+                    self.touch(tx, scope, false)?;
+                    keys(
+                        "SELECT key FROM session_entries WHERE scope = ?1 AND plugin = ?2
+                         AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
+                        params![scope, plugin, prefix, limit],
+                    )
+                }
+            }
+        })
+    }
+
+    async fn increment(
+        &self,
+        plugin: &str,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+    ) -> Result<i64, StateError> {
+        self.transaction(|tx| {
+            let (base, expires) = match Self::kv_get(tx, plugin, namespace, key)? {
+                None => (0, None),
+                Some((bytes, expires)) => {
+                    let n = std::str::from_utf8(&bytes)
+                        .ok()
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .ok_or_else(|| StateError::NotAnInteger { key: key.into() })?;
+                    (n, expires)
+                }
+            };
+            let next = base
+                .checked_add(delta)
+                .ok_or_else(|| StateError::Overflow {
+                    key: key.into(),
+                    delta,
+                })?;
+            Self::kv_put(
+                tx,
+                plugin,
+                namespace,
+                key,
+                next.to_string().as_bytes(),
+                expires,
+            )?;
+            Ok(next)
+        })
+    }
+
+    async fn sweep(&self) -> Result<usize, StateError> {
+        let now = now_ms();
+        let stale = now.saturating_sub(millis(self.options.session_idle));
+        self.transaction(|tx| {
+            tx.execute(
+                "DELETE FROM entries WHERE expires_ms IS NOT NULL AND expires_ms <= ?1",
+                params![now],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM session_entries WHERE scope IN
+                 (SELECT scope FROM session_scopes WHERE used_ms < ?1)",
+                params![stale],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM session_scopes WHERE used_ms < ?1",
+                params![stale],
+            )
+            .map_err(backend)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::contract;
+    use super::*;
+
+    fn store() -> SqliteStore {
+        SqliteStore::in_memory(StateOptions {
+            session_idle: Duration::from_millis(400),
+            session_budget: 64,
+            max_scopes: 3,
+        })
+    }
+
+    #[tokio::test]
+    async fn honours_the_contract() {
+        let s = store();
+        contract::entries_are_private_expire_and_count(&s).await;
+        contract::keys_list_by_prefix_in_order(&s).await;
+        contract::session_scopes_are_isolated_and_budgeted(&s, 64).await;
+        contract::idle_scopes_are_forgotten(&store(), Duration::from_millis(400)).await;
+        let capped = SqliteStore::in_memory(StateOptions {
+            max_scopes: 2,
+            ..StateOptions::default()
+        });
+        contract::the_least_recently_used_scope_goes_beyond_the_cap(&capped, 2).await;
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopening_the_file() {
+        let dir = std::env::temp_dir().join(format!("state-{}", std::process::id()));
+        let path = dir.join("state.sqlite3");
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = StateOptions::default();
+        let session = Bucket::Session {
+            scope: "s",
+            plugin: "p",
+        };
+        let kv = Bucket::KeyValue {
+            plugin: "p",
+            namespace: "ns",
+        };
+        {
+            let store = SqliteStore::open(&path, options).unwrap();
+            store.set(session, "k", b"\"kept\"", None).await.unwrap();
+            store.set(kv, "k", b"kept", None).await.unwrap();
+        }
+        let reopened = SqliteStore::open(&path, options).unwrap();
+        assert_eq!(
+            reopened.get(session, "k").await.unwrap().as_deref(),
+            Some(&b"\"kept\""[..])
+        );
+        assert_eq!(
+            reopened.get(kv, "k").await.unwrap().as_deref(),
+            Some(&b"kept"[..])
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
