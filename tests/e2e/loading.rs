@@ -76,7 +76,14 @@ async fn colliding_tool_names_are_qualified_by_plugin() {
             .unwrap();
         assert_eq!(
             host.tool_names().await,
-            ["add", "calls", "hello.echo", "trap", "twin.echo"]
+            [
+                "add",
+                "calls",
+                "elicit_name",
+                "hello.echo",
+                "trap",
+                "twin.echo"
+            ]
         );
         let a = host.call_ok("hello.echo", echo_args("x")).await;
         let b = host.call_ok("twin.echo", echo_args("x")).await;

@@ -1,6 +1,7 @@
 //! Multi-round tool calls (2026-07-28): the `requestState` the host seals is
 //! checked, and a call whose parked sandbox is gone (expired, or the host
-//! restarted) is replayed from its recorded answers.
+//! restarted) is replayed from its recorded answers; a parked call keeps
+//! the version it started on across a reload.
 
 use rmcp::model::{CallToolResponse, InputRequiredResult};
 use serde_json::{Value, json};
@@ -227,4 +228,83 @@ async fn a_call_survives_a_host_restart_through_replay() {
     );
     other.shutdown().await;
     third.shutdown().await;
+}
+
+/// Wait (bounded) until the served `elicit_name` takes a `greeting`: the
+/// facade's version was replaced by the twin's.
+async fn wait_for_the_new_schema(host: &Connected) {
+    let started = std::time::Instant::now();
+    loop {
+        let tools = host.client.list_all_tools().await.unwrap();
+        let schema = tools
+            .iter()
+            .find(|t| t.name == "elicit_name")
+            .map(|t| Value::Object((*t.input_schema).clone()).to_string());
+        if schema.is_some_and(|s| s.contains("greeting")) {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the new version was not loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_parked_call_keeps_its_version_when_the_tool_schema_changes() {
+    let twin = std::fs::read(fixture_plugins().join("twin.wasm")).unwrap();
+
+    // Parked while the reload happens: it finishes on the old version, with
+    // the arguments the old schema accepted.
+    let dir = PluginDir::with(&[], &["facade"]);
+    let host = modern_host(&dir, &[]).await;
+    let (key, state) = input_required(
+        host.client
+            .call_tool_once(params("elicit_name", empty_args()))
+            .await
+            .unwrap(),
+    );
+    dir.replace("facade.wasm", &twin);
+    wait_for_the_new_schema(&host).await;
+    let new_call = host
+        .client
+        .call_tool_once(params("elicit_name", empty_args()))
+        .await
+        .unwrap_err();
+    let (_, message) = protocol_error(&new_call).unwrap();
+    assert!(message.contains("greeting"), "{message}");
+    let done = accept_round(&host, "elicit_name", &key, json!({"name": "Ada"}), state).await;
+    assert_eq!(
+        completed(done),
+        "hello Ada",
+        "the facade's version answered"
+    );
+    host.shutdown().await;
+
+    // Its sandbox expired before the retry: replayed on the new version,
+    // whose schema the old arguments no longer meet, it fails by name.
+    let dir = PluginDir::with(&[], &["facade"]);
+    let host = modern_host(&dir, &["--parked-ttl-ms", "50"]).await;
+    let (key, state) = input_required(
+        host.client
+            .call_tool_once(params("elicit_name", empty_args()))
+            .await
+            .unwrap(),
+    );
+    dir.replace("facade.wasm", &twin);
+    wait_for_the_new_schema(&host).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    match accept_round(&host, "elicit_name", &key, json!({"name": "Ada"}), state).await {
+        CallToolResponse::Complete(result) => {
+            assert_eq!(result.is_error, Some(true), "{result:?}");
+            let text = text_of(&result);
+            assert!(
+                text.contains("cannot be resumed") && text.contains("greeting"),
+                "{text}"
+            );
+        }
+        other => panic!("a complete result was expected: {other:?}"),
+    }
+    host.shutdown().await;
 }

@@ -194,7 +194,8 @@ async fn a_per_session_plugin_keeps_one_instance_per_session() {
 
     dir.set_manifest(
         "twin",
-        "name = \"twin\"\nversion = \"0.1.0\"\ninstance = \"per-session\"\n",
+        "name = \"twin\"\nversion = \"0.1.0\"\ninstance = \"per-session\"\n\
+         [capabilities]\noptional = [\"elicitation\"]\n",
     );
     let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
         .await

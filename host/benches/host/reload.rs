@@ -145,7 +145,8 @@ pub fn file_replaced_to_list_changed(plugins: &Path, fixtures: &Path) -> anyhow:
     }
     std::fs::write(
         dir.join("probe.toml"),
-        "name = \"probe\"\nversion = \"0.1.0\"\n",
+        // The twin also asks the user (elicitation).
+        "name = \"probe\"\nversion = \"0.1.0\"\n[capabilities]\noptional = [\"elicitation\"]\n",
     )?;
     std::fs::write(dir.join("probe.wasm"), &versions[0])?;
     let host = WatchingHost::spawn(&dir, &cache)?;
