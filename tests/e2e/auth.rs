@@ -1,5 +1,6 @@
 //! Bearer-token authentication over HTTP: no token, a wrong token, a
-//! principal limited to some plugins, and one that may use them all.
+//! foreign Host header, a principal limited to some plugins, and one that
+//! may use them all; resource updates filtered by principal.
 
 use crate::support::*;
 use serde_json::json;
@@ -71,6 +72,16 @@ async fn tokens_principals_and_roles_decide_who_sees_what() {
     assert!(basic.starts_with("HTTP/1.1 401"), "{basic}");
     let right = post_initialize(&url, &[("Authorization", "Bearer bot-token")]).await;
     assert!(right.starts_with("HTTP/1.1 200"), "{right}");
+    // A valid token does not make a foreign Host header acceptable.
+    let foreign = post_initialize(
+        &url,
+        &[
+            ("Authorization", "Bearer bot-token"),
+            ("Host", "evil.example.com"),
+        ],
+    )
+    .await;
+    assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
 
     // The reader sees hello and texttools; notes is hidden everywhere.
     let names = bot.tool_names().await;
