@@ -14,11 +14,16 @@
 //!    client reading `tools/list_changed`, compile cache miss and hit.
 //! 5. HTTP: calls/s at 1, 4 and 16 concurrent clients, and a 200-client,
 //!    100 000-call soak with the host's memory sampled.
+//! 6. Compile: what a compile-cache miss costs per plugin, under the host's
+//!    engine configuration and variations of it.
 //!
 //! `cargo bench --bench host -- NAME` runs only the sections whose name
-//! contains NAME (`in-process`, `stdio`, `cold-start`, `reload`, `http`).
+//! contains NAME (`in-process`, `stdio`, `cold-start`, `reload`, `http`,
+//! `compile`).
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
 
+#[path = "host/compile.rs"]
+mod compile;
 #[path = "host/http_load.rs"]
 mod http_load;
 #[path = "host/reload.rs"]
@@ -89,6 +94,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("http") {
         http_load::http_load(&plugins, &cache)?;
+    }
+    if wanted("compile") {
+        compile::compile_times(&plugins, &repo().join("target/fixture-plugins"))?;
     }
     Ok(())
 }

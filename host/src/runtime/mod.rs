@@ -244,7 +244,9 @@ pub(crate) enum Interrupted {
     Aborted(String),
 }
 
-fn engine_config(limits: &HostLimits) -> Config {
+/// The configuration of the host's one `Engine` (public so benchmarks can
+/// measure what each setting costs).
+pub fn engine_config(limits: &HostLimits) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
