@@ -18,6 +18,11 @@
 # with the WASI preview1 reactor adapter; all others are built for
 # `wasm32-unknown-unknown` and import nothing but the plugin interfaces.
 #
+# A plugin directory with `app.py` (Python) or `app.js` (JavaScript) instead
+# of a Cargo.toml is built with that language's componentizer (installed by
+# scripts/setup-guest-python.sh / setup-guest-js.sh) against the world
+# `mcp-wasm-host plugin wit` writes for its manifest.
+#
 # Usage: scripts/build-plugins.sh [--core-only]
 #   --core-only   stop after compiling the core modules
 #
@@ -164,7 +169,58 @@ componentize() { # componentize <crate> <target> [componentize flags...]
 for crate in "${plain_crates[@]}"; do componentize "$crate" wasm32-unknown-unknown; done
 for crate in "${wasi_crates[@]}"; do componentize "$crate" wasm32-wasip1 --adapter reactor; done
 
-for crate in "${plain_crates[@]}" "${wasi_crates[@]}"; do
+# --- plugins in other languages ---------------------------------------------
+#
+# A plugin directory holding `app.py` is Python (componentize-py), one holding
+# `app.js` is JavaScript (componentize-js). Each is built against the world
+# `mcp-wasm-host plugin wit` writes for its manifest, so the component imports
+# exactly the interfaces of its declared capabilities.
+
+polyglot=()
+for dir in "$ROOT"/plugins/*/ "$ROOT"/plugins/fixtures/*/; do
+    dir=${dir%/}
+    [[ -f $dir/app.py || -f $dir/app.js ]] || continue
+    name=$(basename "$dir")
+    [[ -f $dir/$name.toml ]] || {
+        log "$dir has no manifest $name.toml"
+        exit 1
+    }
+    polyglot+=("$dir")
+done
+
+# sources_newer <component> <path>...: true when any file under the paths is
+# newer than the component (or it is missing).
+sources_newer() {
+    local component=$1
+    shift
+    [[ ! -f $component ]] && return 0
+    [[ -n $(find "$@" -newer "$component" -type f -not -path '*/__pycache__/*' \
+        -not -path '*/node_modules/*' -print -quit) ]]
+}
+
+for dir in "${polyglot[@]}"; do
+    name=$(basename "$dir")
+    wit=$GUEST_TARGET_DIR/wit/$name
+    world=$("$host" plugin wit "$dir/$name.toml" --out "$wit")
+    component=$COMPONENT_DIR/$name.wasm
+    if [[ -f $dir/app.py ]]; then
+        componentize_py=${componentize_py:-$("$ROOT/scripts/setup-guest-python.sh")}
+        if sources_newer "$component" "$dir" "$ROOT/guest-sdk/python" "$wit" "$componentize_py"; then
+            log "componentizing $name (Python, componentize-py)"
+            (cd "$dir" && "$componentize_py" --quiet -d "$wit" -w "$world" componentize app \
+                -p . -p "$ROOT/guest-sdk/python" -o "$component.tmp" >&2)
+            mv -f "$component.tmp" "$component"
+        fi
+    fi
+    dest=$ROOT/target/plugins
+    [[ $dir == "$ROOT"/plugins/fixtures/* ]] && dest=$ROOT/target/fixture-plugins
+    out_dir[$name]=$dest
+    install_if_changed "$component" "$dest/$name.wasm"
+    install_if_changed "$dir/$name.toml" "$dest/$name.toml"
+done
+
+for dir in "${plain_crates[@]}" "${wasi_crates[@]}" "${polyglot[@]}"; do
+    crate=$(basename "$dir")
     printf '%8s  %s\n' "$(wc -c <"${out_dir[$crate]}/$crate.wasm")" \
         "${out_dir[$crate]#"$ROOT"/}/$crate.wasm" >&2
 done

@@ -58,6 +58,23 @@ pub enum PluginCommand {
     /// what the policy grants it, and whether (and why not) it would load.
     /// Exits with status 1 when it would not.
     Check(CheckArgs),
+    /// Write the WIT package and a world for a plugin's manifest: the
+    /// interfaces of its declared capabilities and the exports it offers.
+    /// For toolchains that bind a whole world (Python, JavaScript, C).
+    Wit(WitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WitArgs {
+    /// The plugin's manifest (`<name>.toml`).
+    pub manifest: PathBuf,
+    /// The directory to write the WIT files into (created when missing).
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// The exports of the world, comma-separated: tools, resources,
+    /// prompts, completions.
+    #[arg(long, value_delimiter = ',', default_value = "tools")]
+    pub exports: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(*args).await,
         Command::Componentize(args) => componentize_file(&args),
         Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
+        Command::Plugin(PluginCommand::Wit(args)) => write_plugin_wit(&args),
         Command::Auth(AuthCommand::HashToken) => {
             let mut token = String::new();
             std::io::stdin()
@@ -161,6 +179,25 @@ fn componentize_file(args: &ComponentizeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("componentizing {}", args.input.display()))?;
     std::fs::write(&args.output, &component)
         .with_context(|| format!("writing {}", args.output.display()))?;
+    Ok(())
+}
+
+/// `plugin wit`: the contract plus the manifest's world; prints the world's
+/// name, which the binding generator needs.
+fn write_plugin_wit(args: &WitArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.manifest)
+        .with_context(|| format!("reading {}", args.manifest.display()))?;
+    let stem = args
+        .manifest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let manifest = crate::manifest::PluginManifest::parse(&text, &stem)
+        .map_err(|e| anyhow::anyhow!("invalid manifest {}: {e}", args.manifest.display()))?;
+    let world = crate::contract::world_for(&manifest, &args.exports)?;
+    let name = crate::contract::world_name(&manifest.name);
+    crate::contract::write_package(&args.out, &format!("{name}.wit"), &world)?;
+    println!("{name}");
     Ok(())
 }
 

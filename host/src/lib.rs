@@ -20,6 +20,7 @@ pub mod cli;
 pub mod componentize;
 pub mod config;
 pub mod context;
+pub mod contract;
 pub mod error;
 pub mod inspect;
 pub mod limits;

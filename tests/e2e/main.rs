@@ -15,6 +15,7 @@ mod loading;
 mod mrtr;
 mod notifications;
 mod ops;
+mod polyglot;
 mod raw_stdio;
 mod reload;
 mod sandbox;

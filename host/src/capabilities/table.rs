@@ -103,9 +103,11 @@ impl fmt::Display for Capability {
     }
 }
 
-/// Interfaces every plugin may import. WASI's filesystem and environment are
-/// linked so that programs built for WASI start, but a plugin sees no
-/// preopened directory, no environment variable, no socket.
+/// Interfaces every plugin may import. WASI's filesystem, environment and
+/// sockets are linked so that programs built for WASI start (language
+/// runtimes such as componentize-py's import them all), but a plugin sees no
+/// preopened directory, no environment variable, and may open no socket: the
+/// WASI context refuses TCP, UDP and name lookups.
 pub const ALWAYS_GRANTED: &[&str] = &[
     "mcp:plugin/types",
     "mcp:plugin/context",
@@ -114,6 +116,7 @@ pub const ALWAYS_GRANTED: &[&str] = &[
     "wasi:random/*",
     "wasi:cli/*",
     "wasi:filesystem/*",
+    "wasi:sockets/*",
 ];
 
 /// What an import is allowed by.
@@ -196,7 +199,11 @@ mod tests {
             rule_for("mcp:plugin/session-state@0.1.0"),
             ImportRule::Capability(Capability::SessionState)
         );
-        assert_eq!(rule_for("wasi:sockets/tcp@0.2.6"), ImportRule::Unknown);
+        assert_eq!(rule_for("wasi:sockets/tcp@0.2.9"), ImportRule::Always);
+        assert_eq!(
+            rule_for("wasi:http/outgoing-handler@0.2.6"),
+            ImportRule::Unknown
+        );
         assert_eq!(rule_for("wasi:iox/streams"), ImportRule::Unknown);
         assert_eq!(rule_for("example:other/thing"), ImportRule::Unknown);
     }
@@ -217,7 +224,8 @@ mod tests {
             err.contains("`mcp:plugin/roots@0.1.0`") && err.contains("`roots` capability"),
             "{err}"
         );
-        let err = check_imports(&declared, &["wasi:sockets/tcp@0.2.6".to_string()]).unwrap_err();
+        let err = check_imports(&declared, &["wasi:http/outgoing-handler@0.2.6".to_string()])
+            .unwrap_err();
         assert!(err.contains("no capability of this host grants"), "{err}");
     }
 
