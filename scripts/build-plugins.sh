@@ -200,16 +200,23 @@ sources_newer() {
 
 for dir in "${polyglot[@]}"; do
     name=$(basename "$dir")
-    wit=$GUEST_TARGET_DIR/wit/$name
-    world=$("$host" plugin wit "$dir/$name.toml" --out "$wit")
+    build=$GUEST_TARGET_DIR/polyglot/$name
     component=$COMPONENT_DIR/$name.wasm
     if [[ -f $dir/app.py ]]; then
         componentize_py=${componentize_py:-$("$ROOT/scripts/setup-guest-python.sh")}
-        if sources_newer "$component" "$dir" "$ROOT/guest-sdk/python" "$wit" "$componentize_py"; then
+        world=$("$host" plugin wit "$dir/$name.toml" --out "$build/wit")
+        if sources_newer "$component" "$dir" "$ROOT/guest-sdk/python" "$build/wit" "$componentize_py"; then
             log "componentizing $name (Python, componentize-py)"
-            (cd "$dir" && "$componentize_py" --quiet -d "$wit" -w "$world" componentize app \
+            (cd "$dir" && "$componentize_py" --quiet -d "$build/wit" -w "$world" componentize app \
                 -p . -p "$ROOT/guest-sdk/python" -o "$component.tmp" >&2)
             mv -f "$component.tmp" "$component"
+        fi
+    else
+        componentize_js=${componentize_js:-$("$ROOT/scripts/setup-guest-js.sh")}
+        if sources_newer "$component" "$dir" "$ROOT/guest-sdk/js" "$componentize_js" "$host"; then
+            log "componentizing $name (JavaScript, componentize-js)"
+            MCP_WASM_HOST=$host COMPONENTIZE_JS=$componentize_js \
+                node "$ROOT/guest-sdk/js/build.mjs" "$dir" -o "$component" --build-dir "$build"
         fi
     fi
     dest=$ROOT/target/plugins

@@ -117,3 +117,95 @@ async fn the_python_example_serves_typed_tools_with_its_context() {
         host.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_javascript_example_serves_declared_tools_with_its_context() {
+    for (era, transport) in [
+        (Era::Handshake, Transport::Stdio),
+        (Era::Handshake, Transport::Http),
+        (Era::Modern, Transport::Stdio),
+    ] {
+        let case = format!("{era:?} over {transport:?}");
+        let dir = PluginDir::with(&["json-js"], &[]);
+        let script = ClientScript::capable([accept(json!({"confirm": true}))]);
+        let host = Connected::start(&dir, HostOptions::new(era, transport).script(script))
+            .await
+            .unwrap();
+
+        // The declarative specs became the schemas.
+        let (input, _) = schemas(&host, "format").await;
+        assert_eq!(
+            input,
+            json!({
+                "type": "object",
+                "properties": {
+                    "json": {"type": "string", "description": "The JSON text"},
+                    "indent": {"type": "integer", "minimum": 0, "maximum": 8, "default": 2},
+                },
+                "required": ["json"],
+                "additionalProperties": false,
+            }),
+            "{case}"
+        );
+        let (_, output) = schemas(&host, "query").await;
+        assert_eq!(output.unwrap()["required"], json!(["found"]));
+
+        let formatted = host
+            .call_ok("format", json!({"json": "{\"a\": [1, 2]}", "indent": 0}))
+            .await;
+        assert_eq!(text_of(&formatted), r#"{"a":[1,2]}"#, "{case}");
+        let error = host
+            .call("format", json!({"json": "{}", "indent": 9}))
+            .await
+            .unwrap_err();
+        let (code, message) = protocol_error(&error).expect("a protocol error");
+        assert_eq!(code, -32602, "{case}: {message}");
+        assert!(message.contains("indent"), "{message}");
+        let text = host.call_err("format", json!({"json": "nope"})).await;
+        assert!(text.starts_with("not JSON"), "{case}: {text}");
+
+        let found = host
+            .call_ok(
+                "query",
+                json!({"json": "{\"items\": [{\"name\": \"x\"}]}", "path": "items[0].name"}),
+            )
+            .await;
+        assert_eq!(
+            found.structured_content,
+            Some(json!({"found": true, "value": "x"}))
+        );
+
+        // Session state, a log line, then an elicitation before clearing.
+        if era == Era::Handshake {
+            host.client
+                .set_level(rmcp::model::SetLevelRequestParams::new(LoggingLevel::Info))
+                .await
+                .unwrap();
+        }
+        host.call_ok("stash", json!({"name": "a", "json": "[1]"}))
+            .await;
+        let stashed = host
+            .call_ok("stash", json!({"name": "b", "json": "{\"k\": true}"}))
+            .await;
+        assert_eq!(text_of(&stashed), "stashed b (2 in the session)", "{case}");
+        let back = host.call_ok("unstash", json!({"name": "b"})).await;
+        assert_eq!(
+            back.structured_content.unwrap()["document"],
+            json!({"k": true})
+        );
+        let cleared = host.call_ok("clear_stash", json!({})).await;
+        assert_eq!(text_of(&cleared), "forgot 2 document(s)", "{case}");
+        assert_eq!(host.received.lock().unwrap().elicitations.len(), 1);
+        let gone = host.call_err("unstash", json!({"name": "a"})).await;
+        assert_eq!(gone, "nothing stashed as a");
+        if era == Era::Handshake {
+            wait_until(&host.received, "the plugin's info log", |r| {
+                r.logs
+                    .iter()
+                    .any(|l| l.data == json!("stashed b; 2 document(s) in the session"))
+            })
+            .await;
+        }
+        host.shutdown().await;
+    }
+}
