@@ -18,10 +18,11 @@
 # with the WASI preview1 reactor adapter; all others are built for
 # `wasm32-unknown-unknown` and import nothing but the plugin interfaces.
 #
-# A plugin directory with `app.py` (Python) or `app.js` (JavaScript) instead
-# of a Cargo.toml is built with that language's componentizer (installed by
-# scripts/setup-guest-python.sh / setup-guest-js.sh) against the world
-# `mcp-wasm-host plugin wit` writes for its manifest.
+# A plugin directory with `app.py` (Python), `app.js` (JavaScript) or `*.c`
+# files (C) instead of a Cargo.toml is built with that language's tools
+# (installed by scripts/setup-guest-python.sh, setup-guest-js.sh and
+# setup-guest-c.sh) against the world `mcp-wasm-host plugin wit` writes for
+# its manifest.
 #
 # Usage: scripts/build-plugins.sh [--core-only]
 #   --core-only   stop after compiling the core modules
@@ -172,14 +173,15 @@ for crate in "${wasi_crates[@]}"; do componentize "$crate" wasm32-wasip1 --adapt
 # --- plugins in other languages ---------------------------------------------
 #
 # A plugin directory holding `app.py` is Python (componentize-py), one holding
-# `app.js` is JavaScript (componentize-js). Each is built against the world
+# `app.js` is JavaScript (componentize-js), one holding `*.c` files is C
+# (`wit-bindgen c`, clang and wasi-libc, then `componentize`). Each is built against the world
 # `mcp-wasm-host plugin wit` writes for its manifest, so the component imports
 # exactly the interfaces of its declared capabilities.
 
 polyglot=()
 for dir in "$ROOT"/plugins/*/ "$ROOT"/plugins/fixtures/*/; do
     dir=${dir%/}
-    [[ -f $dir/app.py || -f $dir/app.js ]] || continue
+    [[ -f $dir/app.py || -f $dir/app.js || -n $(compgen -G "$dir/*.c") ]] || continue
     name=$(basename "$dir")
     [[ -f $dir/$name.toml ]] || {
         log "$dir has no manifest $name.toml"
@@ -211,12 +213,25 @@ for dir in "${polyglot[@]}"; do
                 -p . -p "$ROOT/guest-sdk/python" -o "$component.tmp" >&2)
             mv -f "$component.tmp" "$component"
         fi
-    else
+    elif [[ -f $dir/app.js ]]; then
         componentize_js=${componentize_js:-$("$ROOT/scripts/setup-guest-js.sh")}
         if sources_newer "$component" "$dir" "$ROOT/guest-sdk/js" "$componentize_js" "$host"; then
             log "componentizing $name (JavaScript, componentize-js)"
             MCP_WASM_HOST=$host COMPONENTIZE_JS=$componentize_js \
                 node "$ROOT/guest-sdk/js/build.mjs" "$dir" -o "$component" --build-dir "$build"
+        fi
+    else
+        [[ -n ${GUEST_CC:-} ]] || eval "$("$ROOT/scripts/setup-guest-c.sh")"
+        world=$("$host" plugin wit "$dir/$name.toml" --out "$build/wit")
+        if sources_newer "$component" "$dir" "$build/wit" "$host"; then
+            log "compiling $name (C, wit-bindgen c + clang)"
+            "$WIT_BINDGEN" c "$build/wit" --world "$world" --out-dir "$build/gen" 2>&1 |
+                { grep -v '^Generating' || true; } >&2
+            "$GUEST_CC" --target=wasm32-wasi --sysroot="$WASI_SYSROOT" -O2 -Wall -Wextra -Werror \
+                -mexec-model=reactor -I"$build/gen" -Wl,--strip-debug -o "$build/$name.core.wasm" \
+                "$dir"/*.c "$build/gen"/*.c "$build/gen"/*_component_type.o
+            "$host" componentize "$build/$name.core.wasm" -o "$component.tmp" --adapter reactor
+            mv -f "$component.tmp" "$component"
         fi
     fi
     dest=$ROOT/target/plugins

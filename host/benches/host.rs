@@ -16,16 +16,21 @@
 //!    100 000-call soak with the host's memory sampled.
 //! 6. Compile: what a compile-cache miss costs per plugin, under the host's
 //!    engine configuration and variations of it.
+//! 7. Polyglot: the Python and JavaScript examples (language runtimes inside):
+//!    start with a cache miss and a warm cache, first and later calls with an
+//!    instance per session and per call.
 //!
 //! `cargo bench --bench host -- NAME` runs only the sections whose name
 //! contains NAME (`in-process`, `stdio`, `cold-start`, `reload`, `http`,
-//! `compile`).
+//! `compile`, `polyglot`).
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
 
 #[path = "host/compile.rs"]
 mod compile;
 #[path = "host/http_load.rs"]
 mod http_load;
+#[path = "host/polyglot.rs"]
+mod polyglot;
 #[path = "host/reload.rs"]
 mod reload;
 
@@ -94,6 +99,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("http") {
         http_load::http_load(&plugins, &cache)?;
+    }
+    if wanted("polyglot") {
+        polyglot::polyglot(&plugins)?;
     }
     if wanted("compile") {
         compile::compile_times(&plugins, &repo().join("target/fixture-plugins"))?;

@@ -209,3 +209,64 @@ async fn the_javascript_example_serves_declared_tools_with_its_context() {
         host.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_c_example_serves_its_tools_with_its_context() {
+    for_each_combination(|era, transport| async move {
+        let case = format!("{era:?} over {transport:?}");
+        let dir = PluginDir::with(&["checksum-c"], &[]);
+        let host = Connected::start(&dir, HostOptions::new(era, transport))
+            .await
+            .unwrap();
+        let (input, output) = schemas(&host, "crc32").await;
+        assert_eq!(input["required"], json!(["text"]), "{case}");
+        assert!(output.is_some());
+        if era == Era::Handshake {
+            host.client
+                .set_level(rmcp::model::SetLevelRequestParams::new(LoggingLevel::Info))
+                .await
+                .unwrap();
+        }
+
+        let crc = host.call_ok("crc32", json!({"text": "hello"})).await;
+        assert_eq!(text_of(&crc), "3610a686", "{case}");
+        assert_eq!(
+            crc.structured_content,
+            Some(json!({"algorithm": "crc32", "digest": "3610a686", "bytes": 5}))
+        );
+        // Escapes in the arguments decode to the right UTF-8 bytes.
+        let fnv = host
+            .call_ok("fnv1a", json!({"text": "café 😀 \"q\"\n"}))
+            .await;
+        assert_eq!(
+            fnv.structured_content.unwrap()["bytes"],
+            json!(15),
+            "{case}"
+        );
+        let error = host.call("crc32", json!({"text": 7})).await.unwrap_err();
+        assert_eq!(protocol_error(&error).unwrap().0, -32602);
+
+        // Session state counts the bytes where the request has a session.
+        let counted = host.call("bytes_hashed", json!({})).await.unwrap();
+        if era == Era::Modern && transport == Transport::Http {
+            assert_eq!(counted.is_error, Some(true), "{case}");
+            assert_eq!(text_of(&counted), "this request has no session to count in");
+        } else {
+            assert_eq!(
+                text_of(&counted),
+                "20 bytes hashed in this session",
+                "{case}"
+            );
+        }
+        if era == Era::Handshake {
+            wait_until(&host.received, "the plugin's info log", |r| {
+                r.logs
+                    .iter()
+                    .any(|l| l.data == json!("crc32 of 5 bytes: 3610a686"))
+            })
+            .await;
+        }
+        host.shutdown().await;
+    })
+    .await;
+}

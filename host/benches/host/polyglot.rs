@@ -1,0 +1,152 @@
+//! Plugins that carry a language runtime (the Python and JavaScript
+//! examples, 12–18 MB): what a compile-cache miss costs at start, a start
+//! with a warm cache, the first call of a session, and later calls with one
+//! instance per session (as their manifests ask) and with a fresh instance
+//! per call.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{Host, percentile};
+
+/// Sequential calls measured after the first one.
+const CALLS: usize = 200;
+
+struct Case {
+    plugin: &'static str,
+    tool: &'static str,
+    arguments: Value,
+}
+
+pub fn polyglot(plugins: &Path) -> anyhow::Result<()> {
+    let cases = [
+        Case {
+            plugin: "stats-py",
+            tool: "describe",
+            arguments: json!({"numbers": [1, 2, 3, 4]}),
+        },
+        Case {
+            plugin: "json-js",
+            tool: "format",
+            arguments: json!({"json": "{\"a\": [1, 2]}", "indent": 0}),
+        },
+    ];
+    println!();
+    println!(
+        "| {:<60} | value |",
+        "language runtimes (stdio, one plugin per host)"
+    );
+    println!("|---|---|");
+    for case in &cases {
+        let source = plugins.join(format!("{}.wasm", case.plugin));
+        if !source.is_file() {
+            println!("| {} not built: skipped | |", case.plugin);
+            continue;
+        }
+        let size = std::fs::metadata(&source)?.len();
+        let label = format!("{} ({:.1} MB)", case.plugin, size as f64 / 1e6);
+        let work = std::env::temp_dir().join(format!(
+            "mcp-wasm-host-bench-polyglot-{}-{}",
+            case.plugin,
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&work);
+        let dir = work.join("plugins");
+        let cache = work.join("cache");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::copy(&source, dir.join(format!("{}.wasm", case.plugin)))?;
+        let manifest = std::fs::read_to_string(plugins.join(format!("{}.toml", case.plugin)))?;
+        std::fs::write(dir.join(format!("{}.toml", case.plugin)), &manifest)?;
+
+        // Start with an empty cache: the component compiles.
+        let (miss, host) = start(&dir, &cache)?;
+        host.close();
+        row(
+            &label,
+            "start to first response, compile cache miss",
+            ms(miss),
+        );
+        let (hit, mut host) = start(&dir, &cache)?;
+        row(
+            &label,
+            "start to first response, warm compile cache",
+            ms(hit),
+        );
+        let (first, rest) = calls(&mut host, case)?;
+        host.close();
+        row(
+            &label,
+            "first call of a session (per-session instance)",
+            ms(first),
+        );
+        row(
+            &label,
+            "later calls, p50 / p99 (per-session instance)",
+            format!(
+                "{} / {}",
+                us(percentile(&rest, 0.5)),
+                us(percentile(&rest, 0.99))
+            ),
+        );
+
+        // The same component with a fresh instance per call.
+        let per_call = manifest.replace("instance = \"per-session\"", "instance = \"per-call\"");
+        std::fs::write(dir.join(format!("{}.toml", case.plugin)), per_call)?;
+        let (_, mut host) = start(&dir, &cache)?;
+        let (first, rest) = calls(&mut host, case)?;
+        host.close();
+        row(&label, "first call (per-call instance)", ms(first));
+        row(
+            &label,
+            "later calls, p50 / p99 (per-call instance)",
+            format!(
+                "{} / {}",
+                us(percentile(&rest, 0.5)),
+                us(percentile(&rest, 0.99))
+            ),
+        );
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+fn start(dir: &Path, cache: &Path) -> anyhow::Result<(Duration, Host)> {
+    let started = Instant::now();
+    let mut host = Host::spawn(dir, cache)?;
+    host.initialize()?;
+    Ok((started.elapsed(), host))
+}
+
+/// The first call, then `CALLS` more, each timed.
+fn calls(host: &mut Host, case: &Case) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let mut times = Vec::with_capacity(CALLS + 1);
+    for id in 1..=CALLS + 1 {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": case.tool, "arguments": case.arguments}});
+        let started = Instant::now();
+        let response = host.request(&request)?;
+        times.push(started.elapsed());
+        anyhow::ensure!(
+            response["result"]["isError"] == json!(false),
+            "{} failed: {response}",
+            case.tool
+        );
+    }
+    let first = times.remove(0);
+    times.sort();
+    Ok((first, times))
+}
+
+fn row(label: &str, what: &str, value: String) {
+    println!("| {label}: {what} | {value} |");
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
