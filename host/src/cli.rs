@@ -62,6 +62,28 @@ pub enum PluginCommand {
     /// interfaces of its declared capabilities and the exports it offers.
     /// For toolchains that bind a whole world (Python, JavaScript, C).
     Wit(WitArgs),
+    /// Start a new plugin: a directory with source holding one working tool,
+    /// a manifest, a build script and the SDK for its language.
+    New(NewArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LanguageArg {
+    Rust,
+    Python,
+    Js,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name (also its directory's).
+    pub name: String,
+    /// The language to write it in.
+    #[arg(long)]
+    pub lang: LanguageArg,
+    /// Where to create the plugin's directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Componentize(args) => componentize_file(&args),
         Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
         Command::Plugin(PluginCommand::Wit(args)) => write_plugin_wit(&args),
+        Command::Plugin(PluginCommand::New(args)) => new_plugin(&args),
         Command::Auth(AuthCommand::HashToken) => {
             let mut token = String::new();
             std::io::stdin()
@@ -179,6 +202,27 @@ fn componentize_file(args: &ComponentizeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("componentizing {}", args.input.display()))?;
     std::fs::write(&args.output, &component)
         .with_context(|| format!("writing {}", args.output.display()))?;
+    Ok(())
+}
+
+/// `plugin new`: write the plugin and say how to build it.
+fn new_plugin(args: &NewArgs) -> anyhow::Result<()> {
+    use crate::scaffold::Language;
+    let language = match args.lang {
+        LanguageArg::Rust => Language::Rust,
+        LanguageArg::Python => Language::Python,
+        LanguageArg::Js => Language::JavaScript,
+    };
+    let host = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .unwrap_or_else(|_| PathBuf::from("mcp-wasm-host"));
+    let dir = crate::scaffold::new_plugin(&args.dir, &args.name, language, &host)?;
+    println!("created {}", dir.display());
+    println!(
+        "build it with {}/build.sh, then copy {name}.wasm and {name}.toml into your plugin directory",
+        dir.display(),
+        name = args.name
+    );
     Ok(())
 }
 

@@ -33,6 +33,7 @@ pub mod plugin;
 pub mod policy;
 pub mod reload;
 pub mod runtime;
+pub mod scaffold;
 pub mod schema;
 pub mod sealed;
 pub mod serving;

@@ -19,6 +19,7 @@ mod polyglot;
 mod raw_stdio;
 mod reload;
 mod sandbox;
+mod scaffold;
 mod served;
 mod state;
 mod support;
