@@ -49,6 +49,7 @@ pub fn componentize(
 ) -> Result<Vec<u8>, ComponentizeError> {
     let imports_wasi_p1 = imports_module(module, WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME)?;
     let mut module = module.to_vec();
+    let has_world = wit.is_some();
     if let Some(wit) = wit {
         embed_world(&mut module, wit)?;
     }
@@ -67,7 +68,26 @@ pub fn componentize(
         }
         encoder.encode()
     };
-    encode().map_err(|e| ComponentizeError::Encode(format!("{e:#}")))
+    encode().map_err(|e| {
+        let hint = if !has_world && !carries_world(&module) {
+            " (the module carries no WIT world: give one with --wit DIR --world NAME)"
+        } else {
+            ""
+        };
+        ComponentizeError::Encode(format!("{e:#}{hint}"))
+    })
+}
+
+/// Whether the module has the `component-type` custom section wit-bindgen
+/// embeds (its WIT world).
+fn carries_world(module: &[u8]) -> bool {
+    wasmparser::Parser::new(0)
+        .parse_all(module)
+        .filter_map(Result::ok)
+        .any(|payload| {
+            matches!(&payload, wasmparser::Payload::CustomSection(reader)
+                if reader.name().starts_with("component-type"))
+        })
 }
 
 /// Whether the core module imports anything from `import_module`.

@@ -7,6 +7,7 @@
 mod auth;
 mod cancellation;
 mod capabilities;
+mod componentize;
 mod examples;
 mod facade;
 mod http;
