@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh or warm machine: installs the guest
 # toolchain if needed, builds the host and every plugin from source once,
-# installs redis-server for the shared-state tests, then runs the unit and
-# end-to-end tests (release build, so the host is
+# installs redis-server for the shared-state tests, then runs the guest
+# SDKs' tests and the unit and end-to-end tests (release build, so the host is
 # built only once for plugins, tests and benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +18,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 scripts/build-plugins.sh
+# The Python and JavaScript SDKs' own tests (no component needed).
+python3 -m unittest discover -s guest-sdk/python/tests
+node --test guest-sdk/js/test/
 cargo test --release --workspace "$@"
