@@ -91,7 +91,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
             .call_tool(search_params(RequestMetaObject::default()))
             .await
             .unwrap();
-        assert!(take_levels(&host).is_empty());
+        assert!(take_levels(&host).await.is_empty());
         host.shutdown().await;
 
         // 2026-07-28: nothing unless the request asks, then from its level up.
@@ -103,7 +103,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
             .await
             .unwrap();
         assert!(
-            take_levels(&host).is_empty(),
+            take_levels(&host).await.is_empty(),
             "{transport:?}: logs without a level"
         );
         let mut meta = RequestMetaObject::default();
@@ -124,7 +124,8 @@ async fn logs_follow_the_clients_level_in_both_eras() {
 
 /// The levels of the log messages received so far. Over HTTP, log messages
 /// travel on the session's own stream and may arrive after the response, so
-/// this waits (bounded) for `expected` when it is given.
+/// this waits (bounded) for `expected` when it is given, and then until no
+/// more arrive, so none is left to be taken for the next call's.
 async fn take_levels_with(host: &Connected, expected: Option<LoggingLevel>) -> Vec<LoggingLevel> {
     if let Some(level) = expected {
         wait_until(&host.received, "the expected log level", |r| {
@@ -132,11 +133,22 @@ async fn take_levels_with(host: &Connected, expected: Option<LoggingLevel>) -> V
         })
         .await;
     }
-    let mut received = host.received.lock().unwrap();
-    received.logs.drain(..).map(|l| l.level).collect()
+    take_levels(host).await
 }
 
-fn take_levels(host: &Connected) -> Vec<LoggingLevel> {
+/// Every log message received once none has arrived for a while (bounded).
+async fn take_levels(host: &Connected) -> Vec<LoggingLevel> {
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut seen = usize::MAX;
+    loop {
+        let count = host.received.lock().unwrap().logs.len();
+        if count == seen || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        seen = count;
+        tokio::time::sleep(QUIET).await;
+    }
     let mut received = host.received.lock().unwrap();
     received.logs.drain(..).map(|l| l.level).collect()
 }
