@@ -22,6 +22,27 @@ async fn schemas(host: &Connected, name: &str) -> (Value, Option<Value>) {
     )
 }
 
+/// Handshake-era clients hear logs from the level they set; 2026-07-28
+/// requests here carry no level, so they hear none.
+async fn ask_for_info_logs(host: &Connected, era: Era) {
+    if era == Era::Handshake {
+        host.client
+            .set_level(rmcp::model::SetLevelRequestParams::new(LoggingLevel::Info))
+            .await
+            .unwrap();
+    }
+}
+
+/// The plugin's info line reached a client that asked for logs.
+async fn expect_info_log(host: &Connected, era: Era, line: &str) {
+    if era == Era::Handshake {
+        wait_until(&host.received, "the plugin's info log", |r| {
+            r.logs.iter().any(|l| l.data == json!(line))
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn the_python_example_serves_typed_tools_with_its_context() {
     for (era, transport) in [
@@ -93,12 +114,7 @@ async fn the_python_example_serves_typed_tools_with_its_context() {
         assert_eq!(text_of(&declined), "No greeting: the user chose decline.");
 
         // Session state kept between calls, logged at info.
-        if era == Era::Handshake {
-            host.client
-                .set_level(rmcp::model::SetLevelRequestParams::new(LoggingLevel::Info))
-                .await
-                .unwrap();
-        }
+        ask_for_info_logs(&host, era).await;
         let none = host.call_err("session_summary", json!({})).await;
         assert!(none.contains("call remember first"), "{case}: {none}");
         host.call_ok("remember", json!({"numbers": [5, 6]})).await;
@@ -106,14 +122,7 @@ async fn the_python_example_serves_typed_tools_with_its_context() {
         assert_eq!(text_of(&kept), "3 numbers kept", "{case}");
         let summary = host.call_ok("session_summary", json!({})).await;
         assert_eq!(summary.structured_content.unwrap()["mean"], json!(6.0));
-        if era == Era::Handshake {
-            wait_until(&host.received, "the plugin's info log", |r| {
-                r.logs
-                    .iter()
-                    .any(|l| l.data == json!("the session's sample has 3 numbers"))
-            })
-            .await;
-        }
+        expect_info_log(&host, era, "the session's sample has 3 numbers").await;
         host.shutdown().await;
     }
 }
@@ -176,12 +185,7 @@ async fn the_javascript_example_serves_declared_tools_with_its_context() {
         );
 
         // Session state, a log line, then an elicitation before clearing.
-        if era == Era::Handshake {
-            host.client
-                .set_level(rmcp::model::SetLevelRequestParams::new(LoggingLevel::Info))
-                .await
-                .unwrap();
-        }
+        ask_for_info_logs(&host, era).await;
         host.call_ok("stash", json!({"name": "a", "json": "[1]"}))
             .await;
         let stashed = host
@@ -198,14 +202,7 @@ async fn the_javascript_example_serves_declared_tools_with_its_context() {
         assert_eq!(host.received.lock().unwrap().elicitations.len(), 1);
         let gone = host.call_err("unstash", json!({"name": "a"})).await;
         assert_eq!(gone, "nothing stashed as a");
-        if era == Era::Handshake {
-            wait_until(&host.received, "the plugin's info log", |r| {
-                r.logs
-                    .iter()
-                    .any(|l| l.data == json!("stashed b; 2 document(s) in the session"))
-            })
-            .await;
-        }
+        expect_info_log(&host, era, "stashed b; 2 document(s) in the session").await;
         host.shutdown().await;
     }
 }
@@ -221,12 +218,7 @@ async fn the_c_example_serves_its_tools_with_its_context() {
         let (input, output) = schemas(&host, "crc32").await;
         assert_eq!(input["required"], json!(["text"]), "{case}");
         assert!(output.is_some());
-        if era == Era::Handshake {
-            host.client
-                .set_level(rmcp::model::SetLevelRequestParams::new(LoggingLevel::Info))
-                .await
-                .unwrap();
-        }
+        ask_for_info_logs(&host, era).await;
 
         let crc = host.call_ok("crc32", json!({"text": "hello"})).await;
         assert_eq!(text_of(&crc), "3610a686", "{case}");
@@ -258,14 +250,7 @@ async fn the_c_example_serves_its_tools_with_its_context() {
                 "{case}"
             );
         }
-        if era == Era::Handshake {
-            wait_until(&host.received, "the plugin's info log", |r| {
-                r.logs
-                    .iter()
-                    .any(|l| l.data == json!("crc32 of 5 bytes: 3610a686"))
-            })
-            .await;
-        }
+        expect_info_log(&host, era, "crc32 of 5 bytes: 3610a686").await;
         host.shutdown().await;
     })
     .await;
