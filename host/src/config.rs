@@ -194,6 +194,12 @@ pub struct ServeArgs {
     /// dropped (and replayed if its client comes back).
     #[arg(long, env = "MCP_WASM_HOST_MAX_PARKED", default_value_t = 64)]
     pub max_parked: usize,
+    /// Over stdio, how long the serving thread watches stdin for the
+    /// client's next message once it has nothing left to do, before it
+    /// sleeps, in microseconds (0: sleep at once). It watches only right
+    /// after traffic, so an idle host uses no CPU; see docs/architecture.md.
+    #[arg(long, env = "MCP_WASM_HOST_STDIO_POLL_US", default_value_t = crate::mcp::stdin_watch::DEFAULT_WINDOW.as_micros() as u64, value_name = "US")]
+    pub stdio_poll_us: u64,
     /// File holding the 32-byte key that seals `requestState` (created when
     /// missing). Hosts sharing it can resume each other's calls. Default:
     /// `state.key` in the compile cache directory, or a key that lives only

@@ -31,10 +31,7 @@ fn main() -> std::process::ExitCode {
         _ => log.init(),
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime(&cli.command).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -47,5 +44,23 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The async runtime `command` runs on. A host serving only stdio has one
+/// session: one thread serves it (no hand-offs between threads on the way
+/// from a request to its response), watching stdin briefly before it sleeps;
+/// tool calls that overlap a running one go to a worker pool (see
+/// `runtime::Spread`). Everything else runs on a thread per core.
+fn async_runtime(command: &Command) -> tokio::runtime::Builder {
+    match command {
+        Command::Serve(args) if args.http.is_none() => {
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.on_thread_park(mcp_wasm_host::mcp::stdin_watch::before_sleep(
+                std::time::Duration::from_micros(args.stdio_poll_us),
+            ));
+            builder
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
     }
 }

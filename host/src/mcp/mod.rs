@@ -11,6 +11,7 @@ mod reloads;
 mod rounds;
 mod served;
 mod server;
+pub mod stdin_watch;
 mod subscriptions;
 mod transport;
 

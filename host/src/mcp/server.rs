@@ -349,9 +349,10 @@ impl ServerHandler for McpServer {
                     if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
                         return Finished::Lost(format!("the call cannot be resumed: {problem}"));
                     }
+                    let tool_name = tool.spec().name.clone();
                     Finished::Tool(
                         runtime
-                            .call_tool(&tool.plugin, &tool.spec().name, &arguments, call())
+                            .dispatch_tool(tool.plugin, tool_name, arguments, call())
                             .await,
                     )
                 })
@@ -376,10 +377,11 @@ impl ServerHandler for McpServer {
         };
         let channel = self.peer_channel(&ctx);
         let call = self.call_context(&ctx, channel, ctx.ct.clone());
+        let tool_name = tool.spec().name.clone();
         let outcome = self
             .services
             .runtime
-            .call_tool(&tool.plugin, &tool.spec().name, &arguments, call)
+            .dispatch_tool(tool.plugin, tool_name, arguments, call)
             .await;
         Ok(tool_response(&request.name, outcome))
     }

@@ -100,8 +100,8 @@ fn stdio_streams() -> (Reader, Writer) {
             .try_clone_to_owned()
             .and_then(pipe::Sender::from_owned_fd);
         let reader: Reader = match reader {
-            Ok(r) => Box::new(r),
-            Err(_) => Box::new(tokio::io::stdin()),
+            Ok(r) => Box::new(NotedInput(r)),
+            Err(_) => Box::new(NotedInput(tokio::io::stdin())),
         };
         let writer: Writer = match writer {
             Ok(w) => Box::new(w),
@@ -111,7 +111,28 @@ fn stdio_streams() -> (Reader, Writer) {
     }
     #[cfg(not(unix))]
     {
-        (Box::new(tokio::io::stdin()), Box::new(tokio::io::stdout()))
+        (
+            Box::new(NotedInput(tokio::io::stdin())),
+            Box::new(tokio::io::stdout()),
+        )
+    }
+}
+
+/// Stdin, telling [`stdin_watch`](super::stdin_watch) when data arrives.
+struct NotedInput<R>(R);
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NotedInput<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            super::stdin_watch::note_input();
+        }
+        polled
     }
 }
 

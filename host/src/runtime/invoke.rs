@@ -248,6 +248,22 @@ impl Runtime {
         result
     }
 
+    /// [`Runtime::call_tool`], run where [`Spread`](super::Spread) puts
+    /// it: where it is awaited, or on the worker pool when a single-threaded
+    /// server is already running a call.
+    pub async fn dispatch_tool(
+        self: &Arc<Self>,
+        plugin: Arc<Plugin>,
+        tool: String,
+        arguments: Value,
+        call: CallContext,
+    ) -> Result<ToolResult, InvocationError> {
+        let runtime = self.clone();
+        self.spread
+            .run(async move { runtime.call_tool(&plugin, &tool, &arguments, call).await })
+            .await
+    }
+
     async fn run_tool(
         &self,
         plugin: &Plugin,

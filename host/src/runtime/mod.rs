@@ -8,6 +8,7 @@ mod budget;
 mod cache;
 mod clock;
 mod invoke;
+mod spread;
 mod store;
 mod warm;
 
@@ -24,6 +25,7 @@ pub use cache::{CacheOutcome, CompileCache, default_cache_dir};
 pub(crate) use clock::CallClock;
 pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
+pub use spread::Spread;
 pub use store::HostState;
 pub use warm::WarmPool;
 
@@ -68,6 +70,8 @@ pub struct Runtime {
     services: Arc<Services>,
     ticker_stop: Arc<AtomicBool>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Where tool calls run.
+    spread: Spread,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -102,6 +106,7 @@ impl Runtime {
             services: config.services,
             ticker_stop,
             metrics: Arc::default(),
+            spread: Spread::default(),
         })
     }
 

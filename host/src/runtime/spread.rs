@@ -1,0 +1,210 @@
+//! Where a tool call runs. On a multi-threaded async runtime (HTTP), every
+//! call runs where its request is handled and the runtime spreads requests
+//! over its threads. A host serving only stdio handles its one session on a
+//! single thread, so that a request reaches its response without hand-offs
+//! between threads; there a call runs on that thread while no other call
+//! does, and a call that overlaps a running one goes to a worker pool (one
+//! thread per core, started the first time it is needed), so parallel
+//! calls still use every core.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::runtime::RuntimeFlavor;
+
+/// Runs calls inline or on the worker pool; see the module docs.
+#[derive(Default)]
+pub struct Spread {
+    /// A call is running on the serving thread.
+    inline_busy: AtomicBool,
+    /// The worker pool, once a call needed it; `None` if it could not start.
+    pool: OnceLock<Option<tokio::runtime::Runtime>>,
+}
+
+impl std::fmt::Debug for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spread")
+            .field("inline_busy", &self.inline_busy.load(Ordering::Relaxed))
+            .field(
+                "pool_started",
+                &self.pool.get().is_some_and(Option::is_some),
+            )
+            .finish()
+    }
+}
+
+impl Spread {
+    /// Run `call` to completion, where the module docs say. A panic in it
+    /// propagates to the caller either way; dropping the returned future
+    /// stops the call either way.
+    pub async fn run<F>(&self, call: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let single_threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+        if !single_threaded {
+            return call.await;
+        }
+        if !self.inline_busy.swap(true, Ordering::AcqRel) {
+            let _busy = ClearOnDrop(&self.inline_busy);
+            return call.await;
+        }
+        let Some(pool) = self.pool.get_or_init(start_pool) else {
+            return call.await;
+        };
+        let mut task = AbortOnDrop(pool.spawn(call));
+        match (&mut task.0).await {
+            Ok(output) => output,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => unreachable!("a call task is aborted only when dropped: {error}"),
+        }
+    }
+}
+
+impl Drop for Spread {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async context forbids.
+        if let Some(Some(pool)) = self.pool.take() {
+            pool.shutdown_background();
+        }
+    }
+}
+
+fn start_pool() -> Option<tokio::runtime::Runtime> {
+    let started = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("call-worker")
+        .enable_all()
+        .build();
+    match started {
+        Ok(pool) => Some(pool),
+        Err(e) => {
+            tracing::warn!(
+                "cannot start the call worker pool, overlapping calls share one thread: {e}"
+            );
+            None
+        }
+    }
+}
+
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn single_threaded() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn thread_name() -> String {
+        std::thread::current()
+            .name()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn on_one_thread_a_lone_call_runs_inline_and_an_overlapping_one_on_the_pool() {
+        let rt = single_threaded();
+        let spread = Arc::new(Spread::default());
+        let (first, second) = rt.block_on(async {
+            let (release, hold) = tokio::sync::oneshot::channel::<()>();
+            let first = tokio::spawn({
+                let spread = spread.clone();
+                async move {
+                    spread
+                        .run(async move {
+                            let name = thread_name();
+                            let _ = hold.await;
+                            name
+                        })
+                        .await
+                }
+            });
+            tokio::task::yield_now().await;
+            let second = spread.run(async { thread_name() }).await;
+            release.send(()).unwrap();
+            (first.await.unwrap(), second)
+        });
+        assert_ne!(
+            first, "call-worker",
+            "the lone call runs on the serving thread"
+        );
+        assert_eq!(
+            second, "call-worker",
+            "the overlapping call runs on the pool"
+        );
+        // With nothing running, the next call is inline again.
+        let third = rt.block_on(spread.run(async { thread_name() }));
+        assert_eq!(third, first);
+        drop(rt);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_many_threads_calls_run_where_they_are_awaited() {
+        let spread = Spread::default();
+        let name = spread.run(async { thread_name() }).await;
+        assert_ne!(name, "call-worker");
+        assert!(spread.pool.get().is_none(), "no pool is started");
+    }
+
+    #[test]
+    fn dropping_the_caller_stops_a_call_on_the_pool() {
+        let rt = single_threaded();
+        let spread = Arc::new(Spread::default());
+        let stopped = rt.block_on(async {
+            let (_keep, hold) = tokio::sync::oneshot::channel::<()>();
+            let inline = tokio::spawn({
+                let spread = spread.clone();
+                async move { spread.run(async move { hold.await.is_err() }).await }
+            });
+            tokio::task::yield_now().await;
+            let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+            struct Signal(Option<tokio::sync::oneshot::Sender<()>>);
+            impl Drop for Signal {
+                fn drop(&mut self) {
+                    if let Some(tx) = self.0.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+            let pooled = spread.run(async move {
+                let _signal = Signal(Some(dropped_tx));
+                std::future::pending::<()>().await
+            });
+            // Give up on the pooled call after it has started.
+            let _ = tokio::time::timeout(Duration::from_millis(50), pooled).await;
+            let stopped = tokio::time::timeout(Duration::from_secs(10), dropped_rx)
+                .await
+                .is_ok();
+            inline.abort();
+            stopped
+        });
+        assert!(
+            stopped,
+            "the pooled call's future is dropped with its caller"
+        );
+    }
+}
