@@ -23,14 +23,7 @@ installed_version() { # installed_version <package>
     node -p "require('$DIR/node_modules/$1/package.json').version" 2>/dev/null || true
 }
 
-if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-    log "installing nodejs and npm (apt)"
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends nodejs npm >&2
-fi
+"$ROOT/scripts/ensure-node.sh"
 
 if [[ -x $COMMAND ]] &&
     [[ $(installed_version @bytecodealliance/componentize-js) == "$COMPONENTIZE_JS" ]] &&
