@@ -29,6 +29,7 @@ conformance *ARGS:
 # Benchmarks; figures go to docs/benchmarks.md by hand, with date and machine.
 bench:
     scripts/build-plugins.sh
+    scripts/setup-bench-peers.sh
     cargo bench -p mcp-wasm-host --bench host
 
 # Format every crate.

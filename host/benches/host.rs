@@ -6,7 +6,10 @@
 //!    server is in between requests).
 //! 2. End to end over stdio: sequential `tools/call add` round trips against
 //!    the real binary, from a blocking raw JSON-RPC client (p50, p99,
-//!    calls/s), and `ping` as the transport's floor.
+//!    calls/s), and `ping` as the transport's floor; beside them, a line
+//!    echoed by `cat` (what the machine charges for two pipe hops) and the
+//!    Node.js MCP reference server's `get-sum` (when
+//!    `scripts/setup-bench-peers.sh` has installed it).
 //! 3. Cold start: process start to the first `initialize` response, with a
 //!    warm compile cache, for the example plugins and for ten plugins.
 //!
@@ -206,7 +209,20 @@ struct Host {
 
 impl Host {
     fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
-        let mut child = spawn_host(plugins, cache)?;
+        Self::attach(spawn_host(plugins, cache)?)
+    }
+
+    /// Any line-oriented JSON-RPC peer started with `command`.
+    fn spawn_command(mut command: std::process::Command) -> anyhow::Result<Self> {
+        let child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Self::attach(child)
+    }
+
+    fn attach(mut child: std::process::Child) -> anyhow::Result<Self> {
         let stdin = child.stdin.take().unwrap();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         Ok(Self {
@@ -257,49 +273,120 @@ impl Host {
     }
 }
 
-fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
-    let mut host = Host::spawn(plugins, cache)?;
-    host.initialize()?;
-    let call = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
+/// `STDIO_CALLS` sequential round trips of `message(id)` (after 1000 not
+/// counted), each answer checked by `check`; reported as `name`.
+fn round_trips(
+    peer: &mut Host,
+    name: &str,
+    message: impl Fn(usize) -> Value,
+    check: impl Fn(&Value) -> bool,
+) -> anyhow::Result<()> {
     for id in 1..=1000 {
-        host.request(&call(id))?;
+        let r = peer.request(&message(id))?;
+        anyhow::ensure!(check(&r), "{name}: unexpected answer {r}");
     }
     let mut samples = Vec::with_capacity(STDIO_CALLS);
     let start = Instant::now();
     for id in 1001..1001 + STDIO_CALLS {
         let t = Instant::now();
-        let r = host.request(&call(id))?;
+        let r = peer.request(&message(id))?;
         samples.push(t.elapsed());
-        anyhow::ensure!(
-            r["result"]["structuredContent"]["sum"] == json!(5.0),
-            "bad result {r}"
-        );
+        anyhow::ensure!(check(&r), "{name}: unexpected answer {r}");
     }
     let total = start.elapsed();
-    report(
-        "stdio end to end `tools/call add` (sequential)",
-        samples,
-        STDIO_CALLS,
-        total,
-    );
+    report(name, samples, STDIO_CALLS, total);
+    Ok(())
+}
 
-    // The transport's own floor: `ping` reaches no plugin.
-    let mut samples = Vec::with_capacity(STDIO_CALLS);
-    let start = Instant::now();
-    for id in 0..STDIO_CALLS {
-        let ping = json!({"jsonrpc":"2.0","id":100_000 + id,"method":"ping"});
-        let t = Instant::now();
-        host.request(&ping)?;
-        samples.push(t.elapsed());
+fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    stdio_rows(plugins, cache, "")?;
+    // The same with the client and every process it starts on one CPU: no
+    // wake-up crosses CPUs, which on a virtual machine is most of the cost
+    // above.
+    match on_one_cpu(|| stdio_rows(plugins, cache, ", client and server on one CPU")) {
+        Some(rows) => rows,
+        None => {
+            println!("| client and server on one CPU: cannot set the CPU affinity | | | |");
+            Ok(())
+        }
     }
-    let total = start.elapsed();
-    report(
-        "stdio end to end `ping` (transport floor)",
-        samples,
-        STDIO_CALLS,
-        total,
-    );
+}
+
+/// Run `f` with this thread (the client, and the processes it starts)
+/// allowed on its first allowed CPU only; `None` if the affinity cannot be
+/// set.
+fn on_one_cpu<R>(f: impl FnOnce() -> R) -> Option<R> {
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+    let allowed = sched_getaffinity(None).ok()?;
+    let first = (0..CpuSet::MAX_CPU).find(|&cpu| allowed.is_set(cpu))?;
+    let mut one = CpuSet::new();
+    one.set(first);
+    sched_setaffinity(None, &one).ok()?;
+    let result = f();
+    sched_setaffinity(None, &allowed).ok()?;
+    Some(result)
+}
+
+/// The stdio rows: the machine's floor, our `add` and `ping`, and the Node
+/// reference server; `suffix` ends each row's name.
+fn stdio_rows(plugins: &Path, cache: &Path, suffix: &str) -> anyhow::Result<()> {
+    // The machine's floor: a line echoed by `cat` through two pipes, one
+    // wake-up of a sleeping process each way.
+    if let Ok(mut cat) = Host::spawn_command(std::process::Command::new("cat")) {
+        round_trips(
+            &mut cat,
+            &format!("pipe round trip through `cat` (the machine's floor){suffix}"),
+            |id| json!({"jsonrpc":"2.0","id":id,"method":"ping"}),
+            |_| true,
+        )?;
+        cat.close();
+    }
+
+    let mut host = Host::spawn(plugins, cache)?;
+    host.initialize()?;
+    round_trips(
+        &mut host,
+        &format!("stdio end to end `tools/call add` (sequential){suffix}"),
+        |id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}),
+        |r| r["result"]["structuredContent"]["sum"] == json!(5.0),
+    )?;
+    // The transport's own floor: `ping` reaches no plugin.
+    round_trips(
+        &mut host,
+        &format!("stdio end to end `ping` (transport floor){suffix}"),
+        |id| json!({"jsonrpc":"2.0","id":100_000 + id,"method":"ping"}),
+        |r| r.get("result").is_some(),
+    )?;
     host.close();
+    node_reference_server(suffix)
+}
+
+/// The MCP reference server (Node.js, no sandbox) measured the same way, its
+/// `get-sum` tool beside our `add`; skipped unless
+/// `scripts/setup-bench-peers.sh` has installed it.
+fn node_reference_server(suffix: &str) -> anyhow::Result<()> {
+    let entry = repo().join(
+        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    if !entry.is_file() {
+        println!("| Node reference server: not installed (scripts/setup-bench-peers.sh) | | | |");
+        return Ok(());
+    }
+    let mut command = std::process::Command::new("node");
+    command.arg(&entry).arg("stdio");
+    let mut node = Host::spawn_command(command)?;
+    node.initialize()?;
+    round_trips(
+        &mut node,
+        &format!("Node reference server (server-everything) `tools/call get-sum`{suffix}"),
+        |id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"get-sum","arguments":{"a":2,"b":3}}}),
+        |r| {
+            r["result"]["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains('5'))
+        },
+    )?;
+    node.close();
     Ok(())
 }
 
