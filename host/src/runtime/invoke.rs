@@ -170,6 +170,7 @@ impl Runtime {
             }
         };
         let pre = guest.pre;
+        let _ticking = self.ticker.guest_running();
         let run = async {
             let instance = match warm_instance {
                 Some(instance) => instance,

@@ -1,5 +1,5 @@
 //! The WebAssembly runtime: one wasmtime [`Engine`] (pooling allocator, epoch
-//! interruption driven by a ticker thread), the one [`Linker`] holding every
+//! interruption driven by a ticker thread that parks while no guest runs), the one [`Linker`] holding every
 //! host capability, the on-disk [`CompileCache`], and the per-call sandbox
 //! (a fresh `Store` from a cached `InstancePre`, with its own deadline and
 //! memory cap).
@@ -10,11 +10,11 @@ mod clock;
 mod invoke;
 mod spread;
 mod store;
+mod ticker;
 mod warm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -68,7 +68,7 @@ pub struct Runtime {
     /// are evaluated when it loads.
     policy: arc_swap::ArcSwap<Policy>,
     services: Arc<Services>,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: ticker::EpochTicker,
     metrics: Arc<crate::metrics::Metrics>,
     /// Where tool calls run.
     spread: Spread,
@@ -91,8 +91,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         crate::capabilities::link_all(&mut linker)
             .map_err(|e| RuntimeError(format!("linking host capabilities: {e}")))?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(&engine, ticker_stop.clone())?;
+        let ticker = ticker::EpochTicker::start(&engine)?;
         let slots = Arc::new(tokio::sync::Semaphore::new(
             limits.max_instances.max(1) as usize
         ));
@@ -104,7 +103,7 @@ impl Runtime {
             limits,
             policy: arc_swap::ArcSwap::from_pointee(config.policy),
             services: config.services,
-            ticker_stop,
+            ticker,
             metrics: Arc::default(),
             spread: Spread::default(),
         })
@@ -230,12 +229,6 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Why the host stopped a running guest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Interrupted {
@@ -272,21 +265,4 @@ pub fn engine_config(limits: &HostLimits) -> Config {
         .table_keep_resident(64 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
-}
-
-fn spawn_epoch_ticker(engine: &Engine, stop: Arc<AtomicBool>) -> Result<(), RuntimeError> {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| RuntimeError(format!("cannot start the epoch ticker: {e}")))
 }
