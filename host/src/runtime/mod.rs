@@ -1,8 +1,9 @@
 //! The WebAssembly runtime: one wasmtime [`Engine`] (pooling allocator, epoch
-//! interruption driven by a ticker thread that parks while no guest runs), the one [`Linker`] holding every
-//! host capability, the on-disk [`CompileCache`], and the per-call sandbox
-//! (a fresh `Store` from a cached `InstancePre`, with its own deadline and
-//! memory cap).
+//! interruption driven by a ticker thread that parks while no guest runs),
+//! the one [`Linker`] holding every host capability, the on-disk
+//! [`CompileCache`], where tool calls run ([`Spread`]), and the per-call
+//! sandbox (a fresh `Store` from a cached `InstancePre`, with its own
+//! deadline and memory cap).
 
 mod budget;
 mod cache;
