@@ -62,6 +62,7 @@ macro_rules! rust_sdk {
 }
 
 const RUST_SDK: &[(&str, &str)] = rust_sdk!(
+    "arena.rs",
     "args.rs",
     "catalog.rs",
     "completion.rs",

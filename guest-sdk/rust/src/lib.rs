@@ -120,6 +120,14 @@
 //! the component needs travels in the module's `component-type` custom
 //! section, which [`plugin!`] emits.
 //!
+//! # Memory
+//!
+//! On WebAssembly this crate installs [`ArenaFirst`] as the global
+//! allocator: a call's allocations come from a static arena in the
+//! module's initial memory, so a fresh instance never has to grow its
+//! memory for a small call. A plugin with its own `#[global_allocator]`
+//! depends on this crate with `default-features = false`.
+//!
 //! # Errors and panics
 //!
 //! A handler's [`ToolError`] is shown to the model as a failed tool result.
@@ -129,6 +137,7 @@
 //! argument type that is not a JSON object) panic when the plugin is loaded,
 //! so they surface before any call.
 
+mod arena;
 mod args;
 mod catalog;
 mod completion;
@@ -149,6 +158,7 @@ mod session;
 mod tool;
 mod uri_template;
 
+pub use arena::{ARENA_BYTES, ArenaFirst};
 pub use args::{Arguments, PromptArgs, TemplateVars};
 pub use catalog::Catalog;
 pub use completion::{Completion, CompletionRef, CompletionRequest};
@@ -174,6 +184,16 @@ pub use tool::Tool;
 pub use schemars;
 pub use serde;
 pub use serde_json;
+
+/// With the default `arena` feature, calls allocate from a static arena in
+/// the initial memory before the standard allocator (see [`ArenaFirst`]).
+#[cfg(all(
+    feature = "arena",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: ArenaFirst = ArenaFirst::new();
 
 #[doc(hidden)]
 pub mod bindings {
