@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::runtime::PluginCounters;
+use crate::runtime::{CounterSnapshot, PluginCounters};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 16] = [
@@ -245,20 +245,20 @@ impl Metrics {
             .iter()
             .map(|(k, v)| (k.clone(), v.snapshot()))
             .collect();
-        header(
+        // One counter per plugin, `field` of its snapshot.
+        let per_plugin =
+            |out: &mut String, name: &str, help: &str, field: fn(&CounterSnapshot) -> u64| {
+                header(out, name, "counter", help);
+                for (plugin, c) in &plugins {
+                    let _ = writeln!(out, "{name}{{plugin=\"{}\"}} {}", escape(plugin), field(c));
+                }
+            };
+        per_plugin(
             &mut out,
             "mcp_wasm_host_plugin_denials_total",
-            "counter",
             "Capability uses the policy refused, by plugin.",
+            |c| c.denials,
         );
-        for (plugin, c) in &plugins {
-            let _ = writeln!(
-                out,
-                "mcp_wasm_host_plugin_denials_total{{plugin=\"{}\"}} {}",
-                escape(plugin),
-                c.denials
-            );
-        }
         header(
             &mut out,
             "mcp_wasm_host_plugin_limit_hits_total",
@@ -280,20 +280,18 @@ impl Metrics {
                 );
             }
         }
-        header(
+        per_plugin(
             &mut out,
             "mcp_wasm_host_plugin_traps_total",
-            "counter",
             "Calls that ended in a trap (a guest crash), by plugin.",
+            |c| c.traps,
         );
-        for (plugin, c) in &plugins {
-            let _ = writeln!(
-                out,
-                "mcp_wasm_host_plugin_traps_total{{plugin=\"{}\"}} {}",
-                escape(plugin),
-                c.traps
-            );
-        }
+        per_plugin(
+            &mut out,
+            "mcp_wasm_host_plugin_memory_grows_total",
+            "Times a plugin's instance grew its linear memory past its initial size, by plugin.",
+            |c| c.memory_grows,
+        );
 
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             header(out, name, "counter", help);

@@ -89,6 +89,11 @@ async fn health_readiness_and_metrics_count_the_calls() {
             "mcp_wasm_host_plugin_limit_hits_total{plugin=\"spin\",limit=\"deadline\"}".into(),
             1.0,
         ),
+        // The Rust SDK's allocator serves a call from the initial memory.
+        (
+            "mcp_wasm_host_plugin_memory_grows_total{plugin=\"hello\"}".into(),
+            0.0,
+        ),
         ("mcp_wasm_host_sessions_active".into(), 1.0),
         ("mcp_wasm_host_plugins_loaded".into(), 2.0),
         ("mcp_wasm_host_catalog_generation".into(), 1.0),

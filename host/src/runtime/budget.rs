@@ -17,6 +17,8 @@ pub struct PluginCounters {
     pub traps: AtomicU64,
     pub busy: AtomicU64,
     pub oversized: AtomicU64,
+    /// Times an instance grew its linear memory past what it started with.
+    pub memory_grows: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -29,6 +31,7 @@ pub struct CounterSnapshot {
     pub traps: u64,
     pub busy: u64,
     pub oversized: u64,
+    pub memory_grows: u64,
 }
 
 impl PluginCounters {
@@ -46,6 +49,7 @@ impl PluginCounters {
             traps: get(&self.traps),
             busy: get(&self.busy),
             oversized: get(&self.oversized),
+            memory_grows: get(&self.memory_grows),
         }
     }
 }

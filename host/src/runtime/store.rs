@@ -53,13 +53,14 @@ impl HostState {
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {
+        let limiter = MemoryLimiter::new(memory_bytes, counters.clone());
         Self {
             plugin,
             call,
             grants,
             counters,
             services,
-            limiter: MemoryLimiter::new(memory_bytes),
+            limiter,
             clock,
             wasi: None,
             table: ResourceTable::new(),
@@ -82,22 +83,27 @@ impl WasiView for HostState {
 
 /// Caps the total linear memory of one call's instance and remembers whether
 /// the cap was hit, so a trap that follows can be reported as a memory limit.
+/// Counts every growth past a memory's initial size in the plugin's
+/// counters: each one costs the host page-protection changes when the
+/// instance grows and again when its memory is reset.
 #[derive(Debug)]
 pub(crate) struct MemoryLimiter {
     cap: usize,
     total: usize,
     pub(crate) hit: bool,
+    counters: Arc<super::PluginCounters>,
 }
 
 /// Table elements per table; generous for real programs, bounded for hostile ones.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl MemoryLimiter {
-    fn new(cap: usize) -> Self {
+    fn new(cap: usize, counters: Arc<super::PluginCounters>) -> Self {
         Self {
             cap,
             total: 0,
             hit: false,
+            counters,
         }
     }
 }
@@ -115,6 +121,10 @@ impl ResourceLimiter for MemoryLimiter {
             return Ok(false);
         }
         self.total = total;
+        // Instantiation sizes a memory from zero; only later requests grow.
+        if current > 0 && desired > current {
+            super::PluginCounters::bump(&self.counters.memory_grows);
+        }
         Ok(true)
     }
 
@@ -134,7 +144,8 @@ mod tests {
 
     #[test]
     fn limiter_counts_all_memories_and_records_the_hit() {
-        let mut l = MemoryLimiter::new(100);
+        let counters = Arc::new(crate::runtime::PluginCounters::default());
+        let mut l = MemoryLimiter::new(100, counters.clone());
         assert!(l.memory_growing(0, 60, None).unwrap());
         assert!(l.memory_growing(0, 30, None).unwrap());
         assert!(!l.hit);
@@ -142,5 +153,8 @@ mod tests {
         assert!(l.hit);
         assert!(l.memory_growing(30, 40, None).unwrap());
         assert_eq!(l.total, 100);
+        // Sizing the two memories at instantiation is no growth; the one
+        // growth allowed from 30 to 40 is counted, the refused one is not.
+        assert_eq!(counters.snapshot().memory_grows, 1);
     }
 }
