@@ -7,6 +7,10 @@
 //! name = "reader"
 //! plugins = ["hello", "text*"]      # plugin names or globs; "*" is every plugin
 //!
+//! [[role]]
+//! name = "scraper"
+//! metrics = true                    # may read /metrics (no plugins)
+//!
 //! [[principal]]
 //! id = "ci-bot"
 //! roles = ["reader"]
@@ -29,12 +33,19 @@ pub struct Principal {
     pub roles: Vec<String>,
     /// Plugin names or globs its roles may use, together.
     plugins: Vec<String>,
+    /// Whether one of its roles may read `/metrics`.
+    metrics: bool,
 }
 
 impl Principal {
     /// Whether its roles let it list and call plugin `plugin`.
     pub fn may_use(&self, plugin: &str) -> bool {
         self.plugins.iter().any(|p| glob_matches(p, plugin))
+    }
+
+    /// Whether its roles let it read `/metrics`.
+    pub fn may_read_metrics(&self) -> bool {
+        self.metrics
     }
 }
 
@@ -111,7 +122,10 @@ struct AuthFile {
 #[serde(deny_unknown_fields)]
 struct RoleEntry {
     name: String,
+    #[serde(default)]
     plugins: Vec<String>,
+    #[serde(default)]
+    metrics: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +137,10 @@ struct PrincipalEntry {
     token_sha256: Option<String>,
     token_sha256_env: Option<String>,
 }
+
+/// The authenticator in force, replaced when the auth file is re-read
+/// (SIGHUP): a revoked token stops working without a restart.
+pub type SharedAuthenticator = Arc<arc_swap::ArcSwap<Authenticator>>;
 
 /// The principals of one auth file, by token digest.
 #[derive(Debug)]
@@ -148,10 +166,16 @@ impl Authenticator {
         let file: AuthFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
         let mut roles = BTreeMap::new();
         for role in file.role {
-            if role.plugins.is_empty() {
-                return Err(format!("role `{}` names no plugins", role.name));
+            if role.plugins.is_empty() && !role.metrics {
+                return Err(format!(
+                    "role `{}` names no plugins and does not set `metrics = true`",
+                    role.name
+                ));
             }
-            if roles.insert(role.name.clone(), role.plugins).is_some() {
+            if roles
+                .insert(role.name.clone(), (role.plugins, role.metrics))
+                .is_some()
+            {
                 return Err(format!("role `{}` is defined twice", role.name));
             }
         }
@@ -181,16 +205,19 @@ impl Authenticator {
                 return Err(format!("{who} has the same token as another principal"));
             }
             let mut plugins = Vec::new();
+            let mut metrics = false;
             for role in &entry.roles {
-                let granted = roles
+                let (granted, reads_metrics) = roles
                     .get(role)
                     .ok_or_else(|| format!("{who} has role `{role}`, which no [[role]] defines"))?;
                 plugins.extend(granted.iter().cloned());
+                metrics |= reads_metrics;
             }
             let principal = Principal {
                 id: entry.id,
                 roles: entry.roles,
                 plugins,
+                metrics,
             };
             principals.push((digest, Arc::new(principal)));
         }

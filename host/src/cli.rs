@@ -167,6 +167,11 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
     };
+    let policy = policy.protecting(
+        [default_cache_dir(), default_data_dir(), args.policy.clone()]
+            .into_iter()
+            .flatten(),
+    );
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         limits: HostLimits::default(),
         cache_dir: default_cache_dir(),
@@ -336,14 +341,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Fail closed: and an auth file.
     let auth = match &args.auth_file {
-        Some(path) if args.http.is_some() => {
-            Some(Arc::new(crate::auth::Authenticator::load(path, |name| {
-                std::env::var(name).ok()
-            })?))
-        }
+        Some(path) if args.http.is_some() => Some(Arc::new(arc_swap::ArcSwap::from_pointee(
+            crate::auth::Authenticator::load(path, |name| std::env::var(name).ok())?,
+        ))),
         Some(_) => bail!("--auth-file applies to HTTP only; add --http ADDR"),
         None => None,
     };
+    if let Some(addr) = args.http
+        && !addr.ip().is_loopback()
+        && auth.is_none()
+        && !args.allow_unauthenticated
+    {
+        bail!(
+            "refusing to serve HTTP on {addr} without --auth-file: anyone who can reach that \
+             address could call every tool. Add --auth-file (see docs/auth.md), listen on a \
+             loopback address, or pass --allow-unauthenticated if something in front of the \
+             host authenticates every request"
+        );
+    }
     // Fail closed: so does a secrets file that cannot be used.
     let secrets = SecretStore::load(args.secrets_file.as_deref())?;
     if args.http.is_none() && args.stdio {
@@ -383,6 +398,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = open_state(&args).await?;
     tracing::info!("plugin state in {}", state.describe());
+    // No grant may reach the host's own files.
+    let policy = policy.protecting(
+        [
+            args.data_dir.clone().or_else(default_data_dir),
+            cache_dir.clone(),
+            args.state_key_file.clone(),
+            args.secrets_file.clone(),
+            args.auth_file.clone(),
+            args.policy.clone(),
+        ]
+        .into_iter()
+        .flatten(),
+    );
     crate::state::spawn_cleanup(state.clone(), Duration::from_millis(args.session_idle_ms));
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         limits,
@@ -430,7 +458,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .inspect_err(|e| tracing::warn!("{e}; send SIGHUP to reload"))
             .ok()
     };
-    reload_on_hangup(hangups, reloader);
+    reload_on_hangup(hangups, reloader, args.auth_file.clone().zip(auth.clone()));
     tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "ready");
 
     let shutdown = CancellationToken::new();
@@ -446,6 +474,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 shutdown_grace,
                 auth,
                 session_idle: Duration::from_millis(args.session_idle_ms.max(1)),
+                max_sessions: args.max_sessions,
+                limits: crate::listener::ListenerLimits {
+                    max_connections: args.max_connections.max(1),
+                    header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),
+                },
+                body_timeout: Duration::from_millis(args.http_body_timeout_ms.max(1)),
+                ops_addr: args.ops_http,
             };
             let http = mcp::serve_http(services.clone(), options, shutdown.clone(), |bound| {
                 tracing::info!("listening on http://{bound}/mcp");
@@ -518,20 +553,36 @@ fn hangup_signals() -> anyhow::Result<HangupSignals> {
     Ok(())
 }
 
-/// Rescan the plugin directory and the policy file on every SIGHUP.
-fn reload_on_hangup(hangups: HangupSignals, reloader: Arc<Reloader>) {
+/// Rescan the plugin directory and the policy file on every SIGHUP, and
+/// re-read the auth file (one that cannot be used keeps the one in force).
+fn reload_on_hangup(
+    hangups: HangupSignals,
+    reloader: Arc<Reloader>,
+    auth: Option<(PathBuf, crate::auth::SharedAuthenticator)>,
+) {
     #[cfg(unix)]
     {
         let mut hangups = hangups;
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading the plugin directory and the policy");
+                tracing::info!(
+                    "SIGHUP: reloading the plugin directory, the policy and the auth file"
+                );
+                if let Some((path, current)) = &auth {
+                    match crate::auth::Authenticator::load(path, |name| std::env::var(name).ok()) {
+                        Ok(fresh) => {
+                            current.store(Arc::new(fresh));
+                            tracing::info!("auth file {} re-read", path.display());
+                        }
+                        Err(e) => tracing::error!("{e}; the auth file in force stays"),
+                    }
+                }
                 reloader.reload(&ReloadRequest::rescan()).await;
             }
         });
     }
     #[cfg(not(unix))]
-    let _ = (hangups, reloader);
+    let _ = (hangups, reloader, auth);
 }
 
 fn spawn_signal_handler(shutdown: CancellationToken) {

@@ -206,6 +206,31 @@ pub struct ServeArgs {
     /// as long as the process when there is no cache.
     #[arg(long, env = "MCP_WASM_HOST_STATE_KEY_FILE", value_name = "FILE")]
     pub state_key_file: Option<PathBuf>,
+    /// Handshake-era HTTP sessions held at once; an `initialize` beyond it
+    /// is answered 503 with `Retry-After` until one closes.
+    #[arg(long, env = "MCP_WASM_HOST_MAX_SESSIONS", default_value_t = crate::mcp::HttpOptions::DEFAULT_MAX_SESSIONS)]
+    pub max_sessions: usize,
+    /// HTTP connections served at once; one beyond is answered 503 and
+    /// closed.
+    #[arg(long, env = "MCP_WASM_HOST_MAX_CONNECTIONS", default_value_t = crate::listener::ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// How long an HTTP client has to send a request's headers (from
+    /// connecting, or from the previous response), in milliseconds; then
+    /// the connection is closed.
+    #[arg(long, env = "MCP_WASM_HOST_HTTP_HEADER_TIMEOUT_MS", default_value_t = crate::listener::ListenerLimits::DEFAULT_HEADER_TIMEOUT.as_millis() as u64)]
+    pub http_header_timeout_ms: u64,
+    /// How long an HTTP client has to send a request's body once its
+    /// headers arrived, in milliseconds (answered 408 after).
+    #[arg(long, env = "MCP_WASM_HOST_HTTP_BODY_TIMEOUT_MS", default_value_t = crate::mcp::HttpOptions::DEFAULT_BODY_TIMEOUT.as_millis() as u64)]
+    pub http_body_timeout_ms: u64,
+    /// Serve `/healthz`, `/readyz` and `/metrics` on this second address
+    /// too, without a token (for scrapers on a private network).
+    #[arg(long, env = "MCP_WASM_HOST_OPS_HTTP", value_name = "ADDR")]
+    pub ops_http: Option<std::net::SocketAddr>,
+    /// Serve HTTP on an address other than the loopback without
+    /// `--auth-file` (anyone who reaches it may call every tool).
+    #[arg(long, env = "MCP_WASM_HOST_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
 }
 
 /// The long names of the `serve` settings, each with whether it is a

@@ -80,6 +80,9 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
             let _ = writeln!(out, "  {c}: granted by {decider}");
             write_granted_params(&mut out, *c, &grants);
         }
+        for withheld in &grants.withheld {
+            let _ = writeln!(out, "  withheld: {withheld}");
+        }
         for (c, decider) in &grants.refused {
             let consequence = if parsed.capabilities.required.contains(c) {
                 "the plugin is refused"
@@ -125,7 +128,13 @@ fn write_granted_params(out: &mut String, capability: Capability, grants: &Grant
     };
     match capability {
         Capability::Files => {
-            let dirs = grants.files.iter().map(|d| d.display().to_string());
+            let dirs = grants.files.iter().map(|d| {
+                if d.guest == d.host {
+                    d.guest.display().to_string()
+                } else {
+                    format!("{} (resolves to {})", d.guest.display(), d.host.display())
+                }
+            });
             let _ = writeln!(out, "    read-only: {}", join(dirs.collect()));
         }
         Capability::Env => {

@@ -24,6 +24,7 @@ pub mod contract;
 pub mod error;
 pub mod inspect;
 pub mod limits;
+pub mod listener;
 pub mod loader;
 pub mod manifest;
 pub mod mcp;

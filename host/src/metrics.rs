@@ -103,6 +103,48 @@ pub struct Metrics {
     pub reload_failures: AtomicU64,
     /// Tool calls running now (including those waiting for the client).
     in_flight: AtomicU64,
+    /// Requests refused at a trust boundary, by reason.
+    refusals: [AtomicU64; Refusal::ALL.len()],
+    /// Retries of a 2026-07-28 round that had already completed, answered
+    /// with the stored result instead of running again.
+    pub round_repeats: AtomicU64,
+}
+
+/// Why a request was refused at a trust boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A session id sent by a principal other than the one that opened it.
+    ForeignSession,
+    /// A new session while the host holds its maximum.
+    SessionsFull,
+    /// A `requestState` sent by a principal (or session) other than the
+    /// one it was issued to.
+    ForeignRequestState,
+    /// A connection beyond `--max-connections`.
+    ConnectionsFull,
+    /// An `Origin` header naming a host that is not allowed.
+    ForeignOrigin,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 5] = [
+        Refusal::ForeignSession,
+        Refusal::SessionsFull,
+        Refusal::ForeignRequestState,
+        Refusal::ConnectionsFull,
+        Refusal::ForeignOrigin,
+    ];
+
+    /// The `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::ForeignSession => "foreign-session",
+            Refusal::SessionsFull => "sessions-full",
+            Refusal::ForeignRequestState => "foreign-request-state",
+            Refusal::ConnectionsFull => "connections-full",
+            Refusal::ForeignOrigin => "foreign-origin",
+        }
+    }
 }
 
 /// One tool call running; dropping it ends it.
@@ -125,6 +167,16 @@ pub struct Gauges {
 }
 
 impl Metrics {
+    /// Count a request refused at a trust boundary.
+    pub fn refused(&self, reason: Refusal) {
+        self.refusals[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many requests were refused for `reason`.
+    pub fn refusals(&self, reason: Refusal) -> u64 {
+        self.refusals[reason as usize].load(Ordering::Relaxed)
+    }
+
     /// The counters of plugin `name`, shared by all its versions.
     pub fn plugin(&self, name: &Arc<str>) -> Arc<PluginCounters> {
         if let Some(c) = read(&self.plugins).get(name) {
@@ -312,6 +364,26 @@ impl Metrics {
             "mcp_wasm_host_reload_failures_total",
             "New plugin versions or policies a reload could not use.",
             self.reload_failures.load(Ordering::Relaxed),
+        );
+        header(
+            &mut out,
+            "mcp_wasm_host_refused_total",
+            "counter",
+            "Requests refused at a trust boundary, by reason.",
+        );
+        for reason in Refusal::ALL {
+            let _ = writeln!(
+                out,
+                "mcp_wasm_host_refused_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                self.refusals(reason)
+            );
+        }
+        counter(
+            &mut out,
+            "mcp_wasm_host_round_repeats_total",
+            "Retries of a completed 2026-07-28 round answered with its stored result, never run again.",
+            self.round_repeats.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

@@ -291,6 +291,9 @@ fn grant(
     manifest: &PluginManifest,
 ) -> Result<(Grants, PluginLimits), LoadError> {
     let grants = runtime.policy().evaluate(name, &manifest.capabilities);
+    for withheld in &grants.withheld {
+        tracing::warn!(plugin = name, "not granted: {withheld}");
+    }
     if let Some((c, decider)) = manifest
         .capabilities
         .required

@@ -38,7 +38,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::capabilities::Capability;
-use crate::capabilities::http::{HttpGrant, OriginPattern};
+use crate::capabilities::http::{HttpCeilings, HttpGrant, OriginPattern};
 use crate::limits::PluginLimits;
 use crate::manifest::{ManifestCapabilities, describe_toml_error};
 
@@ -76,6 +76,8 @@ struct RuleFile {
     env_variables: Option<Vec<String>>,
     http_allow: Option<Vec<OriginPattern>>,
     http_credentials: Option<Vec<String>>,
+    http_allow_private: Option<bool>,
+    max_http_response_kib: Option<u64>,
     secret_names: Option<Vec<String>>,
 }
 
@@ -104,6 +106,12 @@ pub struct Rule {
     /// When this rule grants `http`: the secrets whose declared credentials
     /// may be sent; `None` allows every declared credential.
     pub http_credentials: Option<Vec<String>>,
+    /// When this rule grants `http`: whether names may resolve to the
+    /// host's own networks (loopback, private, link-local, ...).
+    pub http_allow_private: bool,
+    /// When this rule grants `http`: the largest response body a manifest
+    /// may ask for, in KiB.
+    pub max_http_response_kib: Option<u64>,
     /// When this rule grants `secrets`: the names the plugin may read;
     /// `None` allows every declared name.
     pub secret_names: Option<Vec<String>>,
@@ -116,7 +124,25 @@ pub struct Policy {
     pub source: Option<PathBuf>,
     pub default: DefaultGrant,
     pub rules: Vec<Rule>,
+    /// The host's own files and directories (data directory, compile cache,
+    /// state key, secrets, auth file, policy), resolved: no plugin is ever
+    /// granted a directory holding one of them or lying inside one, whatever
+    /// a rule says. Not part of the file; the host sets it.
+    pub protected: Vec<PathBuf>,
 }
+
+/// A host directory a plugin reads: where the plugin sees it (the declared
+/// path, `.` and `..` resolved) and the directory it really is (every
+/// symbolic link resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedDir {
+    pub guest: PathBuf,
+    pub host: PathBuf,
+}
+
+/// The prefix of the host's own environment variables, never visible to a
+/// plugin.
+pub const HOST_VARIABLE_PREFIX: &str = "MCP_WASM_HOST_";
 
 /// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +199,7 @@ pub struct Grants {
     pub max_concurrent: Option<u32>,
     pub max_fuel: Option<u64>,
     /// Host directories the plugin reads (when `files` is granted).
-    pub files: Vec<PathBuf>,
+    pub files: Vec<GrantedDir>,
     /// Environment variables the plugin sees (when `env` is granted).
     pub env: Vec<String>,
     /// Key-value namespaces the plugin uses (when `keyvalue` is granted).
@@ -182,6 +208,9 @@ pub struct Grants {
     pub http: HttpGrant,
     /// Secrets the plugin reads (when `secrets` is granted).
     pub secrets: Vec<String>,
+    /// What a granted capability's declaration asked for and does not get,
+    /// each with the reason (for the load log and `plugin check`).
+    pub withheld: Vec<String>,
 }
 
 impl Grants {
@@ -243,7 +272,61 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
+/// `path` with `.` and `..` resolved lexically (no file system access).
+pub fn normalized(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 impl Policy {
+    /// A declared directory as granted under the policy roots `roots`: it
+    /// must resolve (`..` and symbolic links followed) to a directory
+    /// inside a resolved root, and neither hold nor lie inside one of the
+    /// host's own files. `Err` says why not.
+    fn grant_directory(&self, dir: &Path, roots: &[PathBuf]) -> Result<GrantedDir, String> {
+        let host = std::fs::canonicalize(dir)
+            .map_err(|e| format!("cannot be resolved on this host ({e})"))?;
+        if !host.is_dir() {
+            return Err(format!("resolves to {}, not a directory", host.display()));
+        }
+        let inside_a_root = roots
+            .iter()
+            .any(|root| std::fs::canonicalize(root).is_ok_and(|root| host.starts_with(root)));
+        if !inside_a_root {
+            let allowed: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            return Err(format!(
+                "resolves to {}, which is not inside the rule's files-read-only [{}]",
+                host.display(),
+                allowed.join(", ")
+            ));
+        }
+        if let Some(own) = self
+            .protected
+            .iter()
+            .find(|own| own.starts_with(&host) || host.starts_with(own))
+        {
+            return Err(format!(
+                "resolves to {}, which would reach the host's own {}",
+                host.display(),
+                own.display()
+            ));
+        }
+        Ok(GrantedDir {
+            guest: normalized(dir),
+            host,
+        })
+    }
+
     /// Read and check a policy file.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
@@ -285,6 +368,21 @@ impl Policy {
                     "line {line}: capability `{c}` is both granted and denied by the same rule"
                 )));
             }
+            for (capability, list, named) in [
+                (
+                    Capability::Files,
+                    "files-read-only",
+                    r.files_read_only.is_some(),
+                ),
+                (Capability::Env, "env-variables", r.env_variables.is_some()),
+            ] {
+                if r.grant.contains(&capability) && !named {
+                    return Err(invalid(format!(
+                        "line {line}: a rule that grants `{capability}` must say what it \
+                         allows with `{list}` (an empty list allows nothing)"
+                    )));
+                }
+            }
             if let Some(p) = r
                 .files_read_only
                 .iter()
@@ -300,6 +398,7 @@ impl Policy {
                 || r.max_timeout_ms == Some(0)
                 || r.max_concurrent == Some(0)
                 || r.max_fuel == Some(0)
+                || r.max_http_response_kib == Some(0)
             {
                 return Err(invalid(format!(
                     "line {line}: a ceiling must be at least 1"
@@ -318,6 +417,8 @@ impl Policy {
                 env_variables: r.env_variables,
                 http_allow: r.http_allow,
                 http_credentials: r.http_credentials,
+                http_allow_private: r.http_allow_private.unwrap_or(false),
+                max_http_response_kib: r.max_http_response_kib,
                 secret_names: r.secret_names,
             });
         }
@@ -325,7 +426,18 @@ impl Policy {
             source: path.map(Path::to_path_buf),
             default: file.default.unwrap_or_default(),
             rules,
+            protected: Vec::new(),
         })
+    }
+
+    /// This policy, never granting the host's own `paths` (each resolved
+    /// where it exists).
+    pub fn protecting(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.protected = paths
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or_else(|_| normalized(&p)))
+            .collect();
+        self
     }
 
     /// Whether `other` grants and limits every plugin exactly as this
@@ -380,22 +492,36 @@ impl Policy {
             grants.granted.insert(capability, decider);
             match capability {
                 Capability::Files => {
-                    let wanted = declared.files.iter().flat_map(|f| &f.read_only);
-                    let allowed = rule.and_then(|r| r.files_read_only.as_ref());
-                    grants.files = wanted
-                        .filter(|dir| {
-                            allowed.is_none_or(|a| a.iter().any(|root| dir.starts_with(root)))
-                        })
-                        .cloned()
-                        .collect();
+                    let roots = rule
+                        .and_then(|r| r.files_read_only.as_deref())
+                        .unwrap_or_default();
+                    for dir in declared.files.iter().flat_map(|f| &f.read_only) {
+                        match self.grant_directory(dir, roots) {
+                            Ok(granted) => grants.files.push(granted),
+                            Err(why) => grants
+                                .withheld
+                                .push(format!("files: `{}` {why}", dir.display())),
+                        }
+                    }
                 }
                 Capability::Env => {
-                    let wanted = declared.env.iter().flat_map(|e| &e.variables);
-                    let allowed = rule.and_then(|r| r.env_variables.as_ref());
-                    grants.env = wanted
-                        .filter(|v| allowed.is_none_or(|a| a.contains(v)))
-                        .cloned()
-                        .collect();
+                    let allowed = rule
+                        .and_then(|r| r.env_variables.as_deref())
+                        .unwrap_or_default();
+                    for name in declared.env.iter().flat_map(|e| &e.variables) {
+                        if name.starts_with(HOST_VARIABLE_PREFIX) {
+                            grants.withheld.push(format!(
+                                "env: `{name}` is one of the host's own variables \
+                                 ({HOST_VARIABLE_PREFIX}*), never visible to plugins"
+                            ));
+                        } else if allowed.contains(name) {
+                            grants.env.push(name.clone());
+                        } else {
+                            grants
+                                .withheld
+                                .push(format!("env: `{name}` is not in the rule's env-variables"));
+                        }
+                    }
                 }
                 Capability::KeyValue => {
                     grants.namespaces = declared
@@ -410,6 +536,10 @@ impl Policy {
                             http,
                             rule.and_then(|r| r.http_allow.as_deref()),
                             rule.and_then(|r| r.http_credentials.as_deref()),
+                            HttpCeilings {
+                                max_response_kib: rule.and_then(|r| r.max_http_response_kib),
+                                allow_private: rule.is_some_and(|r| r.http_allow_private),
+                            },
                         );
                     }
                 }
@@ -465,8 +595,142 @@ mod tests {
         )
         .unwrap();
         let g = policy.evaluate("p", &d);
-        assert_eq!(g.files, vec![PathBuf::from("/srv/docs")]);
+        assert!(g.files.is_empty(), "neither directory exists here: {g:?}");
         assert_eq!(g.env, vec!["LANG".to_string()]);
+        assert!(
+            g.withheld
+                .iter()
+                .any(|w| w.contains("env: `SECRET` is not in the rule's env-variables")),
+            "{:?}",
+            g.withheld
+        );
+    }
+
+    fn files_declaring(dirs: &[&Path]) -> ManifestCapabilities {
+        let mut d = declared(&[], &[Capability::Files]);
+        d.files = Some(crate::manifest::FilesParams {
+            read_only: dirs.iter().map(|p| p.to_path_buf()).collect(),
+        });
+        d
+    }
+
+    fn temp_tree(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("policy-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("ok/docs")).unwrap();
+        std::fs::create_dir_all(root.join("outside")).unwrap();
+        root
+    }
+
+    #[test]
+    fn declared_directories_resolve_inside_a_root_or_are_withheld() {
+        let root = temp_tree("resolve");
+        let policy = Policy::parse(
+            &format!(
+                "[[rule]]\nplugins = \"p\"\ngrant = [\"files\"]\nfiles-read-only = [\"{}\"]\n",
+                root.join("ok").display()
+            ),
+            None,
+        )
+        .unwrap();
+        // `..` climbing out of the root, spelled to start inside it.
+        let climbing = root.join("ok/../outside");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("outside"), root.join("ok/link")).unwrap();
+        let linked = root.join("ok/link");
+        let missing = root.join("ok/missing");
+        let inside = root.join("ok/docs/../docs");
+        let g = policy.evaluate(
+            "p",
+            &files_declaring(&[&climbing, &linked, &missing, &inside]),
+        );
+        assert_eq!(
+            g.files,
+            vec![GrantedDir {
+                guest: root.join("ok/docs"),
+                host: std::fs::canonicalize(root.join("ok/docs")).unwrap(),
+            }]
+        );
+        let withheld = g.withheld.join("\n");
+        assert!(
+            withheld.contains("ok/../outside` resolves to")
+                && withheld.contains("not inside the rule's files-read-only"),
+            "{withheld}"
+        );
+        #[cfg(unix)]
+        assert!(withheld.contains("ok/link` resolves to"), "{withheld}");
+        assert!(
+            withheld.contains("ok/missing` cannot be resolved"),
+            "{withheld}"
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn the_hosts_own_files_are_never_granted() {
+        let root = temp_tree("own");
+        std::fs::create_dir_all(root.join("ok/data")).unwrap();
+        let policy = Policy::parse(
+            &format!("[[rule]]\nplugins = \"p\"\ngrant = [\"files\"]\nfiles-read-only = [\"/\"]\n"),
+            None,
+        )
+        .unwrap()
+        .protecting([root.join("ok/data"), root.join("outside/state.key")]);
+        let g = policy.evaluate(
+            "p",
+            &files_declaring(&[
+                &root.join("ok"),
+                &root.join("ok/data"),
+                &root.join("ok/docs"),
+            ]),
+        );
+        assert_eq!(g.files.len(), 1, "{g:?}");
+        assert!(g.files[0].guest.ends_with("ok/docs"));
+        let withheld = g.withheld.join("\n");
+        assert_eq!(
+            withheld.matches("would reach the host's own").count(),
+            2,
+            "{withheld}"
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn files_and_env_rules_must_name_their_lists() {
+        for (grant, list) in [("files", "files-read-only"), ("env", "env-variables")] {
+            let err = Policy::parse(
+                &format!("[[rule]]\nplugins = \"p\"\ngrant = [\"{grant}\"]\n"),
+                None,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains(&format!(
+                    "line 2: a rule that grants `{grant}` must say what it allows with `{list}`"
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_hosts_own_variables_are_never_granted() {
+        let mut d = declared(&[], &[Capability::Env]);
+        d.env = Some(crate::manifest::EnvParams {
+            variables: vec!["MCP_WASM_HOST_SECRET_API".into(), "LANG".into()],
+        });
+        let policy = Policy::parse(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"env\"]\nenv-variables = [\"MCP_WASM_HOST_SECRET_API\", \"LANG\"]\n",
+            None,
+        )
+        .unwrap();
+        let g = policy.evaluate("p", &d);
+        assert_eq!(g.env, vec!["LANG".to_string()]);
+        assert!(
+            g.withheld[0].contains("host's own variables"),
+            "{:?}",
+            g.withheld
+        );
     }
 
     #[test]

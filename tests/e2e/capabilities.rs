@@ -246,7 +246,11 @@ async fn files_and_env_reach_a_plugin_only_when_a_rule_grants_them() {
     // not writable; only the allowed variable is set.
     dir.write(
         "policy.toml",
-        "[[rule]]\nplugins = \"chatty\"\ngrant = [\"files\", \"env\"]\nenv-variables = [\"E2E_COLOUR\"]\n",
+        format!(
+            "[[rule]]\nplugins = \"chatty\"\ngrant = [\"files\", \"env\"]\n\
+             files-read-only = [\"{}\"]\nenv-variables = [\"E2E_COLOUR\"]\n",
+            data.path.display()
+        ),
     );
     let policy = dir.path.join("policy.toml");
     let host = Connected::start(&dir, options.arg("--policy").arg(policy.to_str().unwrap()))

@@ -134,12 +134,64 @@ async fn servers() -> (TestServer, TestServer) {
     (api, other)
 }
 
+/// The operator lets `fetch` reach the two servers; `localhost` is a name
+/// of the host's own network, which takes `http-allow-private`.
 fn policy_for(api: &TestServer, other: &TestServer) -> String {
+    format!(
+        "{}http-allow-private = true\n",
+        policy_without_private(api, other)
+    )
+}
+
+fn policy_without_private(api: &TestServer, other: &TestServer) -> String {
     format!(
         "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\nhttp-allow = [\"http://127.0.0.1:{}\", \"http://localhost:{}\"]\n",
         api.addr.port(),
         other.addr.port()
     )
+}
+
+#[tokio::test]
+async fn a_name_of_the_hosts_own_network_is_reached_only_when_the_rule_allows_it() {
+    let (api, other) = servers().await;
+    let dir = PluginDir::with(&["fetch"], &[]);
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .policy(
+            &dir,
+            &format!(
+                "{}max-http-response-kib = 1\n",
+                policy_without_private(&api, &other)
+            ),
+        )
+        .env("MCP_WASM_HOST_SECRET_FETCH_LOCAL_TOKEN", TOKEN);
+    let host = Connected::start(&dir, options).await.unwrap();
+    // The allowed origin names the loopback literal: reachable.
+    let ok = host.call_ok("fetch", fetch_args(&api.url("/data"))).await;
+    assert_eq!(text_of(&ok), r#"{"answer":42}"#);
+    // `localhost` is allowed by name, but resolves to the loopback.
+    let by_name = format!("http://localhost:{}/landing", other.addr.port());
+    let refused = host.call_err("fetch", fetch_args(&by_name)).await;
+    assert!(
+        refused.contains("denied:")
+            && refused
+                .contains("`localhost` resolves only to addresses of the host's own networks")
+            && refused.contains("loopback"),
+        "{refused}"
+    );
+    // So is a redirect hop to it.
+    let cross = host.call_err("fetch", fetch_args(&api.url("/cross"))).await;
+    assert!(
+        cross.contains("resolves only to addresses of the host's own networks"),
+        "{cross}"
+    );
+    assert!(other.seen.paths().is_empty(), "{:?}", other.seen.paths());
+    // The rule's ceiling lowers the manifest's response cap.
+    let big = host.call_err("fetch", fetch_args(&api.url("/big"))).await;
+    assert!(
+        big.contains("larger than the plugin's cap of 1 KiB"),
+        "{big}"
+    );
+    host.shutdown().await;
 }
 
 fn fetch_args(url: &str) -> serde_json::Value {

@@ -5,6 +5,7 @@
 #![allow(deprecated)] // logging is deprecated by SEP-2577 yet still on the wire
 
 mod auth;
+mod boundaries;
 mod cancellation;
 mod capabilities;
 mod componentize;
@@ -12,11 +13,13 @@ mod examples;
 mod facade;
 mod http;
 mod http_host_check;
+mod listener;
 mod loading;
 mod mrtr;
 mod notifications;
 mod ops;
 mod polyglot;
+mod principals;
 mod raw_stdio;
 mod reload;
 mod sandbox;

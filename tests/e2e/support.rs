@@ -775,3 +775,106 @@ pub async fn post_initialize(url: &str, headers: &[(&str, &str)]) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
     String::from_utf8_lossy(&response).into_owned()
 }
+
+/// A raw HTTP response: status code, header block (lower-case names) and
+/// body.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The value of header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Send one raw HTTP/1.1 request over its own connection to the host
+/// serving `mcp_url`; `Host` is the URL's authority unless `headers`
+/// names one. Waits at most ten seconds for the whole response.
+pub async fn raw_http(
+    mcp_url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = authority_of(mcp_url);
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or(authority, |(_, value)| value);
+    let extra: String = headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    RawResponse {
+        status,
+        headers: lines.collect::<Vec<_>>().join("\n"),
+        body: body.to_string(),
+    }
+}
+
+/// A JSON-RPC POST to `/mcp` as a handshake-era client would send it.
+pub async fn post_mcp(mcp_url: &str, headers: &[(&str, &str)], body: &Value) -> RawResponse {
+    let mut all = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    all.extend_from_slice(headers);
+    raw_http(mcp_url, "POST", "/mcp", &all, &body.to_string()).await
+}
+
+/// The value of the sample `series` (name and labels, exactly) in a
+/// Prometheus text `text`.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// SHA-256 of `token`, as `mcp-wasm-host auth hash-token` prints it.
+pub fn token_digest(token: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(host_binary())
+        .args(["auth", "hash-token"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{token}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}

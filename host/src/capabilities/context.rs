@@ -92,7 +92,11 @@ impl context::Host for HostState {
     }
 
     async fn session_id(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(self.call.session_id.clone())
+        Ok(self
+            .call
+            .session_id
+            .as_deref()
+            .map(|session| opaque_session_id(&self.plugin, session)))
     }
 
     async fn client(&mut self) -> wasmtime::Result<Option<types::ClientInfo>> {
@@ -199,4 +203,22 @@ pub(crate) fn content_block_json(block: types::ContentBlock) -> serde_json::Valu
             json!({"type": "resource", "resource": resource})
         }
     }
+}
+
+/// What a plugin sees of a session: an id that stays the same for every
+/// call of the session to this plugin, but is neither the transport's own
+/// session id (which would let a plugin that leaks it hand the session to
+/// someone else) nor the same for two plugins.
+fn opaque_session_id(plugin: &str, session: &str) -> String {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        let _ = getrandom::fill(&mut key);
+        key
+    });
+    let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(plugin.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(session.as_bytes());
+    format!("s-{}", &hasher.finalize().to_hex()[..32])
 }

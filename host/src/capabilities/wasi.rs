@@ -35,13 +35,18 @@ pub(crate) fn ctx_for(plugin: &Arc<str>, grants: &Grants) -> WasiCtx {
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
+    // Each directory is opened at its resolved path; WASI resolves the
+    // guest's paths inside it and never follows a link out of it.
     for dir in &grants.files {
-        let guest_path = dir.to_string_lossy();
-        if let Err(e) = builder.preopened_dir(dir, guest_path.as_ref(), FsPerms::ReadOnly) {
-            tracing::warn!(plugin = %plugin, "cannot open granted directory {}: {e}", dir.display());
+        let guest_path = dir.guest.to_string_lossy();
+        if let Err(e) = builder.preopened_dir(&dir.host, guest_path.as_ref(), FsPerms::ReadOnly) {
+            tracing::warn!(plugin = %plugin, "cannot open granted directory {}: {e}", dir.host.display());
         }
     }
     for name in &grants.env {
+        if name.starts_with(crate::policy::HOST_VARIABLE_PREFIX) {
+            continue;
+        }
         if let Ok(value) = std::env::var(name) {
             builder.env(name, value);
         }

@@ -6,11 +6,13 @@
 
 mod channel;
 mod convert;
+mod gate;
 mod mrtr;
 mod reloads;
 mod rounds;
 mod served;
 mod server;
+mod sessions;
 pub mod stdin_watch;
 mod subscriptions;
 mod transport;

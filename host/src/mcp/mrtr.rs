@@ -58,6 +58,15 @@ pub(super) struct CallState {
     pub(super) operation: String,
     /// Digest of the arguments.
     pub(super) arguments: String,
+    /// Who the state was issued to: the principal's id (`""` without
+    /// authentication) and, on a handshake-era session, the session. A
+    /// retry from anyone else is refused.
+    #[serde(default)]
+    pub(super) caller: Caller,
+    /// The plugin that serves the call, when known when it started: a
+    /// retry must still be allowed to use it.
+    #[serde(default)]
+    pub(super) plugin: Option<String>,
     /// Answers to the questions asked so far, in order.
     pub(super) answers: Vec<Recorded>,
     /// The key of the question waiting for an answer, and its fingerprint.
@@ -65,6 +74,13 @@ pub(super) struct CallState {
     pub(super) pending_asked: String,
     /// Unix seconds after which the state is refused.
     pub(super) expires: u64,
+}
+
+/// Who a sealed state belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Caller {
+    pub(super) principal: String,
+    pub(super) session: Option<String>,
 }
 
 /// The channel of a call in the 2026-07-28 era: logs and progress go to the
@@ -283,6 +299,8 @@ pub(super) enum StateError {
     Expired,
     #[error("requestState belongs to a different request")]
     Mismatch,
+    #[error("requestState was issued to another caller")]
+    Foreign,
 }
 
 fn unix_now() -> u64 {
@@ -335,8 +353,7 @@ impl<T: Send + 'static> ParkedCalls<T> {
     pub(super) fn park(
         &self,
         call: RunningCall<T>,
-        operation: String,
-        arguments: String,
+        bound: Bound,
         answers: Vec<Recorded>,
         asked: &ClientRequest,
     ) -> (String, String) {
@@ -347,8 +364,10 @@ impl<T: Send + 'static> ParkedCalls<T> {
         let state = CallState {
             host: self.host.clone(),
             call: id,
-            operation,
-            arguments,
+            operation: bound.operation,
+            arguments: bound.arguments,
+            caller: bound.caller,
+            plugin: bound.plugin,
             answers,
             pending_key: key.clone(),
             pending_asked: asked.fingerprint(),
@@ -380,19 +399,17 @@ impl<T: Send + 'static> ParkedCalls<T> {
         (key, self.key.seal(&state))
     }
 
-    /// Open a sealed state sent back by a client for `operation` on
-    /// `arguments`.
-    pub(super) fn open(
-        &self,
-        token: &str,
-        operation: &str,
-        arguments: &str,
-    ) -> Result<CallState, StateError> {
+    /// Open a sealed state sent back by `bound.caller` for
+    /// `bound.operation` on `bound.arguments`.
+    pub(super) fn open(&self, token: &str, bound: &Bound) -> Result<CallState, StateError> {
         let state: CallState = self.key.open(token).map_err(|_| StateError::Invalid)?;
         if state.expires < unix_now() {
             return Err(StateError::Expired);
         }
-        if state.operation != operation || state.arguments != arguments {
+        if state.caller != bound.caller {
+            return Err(StateError::Foreign);
+        }
+        if state.operation != bound.operation || state.arguments != bound.arguments {
             return Err(StateError::Mismatch);
         }
         Ok(state)
@@ -412,6 +429,16 @@ impl<T: Send + 'static> ParkedCalls<T> {
             _ => None,
         }
     }
+}
+
+/// What a sealed state is bound to: the operation, its arguments, the
+/// caller, and the plugin serving it.
+#[derive(Debug, Clone)]
+pub(super) struct Bound {
+    pub(super) operation: String,
+    pub(super) arguments: String,
+    pub(super) caller: Caller,
+    pub(super) plugin: Option<String>,
 }
 
 /// Digest of a call's arguments, to bind a sealed state to them.
@@ -463,36 +490,78 @@ mod tests {
     fn sealed_states_are_bound_to_their_call() {
         let parked: ParkedCalls<()> =
             ParkedCalls::new(SealKey::generate().unwrap(), Duration::from_secs(60), 4);
+        let alice = Caller {
+            principal: "alice".into(),
+            session: None,
+        };
+        let bound = |operation: &str, arguments: &str, caller: &Caller| Bound {
+            operation: operation.into(),
+            arguments: arguments.into(),
+            caller: caller.clone(),
+            plugin: None,
+        };
         let state = CallState {
             host: parked.host.clone(),
             call: 1,
             operation: "tool:a".into(),
             arguments: "digest".into(),
+            caller: alice.clone(),
+            plugin: Some("p".into()),
             answers: Vec::new(),
             pending_key: "input-0".into(),
             pending_asked: ask("x").fingerprint(),
             expires: unix_now() + 60,
         };
         let token = parked.key.seal(&state);
-        assert!(parked.open(&token, "tool:a", "digest").is_ok());
+        assert!(
+            parked
+                .open(&token, &bound("tool:a", "digest", &alice))
+                .is_ok()
+        );
         assert_eq!(
-            parked.open(&token, "tool:b", "digest").unwrap_err(),
+            parked
+                .open(&token, &bound("tool:b", "digest", &alice))
+                .unwrap_err(),
             StateError::Mismatch
         );
         assert_eq!(
-            parked.open(&token, "tool:a", "other").unwrap_err(),
+            parked
+                .open(&token, &bound("tool:a", "other", &alice))
+                .unwrap_err(),
             StateError::Mismatch
         );
+        for other in [
+            Caller {
+                principal: "bob".into(),
+                session: None,
+            },
+            Caller {
+                principal: "alice".into(),
+                session: Some("s".into()),
+            },
+            Caller::default(),
+        ] {
+            assert_eq!(
+                parked
+                    .open(&token, &bound("tool:a", "digest", &other))
+                    .unwrap_err(),
+                StateError::Foreign
+            );
+        }
         let expired = parked.key.seal(&CallState {
             expires: unix_now() - 1,
             ..state.clone()
         });
         assert_eq!(
-            parked.open(&expired, "tool:a", "digest").unwrap_err(),
+            parked
+                .open(&expired, &bound("tool:a", "digest", &alice))
+                .unwrap_err(),
             StateError::Expired
         );
         assert_eq!(
-            parked.open("garbage", "tool:a", "digest").unwrap_err(),
+            parked
+                .open("garbage", &bound("tool:a", "digest", &alice))
+                .unwrap_err(),
             StateError::Invalid
         );
         assert!(

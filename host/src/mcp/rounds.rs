@@ -13,12 +13,19 @@ use rmcp::{ErrorData as McpError, RoleServer};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::mrtr::{ModernChannel, Recorded, RunningCall, Step, arguments_digest};
+use serde::{Deserialize, Serialize};
+
+use super::mrtr::{
+    Bound, CallState, Caller, ModernChannel, Recorded, RunningCall, StateError, Step,
+    arguments_digest,
+};
 use super::server::McpServer;
 use crate::bindings::types;
 use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError};
 use crate::error::InvocationError;
+use crate::metrics::Refusal;
 use crate::runtime::ServeError;
+use crate::state::Bucket;
 use crate::tool::ToolResult;
 
 /// What a parkable request produced when its task finished.
@@ -51,22 +58,28 @@ pub(super) enum Parkable {
 
 /// What identifies a request across its rounds.
 pub(super) struct Rounds<'a> {
-    operation: String,
-    arguments: String,
+    bound: Bound,
     request_state: Option<&'a String>,
     input_responses: Option<&'a InputResponses>,
 }
 
 impl<'a> Rounds<'a> {
+    /// The rounds of `operation` on `arguments`, served by `plugin` when
+    /// that is known before the work starts.
     pub(super) fn of(
         operation: &str,
         arguments: &Value,
+        plugin: Option<&str>,
         request_state: &'a Option<String>,
         input_responses: &'a Option<InputResponses>,
     ) -> Self {
         Self {
-            operation: operation.to_string(),
-            arguments: arguments_digest(arguments),
+            bound: Bound {
+                operation: operation.to_string(),
+                arguments: arguments_digest(arguments),
+                caller: Caller::default(),
+                plugin: plugin.map(str::to_owned),
+            },
             request_state: request_state.as_ref(),
             input_responses: input_responses.as_ref(),
         }
@@ -76,14 +89,307 @@ impl<'a> Rounds<'a> {
 /// Builds the context of each plugin call the request's task makes.
 pub(super) type CallMaker = Arc<dyn Fn() -> CallContext + Send + Sync>;
 
+/// A round's answer as kept for a retry that repeats it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub(super) enum StoredRound {
+    Complete(Value),
+    Input(Value),
+    Error(Value),
+}
+
+/// A response to a request that runs in rounds, as it is kept for a retry
+/// that repeats a completed round.
+pub(super) trait RoundResponse: Sized {
+    /// The response as kept; `None` for one that is not kept.
+    fn keep(&self) -> Option<StoredRound>;
+    /// The kept response back.
+    fn restore(kept: StoredRound) -> Result<Self, McpError>;
+}
+
+fn kept<T: Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value).ok()
+}
+
+fn restored<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, McpError> {
+    serde_json::from_value(value).map_err(|e| {
+        McpError::internal_error(
+            format!("the kept result of this round is unreadable: {e}"),
+            None,
+        )
+    })
+}
+
+macro_rules! round_response {
+    ($response:ident, $complete:ty) => {
+        impl RoundResponse for rmcp::model::$response {
+            fn keep(&self) -> Option<StoredRound> {
+                use rmcp::model::$response as Response;
+                match self {
+                    Response::InputRequired(input) => kept(input).map(StoredRound::Input),
+                    Response::Complete(done) => kept(done).map(StoredRound::Complete),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+            fn restore(kept: StoredRound) -> Result<Self, McpError> {
+                match kept {
+                    StoredRound::Complete(v) => Ok(restored::<$complete>(v)?.into()),
+                    StoredRound::Input(v) => Ok(restored::<InputRequiredResult>(v)?.into()),
+                    StoredRound::Error(v) => Err(restored::<McpError>(v)?),
+                }
+            }
+        }
+    };
+}
+
+round_response!(CallToolResponse, rmcp::model::CallToolResult);
+round_response!(ReadResourceResponse, rmcp::model::ReadResourceResult);
+round_response!(GetPromptResponse, rmcp::model::GetPromptResult);
+
+/// Where kept rounds live in the state store: a key-value namespace of no
+/// plugin (plugin names are never empty).
+const ROUNDS_OWNER: &str = "";
+const ROUNDS_NAMESPACE: &str = "rounds";
+
+/// Most bytes of one kept round; a larger answer is replaced by an error
+/// saying it was delivered once.
+const MAX_KEPT_ROUND: usize = 8 << 20;
+
+/// Whether this request runs a round, or another request did (or does).
+enum Claim {
+    /// This request runs the round; keep its answer under this key.
+    Mine(String),
+    /// The round ran before: its kept answer.
+    Kept(StoredRound),
+}
+
 impl McpServer {
-    /// Run one round of a 2026-07-28 request whose work is `work` (given a
-    /// factory of call contexts wired to the round machinery): start it, or
-    /// resume the parked task, or replay it; until it finishes or asks.
-    pub(super) async fn in_rounds<W, F>(
+    /// Who is calling, as sealed states record it.
+    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller {
+        let access = self.access(ctx);
+        Caller {
+            principal: access.principal().map(|p| p.id.clone()).unwrap_or_default(),
+            session: self.session_of(ctx, &access),
+        }
+    }
+
+    /// Answer one round of a 2026-07-28 request: start `work`, or resume
+    /// or replay it from the retry's sealed state, until it finishes or
+    /// asks; `finish` turns that into the response. A retry whose state
+    /// was issued to another caller, or for a plugin the caller may no
+    /// longer use, is refused. A retry of a round that already completed
+    /// gets that round's kept answer, and the work does not run again.
+    pub(super) async fn answer_rounds<R, W, F>(
         &self,
         ctx: &RequestContext<RoleServer>,
-        rounds: Rounds<'_>,
+        mut rounds: Rounds<'_>,
+        work: W,
+        finish: impl FnOnce(Parkable) -> Result<R, McpError>,
+    ) -> Result<R, McpError>
+    where
+        R: RoundResponse,
+        W: FnOnce(CallMaker) -> F,
+        F: Future<Output = Finished> + Send + 'static,
+    {
+        let metrics = self.services.runtime.metrics();
+        rounds.bound.caller = self.caller(ctx);
+        let opened = match rounds.request_state {
+            None => None,
+            Some(token) => {
+                let state = self.services.parked.open(token, &rounds.bound);
+                let foreign = match &state {
+                    Err(StateError::Foreign) => true,
+                    Ok(state) => state
+                        .plugin
+                        .as_deref()
+                        .is_some_and(|p| !self.access(ctx).allows(p)),
+                    Err(_) => false,
+                };
+                if foreign {
+                    metrics.refused(Refusal::ForeignRequestState);
+                    tracing::warn!(
+                        principal = %rounds.bound.caller.principal,
+                        "refused a requestState issued to another caller"
+                    );
+                    return Err(McpError::invalid_params(
+                        StateError::Foreign.to_string(),
+                        None,
+                    ));
+                }
+                let state = state.map_err(|e| McpError::invalid_params(e.to_string(), None))?;
+                Some((token.as_str(), state))
+            }
+        };
+        let claim = match &opened {
+            None => None,
+            Some((token, state)) => match self.claim_round(ctx, token, state.expires).await? {
+                Some(Claim::Kept(kept)) => {
+                    metrics
+                        .round_repeats
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return R::restore(kept);
+                }
+                Some(Claim::Mine(key)) => Some((key, state.expires)),
+                None => None,
+            },
+        };
+        let round = self
+            .in_rounds(
+                ctx,
+                rounds.bound,
+                opened.map(|(_, state)| state),
+                rounds.input_responses,
+                work,
+            )
+            .await;
+        // A retry refused before its round ran (an answer missing), or a
+        // round cancelled while it ran, answered nothing: a later retry may
+        // run it.
+        let answered = match &round {
+            Ok(Parkable::Done(
+                Finished::Cancelled | Finished::Tool(Err(InvocationError::Cancelled)),
+            ))
+            | Err(_) => false,
+            Ok(_) => true,
+        };
+        let response = round.and_then(finish);
+        if let Some((key, expires)) = claim {
+            if !answered {
+                self.release_round(&key).await;
+            } else {
+                self.keep_round(&key, expires, &response).await;
+            }
+        }
+        response
+    }
+
+    fn rounds_bucket() -> Bucket<'static> {
+        Bucket::KeyValue {
+            plugin: ROUNDS_OWNER,
+            namespace: ROUNDS_NAMESPACE,
+        }
+    }
+
+    /// Claim the round `token` continues, or find its kept answer. Another
+    /// request running the same round is waited for (up to the client
+    /// timeout). `None` when the state store cannot say (the round then
+    /// runs, at least once).
+    async fn claim_round(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        token: &str,
+        expires: u64,
+    ) -> Result<Option<Claim>, McpError> {
+        let store = &self.services.runtime.services().state;
+        let key = blake3::hash(token.as_bytes()).to_hex()[..32].to_string();
+        let done = format!("done:{key}");
+        let kept = |bytes: Vec<u8>| serde_json::from_slice::<StoredRound>(&bytes).ok();
+        match store.get(Self::rounds_bucket(), &done).await {
+            Ok(Some(bytes)) => return Ok(kept(bytes).map(Claim::Kept)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("cannot look up the round of a retry: {e}");
+                return Ok(None);
+            }
+        }
+        let claim = format!("claim:{key}");
+        match store
+            .increment(ROUNDS_OWNER, ROUNDS_NAMESPACE, &claim, 1)
+            .await
+        {
+            Ok(1) => {
+                let _ = store
+                    .set(Self::rounds_bucket(), &claim, b"1", Some(until(expires)))
+                    .await;
+                return Ok(Some(Claim::Mine(key)));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("cannot claim the round of a retry: {e}");
+                return Ok(None);
+            }
+        }
+        // Another request has this round: its answer is this one's.
+        let deadline = tokio::time::Instant::now() + self.services.client_timeout;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(25)) => {}
+                () = ctx.ct.cancelled() => {
+                    return Err(McpError::internal_error("the request was cancelled", None));
+                }
+            }
+            if let Ok(Some(bytes)) = store.get(Self::rounds_bucket(), &done).await {
+                return Ok(kept(bytes).map(Claim::Kept));
+            }
+            // A claim that vanished was released (its round was cancelled).
+            if let Ok(None) = store.get(Self::rounds_bucket(), &claim).await {
+                return Box::pin(self.claim_round(ctx, token, expires)).await;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(McpError::internal_error(
+                    "an identical retry of this round is still being answered; wait for its answer",
+                    None,
+                ));
+            }
+        }
+    }
+
+    async fn release_round(&self, key: &str) {
+        let store = &self.services.runtime.services().state;
+        let _ = store
+            .delete(Self::rounds_bucket(), &format!("claim:{key}"))
+            .await;
+    }
+
+    /// Keep a round's answer until its state expires.
+    async fn keep_round<R: RoundResponse>(
+        &self,
+        key: &str,
+        expires: u64,
+        response: &Result<R, McpError>,
+    ) {
+        let stored = match response {
+            Ok(r) => r.keep(),
+            Err(e) => kept(e).map(StoredRound::Error),
+        };
+        let Some(stored) = stored else {
+            return;
+        };
+        let mut bytes = serde_json::to_vec(&stored).unwrap_or_default();
+        if bytes.len() > MAX_KEPT_ROUND {
+            let error = McpError::internal_error(
+                "this round was answered once and its answer is too large to keep; call again \
+                 without requestState",
+                None,
+            );
+            bytes = serde_json::to_vec(&StoredRound::Error(kept(&error).unwrap_or_default()))
+                .unwrap_or_default();
+        }
+        let store = &self.services.runtime.services().state;
+        if let Err(e) = store
+            .set(
+                Self::rounds_bucket(),
+                &format!("done:{key}"),
+                &bytes,
+                Some(until(expires)),
+            )
+            .await
+        {
+            tracing::warn!("cannot keep the answer of a round for its retries: {e}");
+        }
+    }
+
+    /// Run one round of a 2026-07-28 request whose work is `work` (given a
+    /// factory of call contexts wired to the round machinery): start it, or
+    /// resume the parked task `opened` names, or replay it; until it
+    /// finishes or asks.
+    async fn in_rounds<W, F>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        bound: Bound,
+        opened: Option<CallState>,
+        input_responses: Option<&InputResponses>,
         work: W,
     ) -> Result<Parkable, McpError>
     where
@@ -105,14 +411,10 @@ impl McpServer {
             RunningCall::spawn(work(maker), channel, asks, cancel)
         };
 
-        let (mut run, mut answers) = match rounds.request_state {
+        let (mut run, mut answers) = match opened {
             None => (start(Vec::new()), Vec::new()),
-            Some(token) => {
-                let state = parked
-                    .open(token, &rounds.operation, &rounds.arguments)
-                    .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
-                let answer = rounds
-                    .input_responses
+            Some(state) => {
+                let answer = input_responses
                     .and_then(|r| r.get(&state.pending_key))
                     .cloned()
                     .ok_or_else(|| {
@@ -154,13 +456,8 @@ impl McpServer {
                             continue;
                         }
                     };
-                    let (key, state) = parked.park(
-                        run,
-                        rounds.operation,
-                        rounds.arguments,
-                        std::mem::take(&mut answers),
-                        &asked,
-                    );
+                    let (key, state) =
+                        parked.park(run, bound, std::mem::take(&mut answers), &asked);
                     let mut requests = InputRequests::new();
                     requests.insert(key, input);
                     return Ok(Parkable::Input(InputRequiredResult::new(
@@ -171,6 +468,15 @@ impl McpServer {
             }
         }
     }
+}
+
+/// The time left until the Unix second `expires` (at least a second).
+fn until(expires: u64) -> std::time::Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    std::time::Duration::from_secs(expires.saturating_sub(now).max(1))
 }
 
 /// The MCP form of a question for the client, for `inputRequests`.

@@ -44,6 +44,26 @@ fn malformed(message: String) -> McpError {
     McpError::internal_error(message, None)
 }
 
+/// A resource read's contents as the MCP result.
+fn resource_result(
+    contents: Result<Vec<crate::bindings::types::ResourceContents>, ServeError>,
+) -> Result<ReadResourceResult, McpError> {
+    let contents = contents
+        .map_err(|e| mcp_error(e, resource_not_found))?
+        .into_iter()
+        .map(convert::contents)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    Ok(ReadResourceResult::new(contents))
+}
+
+/// A prompt's messages as the MCP result.
+fn prompt_result(
+    result: Result<crate::bindings::types::PromptResult, ServeError>,
+) -> Result<rmcp::model::GetPromptResult, McpError> {
+    convert::prompt_result(result.map_err(|e| mcp_error(e, invalid_params))?).map_err(malformed)
+}
+
 impl McpServer {
     /// One page of `all`, each item converted to its MCP form.
     fn converted_page<T: Clone, U>(
@@ -107,43 +127,42 @@ impl McpServer {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let contents = if Self::is_modern(&ctx) {
+        if Self::is_modern(&ctx) {
             let uri = Value::String(request.uri.clone());
             let rounds = Rounds::of(
                 "resource",
                 &uri,
+                None,
                 &request.request_state,
                 &request.input_responses,
             );
             let served = self.services.served.clone();
             let wanted = request.uri.clone();
             let access = self.access(&ctx);
-            let outcome = self
-                .in_rounds(&ctx, rounds, move |call| async move {
-                    Finished::Resource(served.read_resource(&wanted, &access, &*call).await)
-                })
-                .await?;
-            match outcome {
-                Parkable::Done(Finished::Resource(r)) => r,
-                Parkable::Done(other) => {
-                    return Err(McpError::internal_error(other.missing_result(), None));
-                }
-                Parkable::Input(input) => return Ok(input.into()),
-            }
-        } else {
-            let make_call = self.call_factory(&ctx);
-            self.services
-                .served
-                .read_resource(&request.uri, &self.access(&ctx), &make_call)
-                .await
+            return self
+                .answer_rounds(
+                    &ctx,
+                    rounds,
+                    move |call| async move {
+                        Finished::Resource(served.read_resource(&wanted, &access, &*call).await)
+                    },
+                    |outcome| match outcome {
+                        Parkable::Done(Finished::Resource(r)) => Ok(resource_result(r)?.into()),
+                        Parkable::Done(other) => {
+                            Err(McpError::internal_error(other.missing_result(), None))
+                        }
+                        Parkable::Input(input) => Ok(input.into()),
+                    },
+                )
+                .await;
         }
-        .map_err(|e| mcp_error(e, resource_not_found))?;
-        let contents = contents
-            .into_iter()
-            .map(convert::contents)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(malformed)?;
-        Ok(ReadResourceResult::new(contents).into())
+        let make_call = self.call_factory(&ctx);
+        let contents = self
+            .services
+            .served
+            .read_resource(&request.uri, &self.access(&ctx), &make_call)
+            .await;
+        Ok(resource_result(contents)?.into())
     }
 
     pub(super) fn handle_list_prompts(
@@ -175,38 +194,42 @@ impl McpServer {
                 }
             }
         }
-        let result = if Self::is_modern(&ctx) {
+        if Self::is_modern(&ctx) {
             let key = serde_json::json!([request.name, arguments]);
             let rounds = Rounds::of(
                 "prompt",
                 &key,
+                None,
                 &request.request_state,
                 &request.input_responses,
             );
             let served = self.services.served.clone();
             let name = request.name.clone();
             let access = self.access(&ctx);
-            let outcome = self
-                .in_rounds(&ctx, rounds, move |call| async move {
-                    Finished::Prompt(served.get_prompt(&name, arguments, &access, &*call).await)
-                })
-                .await?;
-            match outcome {
-                Parkable::Done(Finished::Prompt(r)) => r,
-                Parkable::Done(other) => {
-                    return Err(McpError::internal_error(other.missing_result(), None));
-                }
-                Parkable::Input(input) => return Ok(input.into()),
-            }
-        } else {
-            let make_call = self.call_factory(&ctx);
-            self.services
-                .served
-                .get_prompt(&request.name, arguments, &self.access(&ctx), &make_call)
-                .await
+            return self
+                .answer_rounds(
+                    &ctx,
+                    rounds,
+                    move |call| async move {
+                        Finished::Prompt(served.get_prompt(&name, arguments, &access, &*call).await)
+                    },
+                    |outcome| match outcome {
+                        Parkable::Done(Finished::Prompt(r)) => Ok(prompt_result(r)?.into()),
+                        Parkable::Done(other) => {
+                            Err(McpError::internal_error(other.missing_result(), None))
+                        }
+                        Parkable::Input(input) => Ok(input.into()),
+                    },
+                )
+                .await;
         }
-        .map_err(|e| mcp_error(e, invalid_params))?;
-        Ok(convert::prompt_result(result).map_err(malformed)?.into())
+        let make_call = self.call_factory(&ctx);
+        let result = self
+            .services
+            .served
+            .get_prompt(&request.name, arguments, &self.access(&ctx), &make_call)
+            .await;
+        Ok(prompt_result(result)?.into())
     }
 
     pub(super) async fn handle_complete(

@@ -68,28 +68,41 @@ impl McpServer {
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
     }
 
-    /// The session a request belongs to: the HTTP session header, else the
-    /// transport's own session.
-    fn session_of(&self, ctx: &RequestContext<RoleServer>) -> Option<String> {
-        if let Some(parts) = ctx.extensions.get::<http::request::Parts>() {
-            return parts
+    /// The session a handshake-era request belongs to, keyed by its
+    /// principal as well (the HTTP layer refuses a session id sent by
+    /// another principal; keying by both keeps state and warm instances
+    /// apart even so): the HTTP session header, else the transport's own
+    /// session. A 2026-07-28 request has none, whatever headers it sends.
+    pub(super) fn session_of(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        access: &Access,
+    ) -> Option<String> {
+        if Self::is_modern(ctx) && self.session_id.is_none() {
+            return None;
+        }
+        let session = match ctx.extensions.get::<http::request::Parts>() {
+            Some(parts) => parts
                 .headers
                 .get("mcp-session-id")
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-        }
-        self.session_id.clone()
+                .map(str::to_owned),
+            None => self.session_id.clone(),
+        }?;
+        Some(match access.principal() {
+            Some(p) => format!("{}:{}:{session}", p.id.len(), p.id),
+            None => session,
+        })
     }
 
     /// Where session state lives for this request: for a 2026-07-28
     /// request the state handle in `_meta`, else the authenticated
     /// principal, else the stdio connection (one process per client); for
-    /// a handshake-era request its session.
-    fn session_scope(&self, ctx: &RequestContext<RoleServer>) -> Option<String> {
+    /// a handshake-era request its session (with its principal).
+    fn session_scope(&self, ctx: &RequestContext<RoleServer>, access: &Access) -> Option<String> {
         if !Self::is_modern(ctx) {
-            return self.session_of(ctx).map(|s| format!("session:{s}"));
+            return self.session_of(ctx, access).map(|s| format!("session:{s}"));
         }
-        let access = self.access(ctx);
         let principal = access.principal();
         match ctx.meta.get(STATE_HANDLE_META_KEY).and_then(Value::as_str) {
             // Handles are the client's names: each principal has its own
@@ -144,12 +157,13 @@ impl McpServer {
             .protocol_version()
             .map(|v| v.to_string())
             .unwrap_or_default();
+        let access = self.access(ctx);
         CallContext::new(request_id_text(ctx), protocol_version, cancel, channel)
-            .with_session(self.session_of(ctx))
+            .with_session(self.session_of(ctx, &access))
             .with_client(client)
-            .with_session_scope(self.session_scope(ctx))
+            .with_session_scope(self.session_scope(ctx, &access))
             .with_served(self.services.served.clone())
-            .with_access(self.access(ctx))
+            .with_access(access)
     }
 
     /// Which plugins the request may reach: over HTTP, what the transport's
@@ -329,44 +343,58 @@ impl ServerHandler for McpServer {
 
         if Self::is_modern(&ctx) {
             let operation = format!("tool:{}", request.name);
+            let plugin = target.as_ref().map(|t| t.plugin.name.to_string());
             let rounds = Rounds::of(
                 &operation,
                 &arguments,
+                plugin.as_deref(),
                 &request.request_state,
                 &request.input_responses,
             );
             let runtime = self.services.runtime.clone();
             let name = request.name.clone();
+            let shown = request.name.clone();
             // Runs when the call starts, or is replayed because its parked
             // task is gone: then on the version now in the catalog.
-            let outcome = self
-                .in_rounds(&ctx, rounds, move |call| async move {
-                    let Some(tool) = target else {
-                        return Finished::Lost(format!(
-                            "the call cannot be resumed: tool `{name}` is no longer served"
-                        ));
-                    };
-                    if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
-                        return Finished::Lost(format!("the call cannot be resumed: {problem}"));
-                    }
-                    let tool_name = tool.spec().name.clone();
-                    Finished::Tool(
-                        runtime
-                            .dispatch_tool(tool.plugin, tool_name, arguments, call())
-                            .await,
-                    )
-                })
-                .await?;
-            return Ok(match outcome {
-                Parkable::Done(Finished::Tool(outcome)) => tool_response(&request.name, outcome),
-                Parkable::Done(Finished::Cancelled) => {
-                    tool_response(&request.name, Err(InvocationError::Cancelled))
-                }
-                Parkable::Done(other) => {
-                    convert::call_result(ToolResult::error_text(other.missing_result())).into()
-                }
-                Parkable::Input(input) => input.into(),
-            });
+            return self
+                .answer_rounds(
+                    &ctx,
+                    rounds,
+                    move |call| async move {
+                        let Some(tool) = target else {
+                            return Finished::Lost(format!(
+                                "the call cannot be resumed: tool `{name}` is no longer served"
+                            ));
+                        };
+                        if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
+                            return Finished::Lost(format!(
+                                "the call cannot be resumed: {problem}"
+                            ));
+                        }
+                        let tool_name = tool.spec().name.clone();
+                        Finished::Tool(
+                            runtime
+                                .dispatch_tool(tool.plugin, tool_name, arguments, call())
+                                .await,
+                        )
+                    },
+                    |outcome| {
+                        Ok(match outcome {
+                            Parkable::Done(Finished::Tool(outcome)) => {
+                                tool_response(&shown, outcome)
+                            }
+                            Parkable::Done(Finished::Cancelled) => {
+                                tool_response(&shown, Err(InvocationError::Cancelled))
+                            }
+                            Parkable::Done(other) => {
+                                convert::call_result(ToolResult::error_text(other.missing_result()))
+                                    .into()
+                            }
+                            Parkable::Input(input) => input.into(),
+                        })
+                    },
+                )
+                .await;
         }
         let Some(tool) = target else {
             // Only a 2026-07-28 request goes on without its tool.

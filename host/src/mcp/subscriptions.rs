@@ -112,6 +112,14 @@ impl SubscriptionHub {
         Ok(())
     }
 
+    /// Drop every session whose connection has closed (called as a
+    /// session closes, so the hub never keeps a dead peer).
+    pub fn forget_closed_sessions(&self) {
+        self.lock()
+            .sessions
+            .retain(|_, s| !s.peer.is_transport_closed());
+    }
+
     /// `resources/unsubscribe`.
     pub fn unsubscribe(&self, id: u64, uri: &str) {
         if let Some(session) = self.lock().sessions.get_mut(&id) {

@@ -6,17 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use axum::extract::State;
-use axum::response::IntoResponse as _;
-
+use super::gate::{Gate, LOOPBACK_HOSTS, guard};
+use super::sessions::{OwnedSessions, SessionOwners};
 use super::{HostServices, McpServer};
-use crate::auth::{Access, AuthFailure, Authenticator};
+use crate::auth::SharedAuthenticator;
+use crate::listener::ListenerLimits;
+use crate::ops::MetricsAccess;
 
 /// Why a transport stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -147,10 +147,27 @@ pub struct HttpOptions {
     pub allow_any_host: bool,
     /// How long, once shutdown begins, the calls running may take to finish.
     pub shutdown_grace: Duration,
-    /// Bearer-token authentication of `/mcp`; `None` lets every request in.
-    pub auth: Option<Arc<Authenticator>>,
+    /// Bearer-token authentication of `/mcp` (and `/metrics`); `None` lets
+    /// every request in.
+    pub auth: Option<SharedAuthenticator>,
     /// A handshake-era session unused this long is closed.
     pub session_idle: Duration,
+    /// Handshake-era sessions held at once; a new one beyond is answered
+    /// 503 with `Retry-After`.
+    pub max_sessions: usize,
+    /// Connections at once, and how long a client has to send headers.
+    pub limits: ListenerLimits,
+    /// How long a client has to send a request's body once its headers
+    /// arrived.
+    pub body_timeout: Duration,
+    /// A second listener for `/healthz`, `/readyz` and `/metrics` without
+    /// a token (for scrapers).
+    pub ops_addr: Option<SocketAddr>,
+}
+
+impl HttpOptions {
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_SESSIONS: usize = 1000;
 }
 
 /// Serve Streamable HTTP at `/mcp` until `shutdown` fires. `on_bound` is
@@ -175,12 +192,13 @@ pub async fn serve_http(
             .extend(options.extra_allowed_hosts.iter().cloned());
     }
     let factory_services = services.clone();
+    let owners = Arc::new(SessionOwners::new(options.max_sessions));
     let service = StreamableHttpService::new(
         move || Ok(McpServer::new(factory_services.clone(), None)),
         Arc::new({
             let mut sessions = LocalSessionManager::default();
             sessions.session_config.keep_alive = Some(options.session_idle);
-            sessions
+            OwnedSessions::new(sessions, owners.clone(), services.hub.clone())
         }),
         config,
     );
@@ -200,16 +218,30 @@ pub async fn serve_http(
         }),
         shutdown: shutdown.clone(),
     };
-    let mcp =
-        axum::Router::new()
-            .fallback_service(service)
-            .layer(axum::middleware::from_fn_with_state(
-                options.auth.clone(),
-                authenticate,
-            ));
+    let origin_hosts = (!options.allow_any_host).then(|| {
+        let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect();
+        hosts.extend(options.extra_allowed_hosts.iter().cloned());
+        Arc::new(hosts)
+    });
+    let metrics = services.runtime.metrics().clone();
+    let gate = Gate {
+        auth: options.auth.clone(),
+        sessions: owners,
+        metrics: metrics.clone(),
+        origin_hosts,
+        body_timeout: options.body_timeout,
+    };
+    let mcp = axum::Router::new()
+        .fallback_service(service)
+        .layer(axum::middleware::from_fn_with_state(gate, guard));
+    let ops = Arc::new(ops);
+    let metrics_access = match &options.auth {
+        Some(auth) => MetricsAccess::Token(auth.clone()),
+        None => MetricsAccess::Open,
+    };
     let app = axum::Router::new()
         .nest_service("/mcp", mcp)
-        .merge(crate::ops::router(Arc::new(ops)));
+        .merge(crate::ops::router(ops.clone(), metrics_access));
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|source| TransportError::Bind {
@@ -217,12 +249,15 @@ pub async fn serve_http(
             source,
         })?;
     let bound = listener.local_addr().map_err(TransportError::Http)?;
+    let ops_listener = match options.ops_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| TransportError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
     on_bound(bound);
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
     let closing = streams.clone();
     let draining = {
         let shutdown = shutdown.clone();
@@ -232,52 +267,33 @@ pub async fn serve_http(
             streams.cancel();
         })
     };
+    // The operations listener stops with the main one.
+    let ops_served = ops_listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("operations endpoints on http://{addr}/metrics");
+        }
+        let closing = closing.clone();
+        let metrics = metrics.clone();
+        tokio::spawn(crate::listener::serve(
+            listener,
+            crate::ops::router(ops, MetricsAccess::Open),
+            options.limits,
+            metrics,
+            async move { closing.cancelled().await },
+        ))
+    });
     // On shutdown the calls running drain first: a call waiting for the
     // client needs the client's next request to arrive. Then streams end and
     // the listener closes.
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { closing.cancelled().await })
-        .await
-        .map_err(TransportError::Http);
+    crate::listener::serve(listener, app, options.limits, metrics, async move {
+        closing.cancelled().await
+    })
+    .await;
+    if let Some(ops) = ops_served {
+        let _ = ops.await;
+    }
     draining.abort();
-    served
-}
-
-/// Let a request to `/mcp` in with the [`Access`] its bearer token gives
-/// (every plugin when there is no authenticator), or answer 401.
-async fn authenticate(
-    State(auth): State<Option<Arc<Authenticator>>>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let access = match &auth {
-        None => Access::everything(),
-        Some(auth) => {
-            let header = request
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
-            match auth.verify(header) {
-                Ok(principal) => Access::of(principal),
-                Err(failure) => {
-                    let challenge = match failure {
-                        AuthFailure::Missing => "Bearer realm=\"mcp-wasm-host\"",
-                        AuthFailure::Invalid => {
-                            "Bearer realm=\"mcp-wasm-host\", error=\"invalid_token\""
-                        }
-                    };
-                    return (
-                        http::StatusCode::UNAUTHORIZED,
-                        [(http::header::WWW_AUTHENTICATE, challenge)],
-                        format!("{failure}\n"),
-                    )
-                        .into_response();
-                }
-            }
-        }
-    };
-    request.extensions_mut().insert(access);
-    next.run(request).await
+    Ok(())
 }
 
 /// A session id for a stdio connection, unique per process start.

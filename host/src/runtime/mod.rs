@@ -123,6 +123,12 @@ impl Runtime {
         &self.metrics
     }
 
+    /// The services behind the host-service capabilities (state store,
+    /// HTTP client, secrets).
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
     pub fn cache(&self) -> &CompileCache {
         &self.cache
     }
@@ -133,7 +139,9 @@ impl Runtime {
     }
 
     /// Evaluate plugins loaded from now on against `policy`.
-    pub fn replace_policy(&self, policy: Policy) {
+    pub fn replace_policy(&self, mut policy: Policy) {
+        // The host's own files stay protected whatever the new file says.
+        policy.protected = self.policy.load().protected.clone();
         self.policy.store(Arc::new(policy));
     }
 

@@ -15,6 +15,7 @@
 //!
 //! Networking is never granted by default: a policy rule must name `http`.
 
+mod address;
 mod origin;
 mod send;
 
@@ -155,6 +156,16 @@ impl HttpParams {
     }
 }
 
+/// What the granting rule adds to a plugin's `http` besides its lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpCeilings {
+    /// `max-http-response-kib`: the largest response body a manifest may
+    /// ask for.
+    pub max_response_kib: Option<u64>,
+    /// `http-allow-private`.
+    pub allow_private: bool,
+}
+
 /// What the policy grants a plugin's `http`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpGrant {
@@ -162,6 +173,10 @@ pub struct HttpGrant {
     pub credentials: Vec<CredentialParams>,
     pub max_redirects: u32,
     pub max_response_bytes: usize,
+    /// Whether names may resolve to the host's own networks (loopback,
+    /// private, link-local, ...): the granting rule's `http-allow-private`.
+    /// Without it only an allowed origin naming an IP literal reaches one.
+    pub allow_private: bool,
 }
 
 impl HttpGrant {
@@ -172,6 +187,7 @@ impl HttpGrant {
         declared: &HttpParams,
         allow: Option<&[OriginPattern]>,
         credentials: Option<&[String]>,
+        ceilings: HttpCeilings,
     ) -> Self {
         let allowed = match allow {
             None => declared.allow.clone(),
@@ -201,7 +217,9 @@ impl HttpGrant {
             max_response_bytes: (declared
                 .max_response_kib
                 .unwrap_or(DEFAULT_MAX_RESPONSE_KIB)
+                .min(ceilings.max_response_kib.unwrap_or(u64::MAX))
                 * 1024) as usize,
+            allow_private: ceilings.allow_private,
         }
     }
 
@@ -260,7 +278,7 @@ mod tests {
             "allow = [\"http://127.0.0.1:*\", \"https://*.example.com\"]\n[[credentials]]\norigin = \"http://127.0.0.1:*\"\nsecret = \"local\"\n[[credentials]]\norigin = \"https://api.example.com\"\nsecret = \"remote\"\n",
         )
         .unwrap();
-        let all = HttpGrant::narrowed(&declared, None, None);
+        let all = HttpGrant::narrowed(&declared, None, None, HttpCeilings::default());
         assert_eq!(all.allow, declared.allow);
         assert_eq!(all.credentials.len(), 2);
         assert_eq!(all.max_redirects, DEFAULT_MAX_REDIRECTS);
@@ -269,7 +287,15 @@ mod tests {
             "https://*.eu.example.com".parse().unwrap(),
             "https://other.org".parse().unwrap(),
         ];
-        let narrow = HttpGrant::narrowed(&declared, Some(&policy), Some(&["local".to_string()]));
+        let narrow = HttpGrant::narrowed(
+            &declared,
+            Some(&policy),
+            Some(&["local".to_string()]),
+            HttpCeilings {
+                max_response_kib: Some(16),
+                allow_private: false,
+            },
+        );
         assert_eq!(
             narrow.allowed_list(),
             "http://127.0.0.1:8080, https://*.eu.example.com"

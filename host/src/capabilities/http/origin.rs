@@ -127,6 +127,12 @@ impl OriginPattern {
     }
 
     /// Whether a request to `url` falls under this pattern.
+    /// Whether this pattern matches `url` by naming its host exactly (an
+    /// IP literal, for one), not through a subdomain wildcard.
+    pub fn names_host_of(&self, url: &Url) -> bool {
+        matches!(self.host, HostPattern::Exact(_)) && self.matches(url)
+    }
+
     pub fn matches(&self, url: &Url) -> bool {
         let https = match url.scheme() {
             "https" => true,

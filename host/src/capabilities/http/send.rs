@@ -9,6 +9,7 @@ use ::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 use wasmtime::component::{HasSelf, Linker};
 
+use super::address::{PublicOnlyResolver, non_public_range};
 use super::{HOST_HEADERS, HttpGrant};
 use crate::bindings::{http as wit, types};
 use crate::capabilities::Capability;
@@ -29,29 +30,41 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 /// another origin.
 const ORIGIN_BOUND_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
-/// The host's HTTP client, shared by every plugin, built on first use (so a
-/// host whose plugins never send a request never loads TLS roots).
+/// The host's HTTP clients, shared by every plugin, each built on first use
+/// (so a host whose plugins never send a request never loads TLS roots):
+/// one whose names resolve only to public addresses, and one for grants
+/// that allow the host's own networks.
 #[derive(Debug, Default)]
 pub struct HttpClient {
-    client: OnceLock<Result<reqwest::Client, String>>,
+    public: OnceLock<Result<reqwest::Client, String>>,
+    private: OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl HttpClient {
-    fn client(&self) -> Result<&reqwest::Client, types::FacadeError> {
-        self.client
-            .get_or_init(|| {
-                // Another part of the process may have chosen a provider already.
-                let _ = rustls::crypto::ring::default_provider().install_default();
+    fn client(&self, allow_private: bool) -> Result<&reqwest::Client, types::FacadeError> {
+        let cell = if allow_private {
+            &self.private
+        } else {
+            &self.public
+        };
+        cell.get_or_init(|| {
+            // Another part of the process may have chosen a provider already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let builder = if allow_private {
                 reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .no_proxy()
-                    .connect_timeout(Duration::from_secs(10))
-                    .user_agent(concat!("mcp-wasm-host/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))
-            })
-            .as_ref()
-            .map_err(|e| types::FacadeError::Failed(e.clone()))
+            } else {
+                reqwest::Client::builder().dns_resolver(std::sync::Arc::new(PublicOnlyResolver))
+            };
+            builder
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("mcp-wasm-host/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))
+        })
+        .as_ref()
+        .map_err(|e| types::FacadeError::Failed(e.clone()))
     }
 }
 
@@ -168,6 +181,25 @@ fn redirect_target(response: &reqwest::Response, from: &Url) -> Option<Result<Ur
     )
 }
 
+/// Why one request of a chain of redirects failed.
+enum HopError {
+    /// The policy refused where it would have gone.
+    Denied(String),
+    Failed(String),
+}
+
+/// The resolver's refusal, when that is why a request failed.
+fn non_public_cause(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<super::address::NonPublicName>() {
+            return Some(refused.to_string());
+        }
+        source = e.source();
+    }
+    None
+}
+
 struct Sender<'a> {
     plugin: &'a str,
     grant: &'a HttpGrant,
@@ -233,6 +265,26 @@ impl Sender<'_> {
         Ok((headers, injected))
     }
 
+    /// Why `url`, whose host is an IP literal of the host's own networks,
+    /// may not be reached: no allowed origin names that literal and the
+    /// rule does not allow private addresses. (Names are checked by the
+    /// resolver, as they are resolved.)
+    fn literal_outside_grant(&self, url: &Url) -> Option<String> {
+        let ip = match url.host()? {
+            url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+            url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+            url::Host::Domain(_) => return None,
+        };
+        let range = non_public_range(ip)?;
+        if self.grant.allow_private || self.grant.allow.iter().any(|o| o.names_host_of(url)) {
+            return None;
+        }
+        Some(format!(
+            "{ip} is a {range} address, and no allowed origin names it (allowed: {})",
+            self.grant.allowed_list()
+        ))
+    }
+
     async fn send(
         &self,
         client: &reqwest::Client,
@@ -258,6 +310,9 @@ impl Sender<'_> {
                     ),
                 }));
             }
+            if let Some(denied) = self.literal_outside_grant(&url) {
+                return Err(self.deny(denied));
+            }
             let (headers, injected) =
                 self.headers_for(&url, &guest_headers, url.origin() != first)?;
             tracing::debug!(
@@ -270,22 +325,34 @@ impl Sender<'_> {
                 builder = builder.body(body.clone());
             }
             let exchange = async {
-                let mut response = builder
-                    .send()
-                    .await
-                    .map_err(|e| format!("{method} {url}: {}", chain(&e.without_url())))?;
+                let mut response =
+                    builder
+                        .send()
+                        .await
+                        .map_err(|e| match non_public_cause(&e) {
+                            Some(why) => HopError::Denied(format!("{method} {url}: {why}")),
+                            None => HopError::Failed(format!(
+                                "{method} {url}: {}",
+                                chain(&e.without_url())
+                            )),
+                        })?;
                 if self.grant.max_redirects > 0
                     && let Some(next) = redirect_target(&response, &url)
                 {
                     return Ok(Err((response.status().as_u16(), next)));
                 }
-                let body = read_capped(&mut response, self.grant.max_response_bytes, &url).await?;
+                let body = read_capped(&mut response, self.grant.max_response_bytes, &url)
+                    .await
+                    .map_err(HopError::Failed)?;
                 Ok(Ok((response, body)))
             };
             let outcome = tokio::time::timeout_at(deadline.into(), exchange)
                 .await
                 .map_err(|_| types::FacadeError::Timeout)?
-                .map_err(types::FacadeError::Failed)?;
+                .map_err(|e| match e {
+                    HopError::Denied(why) => self.deny(why),
+                    HopError::Failed(why) => types::FacadeError::Failed(why),
+                })?;
             let (status, next) = match outcome {
                 Ok((response, body)) => {
                     tracing::debug!(
@@ -376,7 +443,7 @@ impl wit::Host for HostState {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        let client = match self.services.http.client() {
+        let client = match self.services.http.client(self.grants.http.allow_private) {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };

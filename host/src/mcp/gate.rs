@@ -1,0 +1,234 @@
+//! What every HTTP request to `/mcp` passes through before rmcp sees it:
+//! the bearer token (401 without a valid one), the `Origin` header (403
+//! unless it names an allowed host), the request body read within its
+//! timeout (408) and size (413), the session id (404 when it is another
+//! principal's session), the session cap (503 with `Retry-After` for an
+//! `initialize` beyond it); and, as the `initialize` response leaves, the
+//! new session bound to the principal that opened it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::IntoResponse as _;
+
+use super::sessions::{SessionCheck, SessionOwners};
+use crate::auth::{Access, AuthFailure, SharedAuthenticator};
+use crate::metrics::{Metrics, Refusal};
+
+/// The host names a local client may use (in `Host` and `Origin`).
+pub(super) const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// Largest request body read.
+const MAX_BODY: usize = 4 << 20;
+
+/// What the gate checks against.
+#[derive(Clone)]
+pub(super) struct Gate {
+    pub(super) auth: Option<SharedAuthenticator>,
+    pub(super) sessions: Arc<SessionOwners>,
+    pub(super) metrics: Arc<Metrics>,
+    /// Hosts an `Origin` header may name; `None` accepts any.
+    pub(super) origin_hosts: Option<Arc<Vec<String>>>,
+    pub(super) body_timeout: Duration,
+}
+
+fn refuse(status: http::StatusCode, message: String) -> axum::response::Response {
+    (status, message).into_response()
+}
+
+/// The gate, as axum middleware.
+pub(super) async fn guard(
+    State(gate): State<Gate>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let access = match &gate.auth {
+        None => Access::everything(),
+        Some(auth) => {
+            let header = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match auth.load().verify(header) {
+                Ok(principal) => Access::of(principal),
+                Err(failure) => return unauthorized(failure),
+            }
+        }
+    };
+    if let (Some(hosts), Some(origin)) = (
+        &gate.origin_hosts,
+        request.headers().get(http::header::ORIGIN),
+    ) && !origin_allowed(origin.to_str().unwrap_or_default(), hosts)
+    {
+        gate.metrics.refused(Refusal::ForeignOrigin);
+        return refuse(
+            http::StatusCode::FORBIDDEN,
+            format!(
+                "Forbidden: the Origin `{}` is not an allowed host\n",
+                String::from_utf8_lossy(origin.as_bytes())
+            ),
+        );
+    }
+    let principal = access.principal().map(|p| p.id.clone()).unwrap_or_default();
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session
+        && gate.sessions.check(id, &principal) == SessionCheck::Foreign
+    {
+        gate.metrics.refused(Refusal::ForeignSession);
+        tracing::warn!(
+            principal = %principal,
+            "refused a session id that belongs to another principal"
+        );
+        return refuse(
+            http::StatusCode::NOT_FOUND,
+            "Not Found: Session not found".into(),
+        );
+    }
+    let (mut parts, body) = request.into_parts();
+    let body = if parts.method == http::Method::POST {
+        match tokio::time::timeout(gate.body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+            Err(_) => {
+                return refuse(
+                    http::StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body did not arrive within {} ms\n",
+                        gate.body_timeout.as_millis()
+                    ),
+                );
+            }
+            Ok(Err(_)) => {
+                return refuse(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {MAX_BODY} bytes, or broken\n"),
+                );
+            }
+            Ok(Ok(bytes)) => {
+                if session.is_none() && gate.sessions.full() && opens_a_session(&bytes) {
+                    gate.metrics.refused(Refusal::SessionsFull);
+                    return (
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        [(http::header::RETRY_AFTER, "5")],
+                        format!(
+                            "the host holds its maximum of {} sessions; retry later\n",
+                            gate.sessions.max()
+                        ),
+                    )
+                        .into_response();
+                }
+                axum::body::Body::from(bytes)
+            }
+        }
+    } else {
+        body
+    };
+    parts.extensions.insert(access);
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    if session.is_none()
+        && let Some(id) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+    {
+        gate.sessions.bind(id, &principal);
+    }
+    response
+}
+
+fn unauthorized(failure: AuthFailure) -> axum::response::Response {
+    let challenge = match failure {
+        AuthFailure::Missing => "Bearer realm=\"mcp-wasm-host\"",
+        AuthFailure::Invalid => "Bearer realm=\"mcp-wasm-host\", error=\"invalid_token\"",
+    };
+    (
+        http::StatusCode::UNAUTHORIZED,
+        [(http::header::WWW_AUTHENTICATE, challenge)],
+        format!("{failure}\n"),
+    )
+        .into_response()
+}
+
+/// Whether a request body is an `initialize` request (which opens a
+/// session); a body that does not parse opens none.
+fn opens_a_session(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<&'a str>,
+    }
+    serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method == Some("initialize"))
+}
+
+/// Whether an `Origin` header value names one of `hosts` (each a host, or
+/// `host:port`). `null` and anything that is not an http(s) origin do not.
+pub(super) fn origin_allowed(origin: &str, hosts: &[String]) -> bool {
+    let Ok(url) = url::Url::parse(origin.trim()) else {
+        return false;
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let with_port = url.port().map(|p| format!("{host}:{p}"));
+    hosts.iter().any(|allowed| {
+        let allowed = allowed.trim();
+        allowed.eq_ignore_ascii_case(host)
+            || allowed.eq_ignore_ascii_case(bare)
+            || with_port
+                .as_deref()
+                .is_some_and(|hp| allowed.eq_ignore_ascii_case(hp))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_must_name_an_allowed_host() {
+        let hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "mcp.internal:8443"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "https://[::1]:8080",
+            "https://mcp.internal:8443",
+        ] {
+            assert!(origin_allowed(ok, &hosts), "{ok}");
+        }
+        for refused in [
+            "null",
+            "https://evil.example.com",
+            "http://localhost.evil.example.com",
+            "https://mcp.internal:9999",
+            "file:///etc/passwd",
+            "",
+            "http://",
+        ] {
+            assert!(!origin_allowed(refused, &hosts), "{refused}");
+        }
+    }
+
+    #[test]
+    fn only_initialize_opens_a_session() {
+        assert!(opens_a_session(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
+        ));
+        assert!(!opens_a_session(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
+        ));
+        assert!(!opens_a_session(b"not json"));
+        assert!(!opens_a_session(br#"[{"method":"initialize"}]"#));
+    }
+}

@@ -1,0 +1,309 @@
+//! Principals own what they start: a handshake-era session answers only
+//! the principal that opened it, a `requestState` resumes only for its
+//! caller (and only while the caller may use the plugin), a round that
+//! completed never runs again, and sessions are capped.
+
+use rmcp::model::{CallToolResponse, InputRequiredResult, InputResponses};
+use rmcp::service::ClientServiceExt;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A host over HTTP with two principals: `alice` may use every plugin,
+/// `bob` only `hello`.
+async fn two_principals(dir: &PluginDir, era: Era, extra: &[&str]) -> (Connected, PluginDir) {
+    let config = PluginDir::empty();
+    config.write(
+        "auth.toml",
+        format!(
+            "[[role]]\nname = \"all\"\nplugins = [\"*\"]\nmetrics = true\n\
+             [[role]]\nname = \"greeter\"\nplugins = [\"hello\"]\n\
+             [[principal]]\nid = \"alice\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n\
+             [[principal]]\nid = \"bob\"\nroles = [\"greeter\"]\ntoken-sha256 = \"{}\"\n",
+            token_digest("alice-token"),
+            token_digest("bob-token")
+        ),
+    );
+    let mut options = HostOptions::new(era, Transport::Http)
+        .arg("--auth-file")
+        .arg(config.path.join("auth.toml").to_str().unwrap())
+        .bearer("alice-token")
+        .script(ClientScript::capable([]));
+    for arg in extra {
+        options = options.arg(*arg);
+    }
+    (Connected::start(dir, options).await.unwrap(), config)
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+
+/// Open a handshake-era session by hand as `token`: its id.
+async fn open_session(url: &str, token: &str) -> String {
+    let bearer = format!("Bearer {token}");
+    let opened = post_mcp(
+        url,
+        &[("Authorization", &bearer)],
+        &serde_json::from_str(INITIALIZE).unwrap(),
+    )
+    .await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let id = opened.header("mcp-session-id").expect("a session id");
+    let initialized = post_mcp(
+        url,
+        &[
+            ("Authorization", &bearer),
+            ("Mcp-Session-Id", &id),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(initialized.status, 202, "{initialized:?}");
+    id
+}
+
+async fn call_in_session(
+    url: &str,
+    token: &str,
+    session: &str,
+    tool: &str,
+    arguments: Value,
+) -> RawResponse {
+    post_mcp(
+        url,
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Mcp-Session-Id", session),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments}}),
+    )
+    .await
+}
+
+async fn metrics(url: &str, token: &str) -> String {
+    raw_http(
+        url,
+        "GET",
+        "/metrics",
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    )
+    .await
+    .body
+}
+
+#[tokio::test]
+async fn a_session_answers_only_the_principal_that_opened_it() {
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    let (host, _config) = two_principals(&dir, Era::Handshake, &[]).await;
+    let url = host.url.clone().unwrap();
+    let session = open_session(&url, "alice-token").await;
+    let stored = call_in_session(
+        &url,
+        "alice-token",
+        &session,
+        "remember",
+        json!({"key": "k", "value": "alice's secret"}),
+    )
+    .await;
+    assert!(stored.body.contains("remembered k"), "{stored:?}");
+    let own = call_in_session(&url, "alice-token", &session, "recall", json!({"key": "k"})).await;
+    assert!(own.body.contains("alice's secret"), "{own:?}");
+
+    // Bob sends Alice's session id with his own token: no such session.
+    let foreign = call_in_session(&url, "bob-token", &session, "recall", json!({"key": "k"})).await;
+    assert_eq!(foreign.status, 404, "{foreign:?}");
+    assert!(!foreign.body.contains("alice's secret"), "{foreign:?}");
+    let foreign =
+        call_in_session(&url, "bob-token", &session, "add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(foreign.status, 404, "{foreign:?}");
+    let deleted = raw_http(
+        &url,
+        "DELETE",
+        "/mcp",
+        &[
+            ("Authorization", "Bearer bob-token"),
+            ("Mcp-Session-Id", &session),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(deleted.status, 404, "bob cannot close it: {deleted:?}");
+    let text = metrics(&url, "alice-token").await;
+    assert_eq!(
+        metric_sample(
+            &text,
+            "mcp_wasm_host_refused_total{reason=\"foreign-session\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+
+    // The session still serves Alice.
+    let own = call_in_session(&url, "alice-token", &session, "recall", json!({"key": "k"})).await;
+    assert!(own.body.contains("alice's secret"), "{own:?}");
+
+    // What a plugin sees of the session is not the session id.
+    let seen = call_in_session(&url, "alice-token", &session, "session_id", json!({})).await;
+    assert!(seen.body.contains("s-"), "{seen:?}");
+    assert!(!seen.body.contains(&session), "{seen:?}");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_are_capped_and_a_closed_one_frees_its_place() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let (host, _config) = two_principals(&dir, Era::Handshake, &["--max-sessions", "2"]).await;
+    let url = host.url.clone().unwrap();
+    // The connected client holds one session; one more fits.
+    let second = open_session(&url, "bob-token").await;
+    let refused = post_mcp(
+        &url,
+        &[("Authorization", "Bearer bob-token")],
+        &serde_json::from_str(INITIALIZE).unwrap(),
+    )
+    .await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    assert!(
+        refused.body.contains("maximum of 2 sessions"),
+        "{refused:?}"
+    );
+    // Requests of existing sessions still go through.
+    host.call_ok("add", json!({"a": 1, "b": 2})).await;
+    let closed = raw_http(
+        &url,
+        "DELETE",
+        "/mcp",
+        &[
+            ("Authorization", "Bearer bob-token"),
+            ("Mcp-Session-Id", &second),
+        ],
+        "",
+    )
+    .await;
+    assert!(closed.status < 300, "{closed:?}");
+    open_session(&url, "bob-token").await;
+    let text = metrics(&url, "alice-token").await;
+    assert_eq!(
+        metric_sample(
+            &text,
+            "mcp_wasm_host_refused_total{reason=\"sessions-full\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    host.shutdown().await;
+}
+
+fn input_required(response: CallToolResponse) -> (String, String) {
+    match response {
+        CallToolResponse::InputRequired(InputRequiredResult {
+            input_requests: Some(requests),
+            request_state: Some(state),
+            ..
+        }) => (requests.keys().next().unwrap().clone(), state),
+        other => panic!("input was expected to be required: {other:?}"),
+    }
+}
+
+fn accepted(tool: &str, key: &str, name: &str, state: &str) -> rmcp::model::CallToolRequestParams {
+    let mut responses = InputResponses::new();
+    responses.insert(
+        key.to_string(),
+        json!({"action": "accept", "content": {"name": name}}),
+    );
+    params(tool, empty_args())
+        .with_input_responses(responses)
+        .with_request_state(state.to_string())
+}
+
+#[tokio::test]
+async fn a_request_state_resumes_only_for_its_caller_and_a_round_runs_once() {
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    let (alice, _config) = two_principals(&dir, Era::Modern, &[]).await;
+    let url = alice.url.clone().unwrap();
+    let bob = RecordingClient::default()
+        .serve_with_lifecycle(
+            http_client_transport_with(url.clone(), Some("bob-token")),
+            rmcp::service::ClientLifecycleMode::Discover {
+                preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+
+    let (key, state) = input_required(
+        alice
+            .client
+            .call_tool_once(params("elicit_name", empty_args()))
+            .await
+            .unwrap(),
+    );
+    // Bob (who may use only `hello`) retries Alice's call with an answer.
+    let stolen = bob
+        .call_tool_once(accepted("elicit_name", &key, "Mallory", &state))
+        .await
+        .unwrap_err();
+    let (code, message) = protocol_error(&stolen).expect("a protocol error");
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("issued to another caller"), "{message}");
+
+    // Alice finishes her call; sending the same final retry again returns
+    // the same result without running the tool again.
+    let before = metrics(&url, "alice-token").await;
+    let calls = |text: &str| {
+        metric_sample(
+            text,
+            "mcp_wasm_host_tool_calls_total{plugin=\"facade\",tool=\"elicit_name\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    let done = alice
+        .client
+        .call_tool_once(accepted("elicit_name", &key, "Ada", &state))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(first) = done else {
+        panic!("complete: {done:?}")
+    };
+    assert_eq!(text_of(&first), "hello Ada");
+    let after_first = metrics(&url, "alice-token").await;
+    let again = alice
+        .client
+        .call_tool_once(accepted("elicit_name", &key, "Ada", &state))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(second) = again else {
+        panic!("complete: {again:?}")
+    };
+    assert_eq!(text_of(&second), "hello Ada");
+    let after_repeat = metrics(&url, "alice-token").await;
+    assert_eq!(calls(&after_first), calls(&before) + 1.0, "{after_first}");
+    assert_eq!(calls(&after_repeat), calls(&after_first), "{after_repeat}");
+    assert_eq!(
+        metric_sample(&after_repeat, "mcp_wasm_host_round_repeats_total"),
+        Some(1.0),
+        "{after_repeat}"
+    );
+    // Bob cannot fetch the kept result either.
+    let stolen = bob
+        .call_tool_once(accepted("elicit_name", &key, "Ada", &state))
+        .await
+        .unwrap_err();
+    assert!(
+        protocol_error(&stolen).is_some_and(|(_, m)| m.contains("issued to another caller")),
+        "{stolen}"
+    );
+    assert_eq!(
+        metric_sample(
+            &metrics(&url, "alice-token").await,
+            "mcp_wasm_host_refused_total{reason=\"foreign-request-state\"}"
+        ),
+        Some(2.0)
+    );
+    bob.cancel().await.unwrap();
+    alice.shutdown().await;
+}
