@@ -115,6 +115,7 @@ fn main() -> anyhow::Result<()> {
 async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         cache_dir: Some(cache.to_path_buf()),
+        cache_key: Some([0x5a; 32]),
         ..Default::default()
     })?);
     let plugin = Plugin::load(

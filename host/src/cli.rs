@@ -172,9 +172,14 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
             .into_iter()
             .flatten(),
     );
+    let cache_dir = default_cache_dir();
+    let cache_key = default_state_key(cache_dir.as_deref())
+        .ok()
+        .map(|key| key.derive(CACHE_KEY_PURPOSE));
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         limits: HostLimits::default(),
-        cache_dir: default_cache_dir(),
+        cache_dir,
+        cache_key,
         policy,
         services: Default::default(),
     })?);
@@ -248,6 +253,22 @@ fn write_plugin_wit(args: &WitArgs) -> anyhow::Result<()> {
     crate::contract::write_package(&args.out, &format!("{name}.wit"), &world)?;
     println!("{name}");
     Ok(())
+}
+
+/// What the compile cache's MAC key is derived for, from the state key.
+const CACHE_KEY_PURPOSE: &str = "mcp-wasm-host 2026-12 compile cache entry MAC";
+
+/// The state key kept beside the compile cache (`state.key`), created when
+/// missing; a fresh key for this process when there is no cache directory.
+/// A cache directory that is not private to this user holds no key the
+/// host trusts.
+fn default_state_key(cache_dir: Option<&Path>) -> anyhow::Result<SealKey> {
+    let Some(dir) = cache_dir else {
+        return Ok(SealKey::generate()?);
+    };
+    crate::runtime::ensure_private_dir(dir)
+        .map_err(|why| anyhow::anyhow!("the state key in {}: {why}", dir.display()))?;
+    Ok(SealKey::load_or_create(&dir.join("state.key"))?)
 }
 
 /// The data directory used when `--data-dir` is not given.
@@ -380,16 +401,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         args.cache_dir.clone().or_else(default_cache_dir)
     };
-    let state_key = match (&args.state_key_file, &cache_dir) {
+    let state_key = match &args.state_key_file {
         // An operator's key file must be usable: fail closed.
-        (Some(path), _) => SealKey::load_or_create(path)?,
+        Some(path) => SealKey::load_or_create(path)?,
         // The default one beside the compile cache may be rebuilt.
-        (None, Some(dir)) => SealKey::load_or_create(&dir.join("state.key")).or_else(|e| {
+        None => default_state_key(cache_dir.as_deref()).or_else(|e| {
             tracing::warn!("{e}; using a key that lasts until the host stops");
             SealKey::generate()
         })?,
-        (None, None) => SealKey::generate()?,
     };
+    let cache_key = Some(state_key.derive(CACHE_KEY_PURPOSE));
     let facade = FacadeOptions {
         client_timeout: Duration::from_millis(args.client_timeout_ms),
         parked_ttl: Duration::from_millis(args.parked_ttl_ms),
@@ -415,6 +436,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         limits,
         cache_dir,
+        cache_key,
         policy,
         services: Arc::new(Services {
             state: state.clone(),

@@ -83,6 +83,12 @@ impl SealKey {
         Ok(Self(key))
     }
 
+    /// A key for another purpose, derived from this one (so hosts sharing
+    /// the state key share it too).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        blake3::derive_key(purpose, &self.0)
+    }
+
     /// Seal `value` into a token.
     pub fn seal<T: Serialize>(&self, value: &T) -> String {
         let payload = serde_json::to_vec(value).expect("sealed values serialize");

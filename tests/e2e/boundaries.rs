@@ -164,6 +164,12 @@ async fn the_hosts_own_files_and_variables_stay_out_of_reach() {
         .unwrap();
     assert!(stderr.contains("host's own variables"), "{stderr}");
     assert!(key.exists(), "the host made its key");
+    #[cfg(unix)]
+    for own_file in [&key, &data_dir.join("state.sqlite3")] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(own_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{own_file:?}");
+    }
     let read = host.call("read_file", json!({"path": key})).await.unwrap();
     assert_eq!(read.is_error, Some(true), "{}", text_of(&read));
     for name in ["MCP_WASM_HOST_LOG", "MCP_WASM_HOST_SECRET_API"] {
@@ -197,4 +203,83 @@ fn a_rule_granting_files_or_env_without_its_list_stops_the_host() {
             "{refused}"
         );
     }
+}
+
+fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    entries.sort();
+    entries
+}
+
+#[tokio::test]
+async fn compile_cache_entries_swapped_or_altered_are_never_run() {
+    let cache = PluginDir::empty();
+    let dir = PluginDir::with(&["hello", "texttools"], &[]);
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio).cache_dir(&cache.path);
+    let host = Connected::start(&dir, options.clone()).await.unwrap();
+    host.call_ok("add", json!({"a": 1, "b": 2})).await;
+    host.shutdown().await;
+
+    // Each entry is valid native code for this engine; swap the two, so
+    // each plugin's name leads to the other's code.
+    let entries = cache_entries(&cache.path);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let (a, b) = (
+        std::fs::read(&entries[0]).unwrap(),
+        std::fs::read(&entries[1]).unwrap(),
+    );
+    std::fs::write(&entries[0], &b).unwrap();
+    std::fs::write(&entries[1], &a).unwrap();
+
+    let host = Connected::start(&dir, options).await.unwrap();
+    host.stderr
+        .wait_for(
+            "fails its integrity check",
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let add = host.call_ok("add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(add.structured_content, Some(json!({"sum": 3.0})));
+    host.call_ok("slugify", json!({"text": "A b"})).await;
+    host.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cache_directory_others_may_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = PluginDir::empty();
+    std::fs::set_permissions(&cache.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = PluginDir::with(&["hello"], &[]);
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio).cache_dir(&cache.path),
+    )
+    .await
+    .unwrap();
+    let stderr = host
+        .stderr
+        .wait_for(
+            "not using the compile cache",
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(stderr.contains("group or others may write it"), "{stderr}");
+    host.call_ok("add", json!({"a": 1, "b": 2})).await;
+    host.shutdown().await;
+    assert!(
+        cache_entries(&cache.path).is_empty(),
+        "nothing was cached there"
+    );
+    assert!(
+        !cache.path.join("state.key").exists(),
+        "no key was kept there"
+    );
 }

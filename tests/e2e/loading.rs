@@ -149,7 +149,8 @@ async fn a_restart_loads_from_the_compile_cache() {
     );
     second.shutdown().await;
 
-    // A corrupt cache entry is discarded and rebuilt, never trusted.
+    // A corrupt cache entry fails its integrity check: it is discarded and
+    // rebuilt, never trusted.
     for entry in compiled() {
         std::fs::write(entry, b"garbage").unwrap();
     }
@@ -165,7 +166,7 @@ async fn a_restart_loads_from_the_compile_cache() {
         .await
         .unwrap();
     assert!(
-        log.contains("discarding unusable compile-cache entry"),
+        log.contains("discarding a compile-cache entry that fails its integrity check"),
         "{log}"
     );
     assert_eq!(

@@ -22,7 +22,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 pub use budget::{CounterSnapshot, PluginBudget, PluginCounters};
-pub use cache::{CacheOutcome, CompileCache, default_cache_dir};
+pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
 pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
@@ -45,6 +45,9 @@ pub struct RuntimeConfig {
     pub limits: HostLimits,
     /// Directory of the compile cache; `None` compiles in memory every time.
     pub cache_dir: Option<PathBuf>,
+    /// The key of the compile cache's MACs; `None` draws one for this
+    /// process (entries other processes wrote are then compiled again).
+    pub cache_key: Option<[u8; 32]>,
     /// The operator's policy: what each plugin is granted.
     pub policy: Policy,
     /// The key-value store, HTTP client and secrets granted plugins use.
@@ -100,7 +103,14 @@ impl Runtime {
             engine,
             slots,
             linker,
-            cache: CompileCache::new(config.cache_dir),
+            cache: CompileCache::new(
+                config.cache_dir,
+                config.cache_key.unwrap_or_else(|| {
+                    let mut key = [0u8; 32];
+                    let _ = getrandom::fill(&mut key);
+                    key
+                }),
+            ),
             limits,
             policy: arc_swap::ArcSwap::from_pointee(config.policy),
             services: config.services,

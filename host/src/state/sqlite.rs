@@ -55,13 +55,32 @@ impl SqliteStore {
             location: path.display().to_string(),
             message,
         };
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent()
+            && !dir.exists()
+        {
             std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| error(e.to_string()))?;
+            }
         }
         let connection = Connection::open(path).map_err(|e| error(e.to_string()))?;
         connection
             .execute_batch(SCHEMA)
             .map_err(|e| error(e.to_string()))?;
+        // Plugins' state is the operator's data: readable by the host's
+        // user only (the journal files too).
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            use std::os::unix::fs::PermissionsExt;
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| error(e.to_string()))?;
+            }
+        }
         Ok(Self {
             connection: Mutex::new(connection),
             options,
