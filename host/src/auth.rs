@@ -354,3 +354,47 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::Authenticator;
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "[[role]]\n",
+        "name = \"r\"\n",
+        "plugins = [\"*\"]\n",
+        "metrics = true\n",
+        "[[principal]]\n",
+        "id = \"a\"\n",
+        "roles = [\"r\", \"missing\"]\n",
+        "token-sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n",
+        "token-sha256 = \"zz\"\n",
+        "token-sha256-env = \"X\"\n",
+        "[[",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn auth_files_parse_or_name_the_problem(text in text_from(FRAGMENTS, 12)) {
+            if let Err(problem) = Authenticator::parse(&text, |_| None) {
+                prop_assert!(!problem.trim().is_empty());
+            }
+        }
+
+        /// Whatever a client sends as its `Authorization` header, the
+        /// answer is a principal or a named failure.
+        #[test]
+        fn any_authorization_header_is_answered(header in any::<Option<String>>()) {
+            let auth = Authenticator::parse(
+                "[[principal]]\nid = \"a\"\ntoken-sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n",
+                |_| None,
+            ).unwrap();
+            let verdict = auth.verify(header.as_deref());
+            prop_assert!(verdict.is_err() || header.as_deref().is_some_and(|h| h.contains("abc")));
+        }
+    }
+}

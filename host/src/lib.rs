@@ -42,3 +42,5 @@ pub mod state;
 pub mod tool;
 
 mod bindings;
+#[cfg(test)]
+mod test_strategies;

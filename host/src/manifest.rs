@@ -398,3 +398,52 @@ mod golden {
         assert!(checked >= 10, "only {checked} golden manifests found");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::PluginManifest;
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "name = \"p\"\n",
+        "version = \"1\"\n",
+        "description = \"d\"\n",
+        "instance = \"per-session\"\n",
+        "[limits]\n",
+        "memory-mib = 0\n",
+        "timeout-ms = 18446744073709551615\n",
+        "fuel = -1\n",
+        "[capabilities]\n",
+        "required = [\"files\", \"http\"]\n",
+        "optional = [\"env\", \"secrets\", \"keyvalue\", \"nope\"]\n",
+        "[capabilities.files]\n",
+        "read-only = [\"/srv/../etc\", \"rel\"]\n",
+        "[capabilities.env]\n",
+        "variables = [\"A\", \"\"]\n",
+        "[capabilities.http]\n",
+        "allow = [\"https://*.x\", \"http://127.0.0.1:*\", \"ftp://a\"]\n",
+        "max-response-kib = 99999999\n",
+        "[[capabilities.http.credentials]]\n",
+        "origin = \"https://a\"\nsecret = \"s\"\n",
+        "format = \"{secret}{secret}\"\n",
+        "[capabilities.keyvalue]\nnamespaces = [\"a\", \"../b\"]\n",
+        "[capabilities.secrets]\nnames = [\"s\"]\n",
+        "= \"\n",
+        "[[",
+        "\"\"\"",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// Any text: a manifest or an error that says what is wrong; never
+        /// a panic.
+        #[test]
+        fn manifests_parse_or_name_the_problem(text in text_from(FRAGMENTS, 12)) {
+            if let Err(problem) = PluginManifest::parse(&text, "p") {
+                prop_assert!(!problem.trim().is_empty());
+            }
+        }
+    }
+}

@@ -848,3 +848,40 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::Policy;
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "default = \"deny\"\n",
+        "default = \"grant-declared\"\n",
+        "[[rule]]\n",
+        "plugins = \"*\"\n",
+        "plugins = \"\"\n",
+        "grant = [\"files\", \"env\", \"http\"]\n",
+        "deny = [\"files\"]\n",
+        "files-read-only = [\"/\", \"rel\"]\n",
+        "env-variables = []\n",
+        "http-allow = [\"https://*.a\", \"a.b\"]\n",
+        "http-allow-private = true\n",
+        "max-http-response-kib = 0\n",
+        "max-memory-mib = 18446744073709551615\n",
+        "max-concurrent = -1\n",
+        "colour = 1\n",
+        "[[",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn policies_parse_or_name_the_problem(text in text_from(FRAGMENTS, 12)) {
+            if let Err(problem) = Policy::parse(&text, None) {
+                prop_assert!(problem.to_string().contains("invalid policy"));
+            }
+        }
+    }
+}

@@ -170,3 +170,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::SealKey;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::test_strategies::CASES))]
+
+        /// No token a client makes up opens, and none panics.
+        #[test]
+        fn made_up_tokens_never_open(token in "[A-Za-z0-9_.-]{0,200}|\\PC{0,64}") {
+            let key = SealKey::generate().unwrap();
+            prop_assert!(key.open::<serde_json::Value>(&token).is_err());
+        }
+
+        /// A sealed token with any one byte changed does not open.
+        #[test]
+        fn altered_tokens_never_open(value in any::<u64>(), at in any::<usize>(), to in any::<u8>()) {
+            let key = SealKey::generate().unwrap();
+            let token = key.seal(&value);
+            let mut bytes = token.into_bytes();
+            let i = at % bytes.len();
+            prop_assume!(bytes[i] != to);
+            bytes[i] = to;
+            let altered = String::from_utf8_lossy(&bytes).into_owned();
+            prop_assert!(key.open::<u64>(&altered).is_err());
+        }
+    }
+}

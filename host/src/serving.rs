@@ -372,3 +372,35 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::UriPattern;
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "note://", "{name}", "{+path}", "{", "}", "/", "{a}{b}", "{.}", "x", "é",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// Templates parse or are refused with a reason; a parsed template
+        /// matches any URI without panicking, and what it captures is part
+        /// of the URI.
+        #[test]
+        fn uri_templates_parse_and_match(template in text_from(FRAGMENTS, 6), uri in text_from(FRAGMENTS, 8)) {
+            match UriPattern::parse(&template) {
+                Err(problem) => prop_assert!(!problem.trim().is_empty()),
+                Ok(pattern) => {
+                    if let Some(captures) = pattern.captures(&uri) {
+                        for (_, value) in captures {
+                            prop_assert!(uri.contains(&value));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -183,3 +183,64 @@ async fn progress_is_sent_only_when_the_request_carries_a_token() {
     drop(s.stdin);
     let _ = s.child.wait().await;
 }
+
+/// Lines of arbitrary bytes (a fixed pseudo-random sequence, so a failure
+/// repeats), mixed with broken JSON-RPC.
+fn garbage_lines() -> Vec<Vec<u8>> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut lines: Vec<Vec<u8>> = [
+        "{",
+        "}",
+        "[]",
+        "null",
+        "\"text\"",
+        "{\"jsonrpc\":\"2.0\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+        "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":\"x\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":7}}",
+        "{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":12345}",
+        "\u{feff}{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\"}",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    for _ in 0..48 {
+        let len = (next() % 200) as usize;
+        let line: Vec<u8> = (0..len)
+            .map(|_| (next() % 256) as u8)
+            .filter(|b| *b != b'\n')
+            .collect();
+        lines.push(line);
+    }
+    lines
+}
+
+#[tokio::test]
+async fn arbitrary_bytes_on_stdin_never_end_the_session() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let mut s = RawSession::start(&dir).await;
+    s.initialize().await;
+    for line in garbage_lines() {
+        s.stdin.write_all(&line).await.unwrap();
+        s.stdin.write_all(b"\n").await.unwrap();
+    }
+    s.stdin.flush().await.unwrap();
+    s.send(r#"{"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}}"#).await;
+    let r = s.response(77).await;
+    assert_eq!(r["result"]["content"][0]["text"], "still here", "{r}");
+    // What came back besides is JSON-RPC, line by line.
+    for line in &s.seen {
+        let message: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+    }
+    assert!(!s.stderr.text().contains("panicked"), "{}", s.stderr.text());
+    drop(s.stdin);
+    let _ = s.child.wait().await;
+}

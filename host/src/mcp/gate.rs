@@ -232,3 +232,46 @@ mod tests {
         assert!(!opens_a_session(br#"[{"method":"initialize"}]"#));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{opens_a_session, origin_allowed};
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "http://",
+        "https://",
+        "null",
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        ":8080",
+        "evil.example",
+        ".",
+        "@",
+        "/",
+        "%00",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// An Origin header is allowed only when its host is one of the
+        /// allowed hosts.
+        #[test]
+        fn origins_are_allowed_only_for_allowed_hosts(origin in text_from(FRAGMENTS, 5)) {
+            let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+            if origin_allowed(&origin, &hosts) {
+                let url = url::Url::parse(origin.trim()).unwrap();
+                let host = url.host_str().unwrap().trim_matches(|c| c == '[' || c == ']');
+                prop_assert!(hosts.iter().any(|h| h == host), "{origin} -> {host}");
+            }
+        }
+
+        #[test]
+        fn any_body_is_looked_into_safely(body in any::<Vec<u8>>()) {
+            let _ = opens_a_session(&body);
+        }
+    }
+}

@@ -307,3 +307,48 @@ mod tests {
         assert_eq!(both("http://h:1", "http://h:2"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::OriginPattern;
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "http://",
+        "https://",
+        "*.",
+        "example.com",
+        "127.0.0.1",
+        "[::1]",
+        ":",
+        "*",
+        "8080",
+        "/",
+        "@",
+        "%2e",
+        "..",
+        "xn--",
+        "localhost",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// Patterns parse or are refused with a reason; a parsed pattern
+        /// matches URLs without panicking, and every match keeps its scheme.
+        #[test]
+        fn origin_patterns_parse_and_match(pattern in text_from(FRAGMENTS, 6), url in text_from(FRAGMENTS, 6)) {
+            match pattern.parse::<OriginPattern>() {
+                Err(problem) => prop_assert!(!problem.trim().is_empty()),
+                Ok(parsed) => {
+                    if let Ok(url) = url::Url::parse(&url)
+                        && parsed.matches(&url)
+                    {
+                        prop_assert!(matches!(url.scheme(), "http" | "https"));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -518,3 +518,59 @@ mod tests {
         assert!(shown.contains("x-api-key: [redacted]") && shown.contains("accept: text/plain"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{Outgoing, wit};
+    use crate::test_strategies::{CASES, text_from};
+    use proptest::prelude::*;
+
+    const FRAGMENTS: &[&str] = &[
+        "http://",
+        "https://",
+        "file://",
+        "user:pw@",
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        ":80",
+        "/path",
+        "?q=1",
+        "#f",
+        "%",
+        "\\",
+        " ",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// Any request a guest makes is checked or refused as invalid input;
+        /// what passes is an http(s) URL without credentials.
+        #[test]
+        fn guest_requests_are_checked(
+            method in "[A-Za-z]{0,8}",
+            url in text_from(FRAGMENTS, 6),
+            header in "[ -~]{0,12}",
+            value in "\\PC{0,12}",
+        ) {
+            let request = wit::Request {
+                method,
+                url,
+                headers: vec![(header, value)],
+                body: None,
+                timeout_ms: None,
+            };
+            match Outgoing::check(request) {
+                Ok(checked) => {
+                    prop_assert!(matches!(checked.url.scheme(), "http" | "https"));
+                    prop_assert!(checked.url.username().is_empty() && checked.url.password().is_none());
+                }
+                Err(crate::bindings::types::FacadeError::InvalidInput(problem)) => {
+                    prop_assert!(!problem.is_empty())
+                }
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}
