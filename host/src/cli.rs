@@ -416,6 +416,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         parked_ttl: Duration::from_millis(args.parked_ttl_ms),
         max_parked: args.max_parked,
         state_key,
+        max_calls_per_principal: args.max_calls_per_principal,
     };
     let state = open_state(&args).await?;
     tracing::info!("plugin state in {}", state.describe());

@@ -231,6 +231,10 @@ pub struct ServeArgs {
     /// `--auth-file` (anyone who reaches it may call every tool).
     #[arg(long, env = "MCP_WASM_HOST_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
+    /// Tool calls one principal (over stdio: the client) may have running
+    /// at once; one more is answered with an error result naming the cap.
+    #[arg(long, env = "MCP_WASM_HOST_MAX_CALLS_PER_PRINCIPAL", default_value_t = crate::mcp::CallShares::DEFAULT_MAX)]
+    pub max_calls_per_principal: usize,
 }
 
 /// The long names of the `serve` settings, each with whether it is a

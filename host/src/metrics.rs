@@ -324,6 +324,8 @@ impl Metrics {
                 ("fuel", c.fuel),
                 ("concurrency", c.busy),
                 ("response-size", c.oversized),
+                ("output-rate", c.output_dropped),
+                ("notice-rate", c.notices_dropped),
             ] {
                 let _ = writeln!(
                     out,

@@ -25,6 +25,7 @@ mod reload;
 mod sandbox;
 mod scaffold;
 mod served;
+mod shares;
 mod state;
 mod support;
 mod tools;

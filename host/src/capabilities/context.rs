@@ -145,7 +145,7 @@ impl context::Host for HostState {
     }
 
     async fn resource_updated(&mut self, uri: String) -> wasmtime::Result<()> {
-        if uri.is_empty() || uri.len() > MAX_MESSAGE_BYTES {
+        if uri.is_empty() || uri.len() > MAX_MESSAGE_BYTES || !self.notice_allowed() {
             return Ok(());
         }
         self.call
@@ -156,8 +156,24 @@ impl context::Host for HostState {
     }
 
     async fn resource_list_changed(&mut self) -> wasmtime::Result<()> {
-        self.call.channel.resource_list_changed().await;
+        if self.notice_allowed() {
+            self.call.channel.resource_list_changed().await;
+        }
         Ok(())
+    }
+}
+
+impl HostState {
+    /// Whether the plugin may send one more notice to clients now: within
+    /// its share ([`crate::runtime::NOTICES_PER_SECOND`]); a notice beyond
+    /// is dropped and counted. Clients re-read what changed, so a dropped
+    /// notice is covered by the next one that goes through.
+    fn notice_allowed(&self) -> bool {
+        let allowed = self.counters.notice_rate.allow();
+        if !allowed {
+            crate::runtime::PluginCounters::bump(&self.counters.notices_dropped);
+        }
+        allowed
     }
 }
 

@@ -17,7 +17,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::policy::Grants;
-use crate::runtime::HostState;
+use crate::runtime::{HostState, PluginCounters};
 
 /// Longest line kept from guest output; the rest of a longer line is dropped.
 const MAX_LINE_BYTES: usize = 4096;
@@ -27,11 +27,23 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 }
 
 /// The WASI context of one call of `plugin`, with what `grants` allows.
-pub(crate) fn ctx_for(plugin: &Arc<str>, grants: &Grants) -> WasiCtx {
+pub(crate) fn ctx_for(
+    plugin: &Arc<str>,
+    grants: &Grants,
+    counters: &Arc<PluginCounters>,
+) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdout(GuestOutput::new(plugin.clone(), OutputKind::Stdout))
-        .stderr(GuestOutput::new(plugin.clone(), OutputKind::Stderr))
+        .stdout(GuestOutput::new(
+            plugin.clone(),
+            OutputKind::Stdout,
+            counters,
+        ))
+        .stderr(GuestOutput::new(
+            plugin.clone(),
+            OutputKind::Stderr,
+            counters,
+        ))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
@@ -60,16 +72,22 @@ enum OutputKind {
     Stderr,
 }
 
-/// A guest output stream that turns lines into tracing events.
+/// A guest output stream that turns lines into tracing events, within the
+/// plugin's share of the log.
 #[derive(Clone)]
 struct GuestOutput {
     plugin: Arc<str>,
     kind: OutputKind,
+    counters: Arc<PluginCounters>,
 }
 
 impl GuestOutput {
-    fn new(plugin: Arc<str>, kind: OutputKind) -> Self {
-        Self { plugin, kind }
+    fn new(plugin: Arc<str>, kind: OutputKind, counters: &Arc<PluginCounters>) -> Self {
+        Self {
+            plugin,
+            kind,
+            counters: counters.clone(),
+        }
     }
 }
 
@@ -84,22 +102,44 @@ impl StdoutStream for GuestOutput {
         Box::new(LineWriter {
             plugin: self.plugin.clone(),
             kind: self.kind,
+            counters: self.counters.clone(),
             line: Vec::new(),
+            dropped: 0,
         })
     }
 }
 
-/// Buffers bytes until a newline, then emits the line.
+/// Buffers bytes until a newline, then emits the line, unless the plugin
+/// is over its share of the log (then the line is dropped and counted, and
+/// the next line that gets through says how many were).
 struct LineWriter {
     plugin: Arc<str>,
     kind: OutputKind,
+    counters: Arc<PluginCounters>,
     line: Vec<u8>,
+    dropped: u64,
 }
 
 impl LineWriter {
     fn emit(&mut self) {
         if self.line.is_empty() {
             return;
+        }
+        if !self.counters.output_rate.allow() {
+            self.dropped += 1;
+            PluginCounters::bump(&self.counters.output_dropped);
+            self.line.clear();
+            return;
+        }
+        if self.dropped > 0 {
+            tracing::warn!(
+                target: "plugin",
+                plugin = %self.plugin,
+                "{} lines of output dropped: the plugin writes more than {} lines a second",
+                self.dropped,
+                crate::runtime::OUTPUT_LINES_PER_SECOND
+            );
+            self.dropped = 0;
         }
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end_matches(['\r', '\n']);
@@ -145,5 +185,14 @@ impl AsyncWrite for LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         self.emit();
+        if self.dropped > 0 {
+            tracing::warn!(
+                target: "plugin",
+                plugin = %self.plugin,
+                "{} lines of output dropped: the plugin writes more than {} lines a second",
+                self.dropped,
+                crate::runtime::OUTPUT_LINES_PER_SECOND
+            );
+        }
     }
 }

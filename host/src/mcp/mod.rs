@@ -13,6 +13,7 @@ mod rounds;
 mod served;
 mod server;
 mod sessions;
+mod shares;
 pub mod stdin_watch;
 mod subscriptions;
 mod transport;
@@ -24,6 +25,7 @@ use rmcp::model::Tool;
 
 pub use mrtr::ParkedCalls;
 pub use server::McpServer;
+pub use shares::CallShares;
 pub use subscriptions::{ListKind, SubscriptionHub};
 pub use transport::{HttpOptions, serve_http, serve_stdio};
 
@@ -45,6 +47,8 @@ pub struct FacadeOptions {
     pub max_parked: usize,
     /// The key sealing `requestState`.
     pub state_key: SealKey,
+    /// Tool calls one principal may have running at once.
+    pub max_calls_per_principal: usize,
 }
 
 impl FacadeOptions {
@@ -59,6 +63,7 @@ impl FacadeOptions {
             parked_ttl: Self::DEFAULT_PARKED_TTL,
             max_parked: Self::DEFAULT_MAX_PARKED,
             state_key,
+            max_calls_per_principal: shares::CallShares::DEFAULT_MAX,
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct HostServices {
     pub hub: Arc<SubscriptionHub>,
     pub parked: ParkedCalls<rounds::Finished>,
     pub client_timeout: Duration,
+    /// Each principal's share of the calls running.
+    pub shares: Arc<shares::CallShares>,
     /// Set once shutdown begins: calls running finish, new ones are refused.
     draining: std::sync::atomic::AtomicBool,
     rendered: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
@@ -108,6 +115,7 @@ impl HostServices {
             hub: Arc::new(SubscriptionHub::new()),
             parked: ParkedCalls::new(facade.state_key, facade.parked_ttl, facade.max_parked),
             client_timeout: facade.client_timeout,
+            shares: Arc::new(shares::CallShares::new(facade.max_calls_per_principal)),
             draining: Default::default(),
             rendered: Mutex::new(None),
         }

@@ -278,6 +278,8 @@ pub struct ParkedCalls<T> {
 struct Parked<T> {
     expires: Instant,
     step: usize,
+    /// The principal whose call it is (`""` without authentication).
+    owner: String,
     call: RunningCall<T>,
 }
 
@@ -373,22 +375,18 @@ impl<T: Send + 'static> ParkedCalls<T> {
             pending_asked: asked.fingerprint(),
             expires: unix_now() + STATE_LIFETIME.as_secs(),
         };
+        let owner = state.caller.principal.clone();
         let evicted = {
             let mut table = self.lock();
-            let evicted = if table.len() >= self.capacity {
-                let oldest = table
-                    .iter()
-                    .min_by_key(|(_, p)| p.expires)
-                    .map(|(id, _)| *id);
-                oldest.and_then(|id| table.remove(&id))
-            } else {
-                None
-            };
+            let evicted = self
+                .to_evict(&table, &owner)
+                .and_then(|id| table.remove(&id));
             table.insert(
                 id,
                 Parked {
                     expires: Instant::now() + self.ttl,
                     step,
+                    owner,
                     call,
                 },
             );
@@ -415,6 +413,14 @@ impl<T: Send + 'static> ParkedCalls<T> {
         Ok(state)
     }
 
+    fn to_evict(&self, table: &HashMap<u64, Parked<T>>, owner: &str) -> Option<u64> {
+        let entries: Vec<(u64, &str, Instant)> = table
+            .iter()
+            .map(|(id, p)| (*id, p.owner.as_str(), p.expires))
+            .collect();
+        evictee(&entries, self.capacity, owner)
+    }
+
     /// Take the parked call `state` names, if this process still holds it
     /// at that step.
     pub(super) fn take(&self, state: &CallState) -> Option<RunningCall<T>> {
@@ -429,6 +435,32 @@ impl<T: Send + 'static> ParkedCalls<T> {
             _ => None,
         }
     }
+}
+
+/// Which of the parked `entries` (id, owner, expiry) makes room for one
+/// more call of `owner` in a table of `capacity`: its own oldest when it
+/// holds its share (a quarter of the table), else, when the table is full,
+/// the oldest of the principal holding the most. One principal parking
+/// calls never evicts another's.
+fn evictee(entries: &[(u64, &str, Instant)], capacity: usize, owner: &str) -> Option<u64> {
+    let share = (capacity / 4).max(1);
+    let held = |who: &str| entries.iter().filter(|(_, o, _)| *o == who).count();
+    let from = if held(owner) >= share {
+        owner
+    } else if entries.len() >= capacity {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for (_, o, _) in entries {
+            *counts.entry(o).or_default() += 1;
+        }
+        counts.into_iter().max_by_key(|(_, n)| *n)?.0
+    } else {
+        return None;
+    };
+    entries
+        .iter()
+        .filter(|(_, o, _)| *o == from)
+        .min_by_key(|(_, _, expires)| *expires)
+        .map(|(id, _, _)| *id)
 }
 
 /// What a sealed state is bound to: the operation, its arguments, the
@@ -484,6 +516,32 @@ mod tests {
             replay_answer(&mut recorded, &ask("age?")).is_none(),
             "nothing is replayed after a divergence"
         );
+    }
+
+    #[test]
+    fn a_principal_parking_calls_evicts_only_its_own() {
+        let now = Instant::now();
+        let at = |s: u64| now + Duration::from_secs(s);
+        // Alice parked first; Mallory holds a quarter of 8.
+        let entries = [
+            (1, "alice", at(1)),
+            (2, "mallory", at(2)),
+            (3, "mallory", at(3)),
+        ];
+        assert_eq!(evictee(&entries, 8, "mallory"), Some(2));
+        assert_eq!(
+            evictee(&entries, 8, "alice"),
+            None,
+            "room, and within share"
+        );
+        // A full table gives up the oldest of whoever holds the most.
+        let full = [
+            (1, "alice", at(1)),
+            (2, "bob", at(2)),
+            (3, "carol", at(3)),
+            (4, "carol", at(4)),
+        ];
+        assert_eq!(evictee(&full, 4, "dave"), Some(3));
     }
 
     #[test]

@@ -314,12 +314,26 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
+        let access = self.access(&ctx);
+        let principal = access.principal().map_or("", |p| p.id.as_str());
+        let Some(_share) = self.services.shares.take(principal) else {
+            return Ok(convert::call_result(ToolResult::error_text(format!(
+                "{} already has {} calls running, the most one caller may \
+                 (--max-calls-per-principal); call again when one has finished",
+                if principal.is_empty() {
+                    "this client".to_string()
+                } else {
+                    format!("principal `{principal}`")
+                },
+                self.services.shares.max()
+            )))
+            .into());
+        };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         // A later round of a parked 2026-07-28 call finishes on the version
         // it started with (its arguments are bound to the parked state), even
         // if a reload changed the tool's schema or removed the tool since.
         let catalog = self.services.catalog.snapshot();
-        let access = self.access(&ctx);
         let exposed = catalog
             .tool(&request.name)
             .filter(|t| access.allows(&t.plugin.name));

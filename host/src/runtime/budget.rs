@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Counts of denials and limit hits for one plugin.
-#[derive(Debug, Default)]
+/// Counts of denials and limit hits for one plugin, and its shares of the
+/// log and of notifications (shared by the plugin's versions).
+#[derive(Debug)]
 pub struct PluginCounters {
     pub denials: AtomicU64,
     pub deadlines: AtomicU64,
@@ -19,6 +20,73 @@ pub struct PluginCounters {
     pub oversized: AtomicU64,
     /// Times an instance grew its linear memory past what it started with.
     pub memory_grows: AtomicU64,
+    /// Lines of guest stdout/stderr dropped by the rate limit.
+    pub output_dropped: AtomicU64,
+    /// Resource notices (updated, list changed) dropped by the rate limit
+    /// or coalesced with an identical one.
+    pub notices_dropped: AtomicU64,
+    /// The plugin's share of the log: lines of stdout and stderr.
+    pub output_rate: RateLimit,
+    /// The plugin's share of notifications to clients.
+    pub notice_rate: RateLimit,
+}
+
+/// A token bucket: `per_second` events on average, bursts of `burst`.
+#[derive(Debug)]
+pub struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl RateLimit {
+    pub fn new(per_second: f64, burst: f64) -> Self {
+        Self {
+            per_second,
+            burst,
+            state: std::sync::Mutex::new((burst, std::time::Instant::now())),
+        }
+    }
+
+    /// Whether one more event fits now.
+    pub fn allow(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, last) = &mut *state;
+        let now = std::time::Instant::now();
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Lines of guest output per second one plugin may log (bursts of twice).
+pub const OUTPUT_LINES_PER_SECOND: f64 = 200.0;
+/// Resource notices per second one plugin may send (bursts of twice).
+pub const NOTICES_PER_SECOND: f64 = 20.0;
+
+impl Default for PluginCounters {
+    fn default() -> Self {
+        Self {
+            denials: AtomicU64::default(),
+            deadlines: AtomicU64::default(),
+            memory: AtomicU64::default(),
+            fuel: AtomicU64::default(),
+            traps: AtomicU64::default(),
+            busy: AtomicU64::default(),
+            oversized: AtomicU64::default(),
+            memory_grows: AtomicU64::default(),
+            output_dropped: AtomicU64::default(),
+            notices_dropped: AtomicU64::default(),
+            output_rate: RateLimit::new(OUTPUT_LINES_PER_SECOND, 2.0 * OUTPUT_LINES_PER_SECOND),
+            notice_rate: RateLimit::new(NOTICES_PER_SECOND, 2.0 * NOTICES_PER_SECOND),
+        }
+    }
 }
 
 /// A copy of the counters at one moment.
@@ -32,6 +100,8 @@ pub struct CounterSnapshot {
     pub busy: u64,
     pub oversized: u64,
     pub memory_grows: u64,
+    pub output_dropped: u64,
+    pub notices_dropped: u64,
 }
 
 impl PluginCounters {
@@ -50,6 +120,8 @@ impl PluginCounters {
             busy: get(&self.busy),
             oversized: get(&self.oversized),
             memory_grows: get(&self.memory_grows),
+            output_dropped: get(&self.output_dropped),
+            notices_dropped: get(&self.notices_dropped),
         }
     }
 }

@@ -128,7 +128,8 @@ impl Runtime {
         // hand its instance back.
         let mut warm_place = match (&guest.budget.warm, &call.session_id) {
             (Some(pool), Some(session)) => {
-                let cell = pool.cell(session);
+                let owner = call.access.principal().map_or("", |p| p.id.as_str());
+                let cell = pool.cell(owner, session);
                 Some(tokio::select! {
                     place = tokio::time::timeout_at(wait_deadline.into(), cell.lock_owned()) => {
                         place.map_err(|_| {
@@ -379,7 +380,24 @@ impl Runtime {
                 export_call!(export.call_read_resource(&uri)),
             )
             .await?;
-        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+        let contents = result.map_err(|e| ServeError::from_export(&plugin.name, e))?;
+        self.within_response_cap(plugin, contents.iter().map(embedded_size).sum())?;
+        Ok(contents)
+    }
+
+    /// Refuse what a plugin served when it is larger than `--max-response-kib`
+    /// (tool results are checked in [`Self::run_tool`]).
+    fn within_response_cap(&self, plugin: &Plugin, size: usize) -> Result<(), ServeError> {
+        let limit = self.limits().max_response_bytes;
+        if size > limit {
+            PluginCounters::bump(&plugin.budget.counters.oversized);
+            return Err(ServeError::Invocation(InvocationError::ResponseTooLarge {
+                plugin: plugin.name.to_string(),
+                size,
+                limit,
+            }));
+        }
+        Ok(())
     }
 
     /// Render prompt `name` of `plugin`.
@@ -404,7 +422,15 @@ impl Runtime {
                 export_call!(export.call_get_prompt(&name, &arguments)),
             )
             .await?;
-        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+        let prompt = result.map_err(|e| ServeError::from_export(&plugin.name, e))?;
+        let size = prompt.description.as_ref().map_or(0, String::len)
+            + prompt
+                .messages
+                .iter()
+                .map(|m| block_size(&m.content))
+                .sum::<usize>();
+        self.within_response_cap(plugin, size)?;
+        Ok(prompt)
     }
 
     /// Ask `plugin` to complete an argument of one of its prompts or templates.
@@ -431,7 +457,31 @@ impl Runtime {
                 export_call!(export.call_complete(&reference, &argument, &value, &context)),
             )
             .await?;
-        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+        let completion = result.map_err(|e| ServeError::from_export(&plugin.name, e))?;
+        self.within_response_cap(plugin, completion.values.iter().map(String::len).sum())?;
+        Ok(completion)
+    }
+}
+
+/// Bytes an embedded resource carries.
+fn embedded_size(r: &types::EmbeddedResource) -> usize {
+    r.uri.len()
+        + r.mime_type.as_ref().map_or(0, String::len)
+        + match &r.body {
+            types::ResourceBody::Text(t) => t.len(),
+            types::ResourceBody::Blob(b) => b.len(),
+        }
+}
+
+/// Bytes a content block carries.
+fn block_size(block: &types::ContentBlock) -> usize {
+    match block {
+        types::ContentBlock::Text(t) => t.len(),
+        types::ContentBlock::Image(b) | types::ContentBlock::Audio(b) => b.data.len(),
+        types::ContentBlock::ResourceLink(l) => {
+            l.uri.len() + l.name.len() + l.description.as_ref().map_or(0, String::len)
+        }
+        types::ContentBlock::EmbeddedResource(r) => embedded_size(r),
     }
 }
 

@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
-pub use budget::{CounterSnapshot, PluginBudget, PluginCounters};
+pub use budget::{
+    CounterSnapshot, NOTICES_PER_SECOND, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters,
+    RateLimit,
+};
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
 pub(crate) use invoke::Guest;

@@ -70,10 +70,10 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let (plugin, grants) = (&self.plugin, &self.grants);
+        let (plugin, grants, counters) = (&self.plugin, &self.grants, &self.counters);
         let ctx = self
             .wasi
-            .get_or_insert_with(|| crate::capabilities::wasi::ctx_for(plugin, grants));
+            .get_or_insert_with(|| crate::capabilities::wasi::ctx_for(plugin, grants, counters));
         WasiCtxView {
             ctx,
             table: &mut self.table,

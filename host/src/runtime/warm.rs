@@ -9,7 +9,10 @@
 //! result or a tool error); a trap, an exceeded limit or a cancellation
 //! drops it, and the session's next call starts a fresh one. Instances idle
 //! longer than [`IDLE_TIMEOUT`] are dropped, and a plugin keeps at most
-//! [`MAX_WARM`] of them (the least recently used goes first).
+//! [`MAX_WARM`] of them, at most [`MAX_WARM_PER_OWNER`] for one principal:
+//! a principal at its share gives up its own least recently used place, and
+//! a full pool takes a place from the principal holding the most, so one
+//! principal opening sessions never pushes out another's instances.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,8 @@ use super::HostState;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The most warm instances one plugin keeps.
 pub const MAX_WARM: usize = 32;
+/// The most warm instances one plugin keeps for one principal.
+pub const MAX_WARM_PER_OWNER: usize = 8;
 
 /// A live instance kept between calls, with the sandbox slot it occupies.
 pub(crate) struct WarmInstance {
@@ -36,10 +41,17 @@ pub(crate) struct WarmInstance {
 /// One session's place in the pool: holding its lock is running a call.
 pub(crate) type WarmCell = Arc<tokio::sync::Mutex<Option<WarmInstance>>>;
 
+/// One session's place, whose principal holds it, and when it was used.
+struct Place {
+    cell: WarmCell,
+    owner: String,
+    used: Instant,
+}
+
 /// The warm instances of one plugin, by session.
 #[derive(Default)]
 pub struct WarmPool {
-    cells: Mutex<HashMap<String, (WarmCell, Instant)>>,
+    cells: Mutex<HashMap<String, Place>>,
 }
 
 impl std::fmt::Debug for WarmPool {
@@ -60,29 +72,55 @@ impl WarmPool {
         self.len() == 0
     }
 
-    /// The place of `session`, made when missing. Idle places go first; when
-    /// the pool is full, the least recently used place no call is using.
-    pub(crate) fn cell(&self, session: &str) -> WarmCell {
+    /// The place of `session` (of principal `owner`), made when missing.
+    /// Idle places go first; then the owner's least recently used place no
+    /// call is using when the owner holds its share, or, when the pool is
+    /// full, that of the owner holding the most.
+    pub(crate) fn cell(&self, owner: &str, session: &str) -> WarmCell {
         let now = Instant::now();
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         // A place a call holds (another reference) is never dropped under it.
         let in_use = |cell: &WarmCell| Arc::strong_count(cell) > 1;
-        cells.retain(|_, (cell, used)| in_use(cell) || now.duration_since(*used) < IDLE_TIMEOUT);
-        if let Some((cell, used)) = cells.get_mut(session) {
-            *used = now;
-            return cell.clone();
+        cells.retain(|_, p| in_use(&p.cell) || now.duration_since(p.used) < IDLE_TIMEOUT);
+        if let Some(place) = cells.get_mut(session) {
+            place.used = now;
+            return place.cell.clone();
         }
-        if cells.len() >= MAX_WARM
+        let held_by = |who: &str, cells: &HashMap<String, Place>| {
+            cells.values().filter(|p| p.owner == who).count()
+        };
+        let evict_from = if held_by(owner, &cells) >= MAX_WARM_PER_OWNER {
+            Some(owner.to_string())
+        } else if cells.len() >= MAX_WARM {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            for p in cells.values().filter(|p| !in_use(&p.cell)) {
+                *counts.entry(p.owner.as_str()).or_default() += 1;
+            }
+            counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(who, _)| who.to_string())
+        } else {
+            None
+        };
+        if let Some(who) = evict_from
             && let Some(oldest) = cells
                 .iter()
-                .filter(|(_, (cell, _))| !in_use(cell))
-                .min_by_key(|(_, (_, used))| *used)
+                .filter(|(_, p)| p.owner == who && !in_use(&p.cell))
+                .min_by_key(|(_, p)| p.used)
                 .map(|(session, _)| session.clone())
         {
             cells.remove(&oldest);
         }
         let cell = WarmCell::default();
-        cells.insert(session.to_string(), (cell.clone(), now));
+        cells.insert(
+            session.to_string(),
+            Place {
+                cell: cell.clone(),
+                owner: owner.to_string(),
+                used: now,
+            },
+        );
         cell
     }
 }
@@ -94,20 +132,41 @@ mod tests {
     #[test]
     fn places_are_per_session_and_bounded() {
         let pool = WarmPool::default();
-        let a = pool.cell("a");
-        assert!(Arc::ptr_eq(&a, &pool.cell("a")), "the same session's place");
-        assert!(!Arc::ptr_eq(&a, &pool.cell("b")));
+        let a = pool.cell("p", "a");
+        assert!(
+            Arc::ptr_eq(&a, &pool.cell("p", "a")),
+            "the same session's place"
+        );
+        assert!(!Arc::ptr_eq(&a, &pool.cell("p", "b")));
         drop(a);
         for i in 0..MAX_WARM + 5 {
-            pool.cell(&format!("s{i}"));
+            pool.cell(&format!("owner{}", i % 8), &format!("s{i}"));
         }
         assert_eq!(pool.len(), MAX_WARM);
         // A place in use survives eviction.
         let pool = WarmPool::default();
-        let held = pool.cell("held");
+        let held = pool.cell("p", "held");
         for i in 0..MAX_WARM + 5 {
-            pool.cell(&format!("s{i}"));
+            pool.cell("p", &format!("s{i}"));
         }
-        assert!(Arc::ptr_eq(&held, &pool.cell("held")));
+        assert!(Arc::ptr_eq(&held, &pool.cell("p", "held")));
+    }
+
+    #[test]
+    fn one_principal_cannot_push_out_anothers_places() {
+        let pool = WarmPool::default();
+        let mine: Vec<WarmCell> = (0..4)
+            .map(|i| pool.cell("alice", &format!("a{i}")))
+            .collect();
+        drop(mine);
+        for i in 0..10 * MAX_WARM {
+            pool.cell("mallory", &format!("m{i}"));
+        }
+        let cells = pool.cells.lock().unwrap();
+        assert_eq!(
+            cells.values().filter(|p| p.owner == "mallory").count(),
+            MAX_WARM_PER_OWNER
+        );
+        assert_eq!(cells.values().filter(|p| p.owner == "alice").count(), 4);
     }
 }

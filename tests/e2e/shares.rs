@@ -1,0 +1,127 @@
+//! Fair shares: one principal's calls cannot take every place, a plugin's
+//! answers of every kind stay within the response cap, and a plugin that
+//! floods its output gets only its share of the log.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn one_principal_cannot_take_every_call() {
+    let dir = PluginDir::with(&["hello"], &["spin"]);
+    dir.extend_manifest("spin", "[limits]\ntimeout-ms = 3000\n");
+    let config = PluginDir::empty();
+    config.write(
+        "auth.toml",
+        format!(
+            "[[role]]\nname = \"all\"\nplugins = [\"*\"]\n\
+             [[principal]]\nid = \"alice\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n\
+             [[principal]]\nid = \"bob\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n",
+            token_digest("alice-token"),
+            token_digest("bob-token")
+        ),
+    );
+    let options = |token: &str| {
+        HostOptions::new(Era::Modern, Transport::Http)
+            .arg("--auth-file")
+            .arg(config.path.join("auth.toml").to_str().unwrap())
+            .arg("--max-calls-per-principal")
+            .arg("1")
+            .bearer(token)
+    };
+    let alice = Connected::start(&dir, options("alice-token"))
+        .await
+        .unwrap();
+    let url = alice.url.clone().unwrap();
+    let bob = rmcp::service::ClientServiceExt::serve_with_lifecycle(
+        RecordingClient::default(),
+        http_client_transport_with(url, Some("bob-token")),
+        rmcp::service::ClientLifecycleMode::Discover {
+            preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .unwrap();
+
+    let spinning = alice.client.call_tool(params("spin", empty_args()));
+    let during = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let refused = alice.call_err("add", json!({"a": 1, "b": 2})).await;
+        let served = bob
+            .call_tool(params("add", json!({"a": 1, "b": 2})))
+            .await
+            .unwrap();
+        (refused, served)
+    };
+    let (spun, (refused, served)) = tokio::join!(spinning, during);
+    assert!(
+        refused.contains("principal `alice` already has 1 calls running")
+            && refused.contains("--max-calls-per-principal"),
+        "{refused}"
+    );
+    assert_ne!(
+        served.is_error,
+        Some(true),
+        "bob is not starved: {served:?}"
+    );
+    let spun = spun.unwrap();
+    assert_eq!(spun.is_error, Some(true), "the spin stops at its deadline");
+    // Alice's place is back once her call ended.
+    alice.call_ok("add", json!({"a": 1, "b": 2})).await;
+    bob.cancel().await.unwrap();
+    alice.shutdown().await;
+}
+
+#[tokio::test]
+async fn resource_reads_and_prompts_stay_within_the_response_cap() {
+    let dir = PluginDir::with(&["notes"], &[]);
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio)
+            .arg("--max-response-kib")
+            .arg("1"),
+    )
+    .await
+    .unwrap();
+    host.call_ok("add_note", json!({"name": "small", "text": "short"}))
+        .await;
+    host.call_ok("add_note", json!({"name": "big", "text": "x".repeat(4000)}))
+        .await;
+    host.client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("note://small"))
+        .await
+        .unwrap();
+    let big = host
+        .client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("note://big"))
+        .await
+        .unwrap_err();
+    let (_, message) = protocol_error(&big).expect("a protocol error");
+    assert!(
+        message.contains("more than the 1024 bytes a result may have"),
+        "{message}"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_plugin_flooding_its_output_gets_only_its_share_of_the_log() {
+    let dir = PluginDir::with(&[], &["chatty"]);
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    host.call_ok("shout", json!({"text": "flood", "times": 5000}))
+        .await;
+    let log = host
+        .stderr
+        .wait_for("lines of output dropped", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let kept =
+        log.matches("CHATTY-STDOUT: flood").count() + log.matches("CHATTY-STDERR: flood").count();
+    assert!(kept < 2000, "{kept} of 10000 lines reached the log");
+    assert!(kept >= 100, "the plugin's share still gets through: {kept}");
+    host.shutdown().await;
+}
