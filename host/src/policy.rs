@@ -671,7 +671,7 @@ mod tests {
         let root = temp_tree("own");
         std::fs::create_dir_all(root.join("ok/data")).unwrap();
         let policy = Policy::parse(
-            &format!("[[rule]]\nplugins = \"p\"\ngrant = [\"files\"]\nfiles-read-only = [\"/\"]\n"),
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"files\"]\nfiles-read-only = [\"/\"]\n",
             None,
         )
         .unwrap()
