@@ -25,7 +25,9 @@
 //!
 //! `cargo bench --bench host -- NAME` runs only the sections whose name
 //! contains NAME (`in-process`, `stdio`, `cold-start`, `reload`, `http`,
-//! `compile`, `polyglot`).
+//! `compile`, `polyglot`). `MCP_WASM_HOST_BENCH_BINARY=PATH` runs the
+//! end-to-end sections against another build of the host, to compare two
+//! builds in one run.
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
 
 #[path = "host/compile.rs"]
@@ -183,10 +185,18 @@ fn report(name: &str, mut samples: Vec<Duration>, calls: usize, total: Duration)
     );
 }
 
+/// The host binary the end-to-end sections run: this build's, or the one
+/// `MCP_WASM_HOST_BENCH_BINARY` names (to compare two builds in one run).
+pub fn host_binary() -> PathBuf {
+    std::env::var_os("MCP_WASM_HOST_BENCH_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mcp-wasm-host")))
+}
+
 /// `mcp-wasm-host serve` on `plugins` over piped stdio, logging warnings
 /// only (stderr discarded).
 fn spawn_host(plugins: &Path, cache: &Path) -> std::io::Result<std::process::Child> {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+    std::process::Command::new(host_binary())
         .arg("serve")
         .arg("--plugins")
         .arg(plugins)

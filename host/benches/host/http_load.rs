@@ -29,7 +29,7 @@ struct HttpHost {
 
 impl HttpHost {
     fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-wasm-host"))
+        let mut child = std::process::Command::new(super::host_binary())
             .arg("serve")
             .arg("--plugins")
             .arg(plugins)

@@ -3,13 +3,20 @@
 //! host sharing the directory) deserializes in a fraction of a millisecond
 //! instead of compiling again.
 //!
-//! A cache entry is native code the host will run, so it is trusted only
-//! when it proves it was written by a host holding the cache key: each entry
-//! ends with a keyed BLAKE3 MAC over its name and contents, checked before
-//! the entry is deserialized (an entry swapped for another one, or altered,
-//! is discarded and compiled again). A cache directory another user owns,
-//! or that group or others may write, is not used at all: the host compiles
-//! in memory and says why.
+//! A cache entry (`<key>.cwasm`) is native code the host will run, so it is
+//! trusted only when it proves a host holding the cache key wrote it: its
+//! seal (`<key>.mac`) holds a keyed BLAKE3 MAC over the entry's name and
+//! contents, checked before the entry is deserialized (an entry swapped for
+//! another one, or altered, is discarded and compiled again). Hashing a
+//! language runtime's tens of megabytes at every start would cost more than
+//! the rest of the start, so the seal also holds a MAC over the file's
+//! identity as the kernel reports it (device, inode, size, change time):
+//! while that matches, the contents are the ones verified; any write to the
+//! file changes its change time, and the contents are hashed again. Entries
+//! and seals are created 0600; a cache directory another user owns, or that
+//! group or others may write, is not used at all: the host compiles in
+//! memory and says why. A seal's modification time records the entry's last
+//! use, for pruning.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -68,24 +75,6 @@ impl CompileCache {
         Self { dir, mac_key }
     }
 
-    fn mac(&self, name: &str, code: &[u8]) -> blake3::Hash {
-        let mut hasher = blake3::Hasher::new_keyed(&self.mac_key);
-        hasher.update(name.as_bytes());
-        hasher.update(&[0]);
-        hasher.update(code);
-        hasher.finalize()
-    }
-
-    /// The precompiled code of entry `name` (`<key>.cwasm`) held in
-    /// `bytes`, if its MAC proves this cache wrote it.
-    fn verified<'a>(&self, name: &str, bytes: &'a [u8]) -> Option<&'a [u8]> {
-        let split = bytes.len().checked_sub(MAC_LEN)?;
-        let (code, mac) = bytes.split_at(split);
-        let mac: [u8; MAC_LEN] = mac.try_into().ok()?;
-        // `blake3::Hash` compares in constant time.
-        (self.mac(name, code) == blake3::Hash::from(mac)).then_some(code)
-    }
-
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }
@@ -103,6 +92,78 @@ impl CompileCache {
         h.finalize().to_hex()[..40].to_string()
     }
 
+    fn mac(&self, name: &str, code: &[u8]) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new_keyed(&self.mac_key);
+        hasher.update(b"contents\0");
+        hasher.update(name.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(code);
+        hasher.finalize()
+    }
+
+    /// The MAC binding `contents_mac` to one file as the kernel knows it.
+    fn identity_mac(&self, name: &str, contents_mac: &[u8], file: &std::fs::Metadata) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.mac_key);
+        hasher.update(b"identity\0");
+        hasher.update(name.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(contents_mac);
+        hasher.update(&file_identity(file));
+        *hasher.finalize().as_bytes()
+    }
+
+    /// The seal of entry `name` for the open file `file`: the contents MAC
+    /// and the identity MAC.
+    fn seal(&self, name: &str, contents_mac: blake3::Hash, file: &std::fs::Metadata) -> Vec<u8> {
+        let mut seal = contents_mac.as_bytes().to_vec();
+        seal.extend_from_slice(&self.identity_mac(name, contents_mac.as_bytes(), file));
+        seal
+    }
+
+    /// Whether the entry `name`, open as `file`, is what a host holding the
+    /// key wrote, by its seal at `seal_path`. Re-seals an entry whose
+    /// identity changed but whose contents verify (a copied cache).
+    fn verify(&self, name: &str, file: &mut std::fs::File, seal_path: &Path) -> bool {
+        use std::io::Read as _;
+        let Ok(seal) = std::fs::read(seal_path) else {
+            return false;
+        };
+        let Ok(metadata) = file.metadata() else {
+            return false;
+        };
+        let Some((contents_mac, identity)) = seal.split_at_checked(MAC_LEN) else {
+            return false;
+        };
+        if identity.len() != MAC_LEN {
+            return false;
+        }
+        let expected = self.identity_mac(name, contents_mac, &metadata);
+        // `blake3::Hash` compares in constant time.
+        if blake3::Hash::from(expected)
+            == blake3::Hash::from_slice(identity).unwrap_or(blake3::Hash::from([0; 32]))
+        {
+            return true;
+        }
+        let mut code = Vec::with_capacity(metadata.len() as usize);
+        if file.read_to_end(&mut code).is_err() {
+            return false;
+        }
+        let Ok(stored) = blake3::Hash::from_slice(contents_mac) else {
+            return false;
+        };
+        if self.mac(name, &code) != stored {
+            return false;
+        }
+        if let Err(e) = write_atomically(
+            seal_path.parent().unwrap_or(Path::new(".")),
+            seal_path,
+            &self.seal(name, stored, &metadata),
+        ) {
+            tracing::debug!("cannot renew the seal {}: {e}", seal_path.display());
+        }
+        true
+    }
+
     /// Compile `bytes`, or load the precompiled artifact from the cache.
     /// Cache failures never fail the load: they are logged and the component
     /// is compiled in memory instead.
@@ -114,41 +175,94 @@ impl CompileCache {
         let Some(dir) = &self.dir else {
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
         };
-        let name = format!("{}.cwasm", Self::key(engine, bytes));
+        let key = Self::key(engine, bytes);
+        let name = format!("{key}.cwasm");
         let path = dir.join(&name);
-        if let Ok(entry) = std::fs::read(&path) {
-            match self.verified(&name, &entry) {
-                // SAFETY: the entry's MAC proves a host holding the cache
-                // key wrote it with `precompile_component` of an engine with
-                // the same compatibility hash (it is in the name).
-                Some(code) => match unsafe { Component::deserialize(engine, code) } {
+        let seal_path = dir.join(format!("{key}.mac"));
+        if let Ok(mut file) = std::fs::File::open(&path) {
+            if self.verify(&name, &mut file, &seal_path) {
+                // Loaded through the descriptor just verified, so a file
+                // renamed into its place meanwhile is not the one loaded.
+                let opened = opened_path(&file, &path);
+                // SAFETY: the seal proves a host holding the cache key wrote
+                // this file with `precompile_component` of an engine with the
+                // same compatibility hash (it is in the name), and only this
+                // user may write it (0600, in a private directory).
+                match unsafe { Component::deserialize_file(engine, &opened) } {
                     Ok(component) => {
-                        mark_used(&path);
+                        mark_used(&seal_path);
                         return Ok((component, CacheOutcome::Hit));
                     }
                     Err(e) => tracing::warn!(
                         path = %path.display(),
                         "discarding unusable compile-cache entry: {e}"
                     ),
-                },
-                None => tracing::warn!(
+                }
+            } else {
+                tracing::warn!(
                     path = %path.display(),
                     "discarding a compile-cache entry that fails its integrity check \
                      (altered, or not written by a host holding this cache key)"
-                ),
+                );
             }
         }
         let cwasm = engine.precompile_component(bytes)?;
-        let mut entry = Vec::with_capacity(cwasm.len() + MAC_LEN);
-        entry.extend_from_slice(&cwasm);
-        entry.extend_from_slice(self.mac(&name, &cwasm).as_bytes());
-        if let Err(e) = write_atomically(dir, &path, &entry) {
+        let written = write_atomically(dir, &path, &cwasm)
+            .and_then(|()| std::fs::metadata(&path))
+            .and_then(|metadata| {
+                let seal = self.seal(&name, self.mac(&name, &cwasm), &metadata);
+                write_atomically(dir, &seal_path, &seal)
+            });
+        if let Err(e) = written {
             tracing::warn!(dir = %dir.display(), "cannot write the compile cache: {e}");
         }
         // SAFETY: `cwasm` was produced just now by this engine.
         let component = unsafe { Component::deserialize(engine, &cwasm)? };
         Ok((component, CacheOutcome::Miss))
     }
+}
+
+/// What identifies one version of a file: device, inode, size and change
+/// time (which every write and rename updates, and which only the kernel
+/// sets).
+fn file_identity(metadata: &std::fs::Metadata) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        for n in [
+            metadata.dev(),
+            metadata.ino(),
+            metadata.size(),
+            metadata.ctime() as u64,
+            metadata.ctime_nsec() as u64,
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Without a change time, every use hashes the contents.
+        out.extend_from_slice(&metadata.len().to_le_bytes());
+        let mut nonce = [0u8; 16];
+        let _ = getrandom::fill(&mut nonce);
+        out.extend_from_slice(&nonce);
+    }
+    out
+}
+
+/// A path that names the open `file` itself (Linux), else `path`.
+fn opened_path(file: &std::fs::File, path: &Path) -> PathBuf {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        if by_descriptor.exists() {
+            return by_descriptor;
+        }
+    }
+    let _ = file;
+    path.to_path_buf()
 }
 
 /// Make sure `dir` is a directory only this user may write: create it
@@ -204,15 +318,28 @@ impl CompileCache {
             return (0, 0);
         };
         let mut removed = (0, 0);
+        let stale = |path: &Path| {
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m < oldest)
+        };
         for entry in entries.flatten() {
+            let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let ours = name.ends_with(".cwasm") || name.starts_with(".tmp-");
+            let ours =
+                name.ends_with(".cwasm") || name.ends_with(".mac") || name.starts_with(".tmp-");
             let Ok(metadata) = entry.metadata() else {
                 continue;
             };
-            let stale = metadata.modified().is_ok_and(|m| m < oldest);
-            if ours && metadata.is_file() && stale && std::fs::remove_file(entry.path()).is_ok() {
+            // An entry's last use is its seal's modification time.
+            let seal = path.with_extension("mac");
+            let unused = if name.ends_with(".cwasm") && seal.exists() {
+                stale(&seal)
+            } else {
+                stale(&path)
+            };
+            if ours && metadata.is_file() && unused && std::fs::remove_file(&path).is_ok() {
                 removed.0 += 1;
                 removed.1 += metadata.len();
             }
@@ -240,7 +367,17 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
         std::process::id(),
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&tmp, bytes)?;
+    {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(&tmp)?.write_all(bytes)?;
+    }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
@@ -278,32 +415,47 @@ mod tests {
         let cache = CompileCache::new(Some(dir.clone()), [7; 32]);
         assert_eq!(cache.prune(Duration::from_secs(30 * 24 * 3600)), (1, 4));
         assert!(!old.exists() && fresh.exists() && foreign.exists());
-        // Using an entry keeps it.
+        // Using an entry (which touches its seal) keeps it.
         let file = std::fs::File::options().write(true).open(&fresh).unwrap();
         file.set_modified(long_ago).unwrap();
-        mark_used(&fresh);
+        let seal = dir.join("fresh.mac");
+        std::fs::write(&seal, b"seal").unwrap();
+        mark_used(&seal);
         assert_eq!(cache.prune(Duration::from_secs(30 * 24 * 3600)), (0, 0));
+        assert!(fresh.exists() && seal.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn entries_verify_only_under_their_name_and_key() {
-        let cache = CompileCache::new(None, [1; 32]);
-        let code = b"precompiled".to_vec();
-        let mut entry = code.clone();
-        entry.extend_from_slice(cache.mac("a.cwasm", &code).as_bytes());
-        assert_eq!(cache.verified("a.cwasm", &entry), Some(&code[..]));
-        assert_eq!(
-            cache.verified("b.cwasm", &entry),
-            None,
-            "moved to another name"
+    fn entries_verify_only_under_their_name_key_and_contents() {
+        let dir = std::env::temp_dir().join(format!("mcp-wasm-host-seal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = CompileCache::new(Some(dir.clone()), [1; 32]);
+        let (entry, seal) = (dir.join("a.cwasm"), dir.join("a.mac"));
+        write_atomically(&dir, &entry, b"precompiled").unwrap();
+        let metadata = std::fs::metadata(&entry).unwrap();
+        let sealed = cache.seal("a.cwasm", cache.mac("a.cwasm", b"precompiled"), &metadata);
+        write_atomically(&dir, &seal, &sealed).unwrap();
+        let open = || std::fs::File::open(&entry).unwrap();
+        assert!(cache.verify("a.cwasm", &mut open(), &seal));
+        assert!(!cache.verify("b.cwasm", &mut open(), &seal), "another name");
+        let other = CompileCache::new(Some(dir.clone()), [2; 32]);
+        assert!(!other.verify("a.cwasm", &mut open(), &seal), "another key");
+        // A copy (another inode) with the same contents verifies and is
+        // sealed anew.
+        std::fs::write(dir.join("copy"), b"precompiled").unwrap();
+        std::fs::rename(dir.join("copy"), &entry).unwrap();
+        assert!(cache.verify("a.cwasm", &mut open(), &seal));
+        assert_ne!(std::fs::read(&seal).unwrap(), sealed, "sealed anew");
+        // Altered contents do not.
+        std::fs::write(&entry, b"precompilex").unwrap();
+        assert!(!cache.verify("a.cwasm", &mut open(), &seal));
+        std::fs::write(&seal, b"short").unwrap();
+        assert!(
+            !cache.verify("a.cwasm", &mut open(), &seal),
+            "a broken seal"
         );
-        let other = CompileCache::new(None, [2; 32]);
-        assert_eq!(other.verified("a.cwasm", &entry), None, "another key");
-        let mut altered = entry.clone();
-        altered[0] ^= 1;
-        assert_eq!(cache.verified("a.cwasm", &altered), None);
-        assert_eq!(cache.verified("a.cwasm", &entry[..10]), None, "truncated");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[cfg(unix)]
