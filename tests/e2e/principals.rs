@@ -307,3 +307,75 @@ async fn a_request_state_resumes_only_for_its_caller_and_a_round_runs_once() {
     bob.cancel().await.unwrap();
     alice.shutdown().await;
 }
+
+/// The text of the first result in an SSE or JSON response body.
+fn result_text(response: &RawResponse) -> String {
+    let json = response
+        .body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("data: ")
+                .or(Some(l))
+                .filter(|l| l.starts_with('{'))
+        })
+        .unwrap_or_else(|| panic!("no JSON in {response:?}"));
+    let message: Value = serde_json::from_str(json).unwrap();
+    message["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no result text in {message}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_2026_07_28_request_never_takes_a_session_from_its_header() {
+    let dir = PluginDir::with(&[], &["twin"]);
+    dir.set_manifest(
+        "twin",
+        "name = \"twin\"\nversion = \"0.1.0\"\ninstance = \"per-session\"\n\
+         [capabilities]\noptional = [\"elicitation\"]\n",
+    );
+    let host = Connected::start(&dir, HostOptions::new(Era::Modern, Transport::Http))
+        .await
+        .unwrap();
+    let url = host.url.clone().unwrap();
+    // A handshake-era session whose warm instance has served one call.
+    let opened = post_mcp(&url, &[], &serde_json::from_str(INITIALIZE).unwrap()).await;
+    let session = opened.header("mcp-session-id").expect("a session id");
+    let in_session = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    post_mcp(
+        &url,
+        &in_session,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    let calls = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                       "params": {"name": "calls", "arguments": {}}});
+    assert_eq!(result_text(&post_mcp(&url, &in_session, &calls).await), "1");
+
+    // A 2026-07-28 request carrying that session's id: a fresh instance,
+    // not the session's.
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "m", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let modern = post_mcp(
+        &url,
+        &[
+            ("Mcp-Session-Id", session.as_str()),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "calls"),
+        ],
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                "params": {"name": "calls", "arguments": {}, "_meta": meta}}),
+    )
+    .await;
+    assert_eq!(result_text(&modern), "1", "{modern:?}");
+    // The session's instance was not touched.
+    assert_eq!(result_text(&post_mcp(&url, &in_session, &calls).await), "2");
+    host.shutdown().await;
+}
