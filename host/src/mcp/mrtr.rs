@@ -439,11 +439,18 @@ impl<T: Send + 'static> ParkedCalls<T> {
 
 /// Which of the parked `entries` (id, owner, expiry) makes room for one
 /// more call of `owner` in a table of `capacity`: its own oldest when it
-/// holds its share (a quarter of the table), else, when the table is full,
+/// holds its share (a quarter of the table for a principal, all of it
+/// without authentication), else, when the table is full,
 /// the oldest of the principal holding the most. One principal parking
 /// calls never evicts another's.
 fn evictee(entries: &[(u64, &str, Instant)], capacity: usize, owner: &str) -> Option<u64> {
-    let share = (capacity / 4).max(1);
+    // Without authentication every caller is the same owner (`""`): the
+    // whole table is its share.
+    let share = if owner.is_empty() {
+        capacity
+    } else {
+        (capacity / 4).max(1)
+    };
     let held = |who: &str| entries.iter().filter(|(_, o, _)| *o == who).count();
     let from = if held(owner) >= share {
         owner
@@ -542,6 +549,10 @@ mod tests {
             (4, "carol", at(4)),
         ];
         assert_eq!(evictee(&full, 4, "dave"), Some(3));
+        // Without authentication the whole table is the one owner's.
+        let anonymous = [(1, "", at(1)), (2, "", at(2)), (3, "", at(3))];
+        assert_eq!(evictee(&anonymous, 8, ""), None);
+        assert_eq!(evictee(&anonymous, 3, ""), Some(1));
     }
 
     #[test]

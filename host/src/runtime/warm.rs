@@ -9,7 +9,8 @@
 //! result or a tool error); a trap, an exceeded limit or a cancellation
 //! drops it, and the session's next call starts a fresh one. Instances idle
 //! longer than [`IDLE_TIMEOUT`] are dropped, and a plugin keeps at most
-//! [`MAX_WARM`] of them, at most [`MAX_WARM_PER_OWNER`] for one principal:
+//! [`MAX_WARM`] of them, at most [`MAX_WARM_PER_OWNER`] for one
+//! authenticated principal:
 //! a principal at its share gives up its own least recently used place, and
 //! a full pool takes a place from the principal holding the most, so one
 //! principal opening sessions never pushes out another's instances.
@@ -89,7 +90,14 @@ impl WarmPool {
         let held_by = |who: &str, cells: &HashMap<String, Place>| {
             cells.values().filter(|p| p.owner == who).count()
         };
-        let evict_from = if held_by(owner, &cells) >= MAX_WARM_PER_OWNER {
+        // Without authentication every session has the same owner (`""`),
+        // whose share is the whole pool.
+        let share = if owner.is_empty() {
+            MAX_WARM
+        } else {
+            MAX_WARM_PER_OWNER
+        };
+        let evict_from = if held_by(owner, &cells) >= share {
             Some(owner.to_string())
         } else if cells.len() >= MAX_WARM {
             let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -141,6 +149,12 @@ mod tests {
         drop(a);
         for i in 0..MAX_WARM + 5 {
             pool.cell(&format!("owner{}", i % 8), &format!("s{i}"));
+        }
+        assert_eq!(pool.len(), MAX_WARM);
+        // Without authentication one owner may fill the pool.
+        let pool = WarmPool::default();
+        for i in 0..MAX_WARM + 5 {
+            pool.cell("", &format!("s{i}"));
         }
         assert_eq!(pool.len(), MAX_WARM);
         // A place in use survives eviction.
