@@ -125,3 +125,39 @@ async fn a_plugin_flooding_its_output_gets_only_its_share_of_the_log() {
     assert!(kept >= 100, "the plugin's share still gets through: {kept}");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plugin_flooding_notices_sends_its_share_and_never_loses_the_last_change() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    for uri in ["fixture://busy", "fixture://last"] {
+        host.client
+            .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+    }
+    // 500 notices about one resource, then one about another: the second
+    // comes after the plugin's share is spent.
+    host.call_ok("flood", json!({"uris": ["fixture://busy"], "times": 500}))
+        .await;
+    host.call_ok("flood", json!({"uris": ["fixture://last"], "times": 1}))
+        .await;
+    wait_until(&host.received, "the last change", |r| {
+        r.resource_updates.iter().any(|u| u == "fixture://last")
+    })
+    .await;
+    // The trailing notice for `busy` may still be on its way; give it time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let updates = host.received.lock().unwrap().resource_updates.clone();
+    let busy = updates.iter().filter(|u| *u == "fixture://busy").count();
+    assert!(busy < 100, "{busy} of 500 notices reached the client");
+    assert!(busy >= 20, "the plugin's share still gets through: {busy}");
+    assert_eq!(
+        updates.iter().filter(|u| *u == "fixture://last").count(),
+        1,
+        "{updates:?}"
+    );
+    host.shutdown().await;
+}

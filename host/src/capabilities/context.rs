@@ -6,7 +6,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::{context, types};
 use crate::context::{ClientIdentity, LogLevel};
-use crate::runtime::HostState;
+use crate::runtime::{Admission, HostState, Notice};
 
 /// Largest log message or progress text accepted from a guest, in bytes;
 /// longer text is cut so a plugin cannot flood the client.
@@ -145,35 +145,55 @@ impl context::Host for HostState {
     }
 
     async fn resource_updated(&mut self, uri: String) -> wasmtime::Result<()> {
-        if uri.is_empty() || uri.len() > MAX_MESSAGE_BYTES || !self.notice_allowed() {
+        if uri.is_empty() || uri.len() > MAX_MESSAGE_BYTES {
             return Ok(());
         }
-        self.call
-            .channel
-            .resource_updated(self.plugin.to_string(), uri)
-            .await;
+        self.notify(Notice::ResourceUpdated(uri)).await;
         Ok(())
     }
 
     async fn resource_list_changed(&mut self) -> wasmtime::Result<()> {
-        if self.notice_allowed() {
-            self.call.channel.resource_list_changed().await;
-        }
+        self.notify(Notice::ResourceListChanged).await;
         Ok(())
     }
 }
 
 impl HostState {
-    /// Whether the plugin may send one more notice to clients now: within
-    /// its share ([`crate::runtime::NOTICES_PER_SECOND`]); a notice beyond
-    /// is dropped and counted. Clients re-read what changed, so a dropped
-    /// notice is covered by the next one that goes through.
-    fn notice_allowed(&self) -> bool {
-        let allowed = self.counters.notice_rate.allow();
-        if !allowed {
-            crate::runtime::PluginCounters::bump(&self.counters.notices_dropped);
+    /// Send `notice` to clients within the plugin's share
+    /// ([`crate::runtime::NOTICES_PER_SECOND`]); beyond it, the notice is
+    /// held back and merged with identical ones, and a background task
+    /// sends what is held as the share allows.
+    async fn notify(&mut self, notice: Notice) {
+        let counters = &self.counters;
+        match counters
+            .notices
+            .offer(notice.clone(), &counters.notices_dropped)
+        {
+            Admission::SendNow => send_notice(&*self.call.channel, &self.plugin, notice).await,
+            Admission::HeldStartDrain => {
+                let counters = counters.clone();
+                let channel = self.call.channel.clone();
+                let plugin = self.plugin.to_string();
+                tokio::spawn(async move {
+                    counters
+                        .notices
+                        .drain(|notice| {
+                            let channel = channel.clone();
+                            let plugin = plugin.clone();
+                            Box::pin(async move { send_notice(&*channel, &plugin, notice).await })
+                        })
+                        .await;
+                });
+            }
+            Admission::Held | Admission::Merged | Admission::Dropped => {}
         }
-        allowed
+    }
+}
+
+async fn send_notice(channel: &dyn crate::context::ClientChannel, plugin: &str, notice: Notice) {
+    match notice {
+        Notice::ResourceUpdated(uri) => channel.resource_updated(plugin.to_string(), uri).await,
+        Notice::ResourceListChanged => channel.resource_list_changed().await,
     }
 }
 

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::notices::NoticeShare;
+
 /// Counts of denials and limit hits for one plugin, and its shares of the
 /// log and of notifications (shared by the plugin's versions).
 #[derive(Debug)]
@@ -22,13 +24,13 @@ pub struct PluginCounters {
     pub memory_grows: AtomicU64,
     /// Lines of guest stdout/stderr dropped by the rate limit.
     pub output_dropped: AtomicU64,
-    /// Resource notices (updated, list changed) dropped by the rate limit
-    /// or coalesced with an identical one.
+    /// Resource notices (updated, list changed) beyond the plugin's share
+    /// that were merged into an identical held one, or dropped.
     pub notices_dropped: AtomicU64,
     /// The plugin's share of the log: lines of stdout and stderr.
     pub output_rate: RateLimit,
     /// The plugin's share of notifications to clients.
-    pub notice_rate: RateLimit,
+    pub notices: NoticeShare,
 }
 
 /// A token bucket: `per_second` events on average, bursts of `burst`.
@@ -46,6 +48,16 @@ impl RateLimit {
             burst,
             state: std::sync::Mutex::new((burst, std::time::Instant::now())),
         }
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.per_second
+    }
+
+    /// Give back one event's token (taken but not spent).
+    pub fn refund(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = (state.0 + 1.0).min(self.burst);
     }
 
     /// Whether one more event fits now.
@@ -67,8 +79,6 @@ impl RateLimit {
 
 /// Lines of guest output per second one plugin may log (bursts of twice).
 pub const OUTPUT_LINES_PER_SECOND: f64 = 200.0;
-/// Resource notices per second one plugin may send (bursts of twice).
-pub const NOTICES_PER_SECOND: f64 = 20.0;
 
 impl Default for PluginCounters {
     fn default() -> Self {
@@ -84,7 +94,7 @@ impl Default for PluginCounters {
             output_dropped: AtomicU64::default(),
             notices_dropped: AtomicU64::default(),
             output_rate: RateLimit::new(OUTPUT_LINES_PER_SECOND, 2.0 * OUTPUT_LINES_PER_SECOND),
-            notice_rate: RateLimit::new(NOTICES_PER_SECOND, 2.0 * NOTICES_PER_SECOND),
+            notices: NoticeShare::default(),
         }
     }
 }

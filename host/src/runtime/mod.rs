@@ -9,6 +9,7 @@ mod budget;
 mod cache;
 mod clock;
 mod invoke;
+mod notices;
 mod spread;
 mod store;
 mod ticker;
@@ -22,13 +23,13 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 pub use budget::{
-    CounterSnapshot, NOTICES_PER_SECOND, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters,
-    RateLimit,
+    CounterSnapshot, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters, RateLimit,
 };
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
 pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
+pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub use spread::Spread;
 pub use store::HostState;
 pub use warm::WarmPool;
