@@ -141,7 +141,13 @@ fn write_granted_params(out: &mut String, capability: Capability, grants: &Grant
             let _ = writeln!(out, "    variables: {}", join(grants.env.clone()));
         }
         Capability::KeyValue => {
-            let _ = writeln!(out, "    namespaces: {}", join(grants.namespaces.clone()));
+            let _ = writeln!(
+                out,
+                "    namespaces: {} (quota: {} entries, {} KiB)",
+                join(grants.namespaces.clone()),
+                grants.keyvalue_quota.entries,
+                grants.keyvalue_quota.bytes / 1024
+            );
         }
         Capability::Http => {
             let _ = writeln!(out, "    origins: {}", grants.http.allowed_list());

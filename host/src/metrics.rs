@@ -326,6 +326,7 @@ impl Metrics {
                 ("response-size", c.oversized),
                 ("output-rate", c.output_dropped),
                 ("notice-rate", c.notices_dropped),
+                ("keyvalue-quota", c.keyvalue_quota),
             ] {
                 let _ = writeln!(
                     out,

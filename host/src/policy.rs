@@ -26,7 +26,9 @@
 //! `env`, `http` and `secrets`. The rule granting one of these may narrow it:
 //! `files-read-only` (allowed host directories), `env-variables`,
 //! `http-allow` (origins), `http-credentials` (secrets that may be sent as
-//! credentials) and `secret-names`. A policy
+//! credentials) and `secret-names`. `keyvalue-quota-entries` and
+//! `keyvalue-quota-kib` set what a plugin may keep in its key-value
+//! namespaces (default 100000 entries and 64 MiB). A policy
 //! that cannot be read or parsed stops the host (fail closed), naming the
 //! line.
 
@@ -41,6 +43,7 @@ use crate::capabilities::Capability;
 use crate::capabilities::http::{HttpCeilings, HttpGrant, OriginPattern};
 use crate::limits::PluginLimits;
 use crate::manifest::{ManifestCapabilities, describe_toml_error};
+use crate::state::Quota;
 
 /// What the policy does with capabilities no rule names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -79,6 +82,8 @@ struct RuleFile {
     http_allow_private: Option<bool>,
     max_http_response_kib: Option<u64>,
     secret_names: Option<Vec<String>>,
+    keyvalue_quota_entries: Option<u64>,
+    keyvalue_quota_kib: Option<u64>,
 }
 
 /// One rule, with where it was written.
@@ -115,6 +120,11 @@ pub struct Rule {
     /// When this rule grants `secrets`: the names the plugin may read;
     /// `None` allows every declared name.
     pub secret_names: Option<Vec<String>>,
+    /// The entries a plugin may keep in its key-value namespaces.
+    pub keyvalue_quota_entries: Option<u64>,
+    /// The KiB of keys and values a plugin may keep in its key-value
+    /// namespaces.
+    pub keyvalue_quota_kib: Option<u64>,
 }
 
 /// The operator's policy.
@@ -204,6 +214,8 @@ pub struct Grants {
     pub env: Vec<String>,
     /// Key-value namespaces the plugin uses (when `keyvalue` is granted).
     pub namespaces: Vec<String>,
+    /// What the plugin may keep in them, together.
+    pub keyvalue_quota: Quota,
     /// Origins and credentials of outbound HTTP (when `http` is granted).
     pub http: HttpGrant,
     /// Secrets the plugin reads (when `secrets` is granted).
@@ -399,9 +411,11 @@ impl Policy {
                 || r.max_concurrent == Some(0)
                 || r.max_fuel == Some(0)
                 || r.max_http_response_kib == Some(0)
+                || r.keyvalue_quota_entries == Some(0)
+                || r.keyvalue_quota_kib == Some(0)
             {
                 return Err(invalid(format!(
-                    "line {line}: a ceiling must be at least 1"
+                    "line {line}: a ceiling or quota must be at least 1"
                 )));
             }
             rules.push(Rule {
@@ -420,6 +434,8 @@ impl Policy {
                 http_allow_private: r.http_allow_private.unwrap_or(false),
                 max_http_response_kib: r.max_http_response_kib,
                 secret_names: r.secret_names,
+                keyvalue_quota_entries: r.keyvalue_quota_entries,
+                keyvalue_quota_kib: r.keyvalue_quota_kib,
             });
         }
         Ok(Self {
@@ -529,6 +545,15 @@ impl Policy {
                         .iter()
                         .flat_map(|k| k.namespaces.iter().cloned())
                         .collect();
+                    let lowest = |f: fn(&Rule) -> Option<u64>| {
+                        matching.iter().filter_map(|(_, r)| f(r)).min()
+                    };
+                    grants.keyvalue_quota = Quota {
+                        entries: lowest(|r| r.keyvalue_quota_entries)
+                            .unwrap_or(Quota::DEFAULT.entries),
+                        bytes: lowest(|r| r.keyvalue_quota_kib)
+                            .map_or(Quota::DEFAULT.bytes, |kib| kib.saturating_mul(1024)),
+                    };
                 }
                 Capability::Http => {
                     if let Some(http) = &declared.http {
@@ -820,6 +845,35 @@ mod tests {
     }
 
     #[test]
+    fn the_key_value_quota_is_the_lowest_of_the_matching_rules() {
+        let mut d = declared(&[Capability::KeyValue], &[]);
+        d.keyvalue = Some(crate::manifest::KeyValueParams {
+            namespaces: vec!["ns".into()],
+        });
+        assert_eq!(
+            Policy::default().evaluate("p", &d).keyvalue_quota,
+            Quota::DEFAULT
+        );
+        let policy = Policy::parse(
+            "[[rule]]\nplugins = \"p*\"\nkeyvalue-quota-entries = 10\nkeyvalue-quota-kib = 4\n\
+             [[rule]]\nplugins = \"*\"\nkeyvalue-quota-entries = 5\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            policy.evaluate("p", &d).keyvalue_quota,
+            Quota {
+                entries: 5,
+                bytes: 4096
+            }
+        );
+        let err = Policy::parse("[[rule]]\nplugins = \"p\"\nkeyvalue-quota-kib = 0\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 1"), "{err}");
+    }
+
+    #[test]
     fn invalid_policies_name_the_line() {
         let err = Policy::parse(" \n\n", None).unwrap_err().to_string();
         assert!(err.contains("the policy is empty"), "{err}");
@@ -868,6 +922,8 @@ mod properties {
         "http-allow = [\"https://*.a\", \"a.b\"]\n",
         "http-allow-private = true\n",
         "max-http-response-kib = 0\n",
+        "keyvalue-quota-entries = 0\n",
+        "keyvalue-quota-kib = 18446744073709551615\n",
         "max-memory-mib = 18446744073709551615\n",
         "max-concurrent = -1\n",
         "colour = 1\n",

@@ -161,3 +161,61 @@ async fn a_plugin_flooding_notices_sends_its_share_and_never_loses_the_last_chan
     );
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plugins_key_value_entries_stay_within_its_quota_across_restarts() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"facade\"\nkeyvalue-quota-entries = 3\nkeyvalue-quota-kib = 1\n",
+    );
+    let data = PluginDir::empty();
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .arg("--data-dir")
+        .arg(data.path.to_str().unwrap())
+        .arg("--policy")
+        .arg(dir.path.join("policy.toml").to_str().unwrap());
+    let count = |key: &str| json!({"namespace": "counters", "key": key});
+    let over = |text: &str, unit: &str| {
+        text.starts_with("keyvalue failed: invalid input: the plugin's key-value quota of")
+            && text.contains(unit)
+    };
+
+    let host = Connected::start(&dir, options.clone()).await.unwrap();
+    // A 1000-byte key fits the 1 KiB; two more small entries fit the count.
+    let long = "k".repeat(1000);
+    host.call_ok("count", count(&long)).await;
+    let too_big = host.call("count", count(&"m".repeat(30))).await.unwrap();
+    assert_eq!(too_big.is_error, Some(true));
+    assert!(
+        over(&text_of(&too_big), "1024 bytes"),
+        "{}",
+        text_of(&too_big)
+    );
+    host.call_ok("count", count("a")).await;
+    host.call_ok("count", count("b")).await;
+    let fourth = host.call("count", count("c")).await.unwrap();
+    assert_eq!(fourth.is_error, Some(true));
+    assert!(over(&text_of(&fourth), "3 entries"), "{}", text_of(&fourth));
+    // What the plugin holds still works.
+    assert_eq!(text_of(&host.call_ok("count", count("a")).await), "count=2");
+    let url = host.url.clone().unwrap();
+    let metrics = raw_http(&url, "GET", "/metrics", &[], "").await;
+    assert_eq!(
+        metric_sample(
+            &metrics.body,
+            "mcp_wasm_host_plugin_limit_hits_total{plugin=\"facade\",limit=\"keyvalue-quota\"}"
+        ),
+        Some(2.0),
+        "{}",
+        metrics.body
+    );
+    host.shutdown().await;
+
+    // The usage is the store's, not the process's: a restart does not reset it.
+    let host = Connected::start(&dir, options).await.unwrap();
+    let again = host.call("count", count("c")).await.unwrap();
+    assert!(over(&text_of(&again), "3 entries"), "{}", text_of(&again));
+    assert_eq!(text_of(&host.call_ok("count", count("b")).await), "count=2");
+    host.shutdown().await;
+}

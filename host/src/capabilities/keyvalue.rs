@@ -1,6 +1,7 @@
 //! The `mcp:plugin/keyvalue` interface over the host's [state
 //! store](crate::state): each plugin sees only its own entries, and only in
-//! the namespaces its manifest declares and the policy grants.
+//! the namespaces its manifest declares and the policy grants, and within
+//! the quota of entries and bytes the policy gives it.
 
 use std::time::Duration;
 
@@ -47,10 +48,20 @@ impl HostState {
         Ok(self.services.state.clone())
     }
 
+    /// A store failure as the plugin sees it; a write over the quota is
+    /// counted.
+    fn kv_error(&self, error: StateError) -> types::FacadeError {
+        if matches!(error, StateError::OverQuota { .. }) {
+            crate::runtime::PluginCounters::bump(&self.counters.keyvalue_quota);
+        }
+        facade_error(error)
+    }
+
     fn bucket<'a>(&'a self, namespace: &'a str) -> Bucket<'a> {
         Bucket::KeyValue {
             plugin: &self.plugin,
             namespace,
+            quota: self.grants.keyvalue_quota,
         }
     }
 }
@@ -100,7 +111,7 @@ impl keyvalue::Host for HostState {
                 ttl_ms.map(Duration::from_millis),
             )
             .await
-            .map_err(facade_error))
+            .map_err(|e| self.kv_error(e)))
     }
 
     async fn delete(&mut self, namespace: String, key: String) -> FacadeResult<bool> {
@@ -131,8 +142,8 @@ impl keyvalue::Host for HostState {
             Err(e) => return Ok(Err(e)),
         };
         Ok(store
-            .increment(&self.plugin, &namespace, &key, delta)
+            .increment(self.bucket(&namespace), &key, delta)
             .await
-            .map_err(facade_error))
+            .map_err(|e| self.kv_error(e)))
     }
 }

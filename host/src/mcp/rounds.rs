@@ -25,7 +25,7 @@ use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError}
 use crate::error::InvocationError;
 use crate::metrics::Refusal;
 use crate::runtime::ServeError;
-use crate::state::Bucket;
+use crate::state::{Bucket, Quota};
 use crate::tool::ToolResult;
 
 /// What a parkable request produced when its task finished.
@@ -268,6 +268,8 @@ impl McpServer {
         Bucket::KeyValue {
             plugin: ROUNDS_OWNER,
             namespace: ROUNDS_NAMESPACE,
+            // Bounded by the parked-call table and the kept answers' size.
+            quota: Quota::UNLIMITED,
         }
     }
 
@@ -294,10 +296,7 @@ impl McpServer {
             }
         }
         let claim = format!("claim:{key}");
-        match store
-            .increment(ROUNDS_OWNER, ROUNDS_NAMESPACE, &claim, 1)
-            .await
-        {
+        match store.increment(Self::rounds_bucket(), &claim, 1).await {
             Ok(1) => {
                 let _ = store
                     .set(Self::rounds_bucket(), &claim, b"1", Some(until(expires)))

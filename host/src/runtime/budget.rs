@@ -24,6 +24,8 @@ pub struct PluginCounters {
     pub memory_grows: AtomicU64,
     /// Lines of guest stdout/stderr dropped by the rate limit.
     pub output_dropped: AtomicU64,
+    /// Key-value writes refused by the plugin's quota.
+    pub keyvalue_quota: AtomicU64,
     /// Resource notices (updated, list changed) beyond the plugin's share
     /// that were merged into an identical held one, or dropped.
     pub notices_dropped: AtomicU64,
@@ -92,6 +94,7 @@ impl Default for PluginCounters {
             oversized: AtomicU64::default(),
             memory_grows: AtomicU64::default(),
             output_dropped: AtomicU64::default(),
+            keyvalue_quota: AtomicU64::default(),
             notices_dropped: AtomicU64::default(),
             output_rate: RateLimit::new(OUTPUT_LINES_PER_SECOND, 2.0 * OUTPUT_LINES_PER_SECOND),
             notices: NoticeShare::default(),
@@ -111,6 +114,7 @@ pub struct CounterSnapshot {
     pub oversized: u64,
     pub memory_grows: u64,
     pub output_dropped: u64,
+    pub keyvalue_quota: u64,
     pub notices_dropped: u64,
 }
 
@@ -131,6 +135,7 @@ impl PluginCounters {
             oversized: get(&self.oversized),
             memory_grows: get(&self.memory_grows),
             output_dropped: get(&self.output_dropped),
+            keyvalue_quota: get(&self.keyvalue_quota),
             notices_dropped: get(&self.notices_dropped),
         }
     }

@@ -9,6 +9,9 @@
 //! authenticated principal, or a client's state handle). Session scopes
 //! expire after [`StateOptions::session_idle`] without use, and each
 //! plugin may keep [`StateOptions::session_budget`] bytes in a scope.
+//! A plugin's key-value entries, across its namespaces, stay within its
+//! [`Quota`] of entries and bytes; entries past their TTL stop counting
+//! once the store notices them (at the latest when a write would go over).
 //! [`spawn_cleanup`] runs the backend's sweep in the background.
 
 pub mod redis;
@@ -20,11 +23,61 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Most keys one `list_keys` returns.
 pub const MAX_LISTED_KEYS: usize = 1000;
 
+/// How much one plugin may keep in its key-value namespaces, together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Entries.
+    pub entries: u64,
+    /// Bytes of keys and values.
+    pub bytes: u64,
+}
+
+impl Quota {
+    /// No bound: for the host's own entries.
+    pub const UNLIMITED: Quota = Quota {
+        entries: u64::MAX,
+        bytes: u64::MAX,
+    };
+    /// What a plugin gets when the policy says nothing.
+    pub const DEFAULT: Quota = Quota {
+        entries: 100_000,
+        bytes: 64 << 20,
+    };
+}
+
+impl<'a> Bucket<'a> {
+    /// The plugin, namespace and quota of a key-value bucket; only these
+    /// hold counters.
+    fn counter(self) -> Result<(&'a str, &'a str, Quota), StateError> {
+        match self {
+            Bucket::KeyValue {
+                plugin,
+                namespace,
+                quota,
+            } => Ok((plugin, namespace, quota)),
+            Bucket::Session { .. } => Err(StateError::Backend(
+                "only key-value entries can be incremented".into(),
+            )),
+        }
+    }
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota::DEFAULT
+    }
+}
+
 /// Where an entry lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket<'a> {
-    /// A plugin's key-value namespace.
-    KeyValue { plugin: &'a str, namespace: &'a str },
+    /// A plugin's key-value namespace; writes stay within the plugin's
+    /// quota (a write that does not grow its usage always succeeds).
+    KeyValue {
+        plugin: &'a str,
+        namespace: &'a str,
+        quota: Quota,
+    },
     /// A plugin's session state in one scope.
     Session { scope: &'a str, plugin: &'a str },
 }
@@ -57,6 +110,11 @@ pub enum StateError {
     Backend(String),
     #[error("session state would exceed its budget of {budget} bytes")]
     OverBudget { budget: usize },
+    #[error(
+        "the plugin's key-value quota of {limit} {unit} is reached \
+         (delete entries or let them expire first)"
+    )]
+    OverQuota { limit: u64, unit: &'static str },
     #[error("the value under `{key}` is not a decimal integer")]
     NotAnInteger { key: String },
     #[error("incrementing `{key}` by {delta} overflows")]
@@ -104,13 +162,8 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Add `delta` to the decimal integer under `key` in a key-value
     /// namespace (absent counts as 0) and return the sum. The entry keeps
     /// its expiry.
-    async fn increment(
-        &self,
-        plugin: &str,
-        namespace: &str,
-        key: &str,
-        delta: i64,
-    ) -> Result<i64, StateError>;
+    async fn increment(&self, bucket: Bucket<'_>, key: &str, delta: i64)
+    -> Result<i64, StateError>;
 
     /// Forget idle session scopes and expired entries; how many scopes
     /// went.
@@ -123,6 +176,36 @@ pub type SharedStore = Arc<dyn StateStore>;
 /// A store that lives in memory only, with default limits.
 pub fn in_memory() -> SharedStore {
     Arc::new(sqlite::SqliteStore::in_memory(StateOptions::default()))
+}
+
+impl StateError {
+    /// The error of a write that would take a plugin past `quota`, given
+    /// the entries and bytes it would then hold.
+    fn over_quota(quota: Quota, entries: u64, bytes: u64) -> Option<Self> {
+        if entries > quota.entries {
+            Some(StateError::OverQuota {
+                limit: quota.entries,
+                unit: "entries",
+            })
+        } else if bytes > quota.bytes {
+            Some(StateError::OverQuota {
+                limit: quota.bytes,
+                unit: "bytes",
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// A key-value bucket with no quota, for tests.
+#[cfg(test)]
+pub(crate) fn kv<'a>(plugin: &'a str, namespace: &'a str) -> Bucket<'a> {
+    Bucket::KeyValue {
+        plugin,
+        namespace,
+        quota: Quota::UNLIMITED,
+    }
 }
 
 /// Run `store.sweep()` every so often while the process lives.
@@ -160,6 +243,7 @@ pub(crate) mod contract {
     const KV: Bucket<'static> = Bucket::KeyValue {
         plugin: "a",
         namespace: "ns",
+        quota: Quota::UNLIMITED,
     };
 
     pub async fn entries_are_private_expire_and_count(store: &dyn StateStore) {
@@ -168,15 +252,9 @@ pub(crate) mod contract {
             store.get(KV, "k").await.unwrap().as_deref(),
             Some(&b"v"[..])
         );
-        let other_plugin = Bucket::KeyValue {
-            plugin: "b",
-            namespace: "ns",
-        };
+        let other_plugin = kv("b", "ns");
         assert_eq!(store.get(other_plugin, "k").await.unwrap(), None);
-        let other_namespace = Bucket::KeyValue {
-            plugin: "a",
-            namespace: "other",
-        };
+        let other_namespace = kv("a", "other");
         assert_eq!(store.get(other_namespace, "k").await.unwrap(), None);
         let session = Bucket::Session {
             scope: "ns",
@@ -192,10 +270,10 @@ pub(crate) mod contract {
         assert_eq!(store.get(KV, "gone").await.unwrap(), None);
         assert_eq!(store.list_keys(KV, "", 10).await.unwrap(), vec!["k"]);
 
-        assert_eq!(store.increment("a", "ns", "n", 2).await, Ok(2));
-        assert_eq!(store.increment("a", "ns", "n", -5).await, Ok(-3));
+        assert_eq!(store.increment(KV, "n", 2).await, Ok(2));
+        assert_eq!(store.increment(KV, "n", -5).await, Ok(-3));
         assert_eq!(
-            store.increment("a", "ns", "k", 1).await,
+            store.increment(KV, "k", 1).await,
             Err(StateError::NotAnInteger { key: "k".into() })
         );
         store
@@ -203,14 +281,14 @@ pub(crate) mod contract {
             .await
             .unwrap();
         assert!(matches!(
-            store.increment("a", "ns", "max", 1).await,
+            store.increment(KV, "max", 1).await,
             Err(StateError::Overflow { .. })
         ));
         store
             .set(KV, "ttl", b"1", Some(Duration::from_secs(60)))
             .await
             .unwrap();
-        assert_eq!(store.increment("a", "ns", "ttl", 1).await, Ok(2));
+        assert_eq!(store.increment(KV, "ttl", 1).await, Ok(2));
 
         assert!(store.delete(KV, "k").await.unwrap());
         assert!(!store.delete(KV, "k").await.unwrap());
@@ -218,10 +296,7 @@ pub(crate) mod contract {
     }
 
     pub async fn keys_list_by_prefix_in_order(store: &dyn StateStore) {
-        let bucket = Bucket::KeyValue {
-            plugin: "lister",
-            namespace: "ns",
-        };
+        let bucket = kv("lister", "ns");
         for key in ["b/2", "a/1", "b/1", "c", "b/3"] {
             store.set(bucket, key, b"x", None).await.unwrap();
         }
@@ -239,6 +314,84 @@ pub(crate) mod contract {
             vec!["b/1", "b/2"]
         );
         assert_eq!(store.list_keys(bucket, "", 10).await.unwrap().len(), 5);
+    }
+
+    pub async fn a_plugins_entries_stay_within_its_quota(store: &dyn StateStore) {
+        let quota = Quota {
+            entries: 3,
+            bytes: 40,
+        };
+        let one = Bucket::KeyValue {
+            plugin: "quoted",
+            namespace: "one",
+            quota,
+        };
+        let two = Bucket::KeyValue {
+            plugin: "quoted",
+            namespace: "two",
+            quota,
+        };
+        let entries_full = StateError::OverQuota {
+            limit: 3,
+            unit: "entries",
+        };
+        let bytes_full = StateError::OverQuota {
+            limit: 40,
+            unit: "bytes",
+        };
+        // Three entries, across namespaces, of 2 + 8 bytes each.
+        store.set(one, "k1", b"12345678", None).await.unwrap();
+        store.set(one, "k2", b"12345678", None).await.unwrap();
+        store.set(two, "k1", b"12345678", None).await.unwrap();
+        assert_eq!(
+            store.set(two, "k2", b"x", None).await,
+            Err(entries_full.clone())
+        );
+        assert_eq!(
+            store.increment(two, "n", 1).await,
+            Err(entries_full.clone())
+        );
+        // Replacing an entry is not a new one; growing it past the bytes is
+        // refused, and a refused write changes nothing.
+        store.set(one, "k1", b"abcdefgh", None).await.unwrap();
+        assert_eq!(
+            store.set(one, "k1", &[b'y'; 19], None).await,
+            Err(bytes_full.clone())
+        );
+        assert_eq!(
+            store.get(one, "k1").await.unwrap().as_deref(),
+            Some(&b"abcdefgh"[..])
+        );
+        // Another plugin has a quota of its own.
+        let other = Bucket::KeyValue {
+            plugin: "other",
+            namespace: "one",
+            quota,
+        };
+        store.set(other, "k2", b"x", None).await.unwrap();
+        // Deleting makes room.
+        assert!(store.delete(one, "k2").await.unwrap());
+        assert_eq!(store.increment(two, "n", 7).await, Ok(7));
+        assert_eq!(store.set(two, "k3", b"x", None).await, Err(entries_full));
+        // An entry past its TTL stops counting.
+        assert!(store.delete(two, "n").await.unwrap());
+        store
+            .set(two, "brief", b"x", Some(Duration::from_millis(1)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        store.set(two, "k3", b"x", None).await.unwrap();
+        // A write that does not grow the usage goes through at the limit.
+        store.set(two, "k3", b"", None).await.unwrap();
+        assert!(store.delete(two, "k3").await.unwrap());
+        // Usage is exact after all of that: two entries of 10 bytes, so a
+        // third of 20 fits exactly and one of 21 does not.
+        store.set(two, "k4", &[b'z'; 18], None).await.unwrap();
+        assert!(store.delete(two, "k4").await.unwrap());
+        assert_eq!(
+            store.set(two, "k4", &[b'z'; 19], None).await,
+            Err(bytes_full)
+        );
     }
 
     pub async fn session_scopes_are_isolated_and_budgeted(store: &dyn StateStore, budget: usize) {

@@ -8,6 +8,12 @@
 //!   Redis's own expiry for a TTL), and `P kvkeys:<plugin>:<namespace>`: a
 //!   sorted set of its keys for listing (expired members are dropped as a
 //!   listing meets them);
+//! - `P kvsize:<plugin>`: a hash of the size of each of the plugin's
+//!   entries (fields `<namespace>:<key>`), `P kvusage:<plugin>`: a hash of
+//!   its totals (`entries`, `bytes`) against its quota, and
+//!   `P kvexpiry:<plugin>`: a sorted set of its entries with a TTL by
+//!   expiry time. Redis expires entries silently, so the writes that
+//!   could meet the quota first take expired entries out of the totals;
 //! - `P session:<scope>`: a hash of the scope's values, fields
 //!   `<plugin>:<key>`, with `#<plugin>` counting each plugin's bytes; it
 //!   expires after the idle time, renewed by every use;
@@ -23,7 +29,23 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{Bucket, OpenError, StateError, StateOptions, StateStore, millis};
+use super::{Bucket, OpenError, Quota, StateError, StateOptions, StateStore, millis};
+
+/// A key-value script's verdict: -1 and -2 mean over the quota's entries
+/// and bytes.
+fn quota_verdict(verdict: i64, quota: Quota) -> Result<(), StateError> {
+    match verdict {
+        -1 => Err(StateError::OverQuota {
+            limit: quota.entries,
+            unit: "entries",
+        }),
+        -2 => Err(StateError::OverQuota {
+            limit: quota.bytes,
+            unit: "bytes",
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// State in Redis.
 pub struct RedisStore {
@@ -130,6 +152,130 @@ renew()
 return found
 ";
 
+/// Shared by the key-value writes, which keep a plugin's usage.
+/// `KEYS[1]` the entry, `KEYS[2]` its namespace's key index, `KEYS[3]` the
+/// plugin's sizes, `KEYS[4]` its expiry set, `KEYS[5]` its totals;
+/// `ARGV[1]` the size field (`<namespace>:<key>`), `ARGV[2]` the key,
+/// `ARGV[3]` the prefix of the plugin's entries, `ARGV[4]` the prefix of
+/// its key indexes, `ARGV[5]` and `ARGV[6]` the quota's entries and bytes.
+const KV_USAGE: &str = r"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function totals()
+  local t = redis.call('HMGET', KEYS[5], 'entries', 'bytes')
+  return tonumber(t[1] or '0'), tonumber(t[2] or '0')
+end
+-- Take `field` out of the totals, the sizes and the expiry set.
+local function forget(field)
+  local size = redis.call('HGET', KEYS[3], field)
+  if size then
+    redis.call('HDEL', KEYS[3], field)
+    redis.call('HINCRBY', KEYS[5], 'entries', -1)
+    redis.call('HINCRBY', KEYS[5], 'bytes', -tonumber(size))
+  end
+  redis.call('ZREM', KEYS[4], field)
+end
+-- Drop up to `limit` of the plugin's expired entries (never `keep`).
+local function purge(limit, keep)
+  local expired = redis.call('ZRANGE', KEYS[4], '-inf', now_ms(), 'BYSCORE', 'LIMIT', 0, limit)
+  for _, field in ipairs(expired) do
+    if field ~= keep then
+      forget(field)
+      local sep = string.find(field, ':', 1, true)
+      redis.call('DEL', ARGV[3] .. field)
+      redis.call('ZREM', ARGV[4] .. string.sub(field, 1, sep - 1), string.sub(field, sep + 1))
+    end
+  end
+end
+-- Whether a write leaving the field `size` bytes fits the quota: a
+-- write that does not grow the usage always does. 0 if it fits, -1 over
+-- the entries, -2 over the bytes.
+local function fits(size)
+  local old = redis.call('HGET', KEYS[3], ARGV[1])
+  local function check()
+    local entries, bytes = totals()
+    local new_entries, new_bytes = entries + 1, bytes + size
+    if old then new_entries, new_bytes = entries, bytes - tonumber(old) + size end
+    if new_entries <= entries and new_bytes <= bytes then return 0 end
+    if new_entries > tonumber(ARGV[5]) then return -1 end
+    if new_bytes > tonumber(ARGV[6]) then return -2 end
+    return 0
+  end
+  local verdict = check()
+  if verdict ~= 0 then
+    purge(1000, ARGV[1])
+    verdict = check()
+  end
+  return verdict
+end
+-- Record the field's new size (and expiry, or none).
+local function record(size, expires_at)
+  local old = redis.call('HGET', KEYS[3], ARGV[1])
+  if old then
+    redis.call('HINCRBY', KEYS[5], 'bytes', size - tonumber(old))
+  else
+    redis.call('HINCRBY', KEYS[5], 'entries', 1)
+    redis.call('HINCRBY', KEYS[5], 'bytes', size)
+  end
+  redis.call('HSET', KEYS[3], ARGV[1], size)
+  if expires_at then
+    redis.call('ZADD', KEYS[4], expires_at, ARGV[1])
+  else
+    redis.call('ZREM', KEYS[4], ARGV[1])
+  end
+end
+";
+
+/// `ARGV[7]` the value, `ARGV[8]` the TTL in ms (empty: none). Returns 0,
+/// or -1 / -2 over the quota's entries / bytes.
+const KV_SET: &str = r"
+local size = string.len(ARGV[2]) + string.len(ARGV[7])
+local verdict = fits(size)
+if verdict ~= 0 then return verdict end
+if ARGV[8] == '' then
+  redis.call('SET', KEYS[1], ARGV[7])
+  record(size, nil)
+else
+  local ttl = tonumber(ARGV[8])
+  redis.call('SET', KEYS[1], ARGV[7], 'PX', ttl)
+  record(size, now_ms() + ttl)
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+return 0
+";
+
+/// Returns 1 if the entry was live.
+const KV_DELETE: &str = r"
+local removed = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+forget(ARGV[1])
+return removed
+";
+
+/// `ARGV[7]` the delta. Returns `{0, sum}`, `{-1}` / `{-2}` over the
+/// quota, or an error naming what is wrong with the value.
+const KV_INCREMENT: &str = r"
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+local ok, sum = pcall(redis.call, 'INCRBY', KEYS[1], ARGV[7])
+if not ok then return redis.error_reply(sum.err or tostring(sum)) end
+local size = string.len(ARGV[2]) + string.len(tostring(sum))
+local verdict = fits(size)
+if verdict ~= 0 then
+  if existed then
+    redis.call('DECRBY', KEYS[1], ARGV[7])
+  else
+    redis.call('DEL', KEYS[1])
+  end
+  return {verdict}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then record(size, now_ms() + ttl) else record(size, nil) end
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+return {0, sum}
+";
+
 /// `KEYS[1]` the key index; `ARGV[1]`, `ARGV[2]` the lexical range,
 /// `ARGV[3]` the limit, `ARGV[4]` the prefix of entry names. Returns the
 /// live keys in order, dropping the expired ones from the index.
@@ -161,6 +307,9 @@ return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(AR
 ";
 
 struct Scripts {
+    kv_set: Script,
+    kv_delete: Script,
+    kv_increment: Script,
     session_get: Script,
     session_set: Script,
     session_delete: Script,
@@ -172,7 +321,11 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         let with_touch = |body: &str| Script::new(&format!("{TOUCH}{body}"));
+        let with_usage = |body: &str| Script::new(&format!("{KV_USAGE}{body}"));
         Self {
+            kv_set: with_usage(KV_SET),
+            kv_delete: with_usage(KV_DELETE),
+            kv_increment: with_usage(KV_INCREMENT),
             session_get: with_touch(SESSION_GET),
             session_set: with_touch(SESSION_SET),
             session_delete: with_touch(SESSION_DELETE),
@@ -230,6 +383,31 @@ impl RedisStore {
         format!("{}kvkeys:{plugin}:{namespace}", self.prefix)
     }
 
+    /// A key-value script invocation with the shared usage arguments.
+    fn kv_write<'s>(
+        &'s self,
+        script: &'s Script,
+        plugin: &str,
+        namespace: &str,
+        key: &str,
+        quota: Quota,
+    ) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.entry(plugin, namespace, key))
+            .key(self.index(plugin, namespace))
+            .key(format!("{}kvsize:{plugin}", self.prefix))
+            .key(format!("{}kvexpiry:{plugin}", self.prefix))
+            .key(format!("{}kvusage:{plugin}", self.prefix))
+            .arg(format!("{namespace}:{key}"))
+            .arg(key)
+            .arg(format!("{}kv:{plugin}:", self.prefix))
+            .arg(format!("{}kvkeys:{plugin}:", self.prefix))
+            .arg(quota.entries)
+            .arg(quota.bytes);
+        invocation
+    }
+
     fn scopes(&self) -> String {
         format!("{}sessions", self.prefix)
     }
@@ -272,7 +450,9 @@ impl StateStore for RedisStore {
     async fn get(&self, bucket: Bucket<'_>, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         let mut c = self.connection.clone();
         match bucket {
-            Bucket::KeyValue { plugin, namespace } => c
+            Bucket::KeyValue {
+                plugin, namespace, ..
+            } => c
                 .get(self.entry(plugin, namespace, key))
                 .await
                 .map_err(backend),
@@ -294,26 +474,24 @@ impl StateStore for RedisStore {
     ) -> Result<(), StateError> {
         let mut c = self.connection.clone();
         match bucket {
-            Bucket::KeyValue { plugin, namespace } => {
-                let entry = self.entry(plugin, namespace, key);
-                let index = self.index(plugin, namespace);
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                match ttl.map(millis) {
+            Bucket::KeyValue {
+                plugin,
+                namespace,
+                quota,
+            } => {
+                let ttl = ttl.map(millis);
+                if ttl == Some(0) {
                     // Expired on arrival.
-                    Some(0) => pipe.del(&entry).ignore().zrem(&index, key).ignore(),
-                    Some(ms) => pipe
-                        .pset_ex(&entry, value, ms as u64)
-                        .ignore()
-                        .zadd(&index, key, 0)
-                        .ignore(),
-                    None => pipe
-                        .set(&entry, value)
-                        .ignore()
-                        .zadd(&index, key, 0)
-                        .ignore(),
-                };
-                pipe.query_async::<()>(&mut c).await.map_err(backend)
+                    return self.delete(bucket, key).await.map(|_| ());
+                }
+                let verdict: i64 = self
+                    .kv_write(&self.scripts.kv_set, plugin, namespace, key, quota)
+                    .arg(value)
+                    .arg(ttl.map(|ms| ms.to_string()).unwrap_or_default())
+                    .invoke_async(&mut c)
+                    .await
+                    .map_err(backend)?;
+                quota_verdict(verdict, quota)
             }
             Bucket::Session { scope, plugin } => {
                 let budget = self.options.session_budget;
@@ -338,12 +516,14 @@ impl StateStore for RedisStore {
     async fn delete(&self, bucket: Bucket<'_>, key: &str) -> Result<bool, StateError> {
         let mut c = self.connection.clone();
         match bucket {
-            Bucket::KeyValue { plugin, namespace } => {
-                let (removed, _): (i64, i64) = redis::pipe()
-                    .atomic()
-                    .del(self.entry(plugin, namespace, key))
-                    .zrem(self.index(plugin, namespace), key)
-                    .query_async(&mut c)
+            Bucket::KeyValue {
+                plugin,
+                namespace,
+                quota,
+            } => {
+                let removed: i64 = self
+                    .kv_write(&self.scripts.kv_delete, plugin, namespace, key, quota)
+                    .invoke_async(&mut c)
                     .await
                     .map_err(backend)?;
                 Ok(removed > 0)
@@ -370,7 +550,9 @@ impl StateStore for RedisStore {
     ) -> Result<Vec<String>, StateError> {
         let mut c = self.connection.clone();
         match bucket {
-            Bucket::KeyValue { plugin, namespace } => {
+            Bucket::KeyValue {
+                plugin, namespace, ..
+            } => {
                 // Keys are UTF-8, which never holds the byte 0xFF: every key
                 // starting with `prefix` sorts below `prefix` + 0xFF.
                 let mut to = format!("[{prefix}").into_bytes();
@@ -407,23 +589,27 @@ impl StateStore for RedisStore {
 
     async fn increment(
         &self,
-        plugin: &str,
-        namespace: &str,
+        bucket: Bucket<'_>,
         key: &str,
         delta: i64,
     ) -> Result<i64, StateError> {
+        let (plugin, namespace, quota) = bucket.counter()?;
         let mut c = self.connection.clone();
-        // INCRBY keeps the entry's expiry, checks the number and the
-        // overflow itself; the index update rides in the same transaction.
-        let result: redis::RedisResult<(i64,)> = redis::pipe()
-            .atomic()
-            .incr(self.entry(plugin, namespace, key), delta)
-            .zadd(self.index(plugin, namespace), key, 0)
-            .ignore()
-            .query_async(&mut c)
+        // INCRBY keeps the entry's expiry and checks the number and the
+        // overflow itself.
+        let result: redis::RedisResult<Vec<i64>> = self
+            .kv_write(&self.scripts.kv_increment, plugin, namespace, key, quota)
+            .arg(delta)
+            .invoke_async(&mut c)
             .await;
         match result {
-            Ok((n,)) => Ok(n),
+            Ok(reply) => match reply[..] {
+                [0, sum] => Ok(sum),
+                [verdict] => quota_verdict(verdict, quota).map(|()| 0),
+                _ => Err(StateError::Backend(format!(
+                    "Redis: unexpected reply to an increment: {reply:?}"
+                ))),
+            },
             Err(e) => {
                 let text = e.to_string();
                 if text.contains("overflow") {
@@ -516,6 +702,7 @@ mod tests {
         let s = server.store("a:", options()).await;
         contract::entries_are_private_expire_and_count(&s).await;
         contract::keys_list_by_prefix_in_order(&s).await;
+        contract::a_plugins_entries_stay_within_its_quota(&s).await;
         contract::session_scopes_are_isolated_and_budgeted(&s, 64).await;
         let idle = server.store("b:", options()).await;
         contract::idle_scopes_are_forgotten(&idle, Duration::from_millis(400)).await;
@@ -543,8 +730,9 @@ mod tests {
             Some(&b"1"[..])
         );
         assert_eq!(other.get(bucket, "k").await.unwrap(), None);
-        assert_eq!(one.increment("p", "ns", "n", 1).await, Ok(1));
-        assert_eq!(two.increment("p", "ns", "n", 1).await, Ok(2));
+        let kv = super::super::kv("p", "ns");
+        assert_eq!(one.increment(kv, "n", 1).await, Ok(1));
+        assert_eq!(two.increment(kv, "n", 1).await, Ok(2));
     }
 
     #[tokio::test]

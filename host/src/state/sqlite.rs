@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Bucket, OpenError, StateError, StateOptions, StateStore, millis, now_ms};
+use super::{Bucket, OpenError, Quota, StateError, StateOptions, StateStore, millis, now_ms};
 
 /// State in SQLite.
 #[derive(Debug)]
@@ -41,7 +41,37 @@ const SCHEMA: &str = "
         key TEXT NOT NULL,
         value BLOB NOT NULL,
         PRIMARY KEY (scope, plugin, key)
-    ) WITHOUT ROWID;";
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS kv_usage (
+        plugin TEXT PRIMARY KEY,
+        entries INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER IF NOT EXISTS kv_usage_on_insert AFTER INSERT ON entries BEGIN
+        INSERT OR IGNORE INTO kv_usage (plugin, entries, bytes) VALUES (NEW.plugin, 0, 0);
+        UPDATE kv_usage SET entries = entries + 1,
+            bytes = bytes + length(CAST(NEW.key AS BLOB)) + length(NEW.value)
+            WHERE plugin = NEW.plugin;
+    END;
+    CREATE TRIGGER IF NOT EXISTS kv_usage_on_update AFTER UPDATE ON entries BEGIN
+        UPDATE kv_usage SET
+            bytes = bytes + length(NEW.value) - length(OLD.value)
+            WHERE plugin = NEW.plugin;
+    END;
+    CREATE TRIGGER IF NOT EXISTS kv_usage_on_delete AFTER DELETE ON entries BEGIN
+        UPDATE kv_usage SET entries = entries - 1,
+            bytes = bytes - length(CAST(OLD.key AS BLOB)) - length(OLD.value)
+            WHERE plugin = OLD.plugin;
+    END;";
+
+/// Recount every plugin's key-value usage from its entries (the triggers
+/// keep it from then on; a file written before they existed is counted
+/// right this way).
+const RECOUNT_USAGE: &str = "
+    DELETE FROM kv_usage;
+    INSERT INTO kv_usage (plugin, entries, bytes)
+        SELECT plugin, count(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)
+        FROM entries GROUP BY plugin;";
 
 fn backend(e: rusqlite::Error) -> StateError {
     StateError::Backend(e.to_string())
@@ -69,6 +99,7 @@ impl SqliteStore {
         let connection = Connection::open(path).map_err(|e| error(e.to_string()))?;
         connection
             .execute_batch(SCHEMA)
+            .and_then(|()| connection.execute_batch(RECOUNT_USAGE))
             .map_err(|e| error(e.to_string()))?;
         // Plugins' state is the operator's data: readable by the host's
         // user only (the journal files too).
@@ -196,6 +227,10 @@ impl SqliteStore {
         .map_err(backend)
     }
 
+    /// Write an entry, within the plugin's `quota`: a write that would
+    /// grow its usage past it first drops the plugin's expired entries,
+    /// then is refused if it still does not fit.
+    #[allow(clippy::too_many_arguments)]
     fn kv_put(
         tx: &Transaction<'_>,
         plugin: &str,
@@ -203,7 +238,46 @@ impl SqliteStore {
         key: &str,
         value: &[u8],
         expires_ms: Option<i64>,
+        quota: Quota,
     ) -> Result<(), StateError> {
+        let replaced: Option<u64> = tx
+            .query_row(
+                "SELECT length(value) FROM entries WHERE plugin = ?1 AND namespace = ?2 AND key = ?3",
+                params![plugin, namespace, key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let size = (key.len() + value.len()) as u64;
+        let usage = |tx: &Transaction<'_>| -> Result<(u64, u64), StateError> {
+            tx.query_row(
+                "SELECT entries, bytes FROM kv_usage WHERE plugin = ?1",
+                params![plugin],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(backend)
+        };
+        let after = |(entries, bytes): (u64, u64)| match replaced {
+            Some(old) => (entries, (bytes + value.len() as u64).saturating_sub(old)),
+            None => (entries + 1, bytes + size),
+        };
+        let before = usage(tx)?;
+        let (entries, bytes) = after(before);
+        let grows = entries > before.0 || bytes > before.1;
+        if grows && StateError::over_quota(quota, entries, bytes).is_some() {
+            tx.execute(
+                "DELETE FROM entries WHERE plugin = ?1 AND expires_ms IS NOT NULL AND expires_ms <= ?2
+                 AND NOT (namespace = ?3 AND key = ?4)",
+                params![plugin, now_ms(), namespace, key],
+            )
+            .map_err(backend)?;
+            let (entries, bytes) = after(usage(tx)?);
+            if let Some(over) = StateError::over_quota(quota, entries, bytes) {
+                return Err(over);
+            }
+        }
         tx.execute(
             "INSERT INTO entries (plugin, namespace, key, value, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (plugin, namespace, key)
@@ -226,9 +300,9 @@ impl StateStore for SqliteStore {
 
     async fn get(&self, bucket: Bucket<'_>, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         self.transaction(|tx| match bucket {
-            Bucket::KeyValue { plugin, namespace } => {
-                Ok(Self::kv_get(tx, plugin, namespace, key)?.map(|(value, _)| value))
-            }
+            Bucket::KeyValue {
+                plugin, namespace, ..
+            } => Ok(Self::kv_get(tx, plugin, namespace, key)?.map(|(value, _)| value)),
             Bucket::Session { scope, plugin } => {
                 self.touch(tx, scope, false)?;
                 tx.query_row(
@@ -250,9 +324,13 @@ impl StateStore for SqliteStore {
         ttl: Option<Duration>,
     ) -> Result<(), StateError> {
         self.transaction(|tx| match bucket {
-            Bucket::KeyValue { plugin, namespace } => {
+            Bucket::KeyValue {
+                plugin,
+                namespace,
+                quota,
+            } => {
                 let expires = ttl.map(|t| now_ms().saturating_add(millis(t)));
-                Self::kv_put(tx, plugin, namespace, key, value, expires)
+                Self::kv_put(tx, plugin, namespace, key, value, expires, quota)
             }
             Bucket::Session { scope, plugin } => {
                 self.touch(tx, scope, true)?;
@@ -281,7 +359,9 @@ impl StateStore for SqliteStore {
 
     async fn delete(&self, bucket: Bucket<'_>, key: &str) -> Result<bool, StateError> {
         self.transaction(|tx| match bucket {
-            Bucket::KeyValue { plugin, namespace } => {
+            Bucket::KeyValue {
+                plugin, namespace, ..
+            } => {
                 let live = Self::kv_get(tx, plugin, namespace, key)?.is_some();
                 tx.execute(
                     "DELETE FROM entries WHERE plugin = ?1 AND namespace = ?2 AND key = ?3",
@@ -319,7 +399,9 @@ impl StateStore for SqliteStore {
                     .map_err(backend)
             };
             match bucket {
-                Bucket::KeyValue { plugin, namespace } => keys(
+                Bucket::KeyValue {
+                    plugin, namespace, ..
+                } => keys(
                     "SELECT key FROM entries WHERE plugin = ?1 AND namespace = ?2
                      AND substr(key, 1, length(?3)) = ?3
                      AND (expires_ms IS NULL OR expires_ms > ?4) ORDER BY key LIMIT ?5",
@@ -339,11 +421,11 @@ impl StateStore for SqliteStore {
 
     async fn increment(
         &self,
-        plugin: &str,
-        namespace: &str,
+        bucket: Bucket<'_>,
         key: &str,
         delta: i64,
     ) -> Result<i64, StateError> {
+        let (plugin, namespace, quota) = bucket.counter()?;
         self.transaction(|tx| {
             let (base, expires) = match Self::kv_get(tx, plugin, namespace, key)? {
                 None => (0, None),
@@ -368,6 +450,7 @@ impl StateStore for SqliteStore {
                 key,
                 next.to_string().as_bytes(),
                 expires,
+                quota,
             )?;
             Ok(next)
         })
@@ -415,6 +498,7 @@ mod tests {
         let s = store();
         contract::entries_are_private_expire_and_count(&s).await;
         contract::keys_list_by_prefix_in_order(&s).await;
+        contract::a_plugins_entries_stay_within_its_quota(&s).await;
         contract::session_scopes_are_isolated_and_budgeted(&s, 64).await;
         contract::idle_scopes_are_forgotten(&store(), Duration::from_millis(400)).await;
         let capped = SqliteStore::in_memory(StateOptions {
@@ -434,10 +518,7 @@ mod tests {
             scope: "s",
             plugin: "p",
         };
-        let kv = Bucket::KeyValue {
-            plugin: "p",
-            namespace: "ns",
-        };
+        let kv = super::super::kv("p", "ns");
         {
             let store = SqliteStore::open(&path, options).unwrap();
             store.set(session, "k", b"\"kept\"", None).await.unwrap();
@@ -452,6 +533,19 @@ mod tests {
             reopened.get(kv, "k").await.unwrap().as_deref(),
             Some(&b"kept"[..])
         );
+        // So is the plugin's usage.
+        let one_entry = Bucket::KeyValue {
+            plugin: "p",
+            namespace: "other",
+            quota: Quota {
+                entries: 1,
+                bytes: 1024,
+            },
+        };
+        assert!(matches!(
+            reopened.set(one_entry, "k2", b"x", None).await,
+            Err(StateError::OverQuota { .. })
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
