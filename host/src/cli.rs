@@ -289,6 +289,7 @@ async fn open_state(args: &ServeArgs) -> anyhow::Result<crate::state::SharedStor
         session_idle: Duration::from_millis(args.session_idle_ms.max(1)),
         session_budget: crate::state::StateOptions::default().session_budget,
         max_scopes: args.max_session_scopes.max(1),
+        max_scopes_per_owner: args.max_session_scopes_per_principal.max(1),
     };
     match args.state_store {
         crate::config::StateBackend::Redis => {

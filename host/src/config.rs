@@ -106,14 +106,22 @@ pub struct ServeArgs {
         default_value_t = 1_800_000
     )]
     pub session_idle_ms: u64,
-    /// Session-state scopes kept at once; beyond it the least recently
-    /// used is forgotten.
+    /// Session-state scopes kept at once; beyond it the principal holding
+    /// the most gives up its least recently used one.
     #[arg(
         long,
         env = "MCP_WASM_HOST_MAX_SESSION_SCOPES",
         default_value_t = 10_000
     )]
     pub max_session_scopes: usize,
+    /// Session-state scopes one authenticated principal keeps at once;
+    /// beyond it, the principal's own least recently used one is forgotten.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_MAX_SESSION_SCOPES_PER_PRINCIPAL",
+        default_value_t = 1_000
+    )]
+    pub max_session_scopes_per_principal: usize,
     /// Secrets for plugins (TOML, `name = "value"` lines), read by plugins
     /// granted `secrets` or sent as the HTTP credentials their manifests
     /// bind. `MCP_WASM_HOST_SECRET_<NAME>` variables override it. An

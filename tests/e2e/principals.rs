@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// A host over HTTP with two principals: `alice` may use every plugin,
-/// `bob` only `hello`.
-async fn two_principals(dir: &PluginDir, era: Era, extra: &[&str]) -> (Connected, PluginDir) {
+/// A host over HTTP with three principals: `alice` and `mallory` may use
+/// every plugin, `bob` only `hello`.
+async fn principals(dir: &PluginDir, era: Era, extra: &[&str]) -> (Connected, PluginDir) {
     let config = PluginDir::empty();
     config.write(
         "auth.toml",
@@ -19,9 +19,11 @@ async fn two_principals(dir: &PluginDir, era: Era, extra: &[&str]) -> (Connected
             "[[role]]\nname = \"all\"\nplugins = [\"*\"]\nmetrics = true\n\
              [[role]]\nname = \"greeter\"\nplugins = [\"hello\"]\n\
              [[principal]]\nid = \"alice\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n\
-             [[principal]]\nid = \"bob\"\nroles = [\"greeter\"]\ntoken-sha256 = \"{}\"\n",
+             [[principal]]\nid = \"bob\"\nroles = [\"greeter\"]\ntoken-sha256 = \"{}\"\n\
+             [[principal]]\nid = \"mallory\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n",
             token_digest("alice-token"),
-            token_digest("bob-token")
+            token_digest("bob-token"),
+            token_digest("mallory-token")
         ),
     );
     let mut options = HostOptions::new(era, Transport::Http)
@@ -97,7 +99,7 @@ async fn metrics(url: &str, token: &str) -> String {
 #[tokio::test]
 async fn a_session_answers_only_the_principal_that_opened_it() {
     let dir = PluginDir::with(&["hello"], &["facade"]);
-    let (host, _config) = two_principals(&dir, Era::Handshake, &[]).await;
+    let (host, _config) = principals(&dir, Era::Handshake, &[]).await;
     let url = host.url.clone().unwrap();
     let session = open_session(&url, "alice-token").await;
     let stored = call_in_session(
@@ -153,9 +155,75 @@ async fn a_session_answers_only_the_principal_that_opened_it() {
 }
 
 #[tokio::test]
+async fn a_principal_making_session_scopes_pushes_out_only_its_own() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let (host, _config) = principals(
+        &dir,
+        Era::Handshake,
+        &[
+            "--max-session-scopes",
+            "4",
+            "--max-session-scopes-per-principal",
+            "2",
+        ],
+    )
+    .await;
+    let url = host.url.clone().unwrap();
+    let remember = async |token: &str, session: &str, value: &str| {
+        let stored = call_in_session(
+            &url,
+            token,
+            session,
+            "remember",
+            json!({"key": "k", "value": value}),
+        )
+        .await;
+        assert!(stored.body.contains("remembered k"), "{stored:?}");
+    };
+    let recall = async |token: &str, session: &str| {
+        call_in_session(&url, token, session, "recall", json!({"key": "k"}))
+            .await
+            .body
+    };
+    let alice = open_session(&url, "alice-token").await;
+    remember("alice-token", &alice, "alice's value").await;
+    // Mallory opens ten sessions, each keeping state: more than the whole
+    // store holds.
+    let mut mallorys = Vec::new();
+    for i in 0..10 {
+        let session = open_session(&url, "mallory-token").await;
+        remember("mallory-token", &session, &format!("mallory-{i}")).await;
+        mallorys.push(session);
+    }
+    assert!(
+        recall("alice-token", &alice)
+            .await
+            .contains("alice's value"),
+        "Alice's state survives Mallory's flood"
+    );
+    // Mallory keeps her two most recent scopes and nothing older.
+    assert!(
+        recall("mallory-token", &mallorys[9])
+            .await
+            .contains("mallory-9")
+    );
+    assert!(
+        recall("mallory-token", &mallorys[8])
+            .await
+            .contains("mallory-8")
+    );
+    assert!(
+        recall("mallory-token", &mallorys[0])
+            .await
+            .contains("missing")
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
 async fn sessions_are_capped_and_a_closed_one_frees_its_place() {
     let dir = PluginDir::with(&["hello"], &[]);
-    let (host, _config) = two_principals(&dir, Era::Handshake, &["--max-sessions", "2"]).await;
+    let (host, _config) = principals(&dir, Era::Handshake, &["--max-sessions", "2"]).await;
     let url = host.url.clone().unwrap();
     // The connected client holds one session; one more fits.
     let second = open_session(&url, "bob-token").await;
@@ -223,7 +291,7 @@ fn accepted(tool: &str, key: &str, name: &str, state: &str) -> rmcp::model::Call
 #[tokio::test]
 async fn a_request_state_resumes_only_for_its_caller_and_a_round_runs_once() {
     let dir = PluginDir::with(&["hello"], &["facade"]);
-    let (alice, _config) = two_principals(&dir, Era::Modern, &[]).await;
+    let (alice, _config) = principals(&dir, Era::Modern, &[]).await;
     let url = alice.url.clone().unwrap();
     let bob = RecordingClient::default()
         .serve_with_lifecycle(

@@ -2,7 +2,7 @@
 //! request, private to each plugin, kept per scope (a handshake-era
 //! session, an authenticated principal, or a client's state handle) in the
 //! host's [state store](crate::state), which bounds each plugin's bytes
-//! per scope and forgets scopes left idle.
+//! per scope and each principal's scopes, and forgets scopes left idle.
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -33,6 +33,8 @@ impl HostState {
 
     fn session_bucket<'a>(&'a self, scope: &'a str) -> Bucket<'a> {
         Bucket::Session {
+            // The principal holds the scope, within its share of scopes.
+            owner: self.call.access.principal().map_or("", |p| p.id.as_str()),
             scope,
             plugin: &self.plugin,
         }

@@ -7,8 +7,11 @@
 //! Entries live in [`Bucket`]s: a plugin's key-value namespace, or a
 //! plugin's values in one session scope (a handshake-era session, an
 //! authenticated principal, or a client's state handle). Session scopes
-//! expire after [`StateOptions::session_idle`] without use, and each
-//! plugin may keep [`StateOptions::session_budget`] bytes in a scope.
+//! expire after [`StateOptions::session_idle`] without use, each plugin
+//! may keep [`StateOptions::session_budget`] bytes in a scope, and each
+//! scope's owner (its principal) holds at most
+//! [`StateOptions::max_scopes_per_owner`] of them, so one principal making
+//! scopes pushes out only its own.
 //! A plugin's key-value entries, across its namespaces, stay within its
 //! [`Quota`] of entries and bytes; entries past their TTL stop counting
 //! once the store notices them (at the latest when a write would go over).
@@ -78,8 +81,13 @@ pub enum Bucket<'a> {
         namespace: &'a str,
         quota: Quota,
     },
-    /// A plugin's session state in one scope.
-    Session { scope: &'a str, plugin: &'a str },
+    /// A plugin's session state in one scope, which belongs to `owner`
+    /// (an authenticated principal's id; empty when there is none).
+    Session {
+        owner: &'a str,
+        scope: &'a str,
+        plugin: &'a str,
+    },
 }
 
 /// The limits a store applies to session state.
@@ -89,8 +97,13 @@ pub struct StateOptions {
     pub session_idle: Duration,
     /// Bytes of keys and values one plugin may keep in one scope.
     pub session_budget: usize,
-    /// Scopes kept at once; the least recently used goes first beyond it.
+    /// Scopes kept at once. Beyond it, the owner holding the most scopes
+    /// gives up its least recently used one.
     pub max_scopes: usize,
+    /// Scopes one owner (an authenticated principal) keeps at once; beyond
+    /// it, the owner gives up its own least recently used one. Scopes
+    /// without an owner share only `max_scopes`.
+    pub max_scopes_per_owner: usize,
 }
 
 impl Default for StateOptions {
@@ -99,6 +112,7 @@ impl Default for StateOptions {
             session_idle: Duration::from_secs(30 * 60),
             session_budget: 1 << 20,
             max_scopes: 10_000,
+            max_scopes_per_owner: 1_000,
         }
     }
 }
@@ -257,6 +271,7 @@ pub(crate) mod contract {
         let other_namespace = kv("a", "other");
         assert_eq!(store.get(other_namespace, "k").await.unwrap(), None);
         let session = Bucket::Session {
+            owner: "",
             scope: "ns",
             plugin: "a",
         };
@@ -396,14 +411,17 @@ pub(crate) mod contract {
 
     pub async fn session_scopes_are_isolated_and_budgeted(store: &dyn StateStore, budget: usize) {
         let s1 = Bucket::Session {
+            owner: "",
             scope: "s1",
             plugin: "p",
         };
         let s2 = Bucket::Session {
+            owner: "",
             scope: "s2",
             plugin: "p",
         };
         let other = Bucket::Session {
+            owner: "",
             scope: "s1",
             plugin: "q",
         };
@@ -434,10 +452,12 @@ pub(crate) mod contract {
 
     pub async fn idle_scopes_are_forgotten(store: &dyn StateStore, idle: Duration) {
         let kept = Bucket::Session {
+            owner: "",
             scope: "kept",
             plugin: "p",
         };
         let idle_scope = Bucket::Session {
+            owner: "",
             scope: "idle",
             plugin: "p",
         };
@@ -460,6 +480,53 @@ pub(crate) mod contract {
         assert!(store.get(kept, "k").await.unwrap().is_some());
     }
 
+    /// With `max_scopes` 4 and `max_scopes_per_owner` 3.
+    pub async fn one_owner_cannot_push_out_anothers_scopes(store: &dyn StateStore) {
+        fn bucket<'a>(owner: &'a str, scope: &'a str) -> Bucket<'a> {
+            Bucket::Session {
+                owner,
+                scope,
+                plugin: "p",
+            }
+        }
+        async fn make(store: &dyn StateStore, owner: &str, scope: &str) {
+            store
+                .set(bucket(owner, scope), "k", b"1", None)
+                .await
+                .unwrap();
+            // Distinct creation times.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let held = async |owner: &str, scope: &str| {
+            store
+                .get(bucket(owner, scope), "k")
+                .await
+                .unwrap()
+                .is_some()
+        };
+        make(store, "bob", "bob-1").await;
+        for i in 1..=5 {
+            make(store, "mallory", &format!("mallory-{i}")).await;
+        }
+        // Mallory's flood pushed out only Mallory's oldest.
+        assert!(held("bob", "bob-1").await);
+        for (i, kept) in [(1, false), (2, false), (3, true), (4, true), (5, true)] {
+            assert_eq!(held("mallory", &format!("mallory-{i}")).await, kept, "{i}");
+        }
+        // The store is full (4): a newcomer's scope pushes out the oldest
+        // of whoever holds the most, although Bob's is older.
+        make(store, "carol", "carol-1").await;
+        assert!(held("bob", "bob-1").await);
+        assert!(held("carol", "carol-1").await);
+        assert!(!held("mallory", "mallory-3").await);
+        assert!(held("mallory", "mallory-4").await);
+        // And an owner's reads and writes of a scope it holds never push
+        // anything out.
+        make(store, "mallory", "mallory-5").await;
+        assert!(held("mallory", "mallory-4").await);
+        assert!(held("bob", "bob-1").await);
+    }
+
     pub async fn the_least_recently_used_scope_goes_beyond_the_cap(
         store: &dyn StateStore,
         max_scopes: usize,
@@ -467,6 +534,7 @@ pub(crate) mod contract {
         let scope = |i: usize| format!("capped-{i}");
         for i in 0..max_scopes {
             let bucket = Bucket::Session {
+                owner: "",
                 scope: &scope(i),
                 plugin: "p",
             };
@@ -476,7 +544,11 @@ pub(crate) mod contract {
         }
         let first = scope(0);
         fn bucket(scope: &str) -> Bucket<'_> {
-            Bucket::Session { scope, plugin: "p" }
+            Bucket::Session {
+                owner: "",
+                scope,
+                plugin: "p",
+            }
         }
         // Using the oldest makes the second the least recently used.
         assert!(store.get(bucket(&first), "k").await.unwrap().is_some());

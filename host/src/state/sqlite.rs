@@ -64,6 +64,12 @@ const SCHEMA: &str = "
             WHERE plugin = OLD.plugin;
     END;";
 
+/// Scopes gained an owner; a file from before has none (`''`).
+const ADD_SCOPE_OWNERS: &str = "
+    ALTER TABLE session_scopes ADD COLUMN owner TEXT NOT NULL DEFAULT '';";
+const INDEX_SCOPE_OWNERS: &str = "
+    CREATE INDEX IF NOT EXISTS session_scopes_by_owner ON session_scopes (owner, used_ms);";
+
 /// Recount every plugin's key-value usage from its entries (the triggers
 /// keep it from then on; a file written before they existed is counted
 /// right this way).
@@ -72,6 +78,21 @@ const RECOUNT_USAGE: &str = "
     INSERT INTO kv_usage (plugin, entries, bytes)
         SELECT plugin, count(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)
         FROM entries GROUP BY plugin;";
+
+/// Bring a database (new, or written by an older host) to the schema.
+fn prepare(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(SCHEMA)?;
+    let has_owners: bool = connection.query_row(
+        "SELECT count(*) FROM pragma_table_info('session_scopes') WHERE name = 'owner'",
+        [],
+        |row| row.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_owners {
+        connection.execute_batch(ADD_SCOPE_OWNERS)?;
+    }
+    connection.execute_batch(INDEX_SCOPE_OWNERS)?;
+    connection.execute_batch(RECOUNT_USAGE)
+}
 
 fn backend(e: rusqlite::Error) -> StateError {
     StateError::Backend(e.to_string())
@@ -97,10 +118,7 @@ impl SqliteStore {
             }
         }
         let connection = Connection::open(path).map_err(|e| error(e.to_string()))?;
-        connection
-            .execute_batch(SCHEMA)
-            .and_then(|()| connection.execute_batch(RECOUNT_USAGE))
-            .map_err(|e| error(e.to_string()))?;
+        prepare(&connection).map_err(|e| error(e.to_string()))?;
         // Plugins' state is the operator's data: readable by the host's
         // user only (the journal files too).
         #[cfg(unix)]
@@ -122,9 +140,7 @@ impl SqliteStore {
     /// A store that lives in memory only.
     pub fn in_memory(options: StateOptions) -> Self {
         let connection = Connection::open_in_memory().expect("an in-memory database opens");
-        connection
-            .execute_batch(SCHEMA)
-            .expect("the schema applies to an empty database");
+        prepare(&connection).expect("the schema applies to an empty database");
         Self {
             connection: Mutex::new(connection),
             options,
@@ -144,9 +160,16 @@ impl SqliteStore {
     }
 
     /// Mark `scope` used now; a scope idle too long is emptied first. Only
-    /// a write (`creating`) adds a scope, pushing out the least recently
-    /// used beyond the cap.
-    fn touch(&self, tx: &Transaction<'_>, scope: &str, creating: bool) -> Result<(), StateError> {
+    /// a write (`creating`) adds a scope, which `owner` then holds; beyond
+    /// the owner's cap it gives up its own least recently used scope, and
+    /// beyond the store's cap the owner holding the most gives up one.
+    fn touch(
+        &self,
+        tx: &Transaction<'_>,
+        owner: &str,
+        scope: &str,
+        creating: bool,
+    ) -> Result<(), StateError> {
         let now = now_ms();
         let used: Option<i64> = tx
             .query_row(
@@ -177,43 +200,85 @@ impl SqliteStore {
                 )
                 .map_err(backend)?;
                 if !creating {
-                    tx.execute(
-                        "DELETE FROM session_scopes WHERE scope = ?1",
-                        params![scope],
-                    )
-                    .map_err(backend)?;
+                    Self::forget_scope(tx, scope)?;
                     return Ok(());
                 }
             }
             None if !creating => return Ok(()),
-            None => {
-                let count: i64 = tx
-                    .query_row("SELECT count(*) FROM session_scopes", [], |row| row.get(0))
-                    .map_err(backend)?;
-                let excess = count + 1 - self.options.max_scopes as i64;
-                if excess > 0 {
-                    tx.execute(
-                        "DELETE FROM session_entries WHERE scope IN
-                         (SELECT scope FROM session_scopes ORDER BY used_ms LIMIT ?1)",
-                        params![excess],
-                    )
-                    .map_err(backend)?;
-                    tx.execute(
-                        "DELETE FROM session_scopes WHERE scope IN
-                         (SELECT scope FROM session_scopes ORDER BY used_ms LIMIT ?1)",
-                        params![excess],
-                    )
-                    .map_err(backend)?;
-                }
-            }
+            None => {}
         }
         tx.execute(
-            "INSERT INTO session_scopes (scope, used_ms) VALUES (?1, ?2)
+            "INSERT INTO session_scopes (scope, used_ms, owner) VALUES (?1, ?2, ?3)
              ON CONFLICT (scope) DO UPDATE SET used_ms = excluded.used_ms",
-            params![scope, now],
+            params![scope, now, owner],
         )
         .map_err(backend)?;
+        if used.is_some() {
+            return Ok(());
+        }
+        let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<usize, StateError> {
+            tx.query_row(sql, params, |row| row.get::<_, i64>(0))
+                .map(|n| n as usize)
+                .map_err(backend)
+        };
+        // The oldest scope of `owner` other than the new one.
+        let oldest_of = |owner: &str| -> Result<Option<String>, StateError> {
+            tx.query_row(
+                "SELECT scope FROM session_scopes WHERE owner = ?1 AND scope <> ?2
+                 ORDER BY used_ms LIMIT 1",
+                params![owner, scope],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        };
+        if !owner.is_empty()
+            && count(
+                "SELECT count(*) FROM session_scopes WHERE owner = ?1",
+                params![owner],
+            )? > self.options.max_scopes_per_owner.max(1)
+            && let Some(oldest) = oldest_of(owner)?
+        {
+            Self::forget_scope(tx, &oldest)?;
+        }
+        while count("SELECT count(*) FROM session_scopes", params![])? > self.options.max_scopes {
+            let top: String = tx
+                .query_row(
+                    "SELECT owner FROM session_scopes GROUP BY owner
+                     ORDER BY count(*) DESC, min(used_ms) LIMIT 1",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            let victim = match oldest_of(&top)? {
+                Some(victim) => victim,
+                // The newcomer's owner holds only the new scope: the
+                // oldest of all goes.
+                None => tx
+                    .query_row(
+                        "SELECT scope FROM session_scopes WHERE scope <> ?1 ORDER BY used_ms LIMIT 1",
+                        params![scope],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)?,
+            };
+            Self::forget_scope(tx, &victim)?;
+        }
         Ok(())
+    }
+
+    fn forget_scope(tx: &Transaction<'_>, scope: &str) -> Result<(), StateError> {
+        tx.execute(
+            "DELETE FROM session_entries WHERE scope = ?1",
+            params![scope],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM session_scopes WHERE scope = ?1",
+            params![scope],
+        )
+        .map(|_| ())
+        .map_err(backend)
     }
 
     fn kv_get(tx: &Transaction<'_>, plugin: &str, namespace: &str, key: &str) -> LiveEntry {
@@ -303,8 +368,12 @@ impl StateStore for SqliteStore {
             Bucket::KeyValue {
                 plugin, namespace, ..
             } => Ok(Self::kv_get(tx, plugin, namespace, key)?.map(|(value, _)| value)),
-            Bucket::Session { scope, plugin } => {
-                self.touch(tx, scope, false)?;
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => {
+                self.touch(tx, owner, scope, false)?;
                 tx.query_row(
                     "SELECT value FROM session_entries WHERE scope = ?1 AND plugin = ?2 AND key = ?3",
                     params![scope, plugin, key],
@@ -332,8 +401,12 @@ impl StateStore for SqliteStore {
                 let expires = ttl.map(|t| now_ms().saturating_add(millis(t)));
                 Self::kv_put(tx, plugin, namespace, key, value, expires, quota)
             }
-            Bucket::Session { scope, plugin } => {
-                self.touch(tx, scope, true)?;
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => {
+                self.touch(tx, owner, scope, true)?;
                 let others: i64 = tx
                     .query_row(
                         "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)
@@ -370,8 +443,12 @@ impl StateStore for SqliteStore {
                 .map_err(backend)?;
                 Ok(live)
             }
-            Bucket::Session { scope, plugin } => {
-                self.touch(tx, scope, false)?;
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => {
+                self.touch(tx, owner, scope, false)?;
                 tx.execute(
                     "DELETE FROM session_entries WHERE scope = ?1 AND plugin = ?2 AND key = ?3",
                     params![scope, plugin, key],
@@ -407,8 +484,12 @@ impl StateStore for SqliteStore {
                      AND (expires_ms IS NULL OR expires_ms > ?4) ORDER BY key LIMIT ?5",
                     params![plugin, namespace, prefix, now_ms(), limit],
                 ),
-                Bucket::Session { scope, plugin } => {
-                    self.touch(tx, scope, false)?;
+                Bucket::Session {
+                    owner,
+                    scope,
+                    plugin,
+                } => {
+                    self.touch(tx, owner, scope, false)?;
                     keys(
                         "SELECT key FROM session_entries WHERE scope = ?1 AND plugin = ?2
                          AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
@@ -490,6 +571,7 @@ mod tests {
             session_idle: Duration::from_millis(400),
             session_budget: 64,
             max_scopes: 3,
+            max_scopes_per_owner: 3,
         })
     }
 
@@ -506,6 +588,31 @@ mod tests {
             ..StateOptions::default()
         });
         contract::the_least_recently_used_scope_goes_beyond_the_cap(&capped, 2).await;
+        let shared = SqliteStore::in_memory(StateOptions {
+            max_scopes: 4,
+            max_scopes_per_owner: 3,
+            ..StateOptions::default()
+        });
+        contract::one_owner_cannot_push_out_anothers_scopes(&shared).await;
+    }
+
+    fn quota_of_one(namespace: &str) -> Bucket<'_> {
+        Bucket::KeyValue {
+            plugin: "p",
+            namespace,
+            quota: Quota {
+                entries: 1,
+                bytes: 1024,
+            },
+        }
+    }
+
+    /// Plugin `p` holds an entry: under a quota of one, another is refused.
+    async fn assert_plugin_p_holds_one_entry(store: &SqliteStore) {
+        assert!(matches!(
+            store.set(quota_of_one("other"), "k2", b"x", None).await,
+            Err(StateError::OverQuota { .. })
+        ));
     }
 
     #[tokio::test]
@@ -515,6 +622,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let options = StateOptions::default();
         let session = Bucket::Session {
+            owner: "",
             scope: "s",
             plugin: "p",
         };
@@ -534,18 +642,51 @@ mod tests {
             Some(&b"kept"[..])
         );
         // So is the plugin's usage.
-        let one_entry = Bucket::KeyValue {
+        assert_plugin_p_holds_one_entry(&reopened).await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_scope_owners_and_quotas_opens_with_its_state() {
+        let dir = std::env::temp_dir().join(format!("state-old-{}", std::process::id()));
+        let path = dir.join("state.sqlite3");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE entries (plugin TEXT NOT NULL, namespace TEXT NOT NULL,
+                    key TEXT NOT NULL, value BLOB NOT NULL, expires_ms INTEGER,
+                    PRIMARY KEY (plugin, namespace, key)) WITHOUT ROWID;
+                 CREATE TABLE session_scopes (scope TEXT PRIMARY KEY, used_ms INTEGER NOT NULL)
+                    WITHOUT ROWID;
+                 CREATE TABLE session_entries (scope TEXT NOT NULL, plugin TEXT NOT NULL,
+                    key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (scope, plugin, key))
+                    WITHOUT ROWID;
+                 INSERT INTO entries VALUES ('p', 'ns', 'k', x'3132', NULL);",
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO session_scopes VALUES ('s', ?1)",
+                params![now_ms()],
+            )
+            .unwrap();
+            old.execute_batch("INSERT INTO session_entries VALUES ('s', 'p', 'k', x'31');")
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path, StateOptions::default()).unwrap();
+        let session = Bucket::Session {
+            owner: "",
+            scope: "s",
             plugin: "p",
-            namespace: "other",
-            quota: Quota {
-                entries: 1,
-                bytes: 1024,
-            },
         };
-        assert!(matches!(
-            reopened.set(one_entry, "k2", b"x", None).await,
-            Err(StateError::OverQuota { .. })
-        ));
+        assert_eq!(
+            store.get(session, "k").await.unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
+        // The old entry counts against the plugin's quota.
+        assert_plugin_p_holds_one_entry(&store).await;
+        assert_eq!(store.increment(quota_of_one("ns"), "k", 1).await, Ok(13));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -18,7 +18,9 @@
 //!   `<plugin>:<key>`, with `#<plugin>` counting each plugin's bytes; it
 //!   expires after the idle time, renewed by every use;
 //! - `P sessions`: a sorted set of scopes by last use, which caps their
-//!   number.
+//!   number; `P sessions-of:<owner>`: the same for one owner's scopes;
+//!   `P scope-owners`: a hash of each scope's owner; `P owners`: a sorted
+//!   set of owners by the scopes they hold.
 //!
 //! Plugin names and namespaces never contain `:`, so the names cannot
 //! collide. Script times come from the Redis server's clock, so replicas
@@ -28,6 +30,10 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+
+mod scripts;
+
+use scripts::Scripts;
 
 use super::{Bucket, OpenError, Quota, StateError, StateOptions, StateStore, millis};
 
@@ -62,277 +68,6 @@ impl std::fmt::Debug for RedisStore {
             .field("location", &self.location)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
-    }
-}
-
-/// Shared by the session scripts: note the scope's use (a write may add a
-/// scope, pushing out the least recently used beyond the cap; a read only
-/// renews one) and renew its expiry.
-/// `KEYS[1]` the scope hash, `KEYS[2]` the scope set; `ARGV[1]` the scope,
-/// `ARGV[2]` the idle time in ms, `ARGV[3]` the cap, `ARGV[4]` the prefix
-/// of scope hashes.
-const TOUCH: &str = r"
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function touch(creating)
-  if not creating then
-    redis.call('ZADD', KEYS[2], 'XX', now_ms(), ARGV[1])
-  elseif redis.call('ZADD', KEYS[2], now_ms(), ARGV[1]) == 1 then
-    local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
-    if excess > 0 then
-      local old = redis.call('ZPOPMIN', KEYS[2], excess)
-      for i = 1, #old, 2 do
-        redis.call('DEL', ARGV[4] .. old[i])
-      end
-    end
-  end
-end
-local function renew()
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-";
-
-/// `ARGV[5]` the field.
-const SESSION_GET: &str = r"
-touch(false)
-local value = redis.call('HGET', KEYS[1], ARGV[5])
-renew()
-return value
-";
-
-/// `ARGV[5]` the field, `ARGV[6]` the plugin's byte counter, `ARGV[7]` the
-/// value, `ARGV[8]` the key's length, `ARGV[9]` the budget. Returns the
-/// plugin's bytes, or -1 over budget.
-const SESSION_SET: &str = r"
-touch(true)
-local key_len = tonumber(ARGV[8])
-local old = 0
-if redis.call('HEXISTS', KEYS[1], ARGV[5]) == 1 then
-  old = redis.call('HSTRLEN', KEYS[1], ARGV[5]) + key_len
-end
-local used = tonumber(redis.call('HGET', KEYS[1], ARGV[6]) or '0')
-local total = used - old + key_len + string.len(ARGV[7])
-if total > tonumber(ARGV[9]) then
-  renew()
-  return -1
-end
-redis.call('HSET', KEYS[1], ARGV[5], ARGV[7], ARGV[6], total)
-renew()
-return total
-";
-
-/// `ARGV[5]` the field, `ARGV[6]` the byte counter, `ARGV[7]` the key's
-/// length. Returns 1 if the value was present.
-const SESSION_DELETE: &str = r"
-touch(false)
-local removed = 0
-if redis.call('HEXISTS', KEYS[1], ARGV[5]) == 1 then
-  local size = redis.call('HSTRLEN', KEYS[1], ARGV[5]) + tonumber(ARGV[7])
-  redis.call('HDEL', KEYS[1], ARGV[5])
-  redis.call('HINCRBY', KEYS[1], ARGV[6], -size)
-  removed = 1
-end
-renew()
-return removed
-";
-
-/// `ARGV[5]` the plugin's field prefix. Returns its fields, unsorted.
-const SESSION_FIELDS: &str = r"
-touch(false)
-local prefix = ARGV[5]
-local found = {}
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, string.len(prefix)) == prefix then
-    table.insert(found, field)
-  end
-end
-renew()
-return found
-";
-
-/// Shared by the key-value writes, which keep a plugin's usage.
-/// `KEYS[1]` the entry, `KEYS[2]` its namespace's key index, `KEYS[3]` the
-/// plugin's sizes, `KEYS[4]` its expiry set, `KEYS[5]` its totals;
-/// `ARGV[1]` the size field (`<namespace>:<key>`), `ARGV[2]` the key,
-/// `ARGV[3]` the prefix of the plugin's entries, `ARGV[4]` the prefix of
-/// its key indexes, `ARGV[5]` and `ARGV[6]` the quota's entries and bytes.
-const KV_USAGE: &str = r"
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function totals()
-  local t = redis.call('HMGET', KEYS[5], 'entries', 'bytes')
-  return tonumber(t[1] or '0'), tonumber(t[2] or '0')
-end
--- Take `field` out of the totals, the sizes and the expiry set.
-local function forget(field)
-  local size = redis.call('HGET', KEYS[3], field)
-  if size then
-    redis.call('HDEL', KEYS[3], field)
-    redis.call('HINCRBY', KEYS[5], 'entries', -1)
-    redis.call('HINCRBY', KEYS[5], 'bytes', -tonumber(size))
-  end
-  redis.call('ZREM', KEYS[4], field)
-end
--- Drop up to `limit` of the plugin's expired entries (never `keep`).
-local function purge(limit, keep)
-  local expired = redis.call('ZRANGE', KEYS[4], '-inf', now_ms(), 'BYSCORE', 'LIMIT', 0, limit)
-  for _, field in ipairs(expired) do
-    if field ~= keep then
-      forget(field)
-      local sep = string.find(field, ':', 1, true)
-      redis.call('DEL', ARGV[3] .. field)
-      redis.call('ZREM', ARGV[4] .. string.sub(field, 1, sep - 1), string.sub(field, sep + 1))
-    end
-  end
-end
--- Whether a write leaving the field `size` bytes fits the quota: a
--- write that does not grow the usage always does. 0 if it fits, -1 over
--- the entries, -2 over the bytes.
-local function fits(size)
-  local old = redis.call('HGET', KEYS[3], ARGV[1])
-  local function check()
-    local entries, bytes = totals()
-    local new_entries, new_bytes = entries + 1, bytes + size
-    if old then new_entries, new_bytes = entries, bytes - tonumber(old) + size end
-    if new_entries <= entries and new_bytes <= bytes then return 0 end
-    if new_entries > tonumber(ARGV[5]) then return -1 end
-    if new_bytes > tonumber(ARGV[6]) then return -2 end
-    return 0
-  end
-  local verdict = check()
-  if verdict ~= 0 then
-    purge(1000, ARGV[1])
-    verdict = check()
-  end
-  return verdict
-end
--- Record the field's new size (and expiry, or none).
-local function record(size, expires_at)
-  local old = redis.call('HGET', KEYS[3], ARGV[1])
-  if old then
-    redis.call('HINCRBY', KEYS[5], 'bytes', size - tonumber(old))
-  else
-    redis.call('HINCRBY', KEYS[5], 'entries', 1)
-    redis.call('HINCRBY', KEYS[5], 'bytes', size)
-  end
-  redis.call('HSET', KEYS[3], ARGV[1], size)
-  if expires_at then
-    redis.call('ZADD', KEYS[4], expires_at, ARGV[1])
-  else
-    redis.call('ZREM', KEYS[4], ARGV[1])
-  end
-end
-";
-
-/// `ARGV[7]` the value, `ARGV[8]` the TTL in ms (empty: none). Returns 0,
-/// or -1 / -2 over the quota's entries / bytes.
-const KV_SET: &str = r"
-local size = string.len(ARGV[2]) + string.len(ARGV[7])
-local verdict = fits(size)
-if verdict ~= 0 then return verdict end
-if ARGV[8] == '' then
-  redis.call('SET', KEYS[1], ARGV[7])
-  record(size, nil)
-else
-  local ttl = tonumber(ARGV[8])
-  redis.call('SET', KEYS[1], ARGV[7], 'PX', ttl)
-  record(size, now_ms() + ttl)
-end
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-return 0
-";
-
-/// Returns 1 if the entry was live.
-const KV_DELETE: &str = r"
-local removed = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-forget(ARGV[1])
-return removed
-";
-
-/// `ARGV[7]` the delta. Returns `{0, sum}`, `{-1}` / `{-2}` over the
-/// quota, or an error naming what is wrong with the value.
-const KV_INCREMENT: &str = r"
-local existed = redis.call('EXISTS', KEYS[1]) == 1
-local ok, sum = pcall(redis.call, 'INCRBY', KEYS[1], ARGV[7])
-if not ok then return redis.error_reply(sum.err or tostring(sum)) end
-local size = string.len(ARGV[2]) + string.len(tostring(sum))
-local verdict = fits(size)
-if verdict ~= 0 then
-  if existed then
-    redis.call('DECRBY', KEYS[1], ARGV[7])
-  else
-    redis.call('DEL', KEYS[1])
-  end
-  return {verdict}
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then record(size, now_ms() + ttl) else record(size, nil) end
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-return {0, sum}
-";
-
-/// `KEYS[1]` the key index; `ARGV[1]`, `ARGV[2]` the lexical range,
-/// `ARGV[3]` the limit, `ARGV[4]` the prefix of entry names. Returns the
-/// live keys in order, dropping the expired ones from the index.
-const KV_LIST: &str = r"
-local found = {}
-local from = ARGV[1]
-local limit = tonumber(ARGV[3])
-while #found < limit do
-  local batch = redis.call('ZRANGE', KEYS[1], from, ARGV[2], 'BYLEX', 'LIMIT', 0, 256)
-  if #batch == 0 then break end
-  for _, key in ipairs(batch) do
-    if redis.call('EXISTS', ARGV[4] .. key) == 1 then
-      if #found < limit then table.insert(found, key) end
-    else
-      redis.call('ZREM', KEYS[1], key)
-    end
-  end
-  from = '(' .. batch[#batch]
-end
-return found
-";
-
-/// `KEYS[1]` the scope set; `ARGV[1]` the idle time in ms. Returns how
-/// many scopes were forgotten (their hashes have expired already).
-const SWEEP: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1])))
-";
-
-struct Scripts {
-    kv_set: Script,
-    kv_delete: Script,
-    kv_increment: Script,
-    session_get: Script,
-    session_set: Script,
-    session_delete: Script,
-    session_fields: Script,
-    kv_list: Script,
-    sweep: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        let with_touch = |body: &str| Script::new(&format!("{TOUCH}{body}"));
-        let with_usage = |body: &str| Script::new(&format!("{KV_USAGE}{body}"));
-        Self {
-            kv_set: with_usage(KV_SET),
-            kv_delete: with_usage(KV_DELETE),
-            kv_increment: with_usage(KV_INCREMENT),
-            session_get: with_touch(SESSION_GET),
-            session_set: with_touch(SESSION_SET),
-            session_delete: with_touch(SESSION_DELETE),
-            session_fields: with_touch(SESSION_FIELDS),
-            kv_list: Script::new(KV_LIST),
-            sweep: Script::new(SWEEP),
-        }
     }
 }
 
@@ -417,16 +152,31 @@ impl RedisStore {
     }
 
     /// A session script invocation with the shared `touch` arguments.
-    fn session<'s>(&'s self, script: &'s Script, scope: &str) -> redis::ScriptInvocation<'s> {
+    fn session<'s>(
+        &'s self,
+        script: &'s Script,
+        owner: &str,
+        scope: &str,
+    ) -> redis::ScriptInvocation<'s> {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(format!("{}{scope}", self.scope_prefix()))
             .key(self.scopes())
+            .key(format!("{}{owner}", self.owner_prefix()))
+            .key(format!("{}scope-owners", self.prefix))
+            .key(format!("{}owners", self.prefix))
             .arg(scope)
             .arg(millis(self.options.session_idle).max(1))
             .arg(self.options.max_scopes.max(1))
-            .arg(self.scope_prefix());
+            .arg(self.scope_prefix())
+            .arg(owner)
+            .arg(self.options.max_scopes_per_owner.max(1))
+            .arg(self.owner_prefix());
         invocation
+    }
+
+    fn owner_prefix(&self) -> String {
+        format!("{}sessions-of:", self.prefix)
     }
 }
 
@@ -456,8 +206,12 @@ impl StateStore for RedisStore {
                 .get(self.entry(plugin, namespace, key))
                 .await
                 .map_err(backend),
-            Bucket::Session { scope, plugin } => self
-                .session(&self.scripts.session_get, scope)
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => self
+                .session(&self.scripts.session_get, owner, scope)
                 .arg(format!("{plugin}:{key}"))
                 .invoke_async(&mut c)
                 .await
@@ -493,10 +247,14 @@ impl StateStore for RedisStore {
                     .map_err(backend)?;
                 quota_verdict(verdict, quota)
             }
-            Bucket::Session { scope, plugin } => {
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => {
                 let budget = self.options.session_budget;
                 let total: i64 = self
-                    .session(&self.scripts.session_set, scope)
+                    .session(&self.scripts.session_set, owner, scope)
                     .arg(format!("{plugin}:{key}"))
                     .arg(format!("#{plugin}"))
                     .arg(value)
@@ -528,9 +286,13 @@ impl StateStore for RedisStore {
                     .map_err(backend)?;
                 Ok(removed > 0)
             }
-            Bucket::Session { scope, plugin } => {
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => {
                 let removed: i64 = self
-                    .session(&self.scripts.session_delete, scope)
+                    .session(&self.scripts.session_delete, owner, scope)
                     .arg(format!("{plugin}:{key}"))
                     .arg(format!("#{plugin}"))
                     .arg(key.len())
@@ -568,10 +330,14 @@ impl StateStore for RedisStore {
                     .await
                     .map_err(backend)
             }
-            Bucket::Session { scope, plugin } => {
+            Bucket::Session {
+                owner,
+                scope,
+                plugin,
+            } => {
                 let field_prefix = format!("{plugin}:");
                 let fields: Vec<String> = self
-                    .session(&self.scripts.session_fields, scope)
+                    .session(&self.scripts.session_fields, owner, scope)
                     .arg(format!("{field_prefix}{prefix}"))
                     .invoke_async(&mut c)
                     .await
@@ -629,10 +395,7 @@ impl StateStore for RedisStore {
     async fn sweep(&self) -> Result<usize, StateError> {
         let mut c = self.connection.clone();
         let removed: i64 = self
-            .scripts
-            .sweep
-            .key(self.scopes())
-            .arg(millis(self.options.session_idle))
+            .session(&self.scripts.sweep, "", "")
             .invoke_async(&mut c)
             .await
             .map_err(backend)?;
@@ -693,6 +456,7 @@ mod tests {
             session_idle: Duration::from_millis(400),
             session_budget: 64,
             max_scopes: 3,
+            max_scopes_per_owner: 3,
         }
     }
 
@@ -712,6 +476,13 @@ mod tests {
         };
         let capped = server.store("c:", cap).await;
         contract::the_least_recently_used_scope_goes_beyond_the_cap(&capped, 2).await;
+        let shares = StateOptions {
+            max_scopes: 4,
+            max_scopes_per_owner: 3,
+            ..StateOptions::default()
+        };
+        let shared = server.store("d:", shares).await;
+        contract::one_owner_cannot_push_out_anothers_scopes(&shared).await;
     }
 
     #[tokio::test]
@@ -721,6 +492,7 @@ mod tests {
         let two = server.store("shared:", options()).await;
         let other = server.store("other:", options()).await;
         let bucket = Bucket::Session {
+            owner: "",
             scope: "s",
             plugin: "p",
         };
