@@ -43,4 +43,6 @@ pub mod tool;
 
 mod bindings;
 #[cfg(test)]
+mod layers;
+#[cfg(test)]
 mod test_strategies;
