@@ -248,11 +248,8 @@ pub struct ServeArgs {
 /// The long names of the `serve` settings, each with whether it is a
 /// switch (takes no value).
 pub fn serve_settings() -> Vec<(String, bool)> {
-    use clap::CommandFactory;
-    let cli = crate::cli::Cli::command();
-    let Some(serve) = cli.find_subcommand("serve") else {
-        return Vec::new();
-    };
+    use clap::Args as _;
+    let serve = ServeArgs::augment_args(clap::Command::new("serve"));
     serve
         .get_arguments()
         .filter_map(|arg| {

@@ -10,7 +10,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::runtime::{CounterSnapshot, PluginCounters};
+/// Counts of denials and limit hits for one plugin, shared by its
+/// versions.
+#[derive(Debug, Default)]
+pub struct PluginCounters {
+    pub denials: AtomicU64,
+    pub deadlines: AtomicU64,
+    pub memory: AtomicU64,
+    pub fuel: AtomicU64,
+    pub traps: AtomicU64,
+    pub busy: AtomicU64,
+    pub oversized: AtomicU64,
+    /// Times an instance grew its linear memory past what it started with.
+    pub memory_grows: AtomicU64,
+    /// Lines of guest stdout/stderr dropped by the rate limit.
+    pub output_dropped: AtomicU64,
+    /// Key-value writes refused by the plugin's quota.
+    pub keyvalue_quota: AtomicU64,
+    /// Resource notices (updated, list changed) beyond the plugin's share
+    /// that were merged into an identical held one, or dropped.
+    pub notices_dropped: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub denials: u64,
+    pub deadlines: u64,
+    pub memory: u64,
+    pub fuel: u64,
+    pub traps: u64,
+    pub busy: u64,
+    pub oversized: u64,
+    pub memory_grows: u64,
+    pub output_dropped: u64,
+    pub keyvalue_quota: u64,
+    pub notices_dropped: u64,
+}
+
+impl PluginCounters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CounterSnapshot {
+            denials: get(&self.denials),
+            deadlines: get(&self.deadlines),
+            memory: get(&self.memory),
+            fuel: get(&self.fuel),
+            traps: get(&self.traps),
+            busy: get(&self.busy),
+            oversized: get(&self.oversized),
+            memory_grows: get(&self.memory_grows),
+            output_dropped: get(&self.output_dropped),
+            keyvalue_quota: get(&self.keyvalue_quota),
+            notices_dropped: get(&self.notices_dropped),
+        }
+    }
+}
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 16] = [

@@ -199,6 +199,7 @@ impl Plugin {
             limits.max_concurrent,
             manifest.instance,
             runtime.metrics().plugin(&name),
+            runtime.shares(&name),
         );
         let guest = crate::runtime::Guest {
             name: &name,
@@ -276,6 +277,7 @@ impl Plugin {
                 limits.max_concurrent,
                 self.manifest.instance,
                 self.budget.counters.clone(),
+                self.budget.shares.clone(),
             ),
             pre: self.pre.clone(),
             exports: self.exports.clone(),

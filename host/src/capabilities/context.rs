@@ -164,18 +164,18 @@ impl HostState {
     /// held back and merged with identical ones, and a background task
     /// sends what is held as the share allows.
     async fn notify(&mut self, notice: Notice) {
-        let counters = &self.counters;
-        match counters
+        let shares = &self.shares;
+        match shares
             .notices
-            .offer(notice.clone(), &counters.notices_dropped)
+            .offer(notice.clone(), &self.counters.notices_dropped)
         {
             Admission::SendNow => send_notice(&*self.call.channel, &self.plugin, notice).await,
             Admission::HeldStartDrain => {
-                let counters = counters.clone();
+                let shares = shares.clone();
                 let channel = self.call.channel.clone();
                 let plugin = self.plugin.to_string();
                 tokio::spawn(async move {
-                    counters
+                    shares
                         .notices
                         .drain(|notice| {
                             let channel = channel.clone();

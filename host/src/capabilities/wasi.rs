@@ -17,7 +17,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::policy::Grants;
-use crate::runtime::{HostState, PluginCounters};
+use crate::runtime::{HostState, PluginCounters, PluginShares};
 
 /// Longest line kept from guest output; the rest of a longer line is dropped.
 const MAX_LINE_BYTES: usize = 4096;
@@ -31,19 +31,18 @@ pub(crate) fn ctx_for(
     plugin: &Arc<str>,
     grants: &Grants,
     counters: &Arc<PluginCounters>,
+    shares: &Arc<PluginShares>,
 ) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
+    let output = |kind| GuestOutput {
+        plugin: plugin.clone(),
+        kind,
+        counters: counters.clone(),
+        shares: shares.clone(),
+    };
     builder
-        .stdout(GuestOutput::new(
-            plugin.clone(),
-            OutputKind::Stdout,
-            counters,
-        ))
-        .stderr(GuestOutput::new(
-            plugin.clone(),
-            OutputKind::Stderr,
-            counters,
-        ))
+        .stdout(output(OutputKind::Stdout))
+        .stderr(output(OutputKind::Stderr))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
@@ -79,16 +78,7 @@ struct GuestOutput {
     plugin: Arc<str>,
     kind: OutputKind,
     counters: Arc<PluginCounters>,
-}
-
-impl GuestOutput {
-    fn new(plugin: Arc<str>, kind: OutputKind, counters: &Arc<PluginCounters>) -> Self {
-        Self {
-            plugin,
-            kind,
-            counters: counters.clone(),
-        }
-    }
+    shares: Arc<PluginShares>,
 }
 
 impl IsTerminal for GuestOutput {
@@ -103,6 +93,7 @@ impl StdoutStream for GuestOutput {
             plugin: self.plugin.clone(),
             kind: self.kind,
             counters: self.counters.clone(),
+            shares: self.shares.clone(),
             line: Vec::new(),
             dropped: 0,
         })
@@ -116,6 +107,7 @@ struct LineWriter {
     plugin: Arc<str>,
     kind: OutputKind,
     counters: Arc<PluginCounters>,
+    shares: Arc<PluginShares>,
     line: Vec<u8>,
     dropped: u64,
 }
@@ -125,7 +117,7 @@ impl LineWriter {
         if self.line.is_empty() {
             return;
         }
-        if !self.counters.output_rate.allow() {
+        if !self.shares.output_rate.allow() {
             self.dropped += 1;
             PluginCounters::bump(&self.counters.output_dropped);
             self.line.clear();

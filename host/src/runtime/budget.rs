@@ -1,38 +1,33 @@
 //! A plugin's budget across calls: how many of its calls may run at once,
-//! and counters of what it was refused or stopped for (ready for a metrics
-//! endpoint).
+//! where it counts what it was refused or stopped for (the
+//! [metrics](crate::metrics)' counters), and its shares of the log and of
+//! notifications.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use crate::metrics::{CounterSnapshot, PluginCounters};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::notices::NoticeShare;
 
-/// Counts of denials and limit hits for one plugin, and its shares of the
-/// log and of notifications (shared by the plugin's versions).
+/// A plugin's shares of the log and of notifications to clients (shared
+/// by the plugin's versions).
 #[derive(Debug)]
-pub struct PluginCounters {
-    pub denials: AtomicU64,
-    pub deadlines: AtomicU64,
-    pub memory: AtomicU64,
-    pub fuel: AtomicU64,
-    pub traps: AtomicU64,
-    pub busy: AtomicU64,
-    pub oversized: AtomicU64,
-    /// Times an instance grew its linear memory past what it started with.
-    pub memory_grows: AtomicU64,
-    /// Lines of guest stdout/stderr dropped by the rate limit.
-    pub output_dropped: AtomicU64,
-    /// Key-value writes refused by the plugin's quota.
-    pub keyvalue_quota: AtomicU64,
-    /// Resource notices (updated, list changed) beyond the plugin's share
-    /// that were merged into an identical held one, or dropped.
-    pub notices_dropped: AtomicU64,
-    /// The plugin's share of the log: lines of stdout and stderr.
+pub struct PluginShares {
+    /// Lines of stdout and stderr.
     pub output_rate: RateLimit,
-    /// The plugin's share of notifications to clients.
+    /// Resource notices.
     pub notices: NoticeShare,
+}
+
+impl Default for PluginShares {
+    fn default() -> Self {
+        Self {
+            output_rate: RateLimit::new(OUTPUT_LINES_PER_SECOND, 2.0 * OUTPUT_LINES_PER_SECOND),
+            notices: NoticeShare::default(),
+        }
+    }
 }
 
 /// A token bucket: `per_second` events on average, bursts of `burst`.
@@ -82,65 +77,6 @@ impl RateLimit {
 /// Lines of guest output per second one plugin may log (bursts of twice).
 pub const OUTPUT_LINES_PER_SECOND: f64 = 200.0;
 
-impl Default for PluginCounters {
-    fn default() -> Self {
-        Self {
-            denials: AtomicU64::default(),
-            deadlines: AtomicU64::default(),
-            memory: AtomicU64::default(),
-            fuel: AtomicU64::default(),
-            traps: AtomicU64::default(),
-            busy: AtomicU64::default(),
-            oversized: AtomicU64::default(),
-            memory_grows: AtomicU64::default(),
-            output_dropped: AtomicU64::default(),
-            keyvalue_quota: AtomicU64::default(),
-            notices_dropped: AtomicU64::default(),
-            output_rate: RateLimit::new(OUTPUT_LINES_PER_SECOND, 2.0 * OUTPUT_LINES_PER_SECOND),
-            notices: NoticeShare::default(),
-        }
-    }
-}
-
-/// A copy of the counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CounterSnapshot {
-    pub denials: u64,
-    pub deadlines: u64,
-    pub memory: u64,
-    pub fuel: u64,
-    pub traps: u64,
-    pub busy: u64,
-    pub oversized: u64,
-    pub memory_grows: u64,
-    pub output_dropped: u64,
-    pub keyvalue_quota: u64,
-    pub notices_dropped: u64,
-}
-
-impl PluginCounters {
-    pub fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> CounterSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        CounterSnapshot {
-            denials: get(&self.denials),
-            deadlines: get(&self.deadlines),
-            memory: get(&self.memory),
-            fuel: get(&self.fuel),
-            traps: get(&self.traps),
-            busy: get(&self.busy),
-            oversized: get(&self.oversized),
-            memory_grows: get(&self.memory_grows),
-            output_dropped: get(&self.output_dropped),
-            keyvalue_quota: get(&self.keyvalue_quota),
-            notices_dropped: get(&self.notices_dropped),
-        }
-    }
-}
-
 /// What one plugin's calls share.
 #[derive(Debug)]
 pub struct PluginBudget {
@@ -148,21 +84,25 @@ pub struct PluginBudget {
     concurrency: Option<Arc<Semaphore>>,
     pub max_concurrent: Option<u32>,
     pub counters: Arc<PluginCounters>,
+    pub shares: Arc<PluginShares>,
     /// Live instances by session, for a `per-session` plugin.
     pub warm: Option<super::warm::WarmPool>,
 }
 
 impl PluginBudget {
-    /// A budget counting into `counters` (shared by the plugin's versions).
+    /// A budget counting into `counters` and drawing on `shares` (both
+    /// shared by the plugin's versions).
     pub fn new(
         max_concurrent: Option<u32>,
         mode: crate::manifest::InstanceMode,
         counters: Arc<PluginCounters>,
+        shares: Arc<PluginShares>,
     ) -> Self {
         Self {
             concurrency: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
             max_concurrent,
             counters,
+            shares,
             warm: (mode == crate::manifest::InstanceMode::PerSession)
                 .then(super::warm::WarmPool::default),
         }
@@ -191,7 +131,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_plugin_turns_calls_away_after_waiting() {
-        let budget = PluginBudget::new(Some(1), Default::default(), Arc::default());
+        let budget = PluginBudget::new(Some(1), Default::default(), Arc::default(), Arc::default());
         let soon = || Instant::now() + Duration::from_millis(50);
         let first = budget.admit(soon()).await.unwrap();
         assert!(first.is_some());
@@ -202,7 +142,7 @@ mod tests {
         drop(first);
         assert!(budget.admit(soon()).await.unwrap().is_some());
         assert!(
-            PluginBudget::new(None, Default::default(), Arc::default())
+            PluginBudget::new(None, Default::default(), Arc::default(), Arc::default())
                 .admit(soon())
                 .await
                 .unwrap()

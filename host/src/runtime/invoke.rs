@@ -163,7 +163,7 @@ impl Runtime {
                     guest.name.clone(),
                     call,
                     guest.grants.clone(),
-                    counters.clone(),
+                    guest.budget,
                     guest.limits,
                     clock.clone(),
                 );

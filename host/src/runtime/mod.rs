@@ -23,7 +23,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 pub use budget::{
-    CounterSnapshot, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters, RateLimit,
+    CounterSnapshot, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters, PluginShares, RateLimit,
 };
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
@@ -78,6 +78,9 @@ pub struct Runtime {
     services: Arc<Services>,
     ticker: ticker::EpochTicker,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Each plugin's shares of the log and of notifications, by name, so a
+    /// reloaded plugin draws on the same ones.
+    shares: std::sync::RwLock<std::collections::HashMap<Arc<str>, Arc<PluginShares>>>,
     /// Where tool calls run.
     spread: Spread,
 }
@@ -120,6 +123,7 @@ impl Runtime {
             services: config.services,
             ticker,
             metrics: Arc::default(),
+            shares: Default::default(),
             spread: Spread::default(),
         })
     }
@@ -135,6 +139,18 @@ impl Runtime {
     /// The host's counters and histograms.
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.metrics
+    }
+
+    /// The shares of the log and of notifications of plugin `name`, the
+    /// same for all its versions.
+    pub fn shares(&self, name: &Arc<str>) -> Arc<PluginShares> {
+        let read = self.shares.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(shares) = read.get(name) {
+            return shares.clone();
+        }
+        drop(read);
+        let mut write = self.shares.write().unwrap_or_else(|e| e.into_inner());
+        write.entry(name.clone()).or_default().clone()
     }
 
     /// The services behind the host-service capabilities (state store,
@@ -193,7 +209,7 @@ impl Runtime {
         plugin: Arc<str>,
         call: CallContext,
         grants: Arc<Grants>,
-        counters: Arc<PluginCounters>,
+        budget: &PluginBudget,
         limits: PluginLimits,
         clock: Arc<CallClock>,
     ) -> Store<HostState> {
@@ -201,7 +217,7 @@ impl Runtime {
             plugin,
             call,
             grants,
-            counters,
+            budget,
             self.services.clone(),
             limits.memory_bytes,
             clock,

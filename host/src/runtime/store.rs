@@ -19,6 +19,8 @@ pub struct HostState {
     /// What the policy grants the plugin.
     pub(crate) grants: Arc<Grants>,
     pub(crate) counters: Arc<super::PluginCounters>,
+    /// The plugin's shares of the log and of notifications.
+    pub(crate) shares: Arc<super::PluginShares>,
     /// The key-value store, HTTP client and secrets.
     pub(crate) services: Arc<crate::capabilities::Services>,
     pub(crate) limiter: MemoryLimiter,
@@ -48,17 +50,19 @@ impl HostState {
         plugin: Arc<str>,
         call: CallContext,
         grants: Arc<Grants>,
-        counters: Arc<super::PluginCounters>,
+        budget: &super::PluginBudget,
         services: Arc<crate::capabilities::Services>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {
+        let counters = budget.counters.clone();
         let limiter = MemoryLimiter::new(memory_bytes, counters.clone());
         Self {
             plugin,
             call,
             grants,
             counters,
+            shares: budget.shares.clone(),
             services,
             limiter,
             clock,
@@ -70,10 +74,11 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let (plugin, grants, counters) = (&self.plugin, &self.grants, &self.counters);
-        let ctx = self
-            .wasi
-            .get_or_insert_with(|| crate::capabilities::wasi::ctx_for(plugin, grants, counters));
+        let (plugin, grants) = (&self.plugin, &self.grants);
+        let (counters, shares) = (&self.counters, &self.shares);
+        let ctx = self.wasi.get_or_insert_with(|| {
+            crate::capabilities::wasi::ctx_for(plugin, grants, counters, shares)
+        });
         WasiCtxView {
             ctx,
             table: &mut self.table,
