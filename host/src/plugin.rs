@@ -17,9 +17,12 @@ use crate::runtime::{CacheOutcome, HostState, Runtime, ServeError};
 use crate::schema;
 use crate::tool::{ToolHints, ToolSpec};
 
-/// A plugin may declare at most this many tools (and as many prompts and
-/// resource templates).
+/// A plugin may declare at most this many tools.
 pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
+/// A plugin may declare at most this many prompts.
+pub const MAX_PROMPTS_PER_PLUGIN: usize = 1024;
+/// A plugin may declare at most this many resource templates.
+pub const MAX_RESOURCE_TEMPLATES_PER_PLUGIN: usize = 1024;
 
 /// The optional exports a component has, as indices ready to call.
 #[derive(Clone, Default)]
@@ -437,10 +440,10 @@ fn validate_templates(
         what,
         reason,
     };
-    if templates.len() > MAX_TOOLS_PER_PLUGIN {
+    if templates.len() > MAX_RESOURCE_TEMPLATES_PER_PLUGIN {
         return Err(invalid(
             "resource templates".into(),
-            format!("at most {MAX_TOOLS_PER_PLUGIN} are allowed"),
+            format!("at most {MAX_RESOURCE_TEMPLATES_PER_PLUGIN} are allowed"),
         ));
     }
     let mut seen = HashSet::new();
@@ -467,10 +470,10 @@ fn validate_prompts(
         what,
         reason,
     };
-    if descriptors.len() > MAX_TOOLS_PER_PLUGIN {
+    if descriptors.len() > MAX_PROMPTS_PER_PLUGIN {
         return Err(invalid(
             "prompts".into(),
-            format!("at most {MAX_TOOLS_PER_PLUGIN} are allowed"),
+            format!("at most {MAX_PROMPTS_PER_PLUGIN} are allowed"),
         ));
     }
     let mut seen = HashSet::new();
