@@ -48,16 +48,27 @@ impl Quota {
     };
 }
 
+/// A key-value bucket's parts, for the operations only such buckets have.
+#[derive(Debug, Clone, Copy)]
+struct Namespace<'a> {
+    plugin: &'a str,
+    name: &'a str,
+    quota: Quota,
+}
+
 impl<'a> Bucket<'a> {
-    /// The plugin, namespace and quota of a key-value bucket; only these
-    /// hold counters.
-    fn counter(self) -> Result<(&'a str, &'a str, Quota), StateError> {
+    /// The parts of a key-value bucket; a session bucket has no counters.
+    fn namespace(self) -> Result<Namespace<'a>, StateError> {
         match self {
             Bucket::KeyValue {
                 plugin,
                 namespace,
                 quota,
-            } => Ok((plugin, namespace, quota)),
+            } => Ok(Namespace {
+                plugin,
+                name: namespace,
+                quota,
+            }),
             Bucket::Session { .. } => Err(StateError::Backend(
                 "only key-value entries can be incremented".into(),
             )),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Bucket, OpenError, Quota, StateError, StateOptions, StateStore, millis, now_ms};
+use super::{Bucket, Namespace, OpenError, StateError, StateOptions, StateStore, millis, now_ms};
 
 /// State in SQLite.
 #[derive(Debug)]
@@ -295,16 +295,18 @@ impl SqliteStore {
     /// Write an entry, within the plugin's `quota`: a write that would
     /// grow its usage past it first drops the plugin's expired entries,
     /// then is refused if it still does not fit.
-    #[allow(clippy::too_many_arguments)]
     fn kv_put(
         tx: &Transaction<'_>,
-        plugin: &str,
-        namespace: &str,
+        target: Namespace<'_>,
         key: &str,
         value: &[u8],
         expires_ms: Option<i64>,
-        quota: Quota,
     ) -> Result<(), StateError> {
+        let Namespace {
+            plugin,
+            name: namespace,
+            quota,
+        } = target;
         let replaced: Option<u64> = tx
             .query_row(
                 "SELECT length(value) FROM entries WHERE plugin = ?1 AND namespace = ?2 AND key = ?3",
@@ -393,13 +395,9 @@ impl StateStore for SqliteStore {
         ttl: Option<Duration>,
     ) -> Result<(), StateError> {
         self.transaction(|tx| match bucket {
-            Bucket::KeyValue {
-                plugin,
-                namespace,
-                quota,
-            } => {
+            Bucket::KeyValue { .. } => {
                 let expires = ttl.map(|t| now_ms().saturating_add(millis(t)));
-                Self::kv_put(tx, plugin, namespace, key, value, expires, quota)
+                Self::kv_put(tx, bucket.namespace()?, key, value, expires)
             }
             Bucket::Session {
                 owner,
@@ -506,9 +504,9 @@ impl StateStore for SqliteStore {
         key: &str,
         delta: i64,
     ) -> Result<i64, StateError> {
-        let (plugin, namespace, quota) = bucket.counter()?;
+        let target = bucket.namespace()?;
         self.transaction(|tx| {
-            let (base, expires) = match Self::kv_get(tx, plugin, namespace, key)? {
+            let (base, expires) = match Self::kv_get(tx, target.plugin, target.name, key)? {
                 None => (0, None),
                 Some((bytes, expires)) => {
                     let n = std::str::from_utf8(&bytes)
@@ -524,15 +522,7 @@ impl StateStore for SqliteStore {
                     key: key.into(),
                     delta,
                 })?;
-            Self::kv_put(
-                tx,
-                plugin,
-                namespace,
-                key,
-                next.to_string().as_bytes(),
-                expires,
-                quota,
-            )?;
+            Self::kv_put(tx, target, key, next.to_string().as_bytes(), expires)?;
             Ok(next)
         })
     }
@@ -563,7 +553,7 @@ impl StateStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::contract;
+    use super::super::{Quota, contract};
     use super::*;
 
     fn store() -> SqliteStore {

@@ -359,7 +359,11 @@ impl StateStore for RedisStore {
         key: &str,
         delta: i64,
     ) -> Result<i64, StateError> {
-        let (plugin, namespace, quota) = bucket.counter()?;
+        let super::Namespace {
+            plugin,
+            name: namespace,
+            quota,
+        } = bucket.namespace()?;
         let mut c = self.connection.clone();
         // INCRBY keeps the entry's expiry and checks the number and the
         // overflow itself.
