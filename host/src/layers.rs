@@ -43,7 +43,6 @@ const KNOWN_BREACHES: &[(&str, &str)] = &[
     ("manifest", "capabilities"),
     ("policy", "capabilities"),
     ("runtime", "capabilities"),
-    ("runtime", "plugin"),
     ("plugin", "serving"),
     ("serving", "catalog"),
     ("serving", "plugin"),

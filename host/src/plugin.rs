@@ -13,7 +13,7 @@ use crate::error::LoadError;
 use crate::limits::PluginLimits;
 use crate::manifest::PluginManifest;
 use crate::policy::Grants;
-use crate::runtime::{CacheOutcome, HostState, Runtime, ServeError};
+use crate::runtime::{CacheOutcome, Guest, GuestExports, HostState, Runnable, Runtime};
 use crate::schema;
 use crate::tool::{ToolHints, ToolSpec};
 
@@ -23,15 +23,6 @@ pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
 pub const MAX_PROMPTS_PER_PLUGIN: usize = 1024;
 /// A plugin may declare at most this many resource templates.
 pub const MAX_RESOURCE_TEMPLATES_PER_PLUGIN: usize = 1024;
-
-/// The optional exports a component has, as indices ready to call.
-#[derive(Clone, Default)]
-pub(crate) struct PluginExports {
-    pub(crate) tools: Option<tools::GuestIndices>,
-    pub(crate) resources: Option<resources::GuestIndices>,
-    pub(crate) prompts: Option<prompts::GuestIndices>,
-    pub(crate) completions: Option<completions::GuestIndices>,
-}
 
 /// A resource template as the plugin declared it.
 #[derive(Debug, Clone)]
@@ -69,7 +60,7 @@ pub struct Plugin {
     /// Its concurrency cap and its counters of denials and limit hits.
     pub budget: crate::runtime::PluginBudget,
     pub(crate) pre: InstancePre<HostState>,
-    pub(crate) exports: PluginExports,
+    pub(crate) exports: GuestExports,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -99,6 +90,30 @@ pub async fn files_digest(wasm_path: &Path, manifest_path: &Path) -> Option<Stri
     Some(content_digest(&component, &manifest_text))
 }
 
+impl Runnable for Plugin {
+    fn guest(&self) -> Guest<'_> {
+        Guest {
+            name: &self.name,
+            limits: self.limits,
+            grants: &self.grants,
+            budget: &self.budget,
+            pre: &self.pre,
+        }
+    }
+
+    fn exports(&self) -> &GuestExports {
+        &self.exports
+    }
+
+    fn output_validator(&self, tool: &str) -> Option<&jsonschema::Validator> {
+        self.tool(tool).and_then(|t| t.output_validator.as_deref())
+    }
+
+    fn serves_resources(&self) -> bool {
+        Plugin::serves_resources(self)
+    }
+}
+
 impl Plugin {
     pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
         self.tools.iter().find(|t| t.name == name)
@@ -111,16 +126,6 @@ impl Plugin {
     /// Whether it serves any resources at all.
     pub fn serves_resources(&self) -> bool {
         self.exports.resources.is_some() && (self.lists_resources || !self.templates.is_empty())
-    }
-
-    pub(crate) fn resources_export(&self) -> Result<resources::GuestIndices, ServeError> {
-        self.exports
-            .resources
-            .clone()
-            .filter(|_| self.serves_resources())
-            .ok_or_else(|| {
-                ServeError::NotFound(format!("plugin `{}` serves no resources", self.name))
-            })
     }
 
     /// Load the plugin `wasm_path` described by `manifest_path`: parse the
@@ -185,7 +190,7 @@ impl Plugin {
         let pre = runtime
             .instantiate_pre(&component)
             .map_err(|e| link_error(crate::error::one_line(&e)))?;
-        let exports = PluginExports {
+        let exports = GuestExports {
             tools: tools::GuestIndices::new(&pre).ok(),
             resources: resources::GuestIndices::new(&pre).ok(),
             prompts: prompts::GuestIndices::new(&pre).ok(),
@@ -204,7 +209,7 @@ impl Plugin {
             runtime.metrics().plugin(&name),
             runtime.shares(&name),
         );
-        let guest = crate::runtime::Guest {
+        let guest = Guest {
             name: &name,
             limits,
             grants: &grants,

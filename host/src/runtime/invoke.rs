@@ -12,12 +12,11 @@ use wasmtime::component::{Instance, InstancePre};
 
 use super::warm::WarmInstance;
 use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
-use crate::bindings::{completions, resources, types};
+use crate::bindings::{completions, prompts, resources, tools, types};
 use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
 use crate::metrics::CallOutcome;
-use crate::plugin::{Plugin, PluginExports};
 use crate::tool::{Content, ResourceBody, ToolResult};
 
 /// Why a resource, prompt or completion request was not served.
@@ -58,26 +57,51 @@ pub(crate) struct Declarations {
     pub prompts: Option<Vec<types::PromptDescriptor>>,
 }
 
+/// The optional exports a component has, as indices ready to call.
+#[derive(Clone, Default)]
+pub struct GuestExports {
+    pub(crate) tools: Option<tools::GuestIndices>,
+    pub(crate) resources: Option<resources::GuestIndices>,
+    pub(crate) prompts: Option<prompts::GuestIndices>,
+    pub(crate) completions: Option<completions::GuestIndices>,
+}
+
+/// What the runtime runs: a loaded plugin, as the runtime sees it. The
+/// loaded plugin implements it; the runtime knows nothing else of it.
+pub trait Runnable: Send + Sync {
+    /// Who runs, under which limits.
+    fn guest(&self) -> Guest<'_>;
+    fn exports(&self) -> &GuestExports;
+    /// The validator of tool `tool`'s output schema, if it declares one.
+    fn output_validator(&self, tool: &str) -> Option<&jsonschema::Validator>;
+    /// Whether it serves any resources at all (the export alone is not
+    /// enough: it must list some or declare templates).
+    fn serves_resources(&self) -> bool;
+}
+
+/// The resources export of `plugin`, if it serves resources.
+fn resources_export(plugin: &impl Runnable) -> Result<resources::GuestIndices, ServeError> {
+    plugin
+        .exports()
+        .resources
+        .clone()
+        .filter(|_| plugin.serves_resources())
+        .ok_or_else(|| {
+            ServeError::NotFound(format!(
+                "plugin `{}` serves no resources",
+                plugin.guest().name
+            ))
+        })
+}
+
 /// Who runs, under which limits: enough to run an export before the
-/// [`Plugin`] exists (while it loads).
-pub(crate) struct Guest<'a> {
+/// plugin is loaded.
+pub struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: PluginLimits,
     pub grants: &'a Arc<crate::policy::Grants>,
     pub budget: &'a super::PluginBudget,
     pub pre: &'a InstancePre<HostState>,
-}
-
-impl<'a> From<&'a Plugin> for Guest<'a> {
-    fn from(plugin: &'a Plugin) -> Self {
-        Guest {
-            name: &plugin.name,
-            limits: plugin.limits,
-            grants: &plugin.grants,
-            budget: &plugin.budget,
-            pre: &plugin.pre,
-        }
-    }
 }
 
 /// The [`Body`] calling `export.method(args...)` on the fresh instance.
@@ -230,7 +254,7 @@ impl Runtime {
     /// metrics.
     pub async fn call_tool(
         &self,
-        plugin: &Plugin,
+        plugin: &impl Runnable,
         tool: &str,
         arguments: &Value,
         call: CallContext,
@@ -246,7 +270,7 @@ impl Runtime {
             Err(_) => CallOutcome::HostError,
         };
         self.metrics()
-            .record_call(&plugin.name, tool, outcome, started.elapsed());
+            .record_call(plugin.guest().name, tool, outcome, started.elapsed());
         result
     }
 
@@ -255,27 +279,27 @@ impl Runtime {
     /// server is already running a call.
     pub async fn dispatch_tool(
         self: &Arc<Self>,
-        plugin: Arc<Plugin>,
+        plugin: Arc<impl Runnable + 'static>,
         tool: String,
         arguments: Value,
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
         let runtime = self.clone();
         self.spread
-            .run(async move { runtime.call_tool(&plugin, &tool, &arguments, call).await })
+            .run(async move { runtime.call_tool(&*plugin, &tool, &arguments, call).await })
             .await
     }
 
     async fn run_tool(
         &self,
-        plugin: &Plugin,
+        plugin: &impl Runnable,
         tool: &str,
         arguments: &Value,
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
-        let Some(export) = plugin.exports.tools.clone() else {
+        let Some(export) = plugin.exports().tools.clone() else {
             return Err(InvocationError::Instantiate {
-                plugin: plugin.name.to_string(),
+                plugin: plugin.guest().name.to_string(),
                 message: "it does not export tools".into(),
             });
         };
@@ -283,28 +307,21 @@ impl Runtime {
         let name = tool.to_string();
         let result = self
             .run(
-                plugin.into(),
+                plugin.guest(),
                 call,
                 export_call!(export.call_call_tool(&name, &arguments)),
             )
             .await?;
         let result = match result {
-            Ok(result) => {
-                let spec = plugin.tool(tool);
-                convert_result(
-                    plugin,
-                    spec.and_then(|s| s.output_validator.as_deref()),
-                    result,
-                )?
-            }
+            Ok(result) => convert_result(plugin, plugin.output_validator(tool), result)?,
             Err(error) => convert_tool_error(error),
         };
         let size = result.size_bytes();
         let limit = self.limits().max_response_bytes;
         if size > limit {
-            PluginCounters::bump(&plugin.budget.counters.oversized);
+            PluginCounters::bump(&plugin.guest().budget.counters.oversized);
             return Err(InvocationError::ResponseTooLarge {
-                plugin: plugin.name.to_string(),
+                plugin: plugin.guest().name.to_string(),
                 size,
                 limit,
             });
@@ -317,7 +334,7 @@ impl Runtime {
     pub(crate) async fn describe(
         &self,
         guest: Guest<'_>,
-        exports: &PluginExports,
+        exports: &GuestExports,
     ) -> Result<Declarations, String> {
         let exports = exports.clone();
         self.run(
@@ -350,49 +367,49 @@ impl Runtime {
     /// The resources `plugin` lists at fixed URIs for this request.
     pub(crate) async fn list_resources(
         &self,
-        plugin: &Plugin,
+        plugin: &impl Runnable,
         call: CallContext,
     ) -> Result<Vec<types::ResourceDescriptor>, ServeError> {
-        let export = plugin.resources_export()?;
+        let export = resources_export(plugin)?;
         let result = self
             .run(
-                plugin.into(),
+                plugin.guest(),
                 call,
                 export_call!(export.call_list_resources()),
             )
             .await?;
-        result.map_err(|e| ServeError::from_export(&plugin.name, e))
+        result.map_err(|e| ServeError::from_export(plugin.guest().name, e))
     }
 
     /// Read `uri` from `plugin`.
     pub(crate) async fn read_resource(
         &self,
-        plugin: &Plugin,
+        plugin: &impl Runnable,
         uri: &str,
         call: CallContext,
     ) -> Result<Vec<types::ResourceContents>, ServeError> {
-        let export = plugin.resources_export()?;
+        let export = resources_export(plugin)?;
         let uri = uri.to_string();
         let result = self
             .run(
-                plugin.into(),
+                plugin.guest(),
                 call,
                 export_call!(export.call_read_resource(&uri)),
             )
             .await?;
-        let contents = result.map_err(|e| ServeError::from_export(&plugin.name, e))?;
+        let contents = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
         self.within_response_cap(plugin, contents.iter().map(embedded_size).sum())?;
         Ok(contents)
     }
 
     /// Refuse what a plugin served when it is larger than `--max-response-kib`
     /// (tool results are checked in [`Self::run_tool`]).
-    fn within_response_cap(&self, plugin: &Plugin, size: usize) -> Result<(), ServeError> {
+    fn within_response_cap(&self, plugin: &impl Runnable, size: usize) -> Result<(), ServeError> {
         let limit = self.limits().max_response_bytes;
         if size > limit {
-            PluginCounters::bump(&plugin.budget.counters.oversized);
+            PluginCounters::bump(&plugin.guest().budget.counters.oversized);
             return Err(ServeError::Invocation(InvocationError::ResponseTooLarge {
-                plugin: plugin.name.to_string(),
+                plugin: plugin.guest().name.to_string(),
                 size,
                 limit,
             }));
@@ -403,26 +420,26 @@ impl Runtime {
     /// Render prompt `name` of `plugin`.
     pub(crate) async fn get_prompt(
         &self,
-        plugin: &Plugin,
+        plugin: &impl Runnable,
         name: &str,
         arguments: Vec<(String, String)>,
         call: CallContext,
     ) -> Result<types::PromptResult, ServeError> {
-        let Some(export) = plugin.exports.prompts.clone() else {
+        let Some(export) = plugin.exports().prompts.clone() else {
             return Err(ServeError::NotFound(format!(
                 "plugin `{}` serves no prompts",
-                plugin.name
+                plugin.guest().name
             )));
         };
         let name = name.to_string();
         let result = self
             .run(
-                plugin.into(),
+                plugin.guest(),
                 call,
                 export_call!(export.call_get_prompt(&name, &arguments)),
             )
             .await?;
-        let prompt = result.map_err(|e| ServeError::from_export(&plugin.name, e))?;
+        let prompt = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
         let size = prompt.description.as_ref().map_or(0, String::len)
             + prompt
                 .messages
@@ -436,14 +453,14 @@ impl Runtime {
     /// Ask `plugin` to complete an argument of one of its prompts or templates.
     pub(crate) async fn complete(
         &self,
-        plugin: &Plugin,
+        plugin: &impl Runnable,
         reference: completions::CompletionRef,
         argument: String,
         value: String,
         context: Vec<(String, String)>,
         call: CallContext,
     ) -> Result<completions::Completion, ServeError> {
-        let Some(export) = plugin.exports.completions.clone() else {
+        let Some(export) = plugin.exports().completions.clone() else {
             return Ok(completions::Completion {
                 values: Vec::new(),
                 total: None,
@@ -452,12 +469,12 @@ impl Runtime {
         };
         let result = self
             .run(
-                plugin.into(),
+                plugin.guest(),
                 call,
                 export_call!(export.call_complete(&reference, &argument, &value, &context)),
             )
             .await?;
-        let completion = result.map_err(|e| ServeError::from_export(&plugin.name, e))?;
+        let completion = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
         self.within_response_cap(plugin, completion.values.iter().map(String::len).sum())?;
         Ok(completion)
     }
@@ -560,12 +577,12 @@ fn trap_message(trap: wasmtime::Trap) -> String {
 }
 
 fn convert_result(
-    plugin: &Plugin,
+    plugin: &impl Runnable,
     output_validator: Option<&jsonschema::Validator>,
     result: types::CallResult,
 ) -> Result<ToolResult, InvocationError> {
     let invalid = |message: String| InvocationError::InvalidOutput {
-        plugin: plugin.name.to_string(),
+        plugin: plugin.guest().name.to_string(),
         message,
     };
     let structured = match result.structured_content {

@@ -27,8 +27,8 @@ pub use budget::{
 };
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
-pub(crate) use invoke::Guest;
 pub use invoke::ServeError;
+pub use invoke::{Guest, GuestExports, Runnable};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub use spread::Spread;
 pub use store::HostState;
