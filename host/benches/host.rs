@@ -116,9 +116,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        limits: Default::default(),
         cache_dir: Some(cache.to_path_buf()),
         cache_key: Some([0x5a; 32]),
-        ..Default::default()
+        policy: Default::default(),
+        capabilities: mcp_wasm_host::capabilities::wiring(Default::default()),
     })?);
     let plugin = Plugin::load(
         &runtime,

@@ -181,7 +181,7 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         cache_dir,
         cache_key,
         policy,
-        services: Default::default(),
+        capabilities: crate::capabilities::wiring(Services::default()),
     })?);
     let manifest = args
         .manifest
@@ -440,7 +440,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_dir,
         cache_key,
         policy,
-        services: Arc::new(Services {
+        capabilities: crate::capabilities::wiring(Services {
             state: state.clone(),
             http: Default::default(),
             secrets,

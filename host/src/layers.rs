@@ -42,7 +42,6 @@ const KNOWN_BREACHES: &[(&str, &str)] = &[
     ("context", "serving"),
     ("manifest", "capabilities"),
     ("policy", "capabilities"),
-    ("runtime", "capabilities"),
     ("plugin", "serving"),
     ("serving", "catalog"),
     ("serving", "plugin"),

@@ -31,14 +31,56 @@ pub mod wasi;
 
 mod client_requests;
 
+use std::any::Any;
+use std::sync::Arc;
+
 use wasmtime::component::Linker;
 
 pub use table::Capability;
 
-use crate::runtime::HostState;
+use crate::runtime::{CapabilityWiring, HostState};
+
+/// The host's capabilities, wired into a runtime with `services`.
+pub fn wiring(services: Services) -> CapabilityWiring {
+    CapabilityWiring {
+        link: link_all,
+        services: Arc::new(services),
+    }
+}
+
+impl Services {
+    /// The services a runtime was wired with (by [`wiring`]).
+    pub fn of(wired: &Arc<dyn Any + Send + Sync>) -> &Services {
+        wired
+            .downcast_ref()
+            .expect("the runtime is wired with capabilities::wiring, whose services are Services")
+    }
+}
+
+impl HostState {
+    /// The services the capabilities share.
+    pub(crate) fn services(&self) -> &Services {
+        Services::of(&self.services)
+    }
+
+    /// Refuse a call of `capability` unless the policy grants it.
+    pub(crate) fn check_grant(
+        &self,
+        capability: Capability,
+    ) -> Result<(), crate::bindings::types::FacadeError> {
+        if self.grants.allows(capability) {
+            Ok(())
+        } else {
+            crate::runtime::PluginCounters::bump(&self.counters.denials);
+            Err(crate::bindings::types::FacadeError::Denied(
+                self.grants.denial(capability),
+            ))
+        }
+    }
+}
 
 /// Link every capability into `linker`.
-pub(crate) fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     context::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
     sampling::add_to_linker(linker)?;

@@ -187,7 +187,7 @@ impl secrets::Host for HostState {
                 self.grants.secrets.join(", ")
             ))));
         }
-        Ok(match self.services.secrets.get(&name) {
+        Ok(match self.services().secrets.get(&name) {
             Some(value) => Ok(value.expose().to_string()),
             None => Err(types::FacadeError::Failed(format!(
                 "the operator has not set secret `{name}` ({})",

@@ -48,7 +48,7 @@ impl session_state::Host for HostState {
             Err(e) => return Ok(Err(e)),
         };
         let bucket = self.session_bucket(&scope);
-        Ok(match self.services.state.get(bucket, &key).await {
+        Ok(match self.services().state.get(bucket, &key).await {
             Ok(value) => Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned())),
             Err(e) => Err(facade_error(e)),
         })
@@ -66,7 +66,7 @@ impl session_state::Host for HostState {
         }
         let bucket = self.session_bucket(&scope);
         Ok(self
-            .services
+            .services()
             .state
             .set(bucket, &key, value.as_bytes(), None)
             .await
@@ -80,7 +80,7 @@ impl session_state::Host for HostState {
         };
         let bucket = self.session_bucket(&scope);
         Ok(self
-            .services
+            .services()
             .state
             .delete(bucket, &key)
             .await
@@ -94,7 +94,7 @@ impl session_state::Host for HostState {
         };
         let bucket = self.session_bucket(&scope);
         Ok(self
-            .services
+            .services()
             .state
             .list_keys(bucket, "", MAX_LISTED_KEYS)
             .await

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime::component::Linker;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::policy::Grants;
 use crate::runtime::{HostState, PluginCounters, PluginShares};
@@ -26,8 +26,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     wasmtime_wasi::p2::add_to_linker_async(linker)
 }
 
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (plugin, grants) = (&self.plugin, &self.grants);
+        let (counters, shares) = (&self.counters, &self.shares);
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| ctx_for(plugin, grants, counters, shares));
+        WasiCtxView {
+            ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
 /// The WASI context of one call of `plugin`, with what `grants` allows.
-pub(crate) fn ctx_for(
+fn ctx_for(
     plugin: &Arc<str>,
     grants: &Grants,
     counters: &Arc<PluginCounters>,

@@ -21,6 +21,7 @@ use super::mrtr::{
 };
 use super::server::McpServer;
 use crate::bindings::types;
+use crate::capabilities::Services;
 use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError};
 use crate::error::InvocationError;
 use crate::metrics::Refusal;
@@ -283,7 +284,7 @@ impl McpServer {
         token: &str,
         expires: u64,
     ) -> Result<Option<Claim>, McpError> {
-        let store = &self.services.runtime.services().state;
+        let store = &Services::of(self.services.runtime.services()).state;
         let key = blake3::hash(token.as_bytes()).to_hex()[..32].to_string();
         let done = format!("done:{key}");
         let kept = |bytes: Vec<u8>| serde_json::from_slice::<StoredRound>(&bytes).ok();
@@ -335,7 +336,7 @@ impl McpServer {
     }
 
     async fn release_round(&self, key: &str) {
-        let store = &self.services.runtime.services().state;
+        let store = &Services::of(self.services.runtime.services()).state;
         let _ = store
             .delete(Self::rounds_bucket(), &format!("claim:{key}"))
             .await;
@@ -365,7 +366,7 @@ impl McpServer {
             bytes = serde_json::to_vec(&StoredRound::Error(kept(&error).unwrap_or_default()))
                 .unwrap_or_default();
         }
-        let store = &self.services.runtime.services().state;
+        let store = &Services::of(self.services.runtime.services()).state;
         if let Err(e) = store
             .set(
                 Self::rounds_bucket(),

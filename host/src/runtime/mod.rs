@@ -34,7 +34,6 @@ pub use spread::Spread;
 pub use store::HostState;
 pub use warm::WarmPool;
 
-use crate::capabilities::Services;
 use crate::context::CallContext;
 use crate::limits::{HostLimits, PluginLimits};
 use crate::policy::{Grants, Policy};
@@ -43,8 +42,17 @@ use crate::policy::{Grants, Policy};
 /// cancellation is noticed while a guest computes without calling the host.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
+/// What the host's capabilities bring to the runtime, which knows none of
+/// them: how to link their interfaces, and the services they share (kept
+/// opaque here; the capabilities know their type).
+#[derive(Debug, Clone)]
+pub struct CapabilityWiring {
+    pub link: fn(&mut Linker<HostState>) -> wasmtime::Result<()>,
+    pub services: Arc<dyn std::any::Any + Send + Sync>,
+}
+
 /// How the runtime is set up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     pub limits: HostLimits,
     /// Directory of the compile cache; `None` compiles in memory every time.
@@ -54,8 +62,8 @@ pub struct RuntimeConfig {
     pub cache_key: Option<[u8; 32]>,
     /// The operator's policy: what each plugin is granted.
     pub policy: Policy,
-    /// The key-value store, HTTP client and secrets granted plugins use.
-    pub services: Arc<Services>,
+    /// The capabilities plugins may import.
+    pub capabilities: CapabilityWiring,
 }
 
 /// Failure to set up the runtime itself.
@@ -75,7 +83,7 @@ pub struct Runtime {
     /// Replaced when the operator's policy file changes; a plugin's grants
     /// are evaluated when it loads.
     policy: arc_swap::ArcSwap<Policy>,
-    services: Arc<Services>,
+    services: Arc<dyn std::any::Any + Send + Sync>,
     ticker: ticker::EpochTicker,
     metrics: Arc<crate::metrics::Metrics>,
     /// Each plugin's shares of the log and of notifications, by name, so a
@@ -100,7 +108,7 @@ impl Runtime {
         let engine =
             Engine::new(&engine_config(&limits)).map_err(|e| RuntimeError(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        crate::capabilities::link_all(&mut linker)
+        (config.capabilities.link)(&mut linker)
             .map_err(|e| RuntimeError(format!("linking host capabilities: {e}")))?;
         let ticker = ticker::EpochTicker::start(&engine)?;
         let slots = Arc::new(tokio::sync::Semaphore::new(
@@ -120,7 +128,7 @@ impl Runtime {
             ),
             limits,
             policy: arc_swap::ArcSwap::from_pointee(config.policy),
-            services: config.services,
+            services: config.capabilities.services,
             ticker,
             metrics: Arc::default(),
             shares: Default::default(),
@@ -153,9 +161,8 @@ impl Runtime {
         write.entry(name.clone()).or_default().clone()
     }
 
-    /// The services behind the host-service capabilities (state store,
-    /// HTTP client, secrets).
-    pub fn services(&self) -> &Arc<Services> {
+    /// The services the capabilities share, as they were wired in.
+    pub fn services(&self) -> &Arc<dyn std::any::Any + Send + Sync> {
         &self.services
     }
 

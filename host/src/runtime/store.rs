@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 
 use super::clock::CallClock;
 use crate::context::CallContext;
@@ -22,36 +22,23 @@ pub struct HostState {
     /// The plugin's shares of the log and of notifications.
     pub(crate) shares: Arc<super::PluginShares>,
     /// The key-value store, HTTP client and secrets.
-    pub(crate) services: Arc<crate::capabilities::Services>,
+    /// The services the capabilities share (the runtime does not know
+    /// their type; `capabilities::Services` does).
+    pub(crate) services: Arc<dyn std::any::Any + Send + Sync>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
-    wasi: Option<WasiCtx>,
-    table: ResourceTable,
+    pub(crate) wasi: Option<WasiCtx>,
+    pub(crate) table: ResourceTable,
 }
 
 impl HostState {
-    /// Refuse a call of `capability` unless the policy grants it.
-    pub(crate) fn check_grant(
-        &self,
-        capability: crate::capabilities::Capability,
-    ) -> Result<(), crate::bindings::types::FacadeError> {
-        if self.grants.allows(capability) {
-            Ok(())
-        } else {
-            super::PluginCounters::bump(&self.counters.denials);
-            Err(crate::bindings::types::FacadeError::Denied(
-                self.grants.denial(capability),
-            ))
-        }
-    }
-
     pub(crate) fn new(
         plugin: Arc<str>,
         call: CallContext,
         grants: Arc<Grants>,
         budget: &super::PluginBudget,
-        services: Arc<crate::capabilities::Services>,
+        services: Arc<dyn std::any::Any + Send + Sync>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {
@@ -68,20 +55,6 @@ impl HostState {
             clock,
             wasi: None,
             table: ResourceTable::new(),
-        }
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        let (plugin, grants) = (&self.plugin, &self.grants);
-        let (counters, shares) = (&self.counters, &self.shares);
-        let ctx = self.wasi.get_or_insert_with(|| {
-            crate::capabilities::wasi::ctx_for(plugin, grants, counters, shares)
-        });
-        WasiCtxView {
-            ctx,
-            table: &mut self.table,
         }
     }
 }

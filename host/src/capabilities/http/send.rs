@@ -443,14 +443,14 @@ impl wit::Host for HostState {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        let client = match self.services.http.client(self.grants.http.allow_private) {
+        let client = match self.services().http.client(self.grants.http.allow_private) {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
         let sender = Sender {
             plugin: &self.plugin,
             grant: &self.grants.http,
-            secrets: &self.services.secrets,
+            secrets: &self.services().secrets,
             counters: &self.counters,
         };
         Ok(sender.send(client, outgoing).await)
