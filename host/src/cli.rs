@@ -10,14 +10,14 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::capabilities::Services;
+use crate::capabilities::HostServices;
 use crate::capabilities::secrets::SecretStore;
 use crate::catalog::CatalogHandle;
 use crate::componentize::{self, Adapter, WitSource};
 pub use crate::config::ServeArgs;
 use crate::limits::HostLimits;
 use crate::mcp::FacadeOptions;
-use crate::mcp::{self, HostServices, HttpOptions};
+use crate::mcp::{self, HttpOptions, ServerState};
 use crate::policy::Policy;
 use crate::reload::{ReloadRequest, Reloader, watch};
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
@@ -181,7 +181,7 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         cache_dir,
         cache_key,
         policy,
-        capabilities: crate::capabilities::wiring(Services::default()),
+        capabilities: crate::capabilities::wiring(HostServices::default()),
     })?);
     let manifest = args
         .manifest
@@ -440,7 +440,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_dir,
         cache_key,
         policy,
-        capabilities: crate::capabilities::wiring(Services {
+        capabilities: crate::capabilities::wiring(HostServices {
             state: state.clone(),
             http: Default::default(),
             secrets,
@@ -471,7 +471,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.policy.clone(),
         catalog.clone(),
     ));
-    let services = Arc::new(HostServices::new(catalog, runtime, args.page_size, facade));
+    let services = Arc::new(ServerState::new(catalog, runtime, args.page_size, facade));
     services.spawn_sweeper();
     services.spawn_reload_announcer(reloader.subscribe());
     let _watch = if args.no_watch {

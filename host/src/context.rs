@@ -205,7 +205,7 @@ pub struct CallContext {
     pub session_scope: Option<String>,
     /// The host's resources and prompts, for the `host-catalog` capability;
     /// `None` outside client requests.
-    pub served: Option<Arc<crate::serving::Served>>,
+    pub served: Option<Arc<crate::serving::CatalogService>>,
     /// How many plugin calls enclose this one (a plugin reading another's
     /// resource through the host catalog runs one level deeper).
     pub depth: u32,
@@ -284,7 +284,7 @@ impl CallContext {
         self
     }
 
-    pub fn with_served(mut self, served: Arc<crate::serving::Served>) -> Self {
+    pub fn with_served(mut self, served: Arc<crate::serving::CatalogService>) -> Self {
         self.served = Some(served);
         self
     }

@@ -51,7 +51,7 @@ fn main() -> std::process::ExitCode {
 /// session: one thread serves it (no hand-offs between threads on the way
 /// from a request to its response), watching stdin briefly before it sleeps;
 /// tool calls that overlap a running one go to a worker pool (see
-/// `runtime::Spread`). Everything else runs on a thread per core.
+/// `runtime::CallPlacement`). Everything else runs on a thread per core.
 fn async_runtime(command: &Command) -> tokio::runtime::Builder {
     match command {
         Command::Serve(args) if args.http.is_none() => {

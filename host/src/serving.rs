@@ -20,7 +20,7 @@ pub type CallFactory<'a> = &'a (dyn Fn() -> CallContext + Send + Sync);
 /// The catalog and the runtime, for serving resources, prompts and
 /// completions.
 #[derive(Debug)]
-pub struct Served {
+pub struct CatalogService {
     pub catalog: Arc<CatalogHandle>,
     pub runtime: Arc<Runtime>,
 }
@@ -34,7 +34,7 @@ pub enum CompletionTarget {
     ResourceTemplate(String),
 }
 
-impl Served {
+impl CatalogService {
     /// The resources at fixed URIs, from every plugin that lists some. A
     /// plugin whose listing fails is left out (and logged); a URI listed by
     /// two plugins is kept once, from the first in name order.

@@ -11,7 +11,7 @@ use crate::bindings::{host_catalog, types};
 use crate::capabilities::Capability;
 use crate::context::CallContext;
 use crate::runtime::{HostState, ServeError};
-use crate::serving::Served;
+use crate::serving::CatalogService;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     host_catalog::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
@@ -22,7 +22,7 @@ pub const MAX_NESTING: u32 = 4;
 
 impl HostState {
     /// The catalog, and a factory for the contexts of nested calls.
-    fn served(&self) -> Result<(std::sync::Arc<Served>, CallContext), types::FacadeError> {
+    fn served(&self) -> Result<(std::sync::Arc<CatalogService>, CallContext), types::FacadeError> {
         let served = self.call.served.clone().ok_or_else(|| {
             types::FacadeError::UnsupportedByClient(
                 "the host catalog is only available while serving a client request".into(),

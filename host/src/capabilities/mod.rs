@@ -41,26 +41,26 @@ pub use table::Capability;
 use crate::runtime::{CapabilityWiring, HostState};
 
 /// The host's capabilities, wired into a runtime with `services`.
-pub fn wiring(services: Services) -> CapabilityWiring {
+pub fn wiring(services: HostServices) -> CapabilityWiring {
     CapabilityWiring {
         link: link_all,
         services: Arc::new(services),
     }
 }
 
-impl Services {
+impl HostServices {
     /// The services a runtime was wired with (by [`wiring`]).
-    pub fn of(wired: &Arc<dyn Any + Send + Sync>) -> &Services {
-        wired
-            .downcast_ref()
-            .expect("the runtime is wired with capabilities::wiring, whose services are Services")
+    pub fn of(wired: &Arc<dyn Any + Send + Sync>) -> &HostServices {
+        wired.downcast_ref().expect(
+            "the runtime is wired with capabilities::wiring, whose services are HostServices",
+        )
     }
 }
 
 impl HostState {
     /// The services the capabilities share.
-    pub(crate) fn services(&self) -> &Services {
-        Services::of(&self.services)
+    pub(crate) fn services(&self) -> &HostServices {
+        HostServices::of(&self.services)
     }
 
     /// Refuse a call of `capability` unless the policy grants it.
@@ -96,14 +96,14 @@ fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 
 /// The services behind the host-service capabilities, shared by every call.
 #[derive(Debug)]
-pub struct Services {
+pub struct HostServices {
     /// Where key-value entries and session state live.
     pub state: crate::state::SharedStore,
     pub http: http::HttpClient,
     pub secrets: secrets::SecretStore,
 }
 
-impl Default for Services {
+impl Default for HostServices {
     /// State in memory, no outbound HTTP allowances, no secrets.
     fn default() -> Self {
         Self {

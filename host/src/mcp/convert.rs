@@ -97,7 +97,7 @@ fn content_block(content: Content) -> ContentBlock {
 /// The MCP form of a plugin's resource, template, contents, prompt,
 /// rendered prompt and completion. They go through their wire JSON, which
 /// is what the WIT records mirror.
-pub(super) mod served {
+pub(super) mod catalog_items {
     use rmcp::model::{
         CompletionInfo, GetPromptResult, Prompt, Resource, ResourceContents, ResourceTemplate,
     };

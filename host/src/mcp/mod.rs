@@ -4,13 +4,13 @@
 
 #![allow(deprecated)] // logging and progress are deprecated by SEP-2577 yet still on the wire
 
+mod catalog_requests;
 mod channel;
 mod convert;
 mod gate;
-mod mrtr;
+mod multi_round;
 mod reloads;
 mod rounds;
-mod served;
 mod server;
 mod sessions;
 mod shares;
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rmcp::model::Tool;
 
-pub use mrtr::ParkedCalls;
+pub use multi_round::ParkedCalls;
 pub use server::McpServer;
 pub use shares::CallShares;
 pub use subscriptions::{ListKind, SubscriptionHub};
@@ -32,7 +32,7 @@ pub use transport::{HttpOptions, serve_http, serve_stdio};
 use crate::catalog::CatalogHandle;
 use crate::runtime::Runtime;
 use crate::sealed::SealKey;
-use crate::serving::Served;
+use crate::serving::CatalogService;
 
 /// How the host handles what plugins ask of clients.
 #[derive(Debug, Clone)]
@@ -74,11 +74,11 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// What every MCP session shares: the catalog, the runtime, the tool list
 /// rendered once per catalog generation, subscribers, and
 /// the calls parked waiting for a client's input.
-pub struct HostServices {
+pub struct ServerState {
     pub catalog: Arc<CatalogHandle>,
     pub runtime: Arc<Runtime>,
     pub page_size: usize,
-    pub served: Arc<Served>,
+    pub served: Arc<CatalogService>,
     pub hub: Arc<SubscriptionHub>,
     pub parked: ParkedCalls<rounds::Finished>,
     pub client_timeout: Duration,
@@ -89,15 +89,15 @@ pub struct HostServices {
     rendered: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
 }
 
-impl std::fmt::Debug for HostServices {
+impl std::fmt::Debug for ServerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostServices")
+        f.debug_struct("ServerState")
             .field("page_size", &self.page_size)
             .finish_non_exhaustive()
     }
 }
 
-impl HostServices {
+impl ServerState {
     pub fn new(
         catalog: Arc<CatalogHandle>,
         runtime: Arc<Runtime>,
@@ -105,7 +105,7 @@ impl HostServices {
         facade: FacadeOptions,
     ) -> Self {
         Self {
-            served: Arc::new(Served {
+            served: Arc::new(CatalogService {
                 catalog: catalog.clone(),
                 runtime: runtime.clone(),
             }),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::subscriptions::ListKind;
-use super::{HostServices, convert};
+use super::{ServerState, convert};
 use crate::catalog::Catalog;
 use crate::context::LogLevel;
 use crate::reload::ReloadReport;
@@ -63,7 +63,7 @@ fn prompt_list(catalog: &Catalog) -> Vec<Value> {
                 name: p.name.clone(),
                 ..p.spec().descriptor.clone()
             };
-            convert::served::prompt(descriptor)
+            convert::catalog_items::prompt(descriptor)
                 .ok()
                 .and_then(|p| serde_json::to_value(p).ok())
                 .unwrap_or(Value::Null)
@@ -82,7 +82,7 @@ fn resource_servers(catalog: &Catalog) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-impl HostServices {
+impl ServerState {
     /// Tell clients about every reload `reports` carries, until the host
     /// stops.
     pub fn spawn_reload_announcer(

@@ -1,6 +1,6 @@
 //! Running a 2026-07-28 request in rounds: a tool call, a prompt or a
 //! resource read runs as a task that may park when the plugin asks the
-//! client something ([`super::mrtr`]); the request is answered with either
+//! client something ([`super::multi_round`]); the request is answered with either
 //! the result or an `InputRequiredResult`, and a retry resumes or replays
 //! it.
 
@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use serde::{Deserialize, Serialize};
 
-use super::mrtr::{
+use super::multi_round::{
     Bound, CallState, Caller, ModernChannel, Recorded, RunningCall, StateError, Step,
     arguments_digest,
 };
 use super::server::McpServer;
 use crate::bindings::types;
-use crate::capabilities::Services;
+use crate::capabilities::HostServices;
 use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError};
 use crate::error::InvocationError;
 use crate::metrics::Refusal;
@@ -52,7 +52,7 @@ impl Finished {
 }
 
 /// How a round ended.
-pub(super) enum Parkable {
+pub(super) enum RoundOutcome {
     Done(Finished),
     Input(InputRequiredResult),
 }
@@ -186,19 +186,19 @@ impl McpServer {
         ctx: &RequestContext<RoleServer>,
         mut rounds: Rounds<'_>,
         work: W,
-        finish: impl FnOnce(Parkable) -> Result<R, McpError>,
+        finish: impl FnOnce(RoundOutcome) -> Result<R, McpError>,
     ) -> Result<R, McpError>
     where
         R: RoundResponse,
         W: FnOnce(CallMaker) -> F,
         F: Future<Output = Finished> + Send + 'static,
     {
-        let metrics = self.services.runtime.metrics();
+        let metrics = self.shared.runtime.metrics();
         rounds.bound.caller = self.caller(ctx);
         let opened = match rounds.request_state {
             None => None,
             Some(token) => {
-                let state = self.services.parked.open(token, &rounds.bound);
+                let state = self.shared.parked.open(token, &rounds.bound);
                 let foreign = match &state {
                     Err(StateError::Foreign) => true,
                     Ok(state) => state
@@ -248,7 +248,7 @@ impl McpServer {
         // round cancelled while it ran, answered nothing: a later retry may
         // run it.
         let answered = match &round {
-            Ok(Parkable::Done(
+            Ok(RoundOutcome::Done(
                 Finished::Cancelled | Finished::Tool(Err(InvocationError::Cancelled)),
             ))
             | Err(_) => false,
@@ -284,7 +284,7 @@ impl McpServer {
         token: &str,
         expires: u64,
     ) -> Result<Option<Claim>, McpError> {
-        let store = &Services::of(self.services.runtime.services()).state;
+        let store = &HostServices::of(self.shared.runtime.services()).state;
         let key = blake3::hash(token.as_bytes()).to_hex()[..32].to_string();
         let done = format!("done:{key}");
         let kept = |bytes: Vec<u8>| serde_json::from_slice::<StoredRound>(&bytes).ok();
@@ -311,7 +311,7 @@ impl McpServer {
             }
         }
         // Another request has this round: its answer is this one's.
-        let deadline = tokio::time::Instant::now() + self.services.client_timeout;
+        let deadline = tokio::time::Instant::now() + self.shared.client_timeout;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(std::time::Duration::from_millis(25)) => {}
@@ -336,7 +336,7 @@ impl McpServer {
     }
 
     async fn release_round(&self, key: &str) {
-        let store = &Services::of(self.services.runtime.services()).state;
+        let store = &HostServices::of(self.shared.runtime.services()).state;
         let _ = store
             .delete(Self::rounds_bucket(), &format!("claim:{key}"))
             .await;
@@ -366,7 +366,7 @@ impl McpServer {
             bytes = serde_json::to_vec(&StoredRound::Error(kept(&error).unwrap_or_default()))
                 .unwrap_or_default();
         }
-        let store = &Services::of(self.services.runtime.services()).state;
+        let store = &HostServices::of(self.shared.runtime.services()).state;
         if let Err(e) = store
             .set(
                 Self::rounds_bucket(),
@@ -391,12 +391,12 @@ impl McpServer {
         opened: Option<CallState>,
         input_responses: Option<&InputResponses>,
         work: W,
-    ) -> Result<Parkable, McpError>
+    ) -> Result<RoundOutcome, McpError>
     where
         W: FnOnce(CallMaker) -> F,
         F: Future<Output = Finished> + Send + 'static,
     {
-        let parked = &self.services.parked;
+        let parked = &self.shared.parked;
         let relay = self.peer_channel(ctx);
         let start = |replay: Vec<Recorded>| {
             let (channel, asks) = ModernChannel::new(relay.clone(), replay);
@@ -441,13 +441,13 @@ impl McpServer {
 
         loop {
             match run.next(&ctx.ct).await {
-                Step::Done(finished) => return Ok(Parkable::Done(finished)),
+                Step::Done(finished) => return Ok(RoundOutcome::Done(finished)),
                 Step::Cancelled => {
-                    return Ok(Parkable::Done(Finished::Tool(Err(
+                    return Ok(RoundOutcome::Done(Finished::Tool(Err(
                         InvocationError::Cancelled,
                     ))));
                 }
-                Step::Failed(message) => return Ok(Parkable::Done(Finished::Lost(message))),
+                Step::Failed(message) => return Ok(RoundOutcome::Done(Finished::Lost(message))),
                 Step::Ask(asked) => {
                     let input = match input_request(&asked) {
                         Ok(input) => input,
@@ -460,7 +460,7 @@ impl McpServer {
                         parked.park(run, bound, std::mem::take(&mut answers), &asked);
                     let mut requests = InputRequests::new();
                     requests.insert(key, input);
-                    return Ok(Parkable::Input(InputRequiredResult::new(
+                    return Ok(RoundOutcome::Input(InputRequiredResult::new(
                         Some(requests),
                         Some(state),
                     )));

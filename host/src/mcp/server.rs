@@ -6,7 +6,7 @@
 //! an HTTP `Mcp-Session-Id`); a 2026-07-28 request gets its own handler and
 //! carries its client info, capabilities and log level in `_meta`. In that
 //! era a call that asks the client something is parked and answered with
-//! `InputRequiredResult` ([`super::mrtr`]).
+//! `InputRequiredResult` ([`super::multi_round`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -23,9 +23,9 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use super::channel::{PeerChannel, from_mcp_level};
-use super::rounds::{Finished, Parkable, Rounds};
+use super::rounds::{Finished, RoundOutcome, Rounds};
 use super::subscriptions::SessionLogLevel;
-use super::{HostServices, convert};
+use super::{ServerState, convert};
 use crate::auth::Access;
 use crate::catalog::ExposedTool;
 use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel};
@@ -43,7 +43,7 @@ pub const STATE_HANDLE_META_KEY: &str = "mcp-wasm-host/stateHandle";
 /// One MCP session's (or one stateless request's) handler.
 #[derive(Clone)]
 pub struct McpServer {
-    pub(super) services: Arc<HostServices>,
+    pub(super) shared: Arc<ServerState>,
     /// The transport's own session id (stdio), when it has one.
     session_id: Option<String>,
     /// Set by `logging/setLevel` (handshake era).
@@ -53,10 +53,10 @@ pub struct McpServer {
 }
 
 impl McpServer {
-    pub fn new(services: Arc<HostServices>, session_id: Option<String>) -> Self {
+    pub fn new(services: Arc<ServerState>, session_id: Option<String>) -> Self {
         let hub_id = services.hub.next_id();
         Self {
-            services,
+            shared: services,
             session_id,
             log_level: Arc::new(Mutex::new(None)),
             hub_id,
@@ -136,8 +136,8 @@ impl McpServer {
             threshold: self.log_threshold(ctx),
             progress_token: ctx.meta.get_progress_token(),
             capabilities: ctx.client_capabilities(),
-            timeout: self.services.client_timeout,
-            hub: self.services.hub.clone(),
+            timeout: self.shared.client_timeout,
+            hub: self.shared.hub.clone(),
             modern: Self::is_modern(ctx),
         })
     }
@@ -162,7 +162,7 @@ impl McpServer {
             .with_session(self.session_of(ctx, &access))
             .with_client(client)
             .with_session_scope(self.session_scope(ctx, &access))
-            .with_served(self.services.served.clone())
+            .with_served(self.shared.served.clone())
             .with_access(access)
     }
 
@@ -182,11 +182,11 @@ impl McpServer {
 
     /// The tool list `access` sees.
     fn visible_tools(&self, access: &Access) -> Arc<Vec<Tool>> {
-        let all = self.services.tool_list();
+        let all = self.shared.tool_list();
         if matches!(access, Access::Everything) {
             return all;
         }
-        let catalog = self.services.catalog.snapshot();
+        let catalog = self.shared.catalog.snapshot();
         Arc::new(
             all.iter()
                 .filter(|t| {
@@ -274,11 +274,9 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         context.peer.set_peer_info(request.clone());
-        self.services.hub.register_session(
-            self.hub_id,
-            context.peer.clone(),
-            self.log_level.clone(),
-        );
+        self.shared
+            .hub
+            .register_session(self.hub_id, context.peer.clone(), self.log_level.clone());
         self.negotiate_initialize(&request)
     }
 
@@ -288,14 +286,14 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let all = self.visible_tools(&self.access(&ctx));
-        let (items, next) = page(&all, request, self.services.page_size)?;
+        let (items, next) = page(&all, request, self.shared.page_size)?;
         let mut result = ListToolsResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.services
+        self.shared
             .tool_list()
             .iter()
             .find(|t| t.name == name)
@@ -308,7 +306,7 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
-        if self.services.is_draining() && !resuming {
+        if self.shared.is_draining() && !resuming {
             return Err(McpError::internal_error(
                 "the host is shutting down and takes no new calls; call again after it restarts",
                 None,
@@ -316,7 +314,7 @@ impl ServerHandler for McpServer {
         }
         let access = self.access(&ctx);
         let principal = access.principal().map_or("", |p| p.id.as_str());
-        let Some(_share) = self.services.shares.take(principal) else {
+        let Some(_share) = self.shared.shares.take(principal) else {
             return Ok(convert::call_result(ToolResult::error_text(format!(
                 "{} already has {} calls running, the most one caller may \
                  (--max-calls-per-principal); call again when one has finished",
@@ -325,7 +323,7 @@ impl ServerHandler for McpServer {
                 } else {
                     format!("principal `{principal}`")
                 },
-                self.services.shares.max()
+                self.shared.shares.max()
             )))
             .into());
         };
@@ -333,7 +331,7 @@ impl ServerHandler for McpServer {
         // A later round of a parked 2026-07-28 call finishes on the version
         // it started with (its arguments are bound to the parked state), even
         // if a reload changed the tool's schema or removed the tool since.
-        let catalog = self.services.catalog.snapshot();
+        let catalog = self.shared.catalog.snapshot();
         let exposed = catalog
             .tool(&request.name)
             .filter(|t| access.allows(&t.plugin.name));
@@ -365,7 +363,7 @@ impl ServerHandler for McpServer {
                 &request.request_state,
                 &request.input_responses,
             );
-            let runtime = self.services.runtime.clone();
+            let runtime = self.shared.runtime.clone();
             let name = request.name.clone();
             let shown = request.name.clone();
             // Runs when the call starts, or is replayed because its parked
@@ -394,17 +392,17 @@ impl ServerHandler for McpServer {
                     },
                     |outcome| {
                         Ok(match outcome {
-                            Parkable::Done(Finished::Tool(outcome)) => {
+                            RoundOutcome::Done(Finished::Tool(outcome)) => {
                                 tool_response(&shown, outcome)
                             }
-                            Parkable::Done(Finished::Cancelled) => {
+                            RoundOutcome::Done(Finished::Cancelled) => {
                                 tool_response(&shown, Err(InvocationError::Cancelled))
                             }
-                            Parkable::Done(other) => {
+                            RoundOutcome::Done(other) => {
                                 convert::call_result(ToolResult::error_text(other.missing_result()))
                                     .into()
                             }
-                            Parkable::Input(input) => input.into(),
+                            RoundOutcome::Input(input) => input.into(),
                         })
                     },
                 )
@@ -421,7 +419,7 @@ impl ServerHandler for McpServer {
         let call = self.call_context(&ctx, channel, ctx.ct.clone());
         let tool_name = tool.spec().name.clone();
         let outcome = self
-            .services
+            .shared
             .runtime
             .dispatch_tool(tool.plugin, tool_name, arguments, call)
             .await;
@@ -490,7 +488,7 @@ impl ServerHandler for McpServer {
         request: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.services
+        self.shared
             .hub
             .subscribe(
                 self.hub_id,
@@ -507,7 +505,7 @@ impl ServerHandler for McpServer {
         request: UnsubscribeRequestParams,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.services.hub.unsubscribe(self.hub_id, &request.uri);
+        self.shared.hub.unsubscribe(self.hub_id, &request.uri);
         Ok(())
     }
 
@@ -519,14 +517,14 @@ impl ServerHandler for McpServer {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        let id = self.services.hub.next_id();
+        let id = self.shared.hub.next_id();
         let access = self.access(context.request_context());
-        self.services
+        self.shared
             .hub
             .add_listener(id, context.sink().clone(), access);
         tracing::info!(listener = id, "subscriptions/listen stream open");
         context.cancelled().await;
-        self.services.hub.remove_listener(id);
+        self.shared.hub.remove_listener(id);
         tracing::info!(listener = id, "subscriptions/listen stream closed");
         Ok(())
     }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gate::{Gate, LOOPBACK_HOSTS, guard};
 use super::sessions::{OwnedSessions, SessionOwners};
-use super::{HostServices, McpServer};
+use super::{McpServer, ServerState};
 use crate::auth::SharedAuthenticator;
 use crate::listener::ListenerLimits;
 use crate::ops::MetricsAccess;
@@ -36,7 +36,7 @@ pub enum TransportError {
 /// Serve one MCP session on the process's stdin and stdout until the client
 /// closes stdin or `shutdown` fires.
 pub async fn serve_stdio(
-    services: Arc<HostServices>,
+    services: Arc<ServerState>,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), TransportError> {
@@ -58,7 +58,7 @@ pub async fn serve_stdio(
 }
 
 /// Wait (at most `grace`) for the tool calls running to finish.
-async fn drain(services: &HostServices, grace: Duration) {
+async fn drain(services: &ServerState, grace: Duration) {
     services.start_draining();
     let metrics = services.runtime.metrics();
     let deadline = tokio::time::Instant::now() + grace;
@@ -173,7 +173,7 @@ impl HttpOptions {
 /// Serve Streamable HTTP at `/mcp` until `shutdown` fires. `on_bound` is
 /// told the bound address (useful with port 0).
 pub async fn serve_http(
-    services: Arc<HostServices>,
+    services: Arc<ServerState>,
     options: HttpOptions,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),

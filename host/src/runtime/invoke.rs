@@ -274,7 +274,7 @@ impl Runtime {
         result
     }
 
-    /// [`Runtime::call_tool`], run where [`Spread`](super::Spread) puts
+    /// [`Runtime::call_tool`], run where [`CallPlacement`](super::CallPlacement) puts
     /// it: where it is awaited, or on the worker pool when a single-threaded
     /// server is already running a call.
     pub async fn dispatch_tool(
@@ -285,7 +285,7 @@ impl Runtime {
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
         let runtime = self.clone();
-        self.spread
+        self.placement
             .run(async move { runtime.call_tool(&*plugin, &tool, &arguments, call).await })
             .await
     }

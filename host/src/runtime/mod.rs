@@ -1,7 +1,7 @@
 //! The WebAssembly runtime: one wasmtime [`Engine`] (pooling allocator, epoch
 //! interruption driven by a ticker thread that parks while no guest runs),
 //! the one [`Linker`] holding every host capability, the on-disk
-//! [`CompileCache`], where tool calls run ([`Spread`]), and the per-call
+//! [`CompileCache`], where tool calls run ([`CallPlacement`]), and the per-call
 //! sandbox (a fresh `Store` from a cached `InstancePre`, with its own
 //! deadline and memory cap).
 
@@ -10,7 +10,7 @@ mod cache;
 mod clock;
 mod invoke;
 mod notices;
-mod spread;
+mod placement;
 mod store;
 mod ticker;
 mod warm;
@@ -30,7 +30,7 @@ pub(crate) use clock::CallClock;
 pub use invoke::ServeError;
 pub use invoke::{Guest, GuestExports, Runnable};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
-pub use spread::Spread;
+pub use placement::CallPlacement;
 pub use store::HostState;
 pub use warm::WarmPool;
 
@@ -90,7 +90,7 @@ pub struct Runtime {
     /// reloaded plugin draws on the same ones.
     shares: std::sync::RwLock<std::collections::HashMap<Arc<str>, Arc<PluginShares>>>,
     /// Where tool calls run.
-    spread: Spread,
+    placement: CallPlacement,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -132,7 +132,7 @@ impl Runtime {
             ticker,
             metrics: Arc::default(),
             shares: Default::default(),
-            spread: Spread::default(),
+            placement: CallPlacement::default(),
         })
     }
 

@@ -23,7 +23,7 @@ pub struct HostState {
     pub(crate) shares: Arc<super::PluginShares>,
     /// The key-value store, HTTP client and secrets.
     /// The services the capabilities share (the runtime does not know
-    /// their type; `capabilities::Services` does).
+    /// their type; `capabilities::HostServices` does).
     pub(crate) services: Arc<dyn std::any::Any + Send + Sync>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,

@@ -15,16 +15,16 @@ use tokio::runtime::RuntimeFlavor;
 
 /// Runs calls inline or on the worker pool; see the module docs.
 #[derive(Default)]
-pub struct Spread {
+pub struct CallPlacement {
     /// A call is running on the serving thread.
     inline_busy: AtomicBool,
     /// The worker pool, once a call needed it; `None` if it could not start.
     pool: OnceLock<Option<tokio::runtime::Runtime>>,
 }
 
-impl std::fmt::Debug for Spread {
+impl std::fmt::Debug for CallPlacement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spread")
+        f.debug_struct("CallPlacement")
             .field("inline_busy", &self.inline_busy.load(Ordering::Relaxed))
             .field(
                 "pool_started",
@@ -34,7 +34,7 @@ impl std::fmt::Debug for Spread {
     }
 }
 
-impl Spread {
+impl CallPlacement {
     /// Run `call` to completion, where the module docs say. A panic in it
     /// propagates to the caller either way; dropping the returned future
     /// stops the call either way.
@@ -64,7 +64,7 @@ impl Spread {
     }
 }
 
-impl Drop for Spread {
+impl Drop for CallPlacement {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which an async context forbids.
         if let Some(Some(pool)) = self.pool.take() {
@@ -128,13 +128,13 @@ mod tests {
     #[test]
     fn on_one_thread_a_lone_call_runs_inline_and_an_overlapping_one_on_the_pool() {
         let rt = single_threaded();
-        let spread = Arc::new(Spread::default());
+        let placement = Arc::new(CallPlacement::default());
         let (first, second) = rt.block_on(async {
             let (release, hold) = tokio::sync::oneshot::channel::<()>();
             let first = tokio::spawn({
-                let spread = spread.clone();
+                let placement = placement.clone();
                 async move {
-                    spread
+                    placement
                         .run(async move {
                             let name = thread_name();
                             let _ = hold.await;
@@ -144,7 +144,7 @@ mod tests {
                 }
             });
             tokio::task::yield_now().await;
-            let second = spread.run(async { thread_name() }).await;
+            let second = placement.run(async { thread_name() }).await;
             release.send(()).unwrap();
             (first.await.unwrap(), second)
         });
@@ -157,28 +157,28 @@ mod tests {
             "the overlapping call runs on the pool"
         );
         // With nothing running, the next call is inline again.
-        let third = rt.block_on(spread.run(async { thread_name() }));
+        let third = rt.block_on(placement.run(async { thread_name() }));
         assert_eq!(third, first);
         drop(rt);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_many_threads_calls_run_where_they_are_awaited() {
-        let spread = Spread::default();
-        let name = spread.run(async { thread_name() }).await;
+        let placement = CallPlacement::default();
+        let name = placement.run(async { thread_name() }).await;
         assert_ne!(name, "call-worker");
-        assert!(spread.pool.get().is_none(), "no pool is started");
+        assert!(placement.pool.get().is_none(), "no pool is started");
     }
 
     #[test]
     fn dropping_the_caller_stops_a_call_on_the_pool() {
         let rt = single_threaded();
-        let spread = Arc::new(Spread::default());
+        let placement = Arc::new(CallPlacement::default());
         let stopped = rt.block_on(async {
             let (_keep, hold) = tokio::sync::oneshot::channel::<()>();
             let inline = tokio::spawn({
-                let spread = spread.clone();
-                async move { spread.run(async move { hold.await.is_err() }).await }
+                let placement = placement.clone();
+                async move { placement.run(async move { hold.await.is_err() }).await }
             });
             tokio::task::yield_now().await;
             let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
@@ -190,7 +190,7 @@ mod tests {
                     }
                 }
             }
-            let pooled = spread.run(async move {
+            let pooled = placement.run(async move {
                 let _signal = Signal(Some(dropped_tx));
                 std::future::pending::<()>().await
             });

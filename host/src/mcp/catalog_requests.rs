@@ -1,6 +1,6 @@
 //! The MCP requests for what plugins serve besides tools: resources
 //! (list, templates, read), prompts (list, get) and completions, answered
-//! from [`crate::serving::Served`]. With a 2026-07-28 client, prompts and
+//! from [`crate::serving::CatalogService`]. With a 2026-07-28 client, prompts and
 //! resource reads run in rounds ([`super::rounds`]) like tool calls, so a
 //! plugin may ask the client something while serving them.
 
@@ -14,8 +14,8 @@ use rmcp::{ErrorData as McpError, RoleServer};
 
 use serde_json::Value;
 
-use super::convert::served as convert;
-use super::rounds::{Finished, Parkable, Rounds};
+use super::convert::catalog_items as convert;
+use super::rounds::{Finished, RoundOutcome, Rounds};
 use super::server::{McpServer, page};
 use crate::auth::Access;
 use crate::context::CallContext;
@@ -72,7 +72,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
         convert: fn(T) -> Result<U, String>,
     ) -> Result<(Vec<U>, Option<String>), McpError> {
-        let (items, next) = page(all, request, self.services.page_size)?;
+        let (items, next) = page(all, request, self.shared.page_size)?;
         let items = items
             .into_iter()
             .map(convert)
@@ -99,11 +99,7 @@ impl McpServer {
     ) -> Result<ListResourcesResult, McpError> {
         let make_call = self.call_factory(&ctx);
         let access = self.access(&ctx);
-        let all = self
-            .services
-            .served
-            .list_resources(&access, &make_call)
-            .await;
+        let all = self.shared.served.list_resources(&access, &make_call).await;
         let (items, next) = self.converted_page(&all, request, convert::resource)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
@@ -115,7 +111,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
         access: &Access,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let all = self.services.served.list_resource_templates(access);
+        let all = self.shared.served.list_resource_templates(access);
         let (items, next) = self.converted_page(&all, request, convert::template)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
@@ -136,7 +132,7 @@ impl McpServer {
                 &request.request_state,
                 &request.input_responses,
             );
-            let served = self.services.served.clone();
+            let served = self.shared.served.clone();
             let wanted = request.uri.clone();
             let access = self.access(&ctx);
             return self
@@ -147,18 +143,18 @@ impl McpServer {
                         Finished::Resource(served.read_resource(&wanted, &access, &*call).await)
                     },
                     |outcome| match outcome {
-                        Parkable::Done(Finished::Resource(r)) => Ok(resource_result(r)?.into()),
-                        Parkable::Done(other) => {
+                        RoundOutcome::Done(Finished::Resource(r)) => Ok(resource_result(r)?.into()),
+                        RoundOutcome::Done(other) => {
                             Err(McpError::internal_error(other.missing_result(), None))
                         }
-                        Parkable::Input(input) => Ok(input.into()),
+                        RoundOutcome::Input(input) => Ok(input.into()),
                     },
                 )
                 .await;
         }
         let make_call = self.call_factory(&ctx);
         let contents = self
-            .services
+            .shared
             .served
             .read_resource(&request.uri, &self.access(&ctx), &make_call)
             .await;
@@ -170,7 +166,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
         access: &Access,
     ) -> Result<ListPromptsResult, McpError> {
-        let all = self.services.served.list_prompts(access);
+        let all = self.shared.served.list_prompts(access);
         let (items, next) = self.converted_page(&all, request, convert::prompt)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
@@ -203,7 +199,7 @@ impl McpServer {
                 &request.request_state,
                 &request.input_responses,
             );
-            let served = self.services.served.clone();
+            let served = self.shared.served.clone();
             let name = request.name.clone();
             let access = self.access(&ctx);
             return self
@@ -214,18 +210,18 @@ impl McpServer {
                         Finished::Prompt(served.get_prompt(&name, arguments, &access, &*call).await)
                     },
                     |outcome| match outcome {
-                        Parkable::Done(Finished::Prompt(r)) => Ok(prompt_result(r)?.into()),
-                        Parkable::Done(other) => {
+                        RoundOutcome::Done(Finished::Prompt(r)) => Ok(prompt_result(r)?.into()),
+                        RoundOutcome::Done(other) => {
                             Err(McpError::internal_error(other.missing_result(), None))
                         }
-                        Parkable::Input(input) => Ok(input.into()),
+                        RoundOutcome::Input(input) => Ok(input.into()),
                     },
                 )
                 .await;
         }
         let make_call = self.call_factory(&ctx);
         let result = self
-            .services
+            .shared
             .served
             .get_prompt(&request.name, arguments, &self.access(&ctx), &make_call)
             .await;
@@ -254,7 +250,7 @@ impl McpServer {
             .unwrap_or_default();
         let make_call = self.call_factory(&ctx);
         let completion = self
-            .services
+            .shared
             .served
             .complete(
                 target,
