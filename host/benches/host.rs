@@ -161,6 +161,11 @@ async fn timed_calls(
     idle: Option<Duration>,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let arguments = json!({"a": 2, "b": 3});
+    let add = plugin
+        .tools
+        .iter()
+        .position(|t| t.name == "add")
+        .ok_or_else(|| anyhow::anyhow!("the plugin has no `add` tool"))?;
     let mut samples = Vec::with_capacity(calls);
     let start = Instant::now();
     for _ in 0..calls {
@@ -169,7 +174,7 @@ async fn timed_calls(
         }
         let t = Instant::now();
         let r = runtime
-            .call_tool(plugin, "add", &arguments, CallContext::detached("bench"))
+            .call_tool(plugin, add, &arguments, CallContext::detached("bench"))
             .await?;
         samples.push(t.elapsed());
         anyhow::ensure!(!r.is_error, "add failed: {r:?}");

@@ -31,6 +31,11 @@ impl ExposedTool {
     pub fn spec(&self) -> &ToolSpec {
         &self.plugin.tools[self.index]
     }
+
+    /// Its number among its plugin's tools, which the runtime calls it by.
+    pub fn index(&self) -> usize {
+        self.index
+    }
 }
 
 /// A prompt as clients see it.

@@ -105,8 +105,8 @@ impl Runnable for Plugin {
         &self.exports
     }
 
-    fn output_validator(&self, tool: &str) -> Option<&jsonschema::Validator> {
-        self.tool(tool).and_then(|t| t.output_validator.as_deref())
+    fn tool_spec(&self, index: usize) -> Option<&ToolSpec> {
+        self.tools.get(index)
     }
 
     fn serves_resources(&self) -> bool {

@@ -91,11 +91,10 @@ impl ToolResult {
         }
     }
 
-    /// Roughly how many bytes the result carries: text, binary data and the
-    /// structured content's JSON.
-    pub fn size_bytes(&self) -> usize {
-        let content: usize = self
-            .content
+    /// Roughly how many bytes the result's content blocks carry: text and
+    /// binary data (the structured content is measured where its text is).
+    pub fn content_bytes(&self) -> usize {
+        self.content
             .iter()
             .map(|c| match c {
                 Content::Text(t) => t.len(),
@@ -109,8 +108,7 @@ impl ToolResult {
                         }
                 }
             })
-            .sum();
-        content + self.structured.as_ref().map_or(0, |v| v.to_string().len())
+            .sum()
     }
 
     /// The concatenated text blocks (handy for logs and tests).

@@ -302,7 +302,7 @@ impl ServerHandler for McpServer {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
@@ -327,7 +327,7 @@ impl ServerHandler for McpServer {
             )))
             .into());
         };
-        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let arguments = Value::Object(request.arguments.take().unwrap_or_default());
         // A later round of a parked 2026-07-28 call finishes on the version
         // it started with (its arguments are bound to the parked state), even
         // if a reload changed the tool's schema or removed the tool since.
@@ -383,10 +383,10 @@ impl ServerHandler for McpServer {
                                 "the call cannot be resumed: {problem}"
                             ));
                         }
-                        let tool_name = tool.spec().name.clone();
+                        let index = tool.index();
                         Finished::Tool(
                             runtime
-                                .dispatch_tool(tool.plugin, tool_name, arguments, call())
+                                .dispatch_tool(tool.plugin, index, arguments, call())
                                 .await,
                         )
                     },
@@ -417,11 +417,11 @@ impl ServerHandler for McpServer {
         };
         let channel = self.peer_channel(&ctx);
         let call = self.call_context(&ctx, channel, ctx.ct.clone());
-        let tool_name = tool.spec().name.clone();
+        let index = tool.index();
         let outcome = self
             .shared
             .runtime
-            .dispatch_tool(tool.plugin, tool_name, arguments, call)
+            .dispatch_tool(tool.plugin, index, arguments, call)
             .await;
         Ok(tool_response(&request.name, outcome))
     }

@@ -17,7 +17,7 @@ use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
 use crate::metrics::CallOutcome;
-use crate::tool::{Content, ResourceBody, ToolResult};
+use crate::tool::{Content, ResourceBody, ToolResult, ToolSpec};
 
 /// Why a resource, prompt or completion request was not served.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +72,8 @@ pub trait Runnable: Send + Sync {
     /// Who runs, under which limits.
     fn guest(&self) -> Guest<'_>;
     fn exports(&self) -> &GuestExports;
-    /// The validator of tool `tool`'s output schema, if it declares one.
-    fn output_validator(&self, tool: &str) -> Option<&jsonschema::Validator>;
+    /// Its tool number `index` (as the catalog holds it).
+    fn tool_spec(&self, index: usize) -> Option<&ToolSpec>;
     /// Whether it serves any resources at all (the export alone is not
     /// enough: it must list some or declare templates).
     fn serves_resources(&self) -> bool;
@@ -249,19 +249,25 @@ impl Runtime {
         }
     }
 
-    /// Call `tool` of `plugin` with `arguments` (a JSON object already
-    /// validated against the tool's input schema), counting the call in the
-    /// metrics.
+    /// Call tool number `tool` of `plugin` with `arguments` (a JSON object
+    /// already validated against the tool's input schema), counting the
+    /// call in the metrics.
     pub async fn call_tool(
         &self,
         plugin: &impl Runnable,
-        tool: &str,
+        tool: usize,
         arguments: &Value,
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
+        let Some(spec) = plugin.tool_spec(tool) else {
+            return Err(InvocationError::Instantiate {
+                plugin: plugin.guest().name.to_string(),
+                message: format!("it has no tool number {tool}"),
+            });
+        };
         let _running = self.metrics().begin_call();
         let started = Instant::now();
-        let result = self.run_tool(plugin, tool, arguments, call).await;
+        let result = self.run_tool(plugin, spec, arguments, call).await;
         let outcome = match &result {
             Ok(r) if r.is_error => CallOutcome::ToolError,
             Ok(_) => CallOutcome::Ok,
@@ -270,7 +276,7 @@ impl Runtime {
             Err(_) => CallOutcome::HostError,
         };
         self.metrics()
-            .record_call(plugin.guest().name, tool, outcome, started.elapsed());
+            .record_call(plugin.guest().name, &spec.name, outcome, started.elapsed());
         result
     }
 
@@ -280,20 +286,20 @@ impl Runtime {
     pub async fn dispatch_tool(
         self: &Arc<Self>,
         plugin: Arc<impl Runnable + 'static>,
-        tool: String,
+        tool: usize,
         arguments: Value,
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
         let runtime = self.clone();
         self.placement
-            .run(async move { runtime.call_tool(&*plugin, &tool, &arguments, call).await })
+            .run(async move { runtime.call_tool(&*plugin, tool, &arguments, call).await })
             .await
     }
 
     async fn run_tool(
         &self,
         plugin: &impl Runnable,
-        tool: &str,
+        tool: &ToolSpec,
         arguments: &Value,
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
@@ -304,7 +310,7 @@ impl Runtime {
             });
         };
         let arguments = arguments.to_string();
-        let name = tool.to_string();
+        let name = tool.name.clone();
         let result = self
             .run(
                 plugin.guest(),
@@ -312,11 +318,17 @@ impl Runtime {
                 export_call!(export.call_call_tool(&name, &arguments)),
             )
             .await?;
-        let result = match result {
-            Ok(result) => convert_result(plugin, plugin.output_validator(tool), result)?,
-            Err(error) => convert_tool_error(error),
+        // The structured content is measured as the text the guest sent,
+        // not serialized again.
+        let (result, structured_bytes) = match result {
+            Ok(result) => {
+                let structured_bytes = result.structured_content.as_ref().map_or(0, String::len);
+                let validator = tool.output_validator.as_deref();
+                (convert_result(plugin, validator, result)?, structured_bytes)
+            }
+            Err(error) => (convert_tool_error(error), 0),
         };
-        let size = result.size_bytes();
+        let size = result.content_bytes() + structured_bytes;
         let limit = self.limits().max_response_bytes;
         if size > limit {
             PluginCounters::bump(&plugin.guest().budget.counters.oversized);
