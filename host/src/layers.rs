@@ -13,8 +13,18 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "model",
         &[
-            "error", "schema", "sealed", "state", "metrics", "limits", "manifest", "policy",
-            "auth", "context", "tool",
+            "error",
+            "schema",
+            "sealed",
+            "state",
+            "metrics",
+            "limits",
+            "manifest",
+            "policy",
+            "auth",
+            "context",
+            "tool",
+            "uri_template",
         ],
     ),
     (
@@ -38,13 +48,9 @@ const TEST_ONLY: &[&str] = &["layers", "test_strategies"];
 /// fails when one is gone (so the list only shrinks) or a new one appears.
 const KNOWN_BREACHES: &[(&str, &str)] = &[
     ("capabilities", "serving"),
-    ("catalog", "plugin"),
     ("context", "serving"),
     ("manifest", "capabilities"),
     ("policy", "capabilities"),
-    ("plugin", "serving"),
-    ("serving", "catalog"),
-    ("serving", "plugin"),
 ];
 
 /// The top-level modules each top-level module uses, from its sources.

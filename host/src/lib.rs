@@ -40,6 +40,7 @@ pub mod sealed;
 pub mod serving;
 pub mod state;
 pub mod tool;
+pub mod uri_template;
 
 mod bindings;
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub const MAX_RESOURCE_TEMPLATES_PER_PLUGIN: usize = 1024;
 pub struct TemplateSpec {
     pub template: types::ResourceTemplate,
     /// The template split into literal text and variable names.
-    pub(crate) pattern: crate::serving::UriPattern,
+    pub(crate) pattern: crate::uri_template::UriPattern,
 }
 
 /// A prompt as the plugin declared it.
@@ -459,7 +459,7 @@ fn validate_templates(
             if !seen.insert(template.uri_template.clone()) {
                 return Err(invalid(what, "the plugin declares it twice".into()));
             }
-            let pattern = crate::serving::UriPattern::parse(&template.uri_template)
+            let pattern = crate::uri_template::UriPattern::parse(&template.uri_template)
                 .map_err(|reason| invalid(what, reason))?;
             Ok(TemplateSpec { template, pattern })
         })
