@@ -17,6 +17,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Access;
+use crate::content::{
+    PromptDescriptor, PromptResult, ResourceContents, ResourceDescriptor, ResourceTemplate,
+};
+
 /// A boxed future, for the object-safe [`ClientChannel`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -189,6 +194,31 @@ impl ClientChannel for NoClient {
     }
 }
 
+/// The host's resources and prompts as a request sees them (only the
+/// plugins its access reaches), for plugins that read them through the
+/// `host-catalog` capability. Each method that runs plugins takes the
+/// context `on_behalf` of which they run: every plugin call gets a sibling
+/// of it, at its depth.
+pub trait HostCatalog: Send + Sync {
+    fn list_resources<'a>(
+        &'a self,
+        on_behalf: &'a CallContext,
+    ) -> BoxFuture<'a, Vec<ResourceDescriptor>>;
+    fn list_resource_templates(&self, access: &Access) -> Vec<ResourceTemplate>;
+    fn read_resource<'a>(
+        &'a self,
+        uri: &'a str,
+        on_behalf: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Vec<ResourceContents>, FacadeError>>;
+    fn list_prompts(&self, access: &Access) -> Vec<PromptDescriptor>;
+    fn get_prompt<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: Vec<(String, String)>,
+        on_behalf: &'a CallContext,
+    ) -> BoxFuture<'a, Result<PromptResult, FacadeError>>;
+}
+
 /// Upper bound on the per-request state a plugin may keep, in bytes of JSON.
 pub const REQUEST_STATE_BUDGET: usize = 1 << 20;
 
@@ -205,12 +235,12 @@ pub struct CallContext {
     pub session_scope: Option<String>,
     /// The host's resources and prompts, for the `host-catalog` capability;
     /// `None` outside client requests.
-    pub served: Option<Arc<crate::serving::CatalogService>>,
+    pub host_catalog: Option<Arc<dyn HostCatalog>>,
     /// How many plugin calls enclose this one (a plugin reading another's
     /// resource through the host catalog runs one level deeper).
     pub depth: u32,
     /// Which plugins the request may reach, also through the host catalog.
-    pub access: crate::auth::Access,
+    pub access: Access,
     state: RequestState,
 }
 
@@ -240,9 +270,9 @@ impl CallContext {
             cancel,
             channel,
             session_scope: None,
-            served: None,
+            host_catalog: None,
             depth: 0,
-            access: crate::auth::Access::everything(),
+            access: Access::everything(),
             state: RequestState::default(),
         }
     }
@@ -259,7 +289,7 @@ impl CallContext {
             cancel: self.cancel.child_token(),
             channel: self.channel.clone(),
             session_scope: self.session_scope.clone(),
-            served: self.served.clone(),
+            host_catalog: self.host_catalog.clone(),
             depth: self.depth + 1,
             access: self.access.clone(),
             state: RequestState::default(),
@@ -279,13 +309,13 @@ impl CallContext {
         self
     }
 
-    pub fn with_access(mut self, access: crate::auth::Access) -> Self {
+    pub fn with_access(mut self, access: Access) -> Self {
         self.access = access;
         self
     }
 
-    pub fn with_served(mut self, served: Arc<crate::serving::CatalogService>) -> Self {
-        self.served = Some(served);
+    pub fn with_host_catalog(mut self, catalog: Arc<dyn HostCatalog>) -> Self {
+        self.host_catalog = Some(catalog);
         self
     }
 

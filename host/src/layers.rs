@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "auth",
             "context",
             "tool",
+            "content",
             "uri_template",
         ],
     ),
@@ -46,12 +47,7 @@ const TEST_ONLY: &[&str] = &["layers", "test_strategies"];
 
 /// Edges that break the layering today, each to be removed; the check
 /// fails when one is gone (so the list only shrinks) or a new one appears.
-const KNOWN_BREACHES: &[(&str, &str)] = &[
-    ("capabilities", "serving"),
-    ("context", "serving"),
-    ("manifest", "capabilities"),
-    ("policy", "capabilities"),
-];
+const KNOWN_BREACHES: &[(&str, &str)] = &[("manifest", "capabilities"), ("policy", "capabilities")];
 
 /// The top-level modules each top-level module uses, from its sources.
 fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {

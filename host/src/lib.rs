@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod cli;
 pub mod componentize;
 pub mod config;
+pub mod content;
 pub mod context;
 pub mod contract;
 pub mod error;

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use wasmtime::component::InstancePre;
 
-use crate::bindings::{completions, prompts, resources, tools, types};
+use crate::content::{PromptDescriptor, ResourceTemplate};
 use crate::error::LoadError;
 use crate::limits::PluginLimits;
 use crate::manifest::PluginManifest;
 use crate::policy::Grants;
 use crate::runtime::{CacheOutcome, Guest, GuestExports, HostState, Runnable, Runtime};
 use crate::schema;
-use crate::tool::{ToolHints, ToolSpec};
+use crate::tool::{ToolDeclaration, ToolSpec};
 
 /// A plugin may declare at most this many tools.
 pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
@@ -27,7 +27,7 @@ pub const MAX_RESOURCE_TEMPLATES_PER_PLUGIN: usize = 1024;
 /// A resource template as the plugin declared it.
 #[derive(Debug, Clone)]
 pub struct TemplateSpec {
-    pub template: types::ResourceTemplate,
+    pub template: ResourceTemplate,
     /// The template split into literal text and variable names.
     pub(crate) pattern: crate::uri_template::UriPattern,
 }
@@ -35,7 +35,7 @@ pub struct TemplateSpec {
 /// A prompt as the plugin declared it.
 #[derive(Debug, Clone)]
 pub struct PromptSpec {
-    pub descriptor: types::PromptDescriptor,
+    pub descriptor: PromptDescriptor,
 }
 /// A plugin ready to serve calls. Immutable once loaded.
 pub struct Plugin {
@@ -190,13 +190,8 @@ impl Plugin {
         let pre = runtime
             .instantiate_pre(&component)
             .map_err(|e| link_error(crate::error::one_line(&e)))?;
-        let exports = GuestExports {
-            tools: tools::GuestIndices::new(&pre).ok(),
-            resources: resources::GuestIndices::new(&pre).ok(),
-            prompts: prompts::GuestIndices::new(&pre).ok(),
-            completions: completions::GuestIndices::new(&pre).ok(),
-        };
-        if exports.tools.is_none() && exports.resources.is_none() && exports.prompts.is_none() {
+        let exports = GuestExports::of(&pre);
+        if !exports.serves_anything() {
             return Err(link_error(
                 "it exports none of the `mcp:plugin/tools@0.1.0`, `mcp:plugin/resources@0.1.0` \
                  and `mcp:plugin/prompts@0.1.0` interfaces"
@@ -375,7 +370,7 @@ pub fn is_valid_tool_name(name: &str) -> bool {
 
 fn validate_tools(
     plugin: &str,
-    descriptors: Vec<types::ToolDescriptor>,
+    descriptors: Vec<ToolDeclaration>,
 ) -> Result<Vec<ToolSpec>, LoadError> {
     if descriptors.len() > MAX_TOOLS_PER_PLUGIN {
         return Err(LoadError::ListTools {
@@ -422,13 +417,7 @@ fn validate_tools(
             description: d.description,
             input_schema: Arc::new(input),
             output_schema: output,
-            hints: d.annotations.map(|a| ToolHints {
-                title: a.title,
-                read_only: a.read_only_hint,
-                destructive: a.destructive_hint,
-                idempotent: a.idempotent_hint,
-                open_world: a.open_world_hint,
-            }),
+            hints: d.hints,
             validator: Arc::new(validator),
             output_validator,
         });
@@ -438,7 +427,7 @@ fn validate_tools(
 
 fn validate_templates(
     plugin: &str,
-    templates: Vec<types::ResourceTemplate>,
+    templates: Vec<ResourceTemplate>,
 ) -> Result<Vec<TemplateSpec>, LoadError> {
     let invalid = |what: String, reason: String| LoadError::InvalidDeclaration {
         plugin: plugin.to_string(),
@@ -468,7 +457,7 @@ fn validate_templates(
 
 fn validate_prompts(
     plugin: &str,
-    descriptors: Vec<types::PromptDescriptor>,
+    descriptors: Vec<PromptDescriptor>,
 ) -> Result<Vec<PromptSpec>, LoadError> {
     let invalid = |what: String, reason: String| LoadError::InvalidDeclaration {
         plugin: plugin.to_string(),
@@ -522,14 +511,14 @@ mod tests {
         assert!(!is_valid_tool_name(&"x".repeat(129)));
     }
 
-    fn descriptor(name: &str, input: &str) -> types::ToolDescriptor {
-        types::ToolDescriptor {
+    fn descriptor(name: &str, input: &str) -> ToolDeclaration {
+        ToolDeclaration {
             name: name.into(),
             title: None,
             description: None,
             input_schema: input.into(),
             output_schema: None,
-            annotations: None,
+            hints: None,
         }
     }
 

@@ -8,9 +8,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::auth::Access;
-use crate::bindings::{completions, types};
 use crate::catalog::CatalogHandle;
-use crate::context::CallContext;
+use crate::content::{
+    Completion, CompletionTarget, PromptDescriptor, PromptResult, ResourceContents,
+    ResourceDescriptor, ResourceTemplate,
+};
+use crate::context::{BoxFuture, CallContext, FacadeError, HostCatalog};
+use crate::error::InvocationError;
 use crate::plugin::Plugin;
 use crate::runtime::{Runtime, ServeError};
 
@@ -25,15 +29,6 @@ pub struct CatalogService {
     pub runtime: Arc<Runtime>,
 }
 
-/// What a completion request refers to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CompletionTarget {
-    /// A prompt, by the name clients see.
-    Prompt(String),
-    /// A resource template, by its URI template.
-    ResourceTemplate(String),
-}
-
 impl CatalogService {
     /// The resources at fixed URIs, from every plugin that lists some. A
     /// plugin whose listing fails is left out (and logged); a URI listed by
@@ -42,7 +37,7 @@ impl CatalogService {
         &self,
         access: &Access,
         make_call: CallFactory<'_>,
-    ) -> Vec<types::ResourceDescriptor> {
+    ) -> Vec<ResourceDescriptor> {
         let catalog = self.catalog.snapshot();
         let mut seen = HashSet::new();
         let mut all = Vec::new();
@@ -56,7 +51,7 @@ impl CatalogService {
     }
 
     /// Every plugin's resource templates.
-    pub fn list_resource_templates(&self, access: &Access) -> Vec<types::ResourceTemplate> {
+    pub fn list_resource_templates(&self, access: &Access) -> Vec<ResourceTemplate> {
         let catalog = self.catalog.snapshot();
         visible(&catalog, access)
             .filter(|p| p.serves_resources())
@@ -71,7 +66,7 @@ impl CatalogService {
         uri: &str,
         access: &Access,
         make_call: CallFactory<'_>,
-    ) -> Result<Vec<types::ResourceContents>, ServeError> {
+    ) -> Result<Vec<ResourceContents>, ServeError> {
         let catalog = self.catalog.snapshot();
         let mut candidates: Vec<&Arc<Plugin>> = visible(&catalog, access)
             .filter(|p| p.serves_resources() && p.templates.iter().any(|t| t.pattern.matches(uri)))
@@ -103,13 +98,13 @@ impl CatalogService {
     }
 
     /// Every exposed prompt, under the name clients see.
-    pub fn list_prompts(&self, access: &Access) -> Vec<types::PromptDescriptor> {
+    pub fn list_prompts(&self, access: &Access) -> Vec<PromptDescriptor> {
         let catalog = self.catalog.snapshot();
         catalog
             .prompts()
             .iter()
             .filter(|p| access.allows(&p.plugin.name))
-            .map(|p| types::PromptDescriptor {
+            .map(|p| PromptDescriptor {
                 name: p.name.clone(),
                 ..p.spec().descriptor.clone()
             })
@@ -124,7 +119,7 @@ impl CatalogService {
         arguments: Vec<(String, String)>,
         access: &Access,
         make_call: CallFactory<'_>,
-    ) -> Result<types::PromptResult, ServeError> {
+    ) -> Result<PromptResult, ServeError> {
         let catalog = self.catalog.snapshot();
         let prompt = catalog
             .prompt(name)
@@ -154,7 +149,8 @@ impl CatalogService {
             .await
     }
 
-    /// Suggest values for `argument` of a prompt or resource template.
+    /// Suggest values for `argument` of a prompt (named as clients see it)
+    /// or resource template.
     /// Targets nobody serves get no suggestions rather than an error, as
     /// clients ask while the user types.
     pub async fn complete(
@@ -165,7 +161,7 @@ impl CatalogService {
         context: Vec<(String, String)>,
         access: &Access,
         make_call: CallFactory<'_>,
-    ) -> Result<completions::Completion, ServeError> {
+    ) -> Result<Completion, ServeError> {
         let catalog = self.catalog.snapshot();
         let (plugin, reference) = match &target {
             CompletionTarget::Prompt(name) => match catalog
@@ -174,7 +170,7 @@ impl CatalogService {
             {
                 Some(p) => (
                     p.plugin.clone(),
-                    completions::CompletionRef::Prompt(p.spec().descriptor.name.clone()),
+                    CompletionTarget::Prompt(p.spec().descriptor.name.clone()),
                 ),
                 None => {
                     return Err(ServeError::InvalidParams(format!(
@@ -192,9 +188,9 @@ impl CatalogService {
                 match owner {
                     Some(p) => (
                         p.clone(),
-                        completions::CompletionRef::ResourceTemplate(uri_template.clone()),
+                        CompletionTarget::ResourceTemplate(uri_template.clone()),
                     ),
-                    None => return Ok(empty_completion()),
+                    None => return Ok(Completion::default()),
                 }
             }
         };
@@ -221,10 +217,59 @@ fn visible<'a>(
 /// MCP allows at most 100 completion values per answer.
 pub const MAX_COMPLETION_VALUES: usize = 100;
 
-fn empty_completion() -> completions::Completion {
-    completions::Completion {
-        values: Vec::new(),
-        total: None,
-        has_more: false,
+/// A plugin reading the host's catalog is told what went wrong as a facade
+/// error: a name or URI nobody serves, or bad arguments, is its own input.
+fn facade_error(e: ServeError) -> FacadeError {
+    match e {
+        ServeError::NotFound(m) | ServeError::InvalidParams(m) => FacadeError::InvalidInput(m),
+        ServeError::Invocation(InvocationError::Cancelled) => FacadeError::Cancelled,
+        other => FacadeError::Failed(other.to_string()),
+    }
+}
+
+impl HostCatalog for CatalogService {
+    fn list_resources<'a>(
+        &'a self,
+        on_behalf: &'a CallContext,
+    ) -> BoxFuture<'a, Vec<ResourceDescriptor>> {
+        Box::pin(async move {
+            let make_call = || on_behalf.nested_sibling();
+            CatalogService::list_resources(self, &on_behalf.access, &make_call).await
+        })
+    }
+
+    fn list_resource_templates(&self, access: &Access) -> Vec<ResourceTemplate> {
+        CatalogService::list_resource_templates(self, access)
+    }
+
+    fn read_resource<'a>(
+        &'a self,
+        uri: &'a str,
+        on_behalf: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Vec<ResourceContents>, FacadeError>> {
+        Box::pin(async move {
+            let make_call = || on_behalf.nested_sibling();
+            CatalogService::read_resource(self, uri, &on_behalf.access, &make_call)
+                .await
+                .map_err(facade_error)
+        })
+    }
+
+    fn list_prompts(&self, access: &Access) -> Vec<PromptDescriptor> {
+        CatalogService::list_prompts(self, access)
+    }
+
+    fn get_prompt<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: Vec<(String, String)>,
+        on_behalf: &'a CallContext,
+    ) -> BoxFuture<'a, Result<PromptResult, FacadeError>> {
+        Box::pin(async move {
+            let make_call = || on_behalf.nested_sibling();
+            CatalogService::get_prompt(self, name, arguments, &on_behalf.access, &make_call)
+                .await
+                .map_err(facade_error)
+        })
     }
 }

@@ -1,10 +1,13 @@
 //! The protocol-neutral model of tools: what a plugin declares
-//! ([`ToolSpec`]) and what a call returns ([`ToolResult`]). The MCP adapter
+//! ([`ToolDeclaration`], validated into a [`ToolSpec`]) and what a call
+//! returns ([`ToolResult`]). The MCP adapter
 //! maps these to the wire; nothing here knows the MCP SDK.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+
+use crate::content::Content;
 
 /// Hints a client may use to present a tool.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,6 +17,17 @@ pub struct ToolHints {
     pub destructive: Option<bool>,
     pub idempotent: Option<bool>,
     pub open_world: Option<bool>,
+}
+
+/// One tool as a plugin declares it, its schemas still JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolDeclaration {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub input_schema: String,
+    pub output_schema: Option<String>,
+    pub hints: Option<ToolHints>,
 }
 
 /// One tool as its plugin declared it, with its input validator compiled.
@@ -38,40 +52,6 @@ impl std::fmt::Debug for ToolSpec {
     }
 }
 
-/// The body of an embedded resource.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ResourceBody {
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-/// One block of a tool result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Content {
-    Text(String),
-    Image {
-        data: Vec<u8>,
-        mime_type: String,
-    },
-    Audio {
-        data: Vec<u8>,
-        mime_type: String,
-    },
-    ResourceLink {
-        uri: String,
-        name: String,
-        title: Option<String>,
-        description: Option<String>,
-        mime_type: Option<String>,
-        size: Option<u64>,
-    },
-    Resource {
-        uri: String,
-        mime_type: Option<String>,
-        body: ResourceBody,
-    },
-}
-
 /// What a tool call produced: the plugin's result, or its error, or the
 /// host's account of why the plugin could not finish (`is_error` set).
 #[derive(Debug, Clone, PartialEq)]
@@ -94,21 +74,7 @@ impl ToolResult {
     /// Roughly how many bytes the result's content blocks carry: text and
     /// binary data (the structured content is measured where its text is).
     pub fn content_bytes(&self) -> usize {
-        self.content
-            .iter()
-            .map(|c| match c {
-                Content::Text(t) => t.len(),
-                Content::Image { data, .. } | Content::Audio { data, .. } => data.len(),
-                Content::ResourceLink { uri, name, .. } => uri.len() + name.len(),
-                Content::Resource { uri, body, .. } => {
-                    uri.len()
-                        + match body {
-                            ResourceBody::Text(t) => t.len(),
-                            ResourceBody::Blob(b) => b.len(),
-                        }
-                }
-            })
-            .sum()
+        self.content.iter().map(Content::size).sum()
     }
 
     /// The concatenated text blocks (handy for logs and tests).

@@ -3,15 +3,16 @@
 //! would see them. Reads run the serving plugin in its own sandbox, one
 //! level deeper than the caller, and nesting is bounded.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::client_requests::FacadeResult;
 use crate::bindings::{host_catalog, types};
 use crate::capabilities::Capability;
-use crate::context::CallContext;
-use crate::runtime::{HostState, ServeError};
-use crate::serving::CatalogService;
+use crate::context::{CallContext, HostCatalog};
+use crate::runtime::HostState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     host_catalog::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
@@ -21,9 +22,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 pub const MAX_NESTING: u32 = 4;
 
 impl HostState {
-    /// The catalog, and a factory for the contexts of nested calls.
-    fn served(&self) -> Result<(std::sync::Arc<CatalogService>, CallContext), types::FacadeError> {
-        let served = self.call.served.clone().ok_or_else(|| {
+    /// The catalog, once the grant is checked, and the context on behalf
+    /// of which nested calls run.
+    fn host_catalog(&self) -> Result<(Arc<dyn HostCatalog>, CallContext), types::FacadeError> {
+        self.check_grant(Capability::HostCatalog)?;
+        let catalog = self.call.host_catalog.clone().ok_or_else(|| {
             types::FacadeError::UnsupportedByClient(
                 "the host catalog is only available while serving a client request".into(),
             )
@@ -33,66 +36,50 @@ impl HostState {
                 "plugin calls through the host catalog may nest at most {MAX_NESTING} deep"
             )));
         }
-        Ok((served, self.call.nested()))
-    }
-}
-
-fn serve_error(e: ServeError) -> types::FacadeError {
-    match e {
-        ServeError::NotFound(m) | ServeError::InvalidParams(m) => {
-            types::FacadeError::InvalidInput(m)
-        }
-        ServeError::Invocation(crate::error::InvocationError::Cancelled) => {
-            types::FacadeError::Cancelled
-        }
-        other => types::FacadeError::Failed(other.to_string()),
+        Ok((catalog, self.call.nested()))
     }
 }
 
 impl host_catalog::Host for HostState {
     async fn list_resources(&mut self) -> FacadeResult<Vec<types::ResourceDescriptor>> {
-        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
-            return Ok(Err(denied));
-        }
-        let (served, template) = match self.served() {
-            Ok(s) => s,
+        let (catalog, on_behalf) = match self.host_catalog() {
+            Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        let make_call = || template.nested_sibling();
-        Ok(Ok(served
-            .list_resources(&template.access, &make_call)
-            .await))
+        let listed = catalog.list_resources(&on_behalf).await;
+        Ok(Ok(listed.into_iter().map(Into::into).collect()))
     }
 
     async fn list_resource_templates(&mut self) -> FacadeResult<Vec<types::ResourceTemplate>> {
-        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
-            return Ok(Err(denied));
-        }
-        Ok(self
-            .served()
-            .map(|(s, call)| s.list_resource_templates(&call.access)))
+        Ok(self.host_catalog().map(|(catalog, on_behalf)| {
+            catalog
+                .list_resource_templates(&on_behalf.access)
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }))
     }
 
     async fn read_resource(&mut self, uri: String) -> FacadeResult<Vec<types::ResourceContents>> {
-        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
-            return Ok(Err(denied));
-        }
-        let (served, template) = match self.served() {
-            Ok(s) => s,
+        let (catalog, on_behalf) = match self.host_catalog() {
+            Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        let make_call = || template.nested_sibling();
-        Ok(served
-            .read_resource(&uri, &template.access, &make_call)
+        Ok(catalog
+            .read_resource(&uri, &on_behalf)
             .await
-            .map_err(serve_error))
+            .map(|contents| contents.into_iter().map(Into::into).collect())
+            .map_err(Into::into))
     }
 
     async fn list_prompts(&mut self) -> FacadeResult<Vec<types::PromptDescriptor>> {
-        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
-            return Ok(Err(denied));
-        }
-        Ok(self.served().map(|(s, call)| s.list_prompts(&call.access)))
+        Ok(self.host_catalog().map(|(catalog, on_behalf)| {
+            catalog
+                .list_prompts(&on_behalf.access)
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }))
     }
 
     async fn get_prompt(
@@ -100,22 +87,19 @@ impl host_catalog::Host for HostState {
         name: String,
         arguments: String,
     ) -> FacadeResult<types::PromptResult> {
-        if let Err(denied) = self.check_grant(Capability::HostCatalog) {
-            return Ok(Err(denied));
-        }
-        let (served, template) = match self.served() {
-            Ok(s) => s,
+        let (catalog, on_behalf) = match self.host_catalog() {
+            Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
         let arguments = match prompt_arguments(&arguments) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
-        let make_call = || template.nested_sibling();
-        Ok(served
-            .get_prompt(&name, arguments, &template.access, &make_call)
+        Ok(catalog
+            .get_prompt(&name, arguments, &on_behalf)
             .await
-            .map_err(serve_error))
+            .map(Into::into)
+            .map_err(Into::into))
     }
 }
 

@@ -18,9 +18,9 @@ use super::convert::catalog_items as convert;
 use super::rounds::{Finished, RoundOutcome, Rounds};
 use super::server::{McpServer, page};
 use crate::auth::Access;
+use crate::content::{CompletionTarget, PromptResult, ResourceContents};
 use crate::context::CallContext;
 use crate::runtime::ServeError;
-use crate::serving::CompletionTarget;
 
 /// The protocol error for a request that could not be served.
 fn mcp_error(e: ServeError, not_found: fn(String) -> McpError) -> McpError {
@@ -39,29 +39,25 @@ fn invalid_params(message: String) -> McpError {
     McpError::invalid_params(message, None)
 }
 
-/// A plugin answer that does not fit MCP is the plugin's fault.
-fn malformed(message: String) -> McpError {
-    McpError::internal_error(message, None)
-}
-
 /// A resource read's contents as the MCP result.
 fn resource_result(
-    contents: Result<Vec<crate::bindings::types::ResourceContents>, ServeError>,
+    contents: Result<Vec<ResourceContents>, ServeError>,
 ) -> Result<ReadResourceResult, McpError> {
     let contents = contents
         .map_err(|e| mcp_error(e, resource_not_found))?
         .into_iter()
         .map(convert::contents)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed)?;
+        .collect();
     Ok(ReadResourceResult::new(contents))
 }
 
 /// A prompt's messages as the MCP result.
 fn prompt_result(
-    result: Result<crate::bindings::types::PromptResult, ServeError>,
+    result: Result<PromptResult, ServeError>,
 ) -> Result<rmcp::model::GetPromptResult, McpError> {
-    convert::prompt_result(result.map_err(|e| mcp_error(e, invalid_params))?).map_err(malformed)
+    Ok(convert::prompt_result(
+        result.map_err(|e| mcp_error(e, invalid_params))?,
+    ))
 }
 
 impl McpServer {
@@ -70,15 +66,10 @@ impl McpServer {
         &self,
         all: &[T],
         request: Option<PaginatedRequestParams>,
-        convert: fn(T) -> Result<U, String>,
+        convert: fn(T) -> U,
     ) -> Result<(Vec<U>, Option<String>), McpError> {
         let (items, next) = page(all, request, self.shared.page_size)?;
-        let items = items
-            .into_iter()
-            .map(convert)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(malformed)?;
-        Ok((items, next))
+        Ok((items.into_iter().map(convert).collect(), next))
     }
 
     /// A factory for the contexts of the plugin calls serving `ctx`.
@@ -99,7 +90,11 @@ impl McpServer {
     ) -> Result<ListResourcesResult, McpError> {
         let make_call = self.call_factory(&ctx);
         let access = self.access(&ctx);
-        let all = self.shared.served.list_resources(&access, &make_call).await;
+        let all = self
+            .shared
+            .catalog_service
+            .list_resources(&access, &make_call)
+            .await;
         let (items, next) = self.converted_page(&all, request, convert::resource)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
@@ -111,7 +106,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
         access: &Access,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let all = self.shared.served.list_resource_templates(access);
+        let all = self.shared.catalog_service.list_resource_templates(access);
         let (items, next) = self.converted_page(&all, request, convert::template)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
@@ -132,7 +127,7 @@ impl McpServer {
                 &request.request_state,
                 &request.input_responses,
             );
-            let served = self.shared.served.clone();
+            let served = self.shared.catalog_service.clone();
             let wanted = request.uri.clone();
             let access = self.access(&ctx);
             return self
@@ -155,7 +150,7 @@ impl McpServer {
         let make_call = self.call_factory(&ctx);
         let contents = self
             .shared
-            .served
+            .catalog_service
             .read_resource(&request.uri, &self.access(&ctx), &make_call)
             .await;
         Ok(resource_result(contents)?.into())
@@ -166,7 +161,7 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
         access: &Access,
     ) -> Result<ListPromptsResult, McpError> {
-        let all = self.shared.served.list_prompts(access);
+        let all = self.shared.catalog_service.list_prompts(access);
         let (items, next) = self.converted_page(&all, request, convert::prompt)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
@@ -199,7 +194,7 @@ impl McpServer {
                 &request.request_state,
                 &request.input_responses,
             );
-            let served = self.shared.served.clone();
+            let served = self.shared.catalog_service.clone();
             let name = request.name.clone();
             let access = self.access(&ctx);
             return self
@@ -222,7 +217,7 @@ impl McpServer {
         let make_call = self.call_factory(&ctx);
         let result = self
             .shared
-            .served
+            .catalog_service
             .get_prompt(&request.name, arguments, &self.access(&ctx), &make_call)
             .await;
         Ok(prompt_result(result)?.into())
@@ -251,7 +246,7 @@ impl McpServer {
         let make_call = self.call_factory(&ctx);
         let completion = self
             .shared
-            .served
+            .catalog_service
             .complete(
                 target,
                 request.argument.name,
@@ -262,8 +257,6 @@ impl McpServer {
             )
             .await
             .map_err(|e| mcp_error(e, invalid_params))?;
-        Ok(CompleteResult::new(
-            convert::completion(completion).map_err(malformed)?,
-        ))
+        Ok(CompleteResult::new(convert::completion(completion)))
     }
 }

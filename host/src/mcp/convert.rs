@@ -1,15 +1,15 @@
-//! Mapping the host's protocol-neutral tool model to MCP wire types.
+//! Mapping the host's protocol-neutral tool and content models to MCP wire
+//! types: the one place the host's content becomes rmcp's.
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rmcp::model::{
-    CallToolResult, ContentBlock, Resource, ResourceContents, Tool, ToolAnnotations,
-};
+use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 
 use crate::catalog::ExposedTool;
-use crate::tool::{Content, ResourceBody, ToolResult};
+use crate::content::Content;
+use crate::tool::ToolResult;
 
 /// The MCP descriptor of an exposed tool.
 pub(super) fn tool_descriptor(exposed: &ExposedTool) -> Tool {
@@ -54,130 +54,93 @@ fn content_block(content: Content) -> ContentBlock {
         Content::Text(text) => ContentBlock::text(text),
         Content::Image { data, mime_type } => ContentBlock::image(BASE64.encode(data), mime_type),
         Content::Audio { data, mime_type } => ContentBlock::audio(BASE64.encode(data), mime_type),
-        Content::ResourceLink {
-            uri,
-            name,
-            title,
-            description,
-            mime_type,
-            size,
-        } => {
-            let mut r = Resource::new(uri, name);
-            if let Some(t) = title {
-                r = r.with_title(t);
-            }
-            if let Some(d) = description {
-                r = r.with_description(d);
-            }
-            if let Some(m) = mime_type {
-                r = r.with_mime_type(m);
-            }
-            if let Some(s) = size {
-                r = r.with_size(s);
-            }
-            ContentBlock::resource_link(r)
-        }
-        Content::Resource {
-            uri,
-            mime_type,
-            body,
-        } => {
-            let mut contents = match body {
-                ResourceBody::Text(text) => ResourceContents::text(text, uri),
-                ResourceBody::Blob(bytes) => ResourceContents::blob(BASE64.encode(bytes), uri),
-            };
-            if let Some(m) = mime_type {
-                contents = contents.with_mime_type(m);
-            }
-            ContentBlock::resource(contents)
-        }
+        Content::ResourceLink(link) => ContentBlock::resource_link(catalog_items::resource(link)),
+        Content::Resource(contents) => ContentBlock::resource(catalog_items::contents(contents)),
     }
 }
 
-/// The MCP form of a plugin's resource, template, contents, prompt,
-/// rendered prompt and completion. They go through their wire JSON, which
-/// is what the WIT records mirror.
+/// The MCP form of the resources, templates, contents, prompts, rendered
+/// prompts and completions the host serves.
 pub(super) mod catalog_items {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
     use rmcp::model::{
-        CompletionInfo, GetPromptResult, Prompt, Resource, ResourceContents, ResourceTemplate,
+        CompletionInfo, GetPromptResult, Prompt, PromptArgument, PromptMessage, Resource,
+        ResourceContents, ResourceTemplate, Role,
     };
-    use serde_json::{Value, json};
 
-    use crate::bindings::{completions, types};
-    use crate::capabilities::context::content_block_json;
+    use crate::content;
 
-    fn put(v: &mut Value, key: &str, value: Option<impl Into<Value>>) {
-        if let Some(value) = value {
-            v[key] = value.into();
+    pub(in crate::mcp) fn resource(r: content::ResourceDescriptor) -> Resource {
+        let mut out = Resource::new(r.uri, r.name);
+        out.title = r.title;
+        out.description = r.description;
+        out.mime_type = r.mime_type;
+        out.size = r.size;
+        out
+    }
+
+    pub(in crate::mcp) fn template(t: content::ResourceTemplate) -> ResourceTemplate {
+        let mut out = ResourceTemplate::new(t.uri_template, t.name);
+        out.title = t.title;
+        out.description = t.description;
+        out.mime_type = t.mime_type;
+        out
+    }
+
+    pub(in crate::mcp) fn contents(c: content::ResourceContents) -> ResourceContents {
+        let contents = match c.body {
+            content::ResourceBody::Text(text) => ResourceContents::text(text, c.uri),
+            content::ResourceBody::Blob(bytes) => {
+                ResourceContents::blob(BASE64.encode(bytes), c.uri)
+            }
+        };
+        match c.mime_type {
+            Some(m) => contents.with_mime_type(m),
+            None => contents,
         }
     }
 
-    fn typed<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, String> {
-        serde_json::from_value(v).map_err(|e| format!("the plugin's {what} is not valid MCP: {e}"))
-    }
-
-    pub(in crate::mcp) fn resource(r: types::ResourceDescriptor) -> Result<Resource, String> {
-        let mut v = json!({"uri": r.uri, "name": r.name});
-        put(&mut v, "title", r.title);
-        put(&mut v, "description", r.description);
-        put(&mut v, "mimeType", r.mime_type);
-        put(&mut v, "size", r.size);
-        typed("resource", v)
-    }
-
-    pub(in crate::mcp) fn template(t: types::ResourceTemplate) -> Result<ResourceTemplate, String> {
-        let mut v = json!({"uriTemplate": t.uri_template, "name": t.name});
-        put(&mut v, "title", t.title);
-        put(&mut v, "description", t.description);
-        put(&mut v, "mimeType", t.mime_type);
-        typed("resource template", v)
-    }
-
-    pub(in crate::mcp) fn contents(c: types::ResourceContents) -> Result<ResourceContents, String> {
-        let block = content_block_json(types::ContentBlock::EmbeddedResource(c));
-        typed("resource contents", block["resource"].clone())
-    }
-
-    pub(in crate::mcp) fn prompt(p: types::PromptDescriptor) -> Result<Prompt, String> {
-        let mut v = json!({"name": p.name});
-        put(&mut v, "title", p.title);
-        put(&mut v, "description", p.description);
-        if !p.arguments.is_empty() {
-            let args: Vec<Value> = p
-                .arguments
+    pub(in crate::mcp) fn prompt(p: content::PromptDescriptor) -> Prompt {
+        let arguments = (!p.arguments.is_empty()).then(|| {
+            p.arguments
                 .into_iter()
                 .map(|a| {
-                    let mut v = json!({"name": a.name, "required": a.required});
-                    put(&mut v, "title", a.title);
-                    put(&mut v, "description", a.description);
-                    v
+                    let mut argument = PromptArgument::new(a.name);
+                    argument.title = a.title;
+                    argument.description = a.description;
+                    argument.required = Some(a.required);
+                    argument
                 })
-                .collect();
-            v["arguments"] = args.into();
-        }
-        typed("prompt", v)
+                .collect()
+        });
+        let mut out = Prompt::new(p.name, p.description, arguments);
+        out.title = p.title;
+        out
     }
 
-    pub(in crate::mcp) fn prompt_result(r: types::PromptResult) -> Result<GetPromptResult, String> {
-        let messages: Vec<Value> = r
+    pub(in crate::mcp) fn prompt_result(r: content::PromptResult) -> GetPromptResult {
+        let messages = r
             .messages
             .into_iter()
             .map(|m| {
                 let role = match m.role {
-                    types::Role::User => "user",
-                    types::Role::Assistant => "assistant",
+                    content::Role::User => Role::User,
+                    content::Role::Assistant => Role::Assistant,
                 };
-                json!({"role": role, "content": content_block_json(m.content)})
+                PromptMessage::new(role, super::content_block(m.content))
             })
             .collect();
-        let mut v = json!({"messages": messages});
-        put(&mut v, "description", r.description);
-        typed("prompt result", v)
+        let mut out = GetPromptResult::new(messages);
+        out.description = r.description;
+        out
     }
 
-    pub(in crate::mcp) fn completion(c: completions::Completion) -> Result<CompletionInfo, String> {
-        let mut v = json!({"values": c.values, "hasMore": c.has_more});
-        put(&mut v, "total", c.total);
-        typed("completion", v)
+    pub(in crate::mcp) fn completion(c: content::Completion) -> CompletionInfo {
+        let mut out = CompletionInfo::default();
+        out.values = c.values;
+        out.total = c.total;
+        out.has_more = Some(c.has_more);
+        out
     }
 }

@@ -78,7 +78,7 @@ pub struct ServerState {
     pub catalog: Arc<CatalogHandle>,
     pub runtime: Arc<Runtime>,
     pub page_size: usize,
-    pub served: Arc<CatalogService>,
+    pub catalog_service: Arc<CatalogService>,
     pub hub: Arc<SubscriptionHub>,
     pub parked: ParkedCalls<rounds::Finished>,
     pub client_timeout: Duration,
@@ -105,7 +105,7 @@ impl ServerState {
         facade: FacadeOptions,
     ) -> Self {
         Self {
-            served: Arc::new(CatalogService {
+            catalog_service: Arc::new(CatalogService {
                 catalog: catalog.clone(),
                 runtime: runtime.clone(),
             }),

@@ -59,14 +59,11 @@ fn prompt_list(catalog: &Catalog) -> Vec<Value> {
         .prompts()
         .iter()
         .map(|p| {
-            let descriptor = crate::bindings::types::PromptDescriptor {
+            let descriptor = crate::content::PromptDescriptor {
                 name: p.name.clone(),
                 ..p.spec().descriptor.clone()
             };
-            convert::catalog_items::prompt(descriptor)
-                .ok()
-                .and_then(|p| serde_json::to_value(p).ok())
-                .unwrap_or(Value::Null)
+            serde_json::to_value(convert::catalog_items::prompt(descriptor)).unwrap_or(Value::Null)
         })
         .collect()
 }

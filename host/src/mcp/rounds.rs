@@ -20,8 +20,8 @@ use super::multi_round::{
     arguments_digest,
 };
 use super::server::McpServer;
-use crate::bindings::types;
 use crate::capabilities::HostServices;
+use crate::content::{PromptResult, ResourceContents};
 use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError};
 use crate::error::InvocationError;
 use crate::metrics::Refusal;
@@ -32,8 +32,8 @@ use crate::tool::ToolResult;
 /// What a parkable request produced when its task finished.
 pub enum Finished {
     Tool(Result<ToolResult, InvocationError>),
-    Prompt(Result<types::PromptResult, ServeError>),
-    Resource(Result<Vec<types::ResourceContents>, ServeError>),
+    Prompt(Result<PromptResult, ServeError>),
+    Resource(Result<Vec<ResourceContents>, ServeError>),
     /// The request was cancelled while its task ran.
     Cancelled,
     /// The task ended without a result (it panicked or was aborted).

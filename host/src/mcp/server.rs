@@ -162,7 +162,7 @@ impl McpServer {
             .with_session(self.session_of(ctx, &access))
             .with_client(client)
             .with_session_scope(self.session_scope(ctx, &access))
-            .with_served(self.shared.served.clone())
+            .with_host_catalog(self.shared.catalog_service.clone())
             .with_access(access)
     }
 

@@ -13,11 +13,15 @@ use wasmtime::component::{Instance, InstancePre};
 use super::warm::WarmInstance;
 use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
 use crate::bindings::{completions, prompts, resources, tools, types};
+use crate::content::{
+    Completion, CompletionTarget, Content, PromptDescriptor, PromptResult, ResourceContents,
+    ResourceDescriptor, ResourceTemplate,
+};
 use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
 use crate::metrics::CallOutcome;
-use crate::tool::{Content, ResourceBody, ToolResult, ToolSpec};
+use crate::tool::{ToolDeclaration, ToolResult, ToolSpec};
 
 /// Why a resource, prompt or completion request was not served.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +54,20 @@ impl ServeError {
 }
 
 /// What a plugin declares at load, per export it has.
-#[derive(Default)]
-pub(crate) struct Declarations {
-    pub tools: Option<Vec<types::ToolDescriptor>>,
-    pub resources: Option<resources::ResourceSupport>,
-    pub prompts: Option<Vec<types::PromptDescriptor>>,
+#[derive(Debug, Default)]
+pub struct Declarations {
+    pub tools: Option<Vec<ToolDeclaration>>,
+    pub resources: Option<ResourceSupport>,
+    pub prompts: Option<Vec<PromptDescriptor>>,
+}
+
+/// What a plugin with the resources export serves.
+#[derive(Debug, Default)]
+pub struct ResourceSupport {
+    /// The URI templates it reads.
+    pub templates: Vec<ResourceTemplate>,
+    /// Whether listing its resources may return anything.
+    pub lists_resources: bool,
 }
 
 /// The optional exports a component has, as indices ready to call.
@@ -64,6 +77,24 @@ pub struct GuestExports {
     pub(crate) resources: Option<resources::GuestIndices>,
     pub(crate) prompts: Option<prompts::GuestIndices>,
     pub(crate) completions: Option<completions::GuestIndices>,
+}
+
+impl GuestExports {
+    /// The exports `pre`'s component has.
+    pub fn of(pre: &InstancePre<HostState>) -> Self {
+        GuestExports {
+            tools: tools::GuestIndices::new(pre).ok(),
+            resources: resources::GuestIndices::new(pre).ok(),
+            prompts: prompts::GuestIndices::new(pre).ok(),
+            completions: completions::GuestIndices::new(pre).ok(),
+        }
+    }
+
+    /// Whether it has at least one of the tools, resources and prompts
+    /// exports (completions alone serve nothing).
+    pub fn serves_anything(&self) -> bool {
+        self.tools.is_some() || self.resources.is_some() || self.prompts.is_some()
+    }
 }
 
 /// What the runtime runs: a loaded plugin, as the runtime sees it. The
@@ -343,7 +374,7 @@ impl Runtime {
 
     /// Ask a plugin what it declares — tools, resources, prompts — in one
     /// sandbox (done once, at load).
-    pub(crate) async fn describe(
+    pub async fn describe(
         &self,
         guest: Guest<'_>,
         exports: &GuestExports,
@@ -357,16 +388,21 @@ impl Runtime {
                     let mut declared = Declarations::default();
                     if let Some(e) = &exports.tools {
                         let guest = e.load(&mut *store, &instance)?;
-                        declared.tools = Some(guest.call_list_tools(&mut *store).await?);
+                        let tools = guest.call_list_tools(&mut *store).await?;
+                        declared.tools = Some(tools.into_iter().map(Into::into).collect());
                     }
                     if let Some(e) = &exports.resources {
                         let guest = e.load(&mut *store, &instance)?;
-                        declared.resources =
-                            Some(guest.call_describe_resources(&mut *store).await?);
+                        let support = guest.call_describe_resources(&mut *store).await?;
+                        declared.resources = Some(ResourceSupport {
+                            templates: support.templates.into_iter().map(Into::into).collect(),
+                            lists_resources: support.lists_resources,
+                        });
                     }
                     if let Some(e) = &exports.prompts {
                         let guest = e.load(&mut *store, &instance)?;
-                        declared.prompts = Some(guest.call_list_prompts(&mut *store).await?);
+                        let prompts = guest.call_list_prompts(&mut *store).await?;
+                        declared.prompts = Some(prompts.into_iter().map(Into::into).collect());
                     }
                     Ok(declared)
                 })
@@ -381,7 +417,7 @@ impl Runtime {
         &self,
         plugin: &impl Runnable,
         call: CallContext,
-    ) -> Result<Vec<types::ResourceDescriptor>, ServeError> {
+    ) -> Result<Vec<ResourceDescriptor>, ServeError> {
         let export = resources_export(plugin)?;
         let result = self
             .run(
@@ -390,7 +426,8 @@ impl Runtime {
                 export_call!(export.call_list_resources()),
             )
             .await?;
-        result.map_err(|e| ServeError::from_export(plugin.guest().name, e))
+        let listed = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
+        Ok(listed.into_iter().map(Into::into).collect())
     }
 
     /// Read `uri` from `plugin`.
@@ -399,7 +436,7 @@ impl Runtime {
         plugin: &impl Runnable,
         uri: &str,
         call: CallContext,
-    ) -> Result<Vec<types::ResourceContents>, ServeError> {
+    ) -> Result<Vec<ResourceContents>, ServeError> {
         let export = resources_export(plugin)?;
         let uri = uri.to_string();
         let result = self
@@ -410,7 +447,8 @@ impl Runtime {
             )
             .await?;
         let contents = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
-        self.within_response_cap(plugin, contents.iter().map(embedded_size).sum())?;
+        let contents: Vec<ResourceContents> = contents.into_iter().map(Into::into).collect();
+        self.within_response_cap(plugin, contents.iter().map(ResourceContents::size).sum())?;
         Ok(contents)
     }
 
@@ -436,7 +474,7 @@ impl Runtime {
         name: &str,
         arguments: Vec<(String, String)>,
         call: CallContext,
-    ) -> Result<types::PromptResult, ServeError> {
+    ) -> Result<PromptResult, ServeError> {
         let Some(export) = plugin.exports().prompts.clone() else {
             return Err(ServeError::NotFound(format!(
                 "plugin `{}` serves no prompts",
@@ -451,12 +489,14 @@ impl Runtime {
                 export_call!(export.call_get_prompt(&name, &arguments)),
             )
             .await?;
-        let prompt = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
+        let prompt: PromptResult = result
+            .map_err(|e| ServeError::from_export(plugin.guest().name, e))?
+            .into();
         let size = prompt.description.as_ref().map_or(0, String::len)
             + prompt
                 .messages
                 .iter()
-                .map(|m| block_size(&m.content))
+                .map(|m| m.content.size())
                 .sum::<usize>();
         self.within_response_cap(plugin, size)?;
         Ok(prompt)
@@ -466,19 +506,16 @@ impl Runtime {
     pub(crate) async fn complete(
         &self,
         plugin: &impl Runnable,
-        reference: completions::CompletionRef,
+        target: CompletionTarget,
         argument: String,
         value: String,
         context: Vec<(String, String)>,
         call: CallContext,
-    ) -> Result<completions::Completion, ServeError> {
+    ) -> Result<Completion, ServeError> {
         let Some(export) = plugin.exports().completions.clone() else {
-            return Ok(completions::Completion {
-                values: Vec::new(),
-                total: None,
-                has_more: false,
-            });
+            return Ok(Completion::default());
         };
+        let reference = completions::CompletionRef::from(target);
         let result = self
             .run(
                 plugin.guest(),
@@ -486,31 +523,11 @@ impl Runtime {
                 export_call!(export.call_complete(&reference, &argument, &value, &context)),
             )
             .await?;
-        let completion = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
+        let completion: Completion = result
+            .map_err(|e| ServeError::from_export(plugin.guest().name, e))?
+            .into();
         self.within_response_cap(plugin, completion.values.iter().map(String::len).sum())?;
         Ok(completion)
-    }
-}
-
-/// Bytes an embedded resource carries.
-fn embedded_size(r: &types::EmbeddedResource) -> usize {
-    r.uri.len()
-        + r.mime_type.as_ref().map_or(0, String::len)
-        + match &r.body {
-            types::ResourceBody::Text(t) => t.len(),
-            types::ResourceBody::Blob(b) => b.len(),
-        }
-}
-
-/// Bytes a content block carries.
-fn block_size(block: &types::ContentBlock) -> usize {
-    match block {
-        types::ContentBlock::Text(t) => t.len(),
-        types::ContentBlock::Image(b) | types::ContentBlock::Audio(b) => b.data.len(),
-        types::ContentBlock::ResourceLink(l) => {
-            l.uri.len() + l.name.len() + l.description.as_ref().map_or(0, String::len)
-        }
-        types::ContentBlock::EmbeddedResource(r) => embedded_size(r),
     }
 }
 
@@ -617,7 +634,7 @@ fn convert_result(
         })?;
     }
     Ok(ToolResult {
-        content: result.content.into_iter().map(convert_content).collect(),
+        content: result.content.into_iter().map(Content::from).collect(),
         structured,
         is_error: false,
     })
@@ -625,40 +642,10 @@ fn convert_result(
 
 fn convert_tool_error(error: types::ToolError) -> ToolResult {
     let mut content = vec![Content::Text(error.message)];
-    content.extend(error.content.into_iter().map(convert_content));
+    content.extend(error.content.into_iter().map(Content::from));
     ToolResult {
         content,
         structured: None,
         is_error: true,
-    }
-}
-
-fn convert_content(block: types::ContentBlock) -> Content {
-    match block {
-        types::ContentBlock::Text(text) => Content::Text(text),
-        types::ContentBlock::Image(b) => Content::Image {
-            data: b.data,
-            mime_type: b.mime_type,
-        },
-        types::ContentBlock::Audio(b) => Content::Audio {
-            data: b.data,
-            mime_type: b.mime_type,
-        },
-        types::ContentBlock::ResourceLink(l) => Content::ResourceLink {
-            uri: l.uri,
-            name: l.name,
-            title: l.title,
-            description: l.description,
-            mime_type: l.mime_type,
-            size: l.size,
-        },
-        types::ContentBlock::EmbeddedResource(r) => Content::Resource {
-            uri: r.uri,
-            mime_type: r.mime_type,
-            body: match r.body {
-                types::ResourceBody::Text(t) => ResourceBody::Text(t),
-                types::ResourceBody::Blob(b) => ResourceBody::Blob(b),
-            },
-        },
     }
 }

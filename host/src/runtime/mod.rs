@@ -8,6 +8,7 @@
 mod budget;
 mod cache;
 mod clock;
+mod guest_content;
 mod invoke;
 mod notices;
 mod placement;
@@ -28,7 +29,7 @@ pub use budget::{
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
 pub use invoke::ServeError;
-pub use invoke::{Guest, GuestExports, Runnable};
+pub use invoke::{Declarations, Guest, GuestExports, ResourceSupport, Runnable};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub use placement::CallPlacement;
 pub use store::HostState;

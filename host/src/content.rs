@@ -1,0 +1,151 @@
+//! The host's one content model, neutral to both the WIT contract and the
+//! MCP SDK: content blocks, resources and their contents, prompts and their
+//! messages, completions. The runtime converts what a guest returns into
+//! these once; the MCP adapter converts them to the wire once; the
+//! `host-catalog` capability hands them back to guests.
+
+/// The body of a resource: text or raw bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceBody {
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl ResourceBody {
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            ResourceBody::Text(t) => t.len(),
+            ResourceBody::Blob(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The contents of one resource, as read (or embedded in a result).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceContents {
+    pub uri: String,
+    pub mime_type: Option<String>,
+    pub body: ResourceBody,
+}
+
+impl ResourceContents {
+    /// The bytes it carries: URI, MIME type and body.
+    pub fn size(&self) -> usize {
+        self.uri.len() + self.mime_type.as_ref().map_or(0, String::len) + self.body.len()
+    }
+}
+
+/// A resource at a fixed URI, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDescriptor {
+    pub uri: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// A family of resources named by a URI template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTemplate {
+    pub uri_template: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+}
+
+/// One block of a tool result or a prompt message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Text(String),
+    Image {
+        data: Vec<u8>,
+        mime_type: String,
+    },
+    Audio {
+        data: Vec<u8>,
+        mime_type: String,
+    },
+    /// A link to a resource the client may read.
+    ResourceLink(ResourceDescriptor),
+    /// A resource whose contents travel inside the block.
+    Resource(ResourceContents),
+}
+
+impl Content {
+    /// Roughly how many bytes the block carries: its text or data, and a
+    /// resource's URI, name, description and MIME type.
+    pub fn size(&self) -> usize {
+        match self {
+            Content::Text(t) => t.len(),
+            Content::Image { data, .. } | Content::Audio { data, .. } => data.len(),
+            Content::ResourceLink(link) => {
+                link.uri.len() + link.name.len() + link.description.as_ref().map_or(0, String::len)
+            }
+            Content::Resource(r) => r.size(),
+        }
+    }
+}
+
+/// One argument a prompt accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptArgument {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub required: bool,
+}
+
+/// One prompt, as declared and listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptDescriptor {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub arguments: Vec<PromptArgument>,
+}
+
+/// Who speaks a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One message of a rendered prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptMessage {
+    pub role: Role,
+    pub content: Content,
+}
+
+/// A rendered prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptResult {
+    pub description: Option<String>,
+    pub messages: Vec<PromptMessage>,
+}
+
+/// What a completion request refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompletionTarget {
+    /// A prompt, by name.
+    Prompt(String),
+    /// A resource template, by its URI template.
+    ResourceTemplate(String),
+}
+
+/// Suggested values for an argument being completed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Completion {
+    pub values: Vec<String>,
+    pub total: Option<u32>,
+    pub has_more: bool,
+}
