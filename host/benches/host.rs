@@ -119,7 +119,9 @@ async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         limits: Default::default(),
         cache_dir: Some(cache.to_path_buf()),
         cache_key: Some([0x5a; 32]),
-        policy: Default::default(),
+        policy: mcp_wasm_host::policy::Policy::grant_declared(
+            mcp_wasm_host::capabilities::registry(),
+        ),
         capabilities: mcp_wasm_host::capabilities::wiring(Default::default()),
     })?);
     let plugin = Plugin::load(

@@ -164,8 +164,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
     let policy = match &args.policy {
-        Some(path) => Policy::load(path)?,
-        None => Policy::default(),
+        Some(path) => Policy::load(path, crate::capabilities::registry())?,
+        None => Policy::grant_declared(crate::capabilities::registry()),
     };
     let policy = policy.protecting(
         [default_cache_dir(), default_data_dir(), args.policy.clone()]
@@ -246,9 +246,11 @@ fn write_plugin_wit(args: &WitArgs) -> anyhow::Result<()> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let manifest = crate::manifest::PluginManifest::parse(&text, &stem)
-        .map_err(|e| anyhow::anyhow!("invalid manifest {}: {e}", args.manifest.display()))?;
-    let world = crate::contract::world_for(&manifest, &args.exports)?;
+    let manifest =
+        crate::manifest::PluginManifest::parse(&text, &stem, crate::capabilities::registry())
+            .map_err(|e| anyhow::anyhow!("invalid manifest {}: {e}", args.manifest.display()))?;
+    let world =
+        crate::contract::world_for(&manifest, &args.exports, crate::capabilities::registry())?;
     let name = crate::contract::world_name(&manifest.name);
     crate::contract::write_package(&args.out, &format!("{name}.wit"), &world)?;
     println!("{name}");
@@ -358,8 +360,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let loaded_at = std::time::SystemTime::now();
     // Fail closed: a policy that cannot be used stops the host.
     let policy = match &args.policy {
-        Some(path) => Policy::load(path)?,
-        None => Policy::default(),
+        Some(path) => Policy::load(path, crate::capabilities::registry())?,
+        None => Policy::grant_declared(crate::capabilities::registry()),
     };
     // Fail closed: and an auth file.
     let auth = match &args.auth_file {

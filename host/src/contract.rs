@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::capability::CapabilitySet;
 use crate::manifest::PluginManifest;
 
 /// The files of the WIT package `mcp:plugin`, as in the repository's `wit/`.
@@ -54,7 +55,11 @@ pub fn world_name(plugin: &str) -> String {
 /// WIT text of a world importing the always-granted `context` and the
 /// interfaces of every capability the manifest declares (required or
 /// optional), and exporting `exports`.
-pub fn world_for(manifest: &PluginManifest, exports: &[String]) -> Result<String, ContractError> {
+pub fn world_for(
+    manifest: &PluginManifest,
+    exports: &[String],
+    capabilities: &dyn CapabilitySet,
+) -> Result<String, ContractError> {
     if let Some(unknown) = exports.iter().find(|e| !EXPORTS.contains(&e.as_str())) {
         return Err(ContractError::UnknownExport(unknown.clone()));
     }
@@ -76,7 +81,8 @@ pub fn world_for(manifest: &PluginManifest, exports: &[String]) -> Result<String
     let mut imports: Vec<&str> = manifest
         .capabilities
         .declared()
-        .flat_map(|c| c.interfaces().iter().copied())
+        .filter_map(|c| capabilities.kind_of(c))
+        .flat_map(|k| k.interfaces().iter().copied())
         .filter_map(|i| i.strip_prefix("mcp:plugin/"))
         .collect();
     imports.sort_unstable();
@@ -117,7 +123,7 @@ mod tests {
 
     fn manifest(capabilities: &str) -> PluginManifest {
         let text = format!("name = \"py_notes\"\nversion = \"1\"\n{capabilities}");
-        PluginManifest::parse(&text, "py_notes").unwrap()
+        PluginManifest::parse(&text, "py_notes", crate::capabilities::registry()).unwrap()
     }
 
     #[test]
@@ -126,7 +132,7 @@ mod tests {
             "[capabilities]\nrequired = [\"session-state\"]\noptional = [\"elicitation\", \"env\"]\n\
              [capabilities.env]\nvariables = [\"TZ\"]\n",
         );
-        let world = world_for(&m, &["tools".into()]).unwrap();
+        let world = world_for(&m, &["tools".into()], crate::capabilities::registry()).unwrap();
         assert!(world.contains("world py-notes-plugin {"), "{world}");
         let body: Vec<&str> = world
             .lines()
@@ -148,14 +154,19 @@ mod tests {
     fn exports_are_checked() {
         let m = manifest("");
         assert!(matches!(
-            world_for(&m, &["tool".into()]),
+            world_for(&m, &["tool".into()], crate::capabilities::registry()),
             Err(ContractError::UnknownExport(e)) if e == "tool"
         ));
         assert!(matches!(
-            world_for(&m, &["completions".into()]),
+            world_for(&m, &["completions".into()], crate::capabilities::registry()),
             Err(ContractError::NoExports)
         ));
-        let world = world_for(&m, &["prompts".into(), "tools".into()]).unwrap();
+        let world = world_for(
+            &m,
+            &["prompts".into(), "tools".into()],
+            crate::capabilities::registry(),
+        )
+        .unwrap();
         assert!(world.find("export tools").unwrap() < world.find("export prompts").unwrap());
     }
 
@@ -178,7 +189,12 @@ mod tests {
         let m = manifest(
             "[capabilities]\noptional = [\"sampling\", \"keyvalue\"]\n[capabilities.keyvalue]\nnamespaces = [\"c\"]\n",
         );
-        let world = world_for(&m, &["tools".into(), "resources".into()]).unwrap();
+        let world = world_for(
+            &m,
+            &["tools".into(), "resources".into()],
+            crate::capabilities::registry(),
+        )
+        .unwrap();
         let dir = std::env::temp_dir().join(format!("contract-{}", std::process::id()));
         write_package(&dir, "py-notes.wit", &world).unwrap();
         write_package(&dir, "py-notes.wit", &world).unwrap();

@@ -6,11 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::capabilities::Capability;
 use crate::capabilities::table::{ImportRule, rule_for};
+use crate::capability::{Capability, CapabilitySet};
 use crate::manifest::PluginManifest;
 use crate::plugin::{Plugin, component_exports, component_imports};
-use crate::policy::Grants;
 use crate::runtime::Runtime;
 
 /// The outcome of a check: a printable report, and whether the plugin loads.
@@ -52,7 +51,7 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         .unwrap_or_default();
     if let Some(parsed) = std::fs::read_to_string(manifest)
         .ok()
-        .and_then(|text| PluginManifest::parse(&text, stem).ok())
+        .and_then(|text| PluginManifest::parse(&text, stem, policy_capabilities(runtime)).ok())
     {
         let list = |caps: &[Capability]| {
             if caps.is_empty() {
@@ -78,7 +77,11 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
         for (c, decider) in &grants.granted {
             let _ = writeln!(out, "  {c}: granted by {decider}");
-            write_granted_params(&mut out, *c, &grants);
+            if let Some(kind) = policy.capabilities().kind_of(*c) {
+                for line in kind.describe(grants.params.get(c).map(|p| &**p)) {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
         }
         for withheld in &grants.withheld {
             let _ = writeln!(out, "  withheld: {withheld}");
@@ -117,51 +120,7 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
     Report { text: out, loads }
 }
 
-/// What exactly a granted capability reaches.
-fn write_granted_params(out: &mut String, capability: Capability, grants: &Grants) {
-    let join = |items: Vec<String>| {
-        if items.is_empty() {
-            "(none)".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
-    match capability {
-        Capability::Files => {
-            let dirs = grants.files.iter().map(|d| {
-                if d.guest == d.host {
-                    d.guest.display().to_string()
-                } else {
-                    format!("{} (resolves to {})", d.guest.display(), d.host.display())
-                }
-            });
-            let _ = writeln!(out, "    read-only: {}", join(dirs.collect()));
-        }
-        Capability::Env => {
-            let _ = writeln!(out, "    variables: {}", join(grants.env.clone()));
-        }
-        Capability::KeyValue => {
-            let _ = writeln!(
-                out,
-                "    namespaces: {} (quota: {} entries, {} KiB)",
-                join(grants.namespaces.clone()),
-                grants.keyvalue_quota.entries,
-                grants.keyvalue_quota.bytes / 1024
-            );
-        }
-        Capability::Http => {
-            let _ = writeln!(out, "    origins: {}", grants.http.allowed_list());
-            for c in &grants.http.credentials {
-                let _ = writeln!(
-                    out,
-                    "    credential: secret `{}` in `{}` for {}",
-                    c.secret, c.header, c.origin
-                );
-            }
-        }
-        Capability::Secrets => {
-            let _ = writeln!(out, "    names: {}", join(grants.secrets.clone()));
-        }
-        _ => {}
-    }
+/// The capabilities the runtime's policy knows.
+fn policy_capabilities(runtime: &Runtime) -> &'static dyn CapabilitySet {
+    runtime.policy().capabilities()
 }

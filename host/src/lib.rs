@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod capabilities;
+pub mod capability;
 pub mod catalog;
 pub mod cli;
 pub mod componentize;

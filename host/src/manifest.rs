@@ -1,32 +1,57 @@
 //! The plugin manifest (`<name>.toml` beside `<name>.wasm`): typed, strict
 //! (`deny_unknown_fields`), and checked before the component is compiled.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
-use crate::capabilities::Capability;
-use crate::capabilities::http::HttpParams;
-use crate::capabilities::secrets::SecretsParams;
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::capability::{
+    Capability, CapabilitySet, ParamsRef, TomlProblem, line_of, resolve_names, same_params,
+};
 
 /// A parsed, validated plugin manifest.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PluginManifest {
     /// The plugin's name; must equal the file stem of the manifest.
     pub name: String,
     /// The plugin's version (free text, semver recommended).
     pub version: String,
     /// What the plugin is for.
-    #[serde(default)]
     pub description: Option<String>,
     /// Requested execution limits, clamped to the operator's ceilings.
-    #[serde(default)]
     pub limits: Option<ManifestLimits>,
     /// The capabilities the plugin needs (beyond the always-granted ones).
-    #[serde(default)]
     pub capabilities: ManifestCapabilities,
     /// Whether each call gets a fresh instance or a session reuses one.
-    #[serde(default)]
     pub instance: InstanceMode,
+}
+
+/// The manifest as TOML spells it, its capabilities still names and its
+/// capability sections set aside for their capabilities.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ManifestFile {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    limits: Option<ManifestLimits>,
+    #[serde(default)]
+    capabilities: CapabilityNames,
+    #[serde(default)]
+    instance: InstanceMode,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapabilityNames {
+    #[serde(default)]
+    required: Vec<Spanned<String>>,
+    #[serde(default)]
+    optional: Vec<Spanned<String>>,
 }
 
 /// How long a plugin's instances live.
@@ -44,55 +69,25 @@ pub enum InstanceMode {
 /// What a plugin declares it needs. A component may import only the
 /// interfaces of the capabilities declared here (plus the always-granted
 /// ones).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, Default)]
 pub struct ManifestCapabilities {
     /// Without these the plugin cannot work: if the policy does not grant
     /// one, the plugin is not loaded.
-    #[serde(default)]
     pub required: Vec<Capability>,
     /// The plugin copes without these: if the policy does not grant one, the
     /// plugin loads and each use of it answers `denied`.
-    #[serde(default)]
     pub optional: Vec<Capability>,
-    /// Parameters of the `files` capability.
-    #[serde(default)]
-    pub files: Option<FilesParams>,
-    /// Parameters of the `env` capability.
-    #[serde(default)]
-    pub env: Option<EnvParams>,
-    /// Parameters of the `keyvalue` capability.
-    #[serde(default)]
-    pub keyvalue: Option<KeyValueParams>,
-    /// Parameters of the `http` capability.
-    #[serde(default)]
-    pub http: Option<HttpParams>,
-    /// Parameters of the `secrets` capability.
-    #[serde(default)]
-    pub secrets: Option<SecretsParams>,
+    /// Each declared capability's section (`[capabilities.<name>]`), as its
+    /// capability parsed it.
+    pub params: BTreeMap<Capability, ParamsRef>,
 }
 
-/// `[capabilities.keyvalue]`: the namespaces the plugin keeps entries in.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct KeyValueParams {
-    pub namespaces: Vec<String>,
-}
-
-/// `[capabilities.files]`: host directories the plugin reads.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct FilesParams {
-    /// Absolute host directories, each visible to the plugin read-only at
-    /// the same path.
-    pub read_only: Vec<std::path::PathBuf>,
-}
-
-/// `[capabilities.env]`: host environment variables the plugin sees.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct EnvParams {
-    pub variables: Vec<String>,
+impl PartialEq for ManifestCapabilities {
+    fn eq(&self, other: &Self) -> bool {
+        self.required == other.required
+            && self.optional == other.optional
+            && same_params(&self.params, &other.params)
+    }
 }
 
 impl ManifestCapabilities {
@@ -103,6 +98,11 @@ impl ManifestCapabilities {
 
     pub fn declares(&self, capability: Capability) -> bool {
         self.declared().any(|c| c == capability)
+    }
+
+    /// The section of `capability`, as its capability parsed it.
+    pub fn params(&self, capability: Capability) -> Option<&dyn crate::capability::Params> {
+        self.params.get(&capability).map(|p| &**p)
     }
 }
 
@@ -122,26 +122,53 @@ pub struct ManifestLimits {
 }
 
 impl PluginManifest {
-    /// Parse and validate manifest text. `expected_name` is the file stem.
-    pub fn parse(text: &str, expected_name: &str) -> Result<Self, String> {
-        let manifest: PluginManifest =
-            toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
-        if !is_valid_plugin_name(&manifest.name) {
+    /// Parse and validate manifest text. `expected_name` is the file stem;
+    /// `capabilities` are the host's, each parsing its own section.
+    pub fn parse(
+        text: &str,
+        expected_name: &str,
+        capabilities: &dyn CapabilitySet,
+    ) -> Result<Self, String> {
+        let toml_error = |e: &toml::de::Error| describe_toml_error(text, e);
+        let document = DeTable::parse(text).map_err(|e| toml_error(&e))?;
+        let span = document.span();
+        let mut table = document.into_inner();
+        let mut sections = Vec::new();
+        if let Some(caps) = table.get_mut("capabilities")
+            && let DeValue::Table(caps) = caps.get_mut()
+        {
+            let names: Vec<String> = caps
+                .keys()
+                .map(|k| k.get_ref().to_string())
+                .filter(|k| k != "required" && k != "optional")
+                .collect();
+            for name in names {
+                sections.extend(caps.remove_entry(name.as_str()));
+            }
+        }
+        let file: ManifestFile =
+            crate::capability::from_toml(Spanned::new(span, DeValue::Table(table)))
+                .map_err(|e| toml_error(&e))?;
+        if !is_valid_plugin_name(&file.name) {
             return Err(format!(
                 "name `{}` is not a valid plugin name (1-64 of a-z, 0-9, `-`, `_`, starting with a letter)",
-                manifest.name
+                file.name
             ));
         }
-        if manifest.name != expected_name {
+        if file.name != expected_name {
             return Err(format!(
                 "name `{}` does not match the file name `{expected_name}`",
-                manifest.name
+                file.name
             ));
         }
-        if manifest.version.trim().is_empty() {
+        if file.version.trim().is_empty() {
             return Err("version must not be empty".into());
         }
-        let caps = &manifest.capabilities;
+        let mut caps = ManifestCapabilities {
+            required: resolve_names(text, file.capabilities.required, capabilities)?,
+            optional: resolve_names(text, file.capabilities.optional, capabilities)?,
+            params: BTreeMap::new(),
+        };
         for (i, c) in caps.declared().enumerate() {
             if caps.declared().take(i).any(|earlier| earlier == c) {
                 return Err(format!(
@@ -149,8 +176,36 @@ impl PluginManifest {
                 ));
             }
         }
-        check_capability_params(caps)?;
-        if let Some(limits) = &manifest.limits {
+        for (name, section) in sections {
+            let line = line_of(text, name.span().start);
+            let Some(kind) = capabilities.kind(name.get_ref()) else {
+                return Err(format!(
+                    "line {line}: unknown field `{}` in [capabilities]",
+                    name.get_ref()
+                ));
+            };
+            let c = kind.id();
+            if kind.section_lists().is_some() && !caps.declares(c) {
+                return Err(format!(
+                    "[capabilities.{c}] is set but `{c}` is not declared"
+                ));
+            }
+            let params = kind.declaration(section).map_err(|problem| match problem {
+                TomlProblem::Toml(e) => toml_error(&e),
+                TomlProblem::Message(m) => m,
+            })?;
+            caps.params.insert(c, params);
+        }
+        for c in caps.declared() {
+            if let Some(lists) = capabilities.kind_of(c).and_then(|k| k.section_lists())
+                && !caps.params.contains_key(&c)
+            {
+                return Err(format!(
+                    "`{c}` is declared but [capabilities.{c}] lists no {lists}"
+                ));
+            }
+        }
+        if let Some(limits) = &file.limits {
             if limits.memory_mib == Some(0) {
                 return Err("limits.memory-mib must be at least 1".into());
             }
@@ -164,104 +219,22 @@ impl PluginManifest {
                 return Err("limits.fuel must be at least 1".into());
             }
         }
-        Ok(manifest)
+        Ok(PluginManifest {
+            name: file.name,
+            version: file.version,
+            description: file.description,
+            limits: file.limits,
+            capabilities: caps,
+            instance: file.instance,
+        })
     }
-}
-
-/// A capability's parameters go with declaring it: a section without the
-/// capability, or the capability without its section, is refused.
-fn check_capability_params(caps: &ManifestCapabilities) -> Result<(), String> {
-    fn section<T>(
-        caps: &ManifestCapabilities,
-        capability: Capability,
-        params: &Option<T>,
-        lists_no: &str,
-        check: impl FnOnce(&T) -> Result<(), String>,
-    ) -> Result<(), String> {
-        match (params, caps.declares(capability)) {
-            (Some(p), true) => check(p),
-            (Some(_), false) => Err(format!(
-                "[capabilities.{capability}] is set but `{capability}` is not declared"
-            )),
-            (None, true) => Err(format!(
-                "`{capability}` is declared but [capabilities.{capability}] lists no {lists_no}"
-            )),
-            (None, false) => Ok(()),
-        }
-    }
-    section(caps, Capability::Files, &caps.files, "directory", |files| {
-        if files.read_only.is_empty() {
-            return Err("capabilities.files.read-only lists no directory".into());
-        }
-        match files.read_only.iter().find(|p| !p.is_absolute()) {
-            Some(p) => Err(format!(
-                "capabilities.files.read-only: `{}` is not an absolute path",
-                p.display()
-            )),
-            None => Ok(()),
-        }
-    })?;
-    section(
-        caps,
-        Capability::Env,
-        &caps.env,
-        "variable",
-        |env| match env
-            .variables
-            .iter()
-            .find(|v| v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        {
-            Some(v) => Err(format!(
-                "capabilities.env.variables: `{v}` is not a variable name"
-            )),
-            None => Ok(()),
-        },
-    )?;
-    section(
-        caps,
-        Capability::KeyValue,
-        &caps.keyvalue,
-        "namespace",
-        |kv| {
-            if kv.namespaces.is_empty() {
-                return Err("capabilities.keyvalue.namespaces lists no namespace".into());
-            }
-            match kv.namespaces.iter().find(|n| {
-                n.is_empty()
-                    || n.len() > 64
-                    || !n
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-            }) {
-                Some(n) => Err(format!(
-                    "capabilities.keyvalue.namespaces: `{n}` is not a namespace (1-64 letters, digits, `_`, `-`, `.`)"
-                )),
-                None => Ok(()),
-            }
-        },
-    )?;
-    section(
-        caps,
-        Capability::Http,
-        &caps.http,
-        "origin",
-        HttpParams::check,
-    )?;
-    section(
-        caps,
-        Capability::Secrets,
-        &caps.secrets,
-        "secret",
-        SecretsParams::check,
-    )
 }
 
 /// A TOML error as one line: `line N: message`.
 pub fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     match error.span() {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}: {}", error.message())
+            format!("line {}: {}", line_of(text, span.start), error.message())
         }
         None => error.message().to_string(),
     }
@@ -278,17 +251,22 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capabilities::{roots::ROOTS, sampling::SAMPLING, session_state::SESSION_STATE};
+
+    fn parse(text: &str, expected_name: &str) -> Result<PluginManifest, String> {
+        PluginManifest::parse(text, expected_name, crate::capabilities::registry())
+    }
 
     #[test]
     fn parses_a_minimal_manifest() {
-        let m = PluginManifest::parse("name = \"hello\"\nversion = \"0.1.0\"\n", "hello").unwrap();
+        let m = parse("name = \"hello\"\nversion = \"0.1.0\"\n", "hello").unwrap();
         assert_eq!(m.name, "hello");
         assert_eq!(m.limits, None);
     }
 
     #[test]
     fn parses_limits() {
-        let m = PluginManifest::parse(
+        let m = parse(
             "name = \"a\"\nversion = \"1\"\n[limits]\nmemory-mib = 16\ntimeout-ms = 250\n",
             "a",
         )
@@ -306,23 +284,22 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields_naming_them() {
-        let err = PluginManifest::parse("name = \"a\"\nversion = \"1\"\ncolour = \"red\"\n", "a")
-            .unwrap_err();
+        let err = parse("name = \"a\"\nversion = \"1\"\ncolour = \"red\"\n", "a").unwrap_err();
         assert!(err.starts_with("line 3: unknown field `colour`"), "{err}");
     }
 
     #[test]
     fn parses_capabilities_and_refuses_unknown_or_repeated_ones() {
-        let m = PluginManifest::parse(
+        let m = parse(
             "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"sampling\"]\noptional = [\"session-state\"]\n",
             "a",
         )
         .unwrap();
-        assert_eq!(m.capabilities.required, vec![Capability::Sampling]);
-        assert!(m.capabilities.declares(Capability::SessionState));
-        assert!(!m.capabilities.declares(Capability::Roots));
+        assert_eq!(m.capabilities.required, vec![SAMPLING]);
+        assert!(m.capabilities.declares(SESSION_STATE));
+        assert!(!m.capabilities.declares(ROOTS));
 
-        let err = PluginManifest::parse(
+        let err = parse(
             "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"network\"]\n",
             "a",
         )
@@ -331,7 +308,7 @@ mod tests {
             err.starts_with("line 4: unknown variant `network`"),
             "{err}"
         );
-        let err = PluginManifest::parse(
+        let err = parse(
             "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"roots\"]\noptional = [\"roots\"]\n",
             "a",
         )
@@ -344,19 +321,19 @@ mod tests {
 
     #[test]
     fn rejects_a_name_that_differs_from_the_file() {
-        let err = PluginManifest::parse("name = \"a\"\nversion = \"1\"\n", "b").unwrap_err();
+        let err = parse("name = \"a\"\nversion = \"1\"\n", "b").unwrap_err();
         assert!(err.contains("does not match the file name `b`"), "{err}");
     }
 
     #[test]
     fn rejects_missing_version_and_bad_names() {
         assert!(
-            PluginManifest::parse("name = \"a\"\n", "a")
+            parse("name = \"a\"\n", "a")
                 .unwrap_err()
                 .contains("missing field `version`")
         );
         assert!(
-            PluginManifest::parse("name = \"A b\"\nversion = \"1\"\n", "A b")
+            parse("name = \"A b\"\nversion = \"1\"\n", "A b")
                 .unwrap_err()
                 .contains("not a valid plugin name")
         );
@@ -367,7 +344,9 @@ mod tests {
 /// every `invalid-*.toml` is refused with the text in its `.expected` file.
 #[cfg(test)]
 mod golden {
-    use super::PluginManifest;
+    fn parse(text: &str, expected_name: &str) -> Result<super::PluginManifest, String> {
+        super::PluginManifest::parse(text, expected_name, crate::capabilities::registry())
+    }
 
     #[test]
     fn golden_manifests() {
@@ -381,7 +360,7 @@ mod golden {
             }
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
             let text = std::fs::read_to_string(&path).unwrap();
-            let parsed = PluginManifest::parse(&text, &stem);
+            let parsed = parse(&text, &stem);
             if stem.starts_with("valid-") {
                 assert!(parsed.is_ok(), "{stem}: {parsed:?}");
             } else {
@@ -401,7 +380,9 @@ mod golden {
 
 #[cfg(test)]
 mod properties {
-    use super::PluginManifest;
+    fn parse(text: &str, expected_name: &str) -> Result<super::PluginManifest, String> {
+        super::PluginManifest::parse(text, expected_name, crate::capabilities::registry())
+    }
     use crate::test_strategies::{CASES, text_from};
     use proptest::prelude::*;
 
@@ -441,7 +422,7 @@ mod properties {
         /// a panic.
         #[test]
         fn manifests_parse_or_name_the_problem(text in text_from(FRAGMENTS, 12)) {
-            if let Err(problem) = PluginManifest::parse(&text, "p") {
+            if let Err(problem) = parse(&text, "p") {
                 prop_assert!(!problem.trim().is_empty());
             }
         }

@@ -142,12 +142,13 @@ impl Plugin {
             .unwrap_or_default()
             .to_string();
         let manifest_text = read_to_string(manifest_path).await?;
-        let manifest = PluginManifest::parse(&manifest_text, &stem).map_err(|message| {
-            LoadError::Manifest {
-                path: manifest_path.to_path_buf(),
-                message,
-            }
-        })?;
+        let manifest =
+            PluginManifest::parse(&manifest_text, &stem, crate::capabilities::registry()).map_err(
+                |message| LoadError::Manifest {
+                    path: manifest_path.to_path_buf(),
+                    message,
+                },
+            )?;
         let bytes = tokio::fs::read(wasm_path)
             .await
             .map_err(|source| LoadError::Read {

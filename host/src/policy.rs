@@ -38,12 +38,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
-use crate::capabilities::Capability;
-use crate::capabilities::http::{HttpCeilings, HttpGrant, OriginPattern};
+use crate::capability::{
+    Capability, CapabilitySet, Narrowing, Params, ParamsRef, TomlProblem, from_toml, line_of,
+    resolve_names, same_params,
+};
 use crate::limits::PluginLimits;
 use crate::manifest::{ManifestCapabilities, describe_toml_error};
-use crate::state::Quota;
 
 /// What the policy does with capabilities no rule names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -54,40 +57,41 @@ pub enum DefaultGrant {
     Deny,
 }
 
+/// The file's top level, its `[[rule]]` tables set aside.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct PolicyFile {
     #[serde(default)]
     default: Option<DefaultGrant>,
-    #[serde(default)]
-    rule: Vec<RuleFile>,
 }
 
+/// The keys every rule may have; the others belong to capabilities.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RuleFile {
-    plugins: toml::Spanned<String>,
+    plugins: Spanned<String>,
     #[serde(default)]
-    grant: Vec<Capability>,
+    grant: Vec<Spanned<String>>,
     #[serde(default)]
-    deny: Vec<Capability>,
+    deny: Vec<Spanned<String>>,
     max_memory_mib: Option<u64>,
     max_timeout_ms: Option<u64>,
     max_concurrent: Option<u32>,
     max_fuel: Option<u64>,
-    files_read_only: Option<Vec<PathBuf>>,
-    env_variables: Option<Vec<String>>,
-    http_allow: Option<Vec<OriginPattern>>,
-    http_credentials: Option<Vec<String>>,
-    http_allow_private: Option<bool>,
-    max_http_response_kib: Option<u64>,
-    secret_names: Option<Vec<String>>,
-    keyvalue_quota_entries: Option<u64>,
-    keyvalue_quota_kib: Option<u64>,
 }
 
+const RULE_KEYS: &[&str] = &[
+    "plugins",
+    "grant",
+    "deny",
+    "max-memory-mib",
+    "max-timeout-ms",
+    "max-concurrent",
+    "max-fuel",
+];
+
 /// One rule, with where it was written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub plugins: String,
     pub line: usize,
@@ -97,38 +101,28 @@ pub struct Rule {
     pub max_timeout_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
     pub max_fuel: Option<u64>,
-    /// When this rule grants `files`: the host directories it allows (a
-    /// declared directory is granted if it is one of these or inside one);
-    /// `None` allows every declared directory.
-    pub files_read_only: Option<Vec<PathBuf>>,
-    /// When this rule grants `env`: the variables it allows; `None` allows
-    /// every declared variable.
-    pub env_variables: Option<Vec<String>>,
-    /// When this rule grants `http`: the origins it allows (each declared
-    /// origin is narrowed to its part within these); `None` allows every
-    /// declared origin.
-    pub http_allow: Option<Vec<OriginPattern>>,
-    /// When this rule grants `http`: the secrets whose declared credentials
-    /// may be sent; `None` allows every declared credential.
-    pub http_credentials: Option<Vec<String>>,
-    /// When this rule grants `http`: whether names may resolve to the
-    /// host's own networks (loopback, private, link-local, ...).
-    pub http_allow_private: bool,
-    /// When this rule grants `http`: the largest response body a manifest
-    /// may ask for, in KiB.
-    pub max_http_response_kib: Option<u64>,
-    /// When this rule grants `secrets`: the names the plugin may read;
-    /// `None` allows every declared name.
-    pub secret_names: Option<Vec<String>>,
-    /// The entries a plugin may keep in its key-value namespaces.
-    pub keyvalue_quota_entries: Option<u64>,
-    /// The KiB of keys and values a plugin may keep in its key-value
-    /// namespaces.
-    pub keyvalue_quota_kib: Option<u64>,
+    /// What the rule says of each capability with keys of its own (the
+    /// directories `files` may reach, the origins `http` may, ...), as the
+    /// capability parsed it.
+    pub params: BTreeMap<Capability, ParamsRef>,
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Self) -> bool {
+        self.plugins == other.plugins
+            && self.line == other.line
+            && self.grant == other.grant
+            && self.deny == other.deny
+            && self.max_memory_mib == other.max_memory_mib
+            && self.max_timeout_ms == other.max_timeout_ms
+            && self.max_concurrent == other.max_concurrent
+            && self.max_fuel == other.max_fuel
+            && same_params(&self.params, &other.params)
+    }
 }
 
 /// The operator's policy.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone)]
 pub struct Policy {
     /// The file it came from; `None` for the built-in default.
     pub source: Option<PathBuf>,
@@ -139,20 +133,28 @@ pub struct Policy {
     /// granted a directory holding one of them or lying inside one, whatever
     /// a rule says. Not part of the file; the host sets it.
     pub protected: Vec<PathBuf>,
+    /// The host's capabilities, which parsed the rules and narrow grants.
+    capabilities: &'static dyn CapabilitySet,
 }
 
-/// A host directory a plugin reads: where the plugin sees it (the declared
-/// path, `.` and `..` resolved) and the directory it really is (every
-/// symbolic link resolved).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantedDir {
-    pub guest: PathBuf,
-    pub host: PathBuf,
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("source", &self.source)
+            .field("default", &self.default)
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
 }
 
-/// The prefix of the host's own environment variables, never visible to a
-/// plugin.
-pub const HOST_VARIABLE_PREFIX: &str = "MCP_WASM_HOST_";
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+            && self.default == other.default
+            && self.rules == other.rules
+            && self.protected == other.protected
+    }
+}
 
 /// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -200,7 +202,7 @@ impl fmt::Display for Decider {
 }
 
 /// What the policy grants one plugin.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Grants {
     pub granted: BTreeMap<Capability, Decider>,
     pub refused: BTreeMap<Capability, Decider>,
@@ -208,31 +210,38 @@ pub struct Grants {
     pub max_timeout_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
     pub max_fuel: Option<u64>,
-    /// Host directories the plugin reads (when `files` is granted).
-    pub files: Vec<GrantedDir>,
-    /// Environment variables the plugin sees (when `env` is granted).
-    pub env: Vec<String>,
-    /// Key-value namespaces the plugin uses (when `keyvalue` is granted).
-    pub namespaces: Vec<String>,
-    /// What the plugin may keep in them, together.
-    pub keyvalue_quota: Quota,
-    /// Origins and credentials of outbound HTTP (when `http` is granted).
-    pub http: HttpGrant,
-    /// Secrets the plugin reads (when `secrets` is granted).
-    pub secrets: Vec<String>,
+    /// What each granted capability reaches, as it narrowed its
+    /// declaration (directories, origins, namespaces, ...).
+    pub params: BTreeMap<Capability, ParamsRef>,
     /// What a granted capability's declaration asked for and does not get,
     /// each with the reason (for the load log and `plugin check`).
     pub withheld: Vec<String>,
 }
 
-impl Grants {
-    /// Everything declared is granted (no policy, or tests).
-    pub fn all_declared(declared: &ManifestCapabilities) -> Self {
-        Policy::default().evaluate("", declared)
+impl PartialEq for Grants {
+    fn eq(&self, other: &Self) -> bool {
+        self.granted == other.granted
+            && self.refused == other.refused
+            && self.max_memory_mib == other.max_memory_mib
+            && self.max_timeout_ms == other.max_timeout_ms
+            && self.max_concurrent == other.max_concurrent
+            && self.max_fuel == other.max_fuel
+            && same_params(&self.params, &other.params)
+            && self.withheld == other.withheld
     }
+}
 
+impl Grants {
     pub fn allows(&self, capability: Capability) -> bool {
         self.granted.contains_key(&capability)
+    }
+
+    /// What the granted `capability` reaches, as the type it narrowed its
+    /// declaration into.
+    pub fn params<T: 'static>(&self, capability: Capability) -> Option<&T> {
+        self.params
+            .get(&capability)
+            .and_then(|p| crate::capability::downcast(&**p))
     }
 
     /// Why a capability is not available, for the guest's `denied`.
@@ -301,62 +310,66 @@ pub fn normalized(path: &Path) -> PathBuf {
 }
 
 impl Policy {
-    /// A declared directory as granted under the policy roots `roots`: it
-    /// must resolve (`..` and symbolic links followed) to a directory
-    /// inside a resolved root, and neither hold nor lie inside one of the
-    /// host's own files. `Err` says why not.
-    fn grant_directory(&self, dir: &Path, roots: &[PathBuf]) -> Result<GrantedDir, String> {
-        let host = std::fs::canonicalize(dir)
-            .map_err(|e| format!("cannot be resolved on this host ({e})"))?;
-        if !host.is_dir() {
-            return Err(format!("resolves to {}, not a directory", host.display()));
+    /// The policy with no file: what is declared is granted, except the
+    /// capabilities that need a rule.
+    pub fn grant_declared(capabilities: &'static dyn CapabilitySet) -> Self {
+        Policy {
+            source: None,
+            default: DefaultGrant::GrantDeclared,
+            rules: Vec::new(),
+            protected: Vec::new(),
+            capabilities,
         }
-        let inside_a_root = roots
-            .iter()
-            .any(|root| std::fs::canonicalize(root).is_ok_and(|root| host.starts_with(root)));
-        if !inside_a_root {
-            let allowed: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-            return Err(format!(
-                "resolves to {}, which is not inside the rule's files-read-only [{}]",
-                host.display(),
-                allowed.join(", ")
-            ));
-        }
-        if let Some(own) = self
-            .protected
-            .iter()
-            .find(|own| own.starts_with(&host) || host.starts_with(own))
-        {
-            return Err(format!(
-                "resolves to {}, which would reach the host's own {}",
-                host.display(),
-                own.display()
-            ));
-        }
-        Ok(GrantedDir {
-            guest: normalized(dir),
-            host,
-        })
     }
 
     /// Read and check a policy file.
-    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+    pub fn load(
+        path: &Path,
+        capabilities: &'static dyn CapabilitySet,
+    ) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, Some(path))
+        Self::parse(&text, Some(path), capabilities)
     }
 
-    pub fn parse(text: &str, path: Option<&Path>) -> Result<Self, PolicyError> {
+    pub fn parse(
+        text: &str,
+        path: Option<&Path>,
+        capabilities: &'static dyn CapabilitySet,
+    ) -> Result<Self, PolicyError> {
         let shown = path.map_or_else(|| PathBuf::from("(policy)"), Path::to_path_buf);
         let invalid = |message: String| PolicyError::Invalid {
             path: shown.clone(),
             message,
         };
+        let toml_error = |e: &toml::de::Error| invalid(describe_toml_error(text, e));
+        let document = DeTable::parse(text).map_err(|e| toml_error(&e))?;
+        let span = document.span();
+        let mut top = document.into_inner();
+        let mut tables = Vec::new();
+        if let Some(rules) = top.remove("rule") {
+            let line = line_of(text, rules.span().start);
+            let not_tables = || {
+                invalid(format!(
+                    "line {line}: `rule` must be tables, written [[rule]]"
+                ))
+            };
+            let DeValue::Array(items) = rules.into_inner() else {
+                return Err(not_tables());
+            };
+            for item in items.iter() {
+                let item_span = item.span();
+                match item.get_ref() {
+                    DeValue::Table(table) => tables.push(Spanned::new(item_span, table.clone())),
+                    _ => return Err(not_tables()),
+                }
+            }
+        }
         let file: PolicyFile =
-            toml::from_str(text).map_err(|e| invalid(describe_toml_error(text, &e)))?;
-        if file.default.is_none() && file.rule.is_empty() {
+            from_toml(Spanned::new(span, DeValue::Table(top))).map_err(|e| toml_error(&e))?;
+        if file.default.is_none() && tables.is_empty() {
             // Most likely a file caught between being emptied and written.
             return Err(invalid(
                 "the policy is empty; write at least `default = \"grant-declared\"` or \
@@ -365,85 +378,22 @@ impl Policy {
                     .into(),
             ));
         }
-        let mut rules = Vec::with_capacity(file.rule.len());
-        for r in file.rule {
-            let line = text[..r.plugins.span().start.min(text.len())]
-                .matches('\n')
-                .count()
-                + 1;
-            let plugins = r.plugins.into_inner();
-            if plugins.is_empty() {
-                return Err(invalid(format!("line {line}: `plugins` must not be empty")));
-            }
-            if let Some(c) = r.grant.iter().find(|c| r.deny.contains(c)) {
-                return Err(invalid(format!(
-                    "line {line}: capability `{c}` is both granted and denied by the same rule"
-                )));
-            }
-            for (capability, list, named) in [
-                (
-                    Capability::Files,
-                    "files-read-only",
-                    r.files_read_only.is_some(),
-                ),
-                (Capability::Env, "env-variables", r.env_variables.is_some()),
-            ] {
-                if r.grant.contains(&capability) && !named {
-                    return Err(invalid(format!(
-                        "line {line}: a rule that grants `{capability}` must say what it \
-                         allows with `{list}` (an empty list allows nothing)"
-                    )));
-                }
-            }
-            if let Some(p) = r
-                .files_read_only
-                .iter()
-                .flatten()
-                .find(|p| !p.is_absolute())
-            {
-                return Err(invalid(format!(
-                    "line {line}: files-read-only: `{}` is not an absolute path",
-                    p.display()
-                )));
-            }
-            if r.max_memory_mib == Some(0)
-                || r.max_timeout_ms == Some(0)
-                || r.max_concurrent == Some(0)
-                || r.max_fuel == Some(0)
-                || r.max_http_response_kib == Some(0)
-                || r.keyvalue_quota_entries == Some(0)
-                || r.keyvalue_quota_kib == Some(0)
-            {
-                return Err(invalid(format!(
-                    "line {line}: a ceiling or quota must be at least 1"
-                )));
-            }
-            rules.push(Rule {
-                plugins,
-                line,
-                grant: r.grant,
-                deny: r.deny,
-                max_memory_mib: r.max_memory_mib,
-                max_timeout_ms: r.max_timeout_ms,
-                max_concurrent: r.max_concurrent,
-                max_fuel: r.max_fuel,
-                files_read_only: r.files_read_only,
-                env_variables: r.env_variables,
-                http_allow: r.http_allow,
-                http_credentials: r.http_credentials,
-                http_allow_private: r.http_allow_private.unwrap_or(false),
-                max_http_response_kib: r.max_http_response_kib,
-                secret_names: r.secret_names,
-                keyvalue_quota_entries: r.keyvalue_quota_entries,
-                keyvalue_quota_kib: r.keyvalue_quota_kib,
-            });
+        let mut rules = Vec::with_capacity(tables.len());
+        for table in tables {
+            rules.push(parse_rule(text, table, capabilities).map_err(invalid)?);
         }
         Ok(Self {
             source: path.map(Path::to_path_buf),
             default: file.default.unwrap_or_default(),
             rules,
             protected: Vec::new(),
+            capabilities,
         })
+    }
+
+    /// The host's capabilities this policy knows.
+    pub fn capabilities(&self) -> &'static dyn CapabilitySet {
+        self.capabilities
     }
 
     /// This policy, never granting the host's own `paths` (each resolved
@@ -482,6 +432,9 @@ impl Policy {
             .collect();
         let mut grants = Grants::default();
         for capability in declared.declared() {
+            let Some(kind) = self.capabilities.kind_of(capability) else {
+                continue;
+            };
             let decided = matching.iter().find_map(|(i, r)| {
                 let decider = Decider::Rule {
                     number: i + 1,
@@ -497,7 +450,7 @@ impl Policy {
                 }
             });
             let (granted, decider, rule) = decided.unwrap_or((
-                self.default == DefaultGrant::GrantDeclared && capability.granted_by_default(),
+                self.default == DefaultGrant::GrantDeclared && kind.granted_by_default(),
                 Decider::Default(self.default),
                 None,
             ));
@@ -506,80 +459,22 @@ impl Policy {
                 continue;
             }
             grants.granted.insert(capability, decider);
-            match capability {
-                Capability::Files => {
-                    let roots = rule
-                        .and_then(|r| r.files_read_only.as_deref())
-                        .unwrap_or_default();
-                    for dir in declared.files.iter().flat_map(|f| &f.read_only) {
-                        match self.grant_directory(dir, roots) {
-                            Ok(granted) => grants.files.push(granted),
-                            Err(why) => grants
-                                .withheld
-                                .push(format!("files: `{}` {why}", dir.display())),
-                        }
-                    }
-                }
-                Capability::Env => {
-                    let allowed = rule
-                        .and_then(|r| r.env_variables.as_deref())
-                        .unwrap_or_default();
-                    for name in declared.env.iter().flat_map(|e| &e.variables) {
-                        if name.starts_with(HOST_VARIABLE_PREFIX) {
-                            grants.withheld.push(format!(
-                                "env: `{name}` is one of the host's own variables \
-                                 ({HOST_VARIABLE_PREFIX}*), never visible to plugins"
-                            ));
-                        } else if allowed.contains(name) {
-                            grants.env.push(name.clone());
-                        } else {
-                            grants
-                                .withheld
-                                .push(format!("env: `{name}` is not in the rule's env-variables"));
-                        }
-                    }
-                }
-                Capability::KeyValue => {
-                    grants.namespaces = declared
-                        .keyvalue
-                        .iter()
-                        .flat_map(|k| k.namespaces.iter().cloned())
-                        .collect();
-                    let lowest = |f: fn(&Rule) -> Option<u64>| {
-                        matching.iter().filter_map(|(_, r)| f(r)).min()
-                    };
-                    grants.keyvalue_quota = Quota {
-                        entries: lowest(|r| r.keyvalue_quota_entries)
-                            .unwrap_or(Quota::DEFAULT.entries),
-                        bytes: lowest(|r| r.keyvalue_quota_kib)
-                            .map_or(Quota::DEFAULT.bytes, |kib| kib.saturating_mul(1024)),
-                    };
-                }
-                Capability::Http => {
-                    if let Some(http) = &declared.http {
-                        grants.http = HttpGrant::narrowed(
-                            http,
-                            rule.and_then(|r| r.http_allow.as_deref()),
-                            rule.and_then(|r| r.http_credentials.as_deref()),
-                            HttpCeilings {
-                                max_response_kib: rule.and_then(|r| r.max_http_response_kib),
-                                allow_private: rule.is_some_and(|r| r.http_allow_private),
-                            },
-                        );
-                    }
-                }
-                Capability::Secrets => {
-                    let allowed = rule.and_then(|r| r.secret_names.as_ref());
-                    grants.secrets = declared
-                        .secrets
-                        .iter()
-                        .flat_map(|s| &s.names)
-                        .filter(|n| allowed.is_none_or(|a| a.contains(n)))
-                        .cloned()
-                        .collect();
-                }
-                _ => {}
+            fn rule_params(r: &Rule, capability: Capability) -> Option<&dyn Params> {
+                r.params.get(&capability).map(|p| &**p)
             }
+            let narrowed = kind.narrow(Narrowing {
+                declared: declared.params(capability),
+                granting_rule: rule.and_then(|r| rule_params(r, capability)),
+                matching_rules: matching
+                    .iter()
+                    .filter_map(|(_, r)| rule_params(r, capability))
+                    .collect(),
+                protected: &self.protected,
+            });
+            if let Some(grant) = narrowed.grant {
+                grants.params.insert(capability, grant);
+            }
+            grants.withheld.extend(narrowed.withheld);
         }
         let lowest = |f: fn(&Rule) -> Option<u64>| matching.iter().filter_map(|(_, r)| f(r)).min();
         grants.max_memory_mib = lowest(|r| r.max_memory_mib);
@@ -590,208 +485,95 @@ impl Policy {
     }
 }
 
+/// One `[[rule]]`: its own keys, then each capability's.
+fn parse_rule(
+    text: &str,
+    table: Spanned<DeTable<'_>>,
+    capabilities: &dyn CapabilitySet,
+) -> Result<Rule, String> {
+    let span = table.span();
+    let mut own = DeTable::new();
+    let mut claimed: BTreeMap<Capability, DeTable<'_>> = BTreeMap::new();
+    for (key, value) in table.into_inner() {
+        let name = key.get_ref().to_string();
+        if RULE_KEYS.contains(&name.as_str()) {
+            own.insert(key, value);
+            continue;
+        }
+        match capabilities
+            .kinds()
+            .iter()
+            .find(|k| k.rule_keys().contains(&name.as_str()))
+        {
+            Some(kind) => {
+                claimed.entry(kind.id()).or_default().insert(key, value);
+            }
+            None => {
+                return Err(format!(
+                    "line {}: unknown field `{name}`",
+                    line_of(text, key.span().start)
+                ));
+            }
+        }
+    }
+    let r: RuleFile = from_toml(Spanned::new(span.clone(), DeValue::Table(own)))
+        .map_err(|e| describe_toml_error(text, &e))?;
+    let line = line_of(text, r.plugins.span().start);
+    let plugins = r.plugins.into_inner();
+    if plugins.is_empty() {
+        return Err(format!("line {line}: `plugins` must not be empty"));
+    }
+    let grant = resolve_names(text, r.grant, capabilities)?;
+    let deny = resolve_names(text, r.deny, capabilities)?;
+    if let Some(c) = grant.iter().find(|c| deny.contains(c)) {
+        return Err(format!(
+            "line {line}: capability `{c}` is both granted and denied by the same rule"
+        ));
+    }
+    if r.max_memory_mib == Some(0)
+        || r.max_timeout_ms == Some(0)
+        || r.max_concurrent == Some(0)
+        || r.max_fuel == Some(0)
+    {
+        return Err(format!(
+            "line {line}: a ceiling or quota must be at least 1"
+        ));
+    }
+    let mut params = BTreeMap::new();
+    for kind in capabilities.kinds() {
+        let keys = claimed.remove(&kind.id()).unwrap_or_default();
+        let parsed = kind
+            .rule(
+                Spanned::new(span.clone(), DeValue::Table(keys)),
+                grant.contains(&kind.id()),
+            )
+            .map_err(|problem| match problem {
+                TomlProblem::Toml(e) => describe_toml_error(text, &e),
+                TomlProblem::Message(m) => format!("line {line}: {m}"),
+            })?;
+        if let Some(p) = parsed {
+            params.insert(kind.id(), p);
+        }
+    }
+    Ok(Rule {
+        plugins,
+        line,
+        grant,
+        deny,
+        max_memory_mib: r.max_memory_mib,
+        max_timeout_ms: r.max_timeout_ms,
+        max_concurrent: r.max_concurrent,
+        max_fuel: r.max_fuel,
+        params,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn declared(required: &[Capability], optional: &[Capability]) -> ManifestCapabilities {
-        ManifestCapabilities {
-            required: required.to_vec(),
-            optional: optional.to_vec(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn files_and_env_need_a_rule_that_may_narrow_them() {
-        let mut d = declared(&[], &[Capability::Files, Capability::Env]);
-        d.files = Some(crate::manifest::FilesParams {
-            read_only: vec!["/srv/docs".into(), "/etc".into()],
-        });
-        d.env = Some(crate::manifest::EnvParams {
-            variables: vec!["LANG".into(), "SECRET".into()],
-        });
-        let none = Policy::default().evaluate("p", &d);
-        assert!(!none.allows(Capability::Files) && !none.allows(Capability::Env));
-        assert!(none.files.is_empty() && none.env.is_empty());
-        let policy = Policy::parse(
-            "[[rule]]\nplugins = \"p\"\ngrant = [\"files\", \"env\"]\nfiles-read-only = [\"/srv\"]\nenv-variables = [\"LANG\"]\n",
-            None,
-        )
-        .unwrap();
-        let g = policy.evaluate("p", &d);
-        assert!(g.files.is_empty(), "neither directory exists here: {g:?}");
-        assert_eq!(g.env, vec!["LANG".to_string()]);
-        assert!(
-            g.withheld
-                .iter()
-                .any(|w| w.contains("env: `SECRET` is not in the rule's env-variables")),
-            "{:?}",
-            g.withheld
-        );
-    }
-
-    fn files_declaring(dirs: &[&Path]) -> ManifestCapabilities {
-        let mut d = declared(&[], &[Capability::Files]);
-        d.files = Some(crate::manifest::FilesParams {
-            read_only: dirs.iter().map(|p| p.to_path_buf()).collect(),
-        });
-        d
-    }
-
-    fn temp_tree(name: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("policy-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("ok/docs")).unwrap();
-        std::fs::create_dir_all(root.join("outside")).unwrap();
-        root
-    }
-
-    #[test]
-    fn declared_directories_resolve_inside_a_root_or_are_withheld() {
-        let root = temp_tree("resolve");
-        let policy = Policy::parse(
-            &format!(
-                "[[rule]]\nplugins = \"p\"\ngrant = [\"files\"]\nfiles-read-only = [\"{}\"]\n",
-                root.join("ok").display()
-            ),
-            None,
-        )
-        .unwrap();
-        // `..` climbing out of the root, spelled to start inside it.
-        let climbing = root.join("ok/../outside");
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(root.join("outside"), root.join("ok/link")).unwrap();
-        let linked = root.join("ok/link");
-        let missing = root.join("ok/missing");
-        let inside = root.join("ok/docs/../docs");
-        let g = policy.evaluate(
-            "p",
-            &files_declaring(&[&climbing, &linked, &missing, &inside]),
-        );
-        assert_eq!(
-            g.files,
-            vec![GrantedDir {
-                guest: root.join("ok/docs"),
-                host: std::fs::canonicalize(root.join("ok/docs")).unwrap(),
-            }]
-        );
-        let withheld = g.withheld.join("\n");
-        assert!(
-            withheld.contains("ok/../outside` resolves to")
-                && withheld.contains("not inside the rule's files-read-only"),
-            "{withheld}"
-        );
-        #[cfg(unix)]
-        assert!(withheld.contains("ok/link` resolves to"), "{withheld}");
-        assert!(
-            withheld.contains("ok/missing` cannot be resolved"),
-            "{withheld}"
-        );
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
-    fn the_hosts_own_files_are_never_granted() {
-        let root = temp_tree("own");
-        std::fs::create_dir_all(root.join("ok/data")).unwrap();
-        let policy = Policy::parse(
-            "[[rule]]\nplugins = \"p\"\ngrant = [\"files\"]\nfiles-read-only = [\"/\"]\n",
-            None,
-        )
-        .unwrap()
-        .protecting([root.join("ok/data"), root.join("outside/state.key")]);
-        let g = policy.evaluate(
-            "p",
-            &files_declaring(&[
-                &root.join("ok"),
-                &root.join("ok/data"),
-                &root.join("ok/docs"),
-            ]),
-        );
-        assert_eq!(g.files.len(), 1, "{g:?}");
-        assert!(g.files[0].guest.ends_with("ok/docs"));
-        let withheld = g.withheld.join("\n");
-        assert_eq!(
-            withheld.matches("would reach the host's own").count(),
-            2,
-            "{withheld}"
-        );
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
-    fn files_and_env_rules_must_name_their_lists() {
-        for (grant, list) in [("files", "files-read-only"), ("env", "env-variables")] {
-            let err = Policy::parse(
-                &format!("[[rule]]\nplugins = \"p\"\ngrant = [\"{grant}\"]\n"),
-                None,
-            )
-            .unwrap_err()
-            .to_string();
-            assert!(
-                err.contains(&format!(
-                    "line 2: a rule that grants `{grant}` must say what it allows with `{list}`"
-                )),
-                "{err}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_hosts_own_variables_are_never_granted() {
-        let mut d = declared(&[], &[Capability::Env]);
-        d.env = Some(crate::manifest::EnvParams {
-            variables: vec!["MCP_WASM_HOST_SECRET_API".into(), "LANG".into()],
-        });
-        let policy = Policy::parse(
-            "[[rule]]\nplugins = \"p\"\ngrant = [\"env\"]\nenv-variables = [\"MCP_WASM_HOST_SECRET_API\", \"LANG\"]\n",
-            None,
-        )
-        .unwrap();
-        let g = policy.evaluate("p", &d);
-        assert_eq!(g.env, vec!["LANG".to_string()]);
-        assert!(
-            g.withheld[0].contains("host's own variables"),
-            "{:?}",
-            g.withheld
-        );
-    }
-
-    #[test]
-    fn http_and_secrets_need_a_rule_that_may_narrow_them() {
-        let manifest = crate::manifest::PluginManifest::parse(
-            "name = \"p\"\nversion = \"1\"\n[capabilities]\noptional = [\"http\", \"secrets\"]\n\
-             [capabilities.http]\nallow = [\"http://127.0.0.1:*\", \"https://api.example.com\"]\n\
-             [[capabilities.http.credentials]]\norigin = \"https://api.example.com\"\nsecret = \"api\"\n\
-             [capabilities.secrets]\nnames = [\"a\", \"b\"]\n",
-            "p",
-        )
-        .unwrap();
-        let d = &manifest.capabilities;
-        let none = Policy::default().evaluate("p", d);
-        assert!(!none.allows(Capability::Http) && !none.allows(Capability::Secrets));
-        assert!(none.http.allow.is_empty() && none.secrets.is_empty());
-        let policy = Policy::parse(
-            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\", \"secrets\"]\nhttp-allow = [\"http://127.0.0.1:8080\"]\nhttp-credentials = []\nsecret-names = [\"b\"]\n",
-            None,
-        )
-        .unwrap();
-        let g = policy.evaluate("p", d);
-        assert_eq!(g.http.allowed_list(), "http://127.0.0.1:8080");
-        assert!(g.http.credentials.is_empty());
-        assert_eq!(g.secrets, vec!["b".to_string()]);
-        let err = Policy::parse(
-            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"api.example.com\"]\n",
-            None,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("line 4: `api.example.com` is not an origin"),
-            "{err}"
-        );
-    }
+    use crate::capabilities::session_state::SESSION_STATE;
+    use crate::capabilities::{elicitation::ELICITATION, roots::ROOTS, sampling::SAMPLING};
+    use crate::capability::testing::{declaring, no_policy, policy};
 
     #[test]
     fn globs_match_runs_of_characters() {
@@ -806,30 +588,28 @@ mod tests {
 
     #[test]
     fn without_a_file_everything_declared_is_granted() {
-        let g = Policy::default().evaluate(
+        let g = no_policy().evaluate(
             "p",
-            &declared(&[Capability::Sampling], &[Capability::Roots]),
+            &declaring("[capabilities]\nrequired = [\"sampling\"]\noptional = [\"roots\"]\n"),
         );
-        assert!(g.allows(Capability::Sampling) && g.allows(Capability::Roots));
-        assert!(!g.allows(Capability::Elicitation), "only what is declared");
+        assert!(g.allows(SAMPLING) && g.allows(ROOTS));
+        assert!(!g.allows(ELICITATION), "only what is declared");
     }
 
     #[test]
     fn the_first_rule_naming_a_capability_decides() {
-        let policy = Policy::parse(
+        let policy = policy(
             "default = \"deny\"\n\n[[rule]]\nplugins = \"notes\"\ngrant = [\"session-state\"]\n\n[[rule]]\nplugins = \"*\"\ndeny = [\"session-state\"]\ngrant = [\"roots\"]\nmax-timeout-ms = 500\n",
-            None,
         )
         .unwrap();
-        let d = declared(
-            &[Capability::SessionState],
-            &[Capability::Roots, Capability::Sampling],
+        let d = declaring(
+            "[capabilities]\nrequired = [\"session-state\"]\noptional = [\"roots\", \"sampling\"]\n",
         );
         let notes = policy.evaluate("notes", &d);
-        assert!(notes.allows(Capability::SessionState));
-        assert!(notes.allows(Capability::Roots));
+        assert!(notes.allows(SESSION_STATE));
+        assert!(notes.allows(ROOTS));
         assert_eq!(
-            notes.refused.get(&Capability::Sampling),
+            notes.refused.get(&SAMPLING),
             Some(&Decider::Default(DefaultGrant::Deny))
         );
         assert_eq!(notes.max_timeout_ms, Some(500));
@@ -837,7 +617,7 @@ mod tests {
         assert_eq!(
             other
                 .refused
-                .get(&Capability::SessionState)
+                .get(&SESSION_STATE)
                 .map(ToString::to_string)
                 .as_deref(),
             Some("policy rule 2 (line 8, plugins = \"*\")")
@@ -845,57 +625,44 @@ mod tests {
     }
 
     #[test]
-    fn the_key_value_quota_is_the_lowest_of_the_matching_rules() {
-        let mut d = declared(&[Capability::KeyValue], &[]);
-        d.keyvalue = Some(crate::manifest::KeyValueParams {
-            namespaces: vec!["ns".into()],
-        });
-        assert_eq!(
-            Policy::default().evaluate("p", &d).keyvalue_quota,
-            Quota::DEFAULT
-        );
-        let policy = Policy::parse(
-            "[[rule]]\nplugins = \"p*\"\nkeyvalue-quota-entries = 10\nkeyvalue-quota-kib = 4\n\
-             [[rule]]\nplugins = \"*\"\nkeyvalue-quota-entries = 5\n",
-            None,
+    fn policies_that_decide_alike_are_found_alike() {
+        let a = policy(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"https://a.example\"]\n",
         )
         .unwrap();
-        assert_eq!(
-            policy.evaluate("p", &d).keyvalue_quota,
-            Quota {
-                entries: 5,
-                bytes: 4096
-            }
-        );
-        let err = Policy::parse("[[rule]]\nplugins = \"p\"\nkeyvalue-quota-kib = 0\n", None)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("at least 1"), "{err}");
+        let moved = policy("\n\n[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"https://a.example\"]\n").unwrap();
+        let other = policy(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"https://b.example\"]\n",
+        )
+        .unwrap();
+        assert!(a.decides_like(&moved));
+        assert!(!a.decides_like(&other), "a capability's own keys count");
     }
 
     #[test]
     fn invalid_policies_name_the_line() {
-        let err = Policy::parse(" \n\n", None).unwrap_err().to_string();
+        let err = policy(" \n\n").unwrap_err().to_string();
         assert!(err.contains("the policy is empty"), "{err}");
-        let err = Policy::parse("# comments only\n", None)
-            .unwrap_err()
-            .to_string();
+        let err = policy("# comments only\n").unwrap_err().to_string();
         assert!(err.contains("the policy is empty"), "{err}");
-        assert!(Policy::parse("default = \"grant-declared\"\n", None).is_ok());
-        let err = Policy::parse("[[rule]]\nplugins = \"a\"\ngrant = [\"network\"]\n", None)
+        assert!(policy("default = \"grant-declared\"\n").is_ok());
+        let err = policy("[[rule]]\nplugins = \"a\"\ngrant = [\"network\"]\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3: unknown variant `network`"), "{err}");
-        let err = Policy::parse("[[rule]]\nplugins = \"a\"\ncolour = 1\n", None)
+        let err = policy("[[rule]]\nplugins = \"a\"\ncolour = 1\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3: unknown field `colour`"), "{err}");
-        let err = Policy::parse(
-            "[[rule]]\nplugins = \"a\"\ngrant = [\"roots\"]\ndeny = [\"roots\"]\n",
-            None,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = policy("[[rule]]\nplugins = \"a\"\nmax-fuel = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3: invalid type"), "{err}");
+        let err = policy("rule = 3\n").unwrap_err().to_string();
+        assert!(err.contains("line 1: `rule` must be tables"), "{err}");
+        let err = policy("[[rule]]\nplugins = \"a\"\ngrant = [\"roots\"]\ndeny = [\"roots\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("line 2: capability `roots` is both granted and denied"),
             "{err}"
@@ -935,7 +702,7 @@ mod properties {
 
         #[test]
         fn policies_parse_or_name_the_problem(text in text_from(FRAGMENTS, 12)) {
-            if let Err(problem) = Policy::parse(&text, None) {
+            if let Err(problem) = Policy::parse(&text, None, crate::capabilities::registry()) {
                 prop_assert!(problem.to_string().contains("invalid policy"));
             }
         }

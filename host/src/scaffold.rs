@@ -270,7 +270,12 @@ mod tests {
         ] {
             let dir = new_plugin(&parent, name, language, host).unwrap();
             let manifest = std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap();
-            crate::manifest::PluginManifest::parse(&manifest, name).unwrap();
+            crate::manifest::PluginManifest::parse(
+                &manifest,
+                name,
+                crate::capabilities::registry(),
+            )
+            .unwrap();
             for (relative, _, _) in templates(language) {
                 if relative.starts_with("sdk/") || relative.starts_with("wit/") {
                     continue;

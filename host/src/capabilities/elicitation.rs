@@ -5,14 +5,33 @@
 use serde_json::{Value, json};
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostCapability;
 use super::client_requests::{FacadeResult, bad_answer};
 use crate::bindings::{elicitation, types};
-use crate::capabilities::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::context::{ClientRequest, ClientRequestKind};
 use crate::runtime::HostState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    elicitation::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+/// Ask the user (`mcp:plugin/elicitation`).
+pub const ELICITATION: Capability = Capability::named("elicitation");
+
+/// The `elicitation` capability.
+pub struct Elicitation;
+
+impl CapabilityKind for Elicitation {
+    fn id(&self) -> Capability {
+        ELICITATION
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/elicitation"]
+    }
+}
+
+impl HostCapability for Elicitation {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        elicitation::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    }
 }
 
 /// Largest message or schema a guest may send, in bytes.
@@ -24,7 +43,7 @@ impl elicitation::Host for HostState {
         message: String,
         requested_schema: String,
     ) -> FacadeResult<elicitation::FormOutcome> {
-        if let Err(denied) = self.check_grant(Capability::Elicitation) {
+        if let Err(denied) = self.check_grant(ELICITATION) {
             return Ok(Err(denied));
         }
         let schema = match form_schema(&message, &requested_schema) {
@@ -47,7 +66,7 @@ impl elicitation::Host for HostState {
         url: String,
         elicitation_id: String,
     ) -> FacadeResult<elicitation::UrlOutcome> {
-        if let Err(denied) = self.check_grant(Capability::Elicitation) {
+        if let Err(denied) = self.check_grant(ELICITATION) {
             return Ok(Err(denied));
         }
         if message.len() + url.len() + elicitation_id.len() > MAX_REQUEST_BYTES {

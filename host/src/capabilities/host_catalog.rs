@@ -8,14 +8,33 @@ use std::sync::Arc;
 use serde_json::Value;
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostCapability;
 use super::client_requests::FacadeResult;
 use crate::bindings::{host_catalog, types};
-use crate::capabilities::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::context::{CallContext, HostCatalog};
 use crate::runtime::HostState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    host_catalog::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+/// The host's resources and prompts (`mcp:plugin/host-catalog`).
+pub const HOST_CATALOG: Capability = Capability::named("host-catalog");
+
+/// The `host-catalog` capability.
+pub struct HostCatalogCapability;
+
+impl CapabilityKind for HostCatalogCapability {
+    fn id(&self) -> Capability {
+        HOST_CATALOG
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/host-catalog"]
+    }
+}
+
+impl HostCapability for HostCatalogCapability {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        host_catalog::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    }
 }
 
 /// How deeply plugin calls may nest through the host catalog.
@@ -25,7 +44,7 @@ impl HostState {
     /// The catalog, once the grant is checked, and the context on behalf
     /// of which nested calls run.
     fn host_catalog(&self) -> Result<(Arc<dyn HostCatalog>, CallContext), types::FacadeError> {
-        self.check_grant(Capability::HostCatalog)?;
+        self.check_grant(HOST_CATALOG)?;
         let catalog = self.call.host_catalog.clone().ok_or_else(|| {
             types::FacadeError::UnsupportedByClient(
                 "the host catalog is only available while serving a client request".into(),

@@ -19,6 +19,8 @@
 
 pub mod context;
 pub mod elicitation;
+pub mod env;
+pub mod files;
 pub mod host_catalog;
 pub mod http;
 pub mod keyvalue;
@@ -32,13 +34,87 @@ pub mod wasi;
 mod client_requests;
 
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use wasmtime::component::Linker;
+use wasmtime_wasi::WasiCtxBuilder;
 
-pub use table::Capability;
-
+use crate::capability::{Capability, CapabilityKind, CapabilitySet, Params};
 use crate::runtime::{CapabilityWiring, HostState};
+
+/// A capability of this host: what the manifest and the policy see of it
+/// ([`CapabilityKind`]), and how it reaches a plugin's sandbox.
+pub trait HostCapability: CapabilityKind {
+    /// Link its interfaces (nothing for capabilities that only configure
+    /// WASI).
+    fn add_to_linker(&self, _linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+
+    /// Add what its grant reaches to a WASI context of `plugin`'s calls.
+    fn configure_wasi(
+        &self,
+        _plugin: &str,
+        _grant: Option<&dyn Params>,
+        _wasi: &mut WasiCtxBuilder,
+    ) {
+    }
+}
+
+/// `items` joined for `plugin check`, or `(none)`.
+pub(crate) fn listed(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Every capability a plugin may declare.
+static ALL: &[&dyn HostCapability] = &[
+    &sampling::Sampling,
+    &elicitation::Elicitation,
+    &roots::Roots,
+    &session_state::SessionState,
+    &host_catalog::HostCatalogCapability,
+    &files::Files,
+    &env::Env,
+    &keyvalue::KeyValue,
+    &http::Http,
+    &secrets::Secrets,
+];
+
+/// The host's capabilities, as manifests and policies are checked against
+/// them.
+pub struct Registry {
+    kinds: OnceLock<Vec<&'static dyn CapabilityKind>>,
+}
+
+static REGISTRY: Registry = Registry {
+    kinds: OnceLock::new(),
+};
+
+/// The host's capabilities.
+pub fn registry() -> &'static Registry {
+    &REGISTRY
+}
+
+impl CapabilitySet for Registry {
+    fn kinds(&self) -> &[&'static dyn CapabilityKind] {
+        self.kinds.get_or_init(|| {
+            ALL.iter()
+                .map(|&c| c as &'static dyn CapabilityKind)
+                .collect()
+        })
+    }
+}
+
+impl Registry {
+    /// Every capability, with its host side.
+    pub fn host_capabilities(&self) -> &'static [&'static dyn HostCapability] {
+        ALL
+    }
+}
 
 /// The host's capabilities, wired into a runtime with `services`.
 pub fn wiring(services: HostServices) -> CapabilityWiring {
@@ -79,18 +155,13 @@ impl HostState {
     }
 }
 
-/// Link every capability into `linker`.
+/// Link the always-granted interfaces and every capability into `linker`.
 fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     context::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
-    sampling::add_to_linker(linker)?;
-    elicitation::add_to_linker(linker)?;
-    roots::add_to_linker(linker)?;
-    session_state::add_to_linker(linker)?;
-    host_catalog::add_to_linker(linker)?;
-    keyvalue::add_to_linker(linker)?;
-    http::add_to_linker(linker)?;
-    secrets::add_to_linker(linker)?;
+    for capability in ALL {
+        capability.add_to_linker(linker)?;
+    }
     Ok(())
 }
 

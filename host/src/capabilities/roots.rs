@@ -3,19 +3,38 @@
 use serde_json::{Value, json};
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostCapability;
 use super::client_requests::{FacadeResult, bad_answer};
 use crate::bindings::roots;
-use crate::capabilities::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::context::{ClientRequest, ClientRequestKind};
 use crate::runtime::HostState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    roots::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+/// The client's roots (`mcp:plugin/roots`).
+pub const ROOTS: Capability = Capability::named("roots");
+
+/// The `roots` capability.
+pub struct Roots;
+
+impl CapabilityKind for Roots {
+    fn id(&self) -> Capability {
+        ROOTS
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/roots"]
+    }
+}
+
+impl HostCapability for Roots {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        roots::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    }
 }
 
 impl roots::Host for HostState {
     async fn list_roots(&mut self) -> FacadeResult<Vec<roots::Root>> {
-        if let Err(denied) = self.check_grant(Capability::Roots) {
+        if let Err(denied) = self.check_grant(ROOTS) {
             return Ok(Err(denied));
         }
         let request = ClientRequest {

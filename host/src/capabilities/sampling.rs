@@ -7,14 +7,33 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostCapability;
 use super::client_requests::{FacadeResult, bad_answer};
 use crate::bindings::{sampling, types};
-use crate::capabilities::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::context::{ClientRequest, ClientRequestKind};
 use crate::runtime::HostState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    sampling::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+/// Ask the client's model (`mcp:plugin/sampling`).
+pub const SAMPLING: Capability = Capability::named("sampling");
+
+/// The `sampling` capability.
+pub struct Sampling;
+
+impl CapabilityKind for Sampling {
+    fn id(&self) -> Capability {
+        SAMPLING
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/sampling"]
+    }
+}
+
+impl HostCapability for Sampling {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        sampling::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    }
 }
 
 /// Largest sampling request a guest may send, in bytes of JSON.
@@ -25,7 +44,7 @@ impl sampling::Host for HostState {
         &mut self,
         request: sampling::SamplingRequest,
     ) -> FacadeResult<sampling::SamplingResponse> {
-        if let Err(denied) = self.check_grant(Capability::Sampling) {
+        if let Err(denied) = self.check_grant(SAMPLING) {
             return Ok(Err(denied));
         }
         let params = match request_params(request) {

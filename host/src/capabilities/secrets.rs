@@ -10,17 +10,106 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostCapability;
 use super::client_requests::FacadeResult;
 use crate::bindings::{secrets, types};
-use crate::capabilities::Capability;
+use crate::capability::{
+    Capability, CapabilityKind, Narrowed, Narrowing, Params, ParamsRef, Toml, TomlProblem,
+    downcast, from_toml,
+};
 use crate::runtime::{HostState, PluginCounters};
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    secrets::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+/// Named secrets of the operator (`mcp:plugin/secrets`).
+pub const SECRETS: Capability = Capability::named("secrets");
+
+/// A rule's `secret-names`: the names a plugin may read.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SecretsRule {
+    secret_names: Option<Vec<String>>,
+}
+
+/// The secrets granted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecretsGrant {
+    pub names: Vec<String>,
+}
+
+/// The `secrets` capability.
+pub struct Secrets;
+
+impl CapabilityKind for Secrets {
+    fn id(&self) -> Capability {
+        SECRETS
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/secrets"]
+    }
+
+    fn granted_by_default(&self) -> bool {
+        false
+    }
+
+    fn section_lists(&self) -> Option<&'static str> {
+        Some("secret")
+    }
+
+    fn declaration(&self, section: Toml<'_>) -> Result<ParamsRef, TomlProblem> {
+        let params: SecretsParams = from_toml(section)?;
+        params.check()?;
+        Ok(Arc::new(params))
+    }
+
+    fn rule_keys(&self) -> &'static [&'static str] {
+        &["secret-names"]
+    }
+
+    fn rule(&self, keys: Toml<'_>, _grants_it: bool) -> Result<Option<ParamsRef>, TomlProblem> {
+        let rule: SecretsRule = from_toml(keys)?;
+        Ok(rule
+            .secret_names
+            .is_some()
+            .then(|| Arc::new(rule) as ParamsRef))
+    }
+
+    fn narrow(&self, narrowing: Narrowing<'_>) -> Narrowed {
+        let allowed = narrowing
+            .granting_rule
+            .and_then(downcast::<SecretsRule>)
+            .and_then(|r| r.secret_names.as_ref());
+        let names = narrowing
+            .declared
+            .and_then(downcast::<SecretsParams>)
+            .iter()
+            .flat_map(|s| &s.names)
+            .filter(|n| allowed.is_none_or(|a| a.contains(n)))
+            .cloned()
+            .collect();
+        Narrowed {
+            grant: Some(Arc::new(SecretsGrant { names })),
+            withheld: Vec::new(),
+        }
+    }
+
+    fn describe(&self, grant: Option<&dyn Params>) -> Vec<String> {
+        let names = grant
+            .and_then(downcast::<SecretsGrant>)
+            .map(|g| g.names.clone())
+            .unwrap_or_default();
+        vec![format!("names: {}", super::listed(&names))]
+    }
+}
+
+impl HostCapability for Secrets {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        secrets::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    }
 }
 
 /// The prefix of environment variables holding secrets.
@@ -177,14 +266,18 @@ fn warn_if_readable_by_others(_: &Path) {}
 
 impl secrets::Host for HostState {
     async fn get(&mut self, name: String) -> FacadeResult<String> {
-        if let Err(denied) = self.check_grant(Capability::Secrets) {
+        if let Err(denied) = self.check_grant(SECRETS) {
             return Ok(Err(denied));
         }
-        if !self.grants.secrets.contains(&name) {
+        let granted = self
+            .grants
+            .params::<SecretsGrant>(SECRETS)
+            .map_or(&[][..], |g| g.names.as_slice());
+        if !granted.contains(&name) {
             PluginCounters::bump(&self.counters.denials);
             return Ok(Err(types::FacadeError::Denied(format!(
                 "secret `{name}` is not among the secrets granted to the plugin ({})",
-                self.grants.secrets.join(", ")
+                granted.join(", ")
             ))));
         }
         Ok(match self.services().secrets.get(&name) {
@@ -222,5 +315,27 @@ mod tests {
         assert!(err.contains("secret `n` must be a string"), "{err}");
         let err = SecretStore::parse("n = \"x\"\nn = \"y\"").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn secrets_need_a_rule_that_may_narrow_them() {
+        use crate::capability::testing::{declaring, no_policy, policy};
+        let d = declaring(
+            "[capabilities]\noptional = [\"secrets\"]\n[capabilities.secrets]\nnames = [\"a\", \"b\"]\n",
+        );
+        let none = no_policy().evaluate("p", &d);
+        assert!(!none.allows(SECRETS) && none.params::<SecretsGrant>(SECRETS).is_none());
+        let g =
+            policy("[[rule]]\nplugins = \"p\"\ngrant = [\"secrets\"]\nsecret-names = [\"b\"]\n")
+                .unwrap()
+                .evaluate("p", &d);
+        assert_eq!(
+            g.params::<SecretsGrant>(SECRETS).unwrap().names,
+            vec!["b".to_string()]
+        );
+        let all = policy("[[rule]]\nplugins = \"p\"\ngrant = [\"secrets\"]\n")
+            .unwrap()
+            .evaluate("p", &d);
+        assert_eq!(all.params::<SecretsGrant>(SECRETS).unwrap().names.len(), 2);
     }
 }

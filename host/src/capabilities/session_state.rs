@@ -6,22 +6,41 @@
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::HostCapability;
 use super::client_requests::FacadeResult;
 use super::keyvalue::facade_error;
 use crate::bindings::{session_state, types};
-use crate::capabilities::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::runtime::HostState;
 use crate::state::{Bucket, MAX_LISTED_KEYS};
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    session_state::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+/// State that outlives a request (`mcp:plugin/session-state`).
+pub const SESSION_STATE: Capability = Capability::named("session-state");
+
+/// The `session-state` capability.
+pub struct SessionState;
+
+impl CapabilityKind for SessionState {
+    fn id(&self) -> Capability {
+        SESSION_STATE
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/session-state"]
+    }
+}
+
+impl HostCapability for SessionState {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        session_state::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    }
 }
 
 impl HostState {
     /// The scope's key, if the plugin may use session state and the request
     /// has a scope.
     fn session_scope(&self) -> Result<String, types::FacadeError> {
-        self.check_grant(Capability::SessionState)?;
+        self.check_grant(SESSION_STATE)?;
         self.call.session_scope.clone().ok_or_else(|| {
             types::FacadeError::UnsupportedByClient(
                 "this request belongs to no session: a 2026-07-28 client keeps session state \

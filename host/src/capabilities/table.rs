@@ -1,107 +1,10 @@
-//! Which WIT interfaces each capability unlocks, and which every plugin may
-//! import. A component's imports, read from its component type at load,
+//! Which WIT interfaces every plugin may import, and which capability (by
+//! the interfaces it names) unlocks each of the others. A component's imports, read from its component type at load,
 //! must all be covered by the capabilities its manifest declares plus the
 //! always-granted set; anything else refuses the plugin, naming the
 //! interface.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-/// A capability a plugin may declare in its manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// Ask the client's model (`mcp:plugin/sampling`).
-    Sampling,
-    /// Ask the user (`mcp:plugin/elicitation`).
-    Elicitation,
-    /// The client's roots (`mcp:plugin/roots`).
-    Roots,
-    /// State that outlives a request (`mcp:plugin/session-state`).
-    SessionState,
-    /// The host's resources and prompts (`mcp:plugin/host-catalog`).
-    HostCatalog,
-    /// Read-only host directories, through WASI's filesystem.
-    Files,
-    /// Named host environment variables, through WASI's environment.
-    Env,
-    /// The host's key-value store (`mcp:plugin/keyvalue`).
-    #[serde(rename = "keyvalue")]
-    KeyValue,
-    /// Outbound HTTP to allowed origins (`mcp:plugin/http`).
-    Http,
-    /// Named secrets of the operator (`mcp:plugin/secrets`).
-    Secrets,
-}
-
-impl Capability {
-    pub const ALL: [Capability; 10] = [
-        Capability::Sampling,
-        Capability::Elicitation,
-        Capability::Roots,
-        Capability::SessionState,
-        Capability::HostCatalog,
-        Capability::Files,
-        Capability::Env,
-        Capability::KeyValue,
-        Capability::Http,
-        Capability::Secrets,
-    ];
-
-    /// The name used in manifests and policies.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Sampling => "sampling",
-            Capability::Elicitation => "elicitation",
-            Capability::Roots => "roots",
-            Capability::SessionState => "session-state",
-            Capability::HostCatalog => "host-catalog",
-            Capability::Files => "files",
-            Capability::Env => "env",
-            Capability::KeyValue => "keyvalue",
-            Capability::Http => "http",
-            Capability::Secrets => "secrets",
-        }
-    }
-
-    /// Whether a policy's `grant-declared` default grants it. Capabilities
-    /// that reach the host's own data or the network (files, environment,
-    /// outbound HTTP, secrets) are granted only by a rule that names them.
-    pub fn granted_by_default(self) -> bool {
-        !matches!(
-            self,
-            Capability::Files | Capability::Env | Capability::Http | Capability::Secrets
-        )
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// The interfaces (`namespace:package/interface`, no version) it unlocks.
-    pub fn interfaces(self) -> &'static [&'static str] {
-        match self {
-            Capability::Sampling => &["mcp:plugin/sampling"],
-            Capability::Elicitation => &["mcp:plugin/elicitation"],
-            Capability::Roots => &["mcp:plugin/roots"],
-            Capability::SessionState => &["mcp:plugin/session-state"],
-            Capability::HostCatalog => &["mcp:plugin/host-catalog"],
-            Capability::KeyValue => &["mcp:plugin/keyvalue"],
-            Capability::Http => &["mcp:plugin/http"],
-            Capability::Secrets => &["mcp:plugin/secrets"],
-            // Data, not interfaces: WASI's filesystem and environment are
-            // always linked, and empty unless these are granted.
-            Capability::Files | Capability::Env => &[],
-        }
-    }
-}
-
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::capability::{Capability, CapabilitySet};
 
 /// Interfaces every plugin may import. WASI's filesystem, environment and
 /// sockets are linked so that programs built for WASI start (language
@@ -151,10 +54,11 @@ pub fn rule_for(import: &str) -> ImportRule {
     if ALWAYS_GRANTED.iter().any(|p| matches(p, interface)) {
         return ImportRule::Always;
     }
-    Capability::ALL
-        .into_iter()
+    super::registry()
+        .kinds()
+        .iter()
         .find(|c| c.interfaces().iter().any(|p| matches(p, interface)))
-        .map_or(ImportRule::Unknown, ImportRule::Capability)
+        .map_or(ImportRule::Unknown, |c| ImportRule::Capability(c.id()))
 }
 
 /// Check that every import is covered by the always-granted set or by a
@@ -193,11 +97,11 @@ mod tests {
         assert_eq!(rule_for("wasi:io/streams@0.2.6"), ImportRule::Always);
         assert_eq!(
             rule_for("mcp:plugin/sampling@0.1.0"),
-            ImportRule::Capability(Capability::Sampling)
+            ImportRule::Capability(super::super::sampling::SAMPLING)
         );
         assert_eq!(
             rule_for("mcp:plugin/session-state@0.1.0"),
-            ImportRule::Capability(Capability::SessionState)
+            ImportRule::Capability(super::super::session_state::SESSION_STATE)
         );
         assert_eq!(rule_for("wasi:sockets/tcp@0.2.9"), ImportRule::Always);
         assert_eq!(
@@ -211,7 +115,7 @@ mod tests {
     #[test]
     fn imports_beyond_the_manifest_are_named() {
         let declared = crate::manifest::ManifestCapabilities {
-            required: vec![Capability::Sampling],
+            required: vec![super::super::sampling::SAMPLING],
             ..Default::default()
         };
         let ok = [
@@ -230,13 +134,23 @@ mod tests {
     }
 
     #[test]
-    fn names_round_trip() {
-        for c in Capability::ALL {
-            assert_eq!(Capability::from_name(c.name()), Some(c));
-            // Manifests and policies spell it the same way.
-            let parsed: Capability = serde_json::from_value(serde_json::json!(c.name())).unwrap();
-            assert_eq!(parsed, c);
+    fn every_capability_has_its_own_name_and_interfaces() {
+        let kinds = super::super::registry().kinds();
+        for (i, kind) in kinds.iter().enumerate() {
+            for other in &kinds[..i] {
+                assert_ne!(kind.id(), other.id());
+                assert!(
+                    kind.interfaces()
+                        .iter()
+                        .all(|i| !other.interfaces().contains(i)),
+                    "{} and {} both unlock an interface",
+                    kind.id(),
+                    other.id()
+                );
+            }
+            for interface in kind.interfaces() {
+                assert_eq!(rule_for(interface), ImportRule::Capability(kind.id()));
+            }
         }
-        assert_eq!(Capability::from_name("network"), None);
     }
 }

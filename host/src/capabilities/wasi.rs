@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime::component::Linker;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::policy::Grants;
 use crate::runtime::{HostState, PluginCounters, PluginShares};
@@ -60,20 +60,11 @@ fn ctx_for(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    // Each directory is opened at its resolved path; WASI resolves the
-    // guest's paths inside it and never follows a link out of it.
-    for dir in &grants.files {
-        let guest_path = dir.guest.to_string_lossy();
-        if let Err(e) = builder.preopened_dir(&dir.host, guest_path.as_ref(), FsPerms::ReadOnly) {
-            tracing::warn!(plugin = %plugin, "cannot open granted directory {}: {e}", dir.host.display());
-        }
-    }
-    for name in &grants.env {
-        if name.starts_with(crate::policy::HOST_VARIABLE_PREFIX) {
-            continue;
-        }
-        if let Ok(value) = std::env::var(name) {
-            builder.env(name, value);
+    for capability in super::registry().host_capabilities() {
+        let id = capability.id();
+        if grants.allows(id) {
+            let grant = grants.params.get(&id).map(|p| &**p);
+            capability.configure_wasi(plugin, grant, &mut builder);
         }
     }
     builder.build()

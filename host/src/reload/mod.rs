@@ -332,7 +332,7 @@ impl Reloader {
             Ok(text) => text,
             Err(e) => return refuse(failures, format!("cannot read the policy: {e}")),
         };
-        let policy = match Policy::parse(&text, Some(path)) {
+        let policy = match Policy::parse(&text, Some(path), crate::capabilities::registry()) {
             Ok(policy) => policy,
             Err(e) => return refuse(failures, e.to_string()),
         };

@@ -19,14 +19,24 @@ mod address;
 mod origin;
 mod send;
 
+use std::sync::Arc;
+
 use serde::Deserialize;
+use wasmtime::component::Linker;
 
 pub use origin::OriginPattern;
 pub use send::HttpClient;
 
+use super::HostCapability;
 use crate::capabilities::secrets::{is_secret_name, secret_name_error};
+use crate::capability::{
+    Capability, CapabilityKind, Narrowed, Narrowing, Params, ParamsRef, Toml, TomlProblem,
+    downcast, from_toml,
+};
+use crate::runtime::HostState;
 
-pub(crate) use send::add_to_linker;
+/// Outbound HTTP to allowed origins (`mcp:plugin/http`).
+pub const HTTP: Capability = Capability::named("http");
 
 /// Redirects followed when the manifest does not say.
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
@@ -156,6 +166,104 @@ impl HttpParams {
     }
 }
 
+/// A rule's keys for `http`: the origins and credentials it allows, and
+/// its ceilings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct HttpRule {
+    http_allow: Option<Vec<OriginPattern>>,
+    http_credentials: Option<Vec<String>>,
+    http_allow_private: Option<bool>,
+    max_http_response_kib: Option<u64>,
+}
+
+/// The `http` capability.
+pub struct Http;
+
+impl CapabilityKind for Http {
+    fn id(&self) -> Capability {
+        HTTP
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["mcp:plugin/http"]
+    }
+
+    fn granted_by_default(&self) -> bool {
+        false
+    }
+
+    fn section_lists(&self) -> Option<&'static str> {
+        Some("origin")
+    }
+
+    fn declaration(&self, section: Toml<'_>) -> Result<ParamsRef, TomlProblem> {
+        let params: HttpParams = from_toml(section)?;
+        params.check()?;
+        Ok(Arc::new(params))
+    }
+
+    fn rule_keys(&self) -> &'static [&'static str] {
+        &[
+            "http-allow",
+            "http-credentials",
+            "http-allow-private",
+            "max-http-response-kib",
+        ]
+    }
+
+    fn rule(&self, keys: Toml<'_>, _grants_it: bool) -> Result<Option<ParamsRef>, TomlProblem> {
+        let rule: HttpRule = from_toml(keys)?;
+        if rule.max_http_response_kib == Some(0) {
+            return Err("a ceiling or quota must be at least 1".into());
+        }
+        if rule == HttpRule::default() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(rule)))
+    }
+
+    fn narrow(&self, narrowing: Narrowing<'_>) -> Narrowed {
+        let rule = narrowing.granting_rule.and_then(downcast::<HttpRule>);
+        let grant = match narrowing.declared.and_then(downcast::<HttpParams>) {
+            Some(declared) => HttpGrant::narrowed(
+                declared,
+                rule.and_then(|r| r.http_allow.as_deref()),
+                rule.and_then(|r| r.http_credentials.as_deref()),
+                HttpCeilings {
+                    max_response_kib: rule.and_then(|r| r.max_http_response_kib),
+                    allow_private: rule.is_some_and(|r| r.http_allow_private == Some(true)),
+                },
+            ),
+            None => HttpGrant::default(),
+        };
+        Narrowed {
+            grant: Some(Arc::new(grant)),
+            withheld: Vec::new(),
+        }
+    }
+
+    fn describe(&self, grant: Option<&dyn Params>) -> Vec<String> {
+        let Some(grant) = grant.and_then(downcast::<HttpGrant>) else {
+            return vec!["origins: none".into()];
+        };
+        let mut lines = vec![format!("origins: {}", grant.allowed_list())];
+        for c in &grant.credentials {
+            lines.push(format!(
+                "credential: secret `{}` in `{}` for {}",
+                c.secret, c.header, c.origin
+            ));
+        }
+        lines
+    }
+}
+
+impl HostCapability for Http {
+    fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        send::add_to_linker(linker)
+    }
+}
+
 /// What the granting rule adds to a plugin's `http` besides its lists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HttpCeilings {
@@ -180,6 +288,17 @@ pub struct HttpGrant {
 }
 
 impl HttpGrant {
+    /// No origin, no credential.
+    pub const fn none() -> Self {
+        HttpGrant {
+            allow: Vec::new(),
+            credentials: Vec::new(),
+            max_redirects: 0,
+            max_response_bytes: 0,
+            allow_private: false,
+        }
+    }
+
     /// The declared section, narrowed by the granting rule: of the declared
     /// origins, only the parts within `allow` (when given); of the declared
     /// credentials, only those whose secret `credentials` names (when given).
@@ -302,5 +421,41 @@ mod tests {
         );
         assert_eq!(narrow.credentials.len(), 1);
         assert_eq!(narrow.credentials[0].secret, "local");
+    }
+
+    #[test]
+    fn http_needs_a_rule_that_may_narrow_it() {
+        use crate::capability::testing::{declaring, no_policy, policy};
+        let d = declaring(
+            "[capabilities]\noptional = [\"http\"]\n\
+             [capabilities.http]\nallow = [\"http://127.0.0.1:*\", \"https://api.example.com\"]\n\
+             [[capabilities.http.credentials]]\norigin = \"https://api.example.com\"\nsecret = \"api\"\n",
+        );
+        let none = no_policy().evaluate("p", &d);
+        assert!(!none.allows(HTTP) && none.params::<HttpGrant>(HTTP).is_none());
+        let g = policy(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"http://127.0.0.1:8080\"]\nhttp-credentials = []\n",
+        )
+        .unwrap()
+        .evaluate("p", &d);
+        let grant = g.params::<HttpGrant>(HTTP).unwrap();
+        assert_eq!(grant.allowed_list(), "http://127.0.0.1:8080");
+        assert!(grant.credentials.is_empty() && !grant.allow_private);
+        let err = policy(
+            "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"api.example.com\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 4: `api.example.com` is not an origin"),
+            "{err}"
+        );
+        let err = policy("[[rule]]\nplugins = \"p\"\nmax-http-response-kib = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: a ceiling or quota must be at least 1"),
+            "{err}"
+        );
     }
 }

@@ -12,7 +12,6 @@ use wasmtime::component::{HasSelf, Linker};
 use super::address::{PublicOnlyResolver, non_public_range};
 use super::{HOST_HEADERS, HttpGrant};
 use crate::bindings::{http as wit, types};
-use crate::capabilities::Capability;
 use crate::capabilities::client_requests::FacadeResult;
 use crate::capabilities::secrets::{SecretStore, SecretValue};
 use crate::runtime::{HostState, PluginCounters};
@@ -436,20 +435,25 @@ async fn read_capped(
 
 impl wit::Host for HostState {
     async fn send(&mut self, request: wit::Request) -> FacadeResult<wit::Response> {
-        if let Err(denied) = self.check_grant(Capability::Http) {
+        if let Err(denied) = self.check_grant(super::HTTP) {
             return Ok(Err(denied));
         }
+        static NONE: HttpGrant = HttpGrant::none();
+        let grant = self
+            .grants
+            .params::<HttpGrant>(super::HTTP)
+            .unwrap_or(&NONE);
         let outgoing = match Outgoing::check(request) {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        let client = match self.services().http.client(self.grants.http.allow_private) {
+        let client = match self.services().http.client(grant.allow_private) {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
         let sender = Sender {
             plugin: &self.plugin,
-            grant: &self.grants.http,
+            grant,
             secrets: &self.services().secrets,
             counters: &self.counters,
         };
