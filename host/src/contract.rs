@@ -12,25 +12,8 @@ use crate::capability::CapabilitySet;
 use crate::manifest::PluginManifest;
 
 /// The files of the WIT package `mcp:plugin`, as in the repository's `wit/`.
-pub const WIT_FILES: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../wit/types.wit")),
-    ("context.wit", include_str!("../../wit/context.wit")),
-    ("sampling.wit", include_str!("../../wit/sampling.wit")),
-    ("elicitation.wit", include_str!("../../wit/elicitation.wit")),
-    ("roots.wit", include_str!("../../wit/roots.wit")),
-    (
-        "session-state.wit",
-        include_str!("../../wit/session-state.wit"),
-    ),
-    (
-        "host-catalog.wit",
-        include_str!("../../wit/host-catalog.wit"),
-    ),
-    ("keyvalue.wit", include_str!("../../wit/keyvalue.wit")),
-    ("http.wit", include_str!("../../wit/http.wit")),
-    ("secrets.wit", include_str!("../../wit/secrets.wit")),
-    ("world.wit", include_str!("../../wit/world.wit")),
-];
+/// Listed from `wit/` by the build script.
+pub const WIT_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/wit_files.rs"));
 
 /// The exports a generated world may carry.
 pub const EXPORTS: &[&str] = &["tools", "resources", "prompts", "completions"];

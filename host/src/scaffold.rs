@@ -26,64 +26,11 @@ pub enum ScaffoldError {
     Write { path: String, reason: String },
 }
 
-const PYTHON_SDK: &[(&str, &str)] = &[
-    (
-        "sdk/mcp_plugin/__init__.py",
-        include_str!("../../guest-sdk/python/mcp_plugin/__init__.py"),
-    ),
-    (
-        "sdk/mcp_plugin/_context.py",
-        include_str!("../../guest-sdk/python/mcp_plugin/_context.py"),
-    ),
-    (
-        "sdk/mcp_plugin/_schema.py",
-        include_str!("../../guest-sdk/python/mcp_plugin/_schema.py"),
-    ),
-];
-
-const JS_SDK: &[(&str, &str)] = &[
-    (
-        "sdk/mcp-plugin.js",
-        include_str!("../../guest-sdk/js/mcp-plugin.js"),
-    ),
-    (
-        "sdk/build.mjs",
-        include_str!("../../guest-sdk/js/build.mjs"),
-    ),
-];
-
-macro_rules! rust_sdk {
-    ($($file:literal),* $(,)?) => {
-        &[$((
-            concat!("sdk/rust/src/", $file),
-            include_str!(concat!("../../guest-sdk/rust/src/", $file)),
-        )),*]
-    };
-}
-
-const RUST_SDK: &[(&str, &str)] = rust_sdk!(
-    "arena.rs",
-    "args.rs",
-    "catalog.rs",
-    "completion.rs",
-    "context.rs",
-    "elicitation.rs",
-    "error.rs",
-    "export.rs",
-    "form_schema.rs",
-    "http.rs",
-    "keyvalue.rs",
-    "lib.rs",
-    "output.rs",
-    "prompt.rs",
-    "registry.rs",
-    "resource.rs",
-    "roots.rs",
-    "sampling.rs",
-    "session.rs",
-    "tool.rs",
-    "uri_template.rs",
-);
+// The SDKs a new plugin gets a copy of, listed from their directories by
+// the build script.
+const PYTHON_SDK: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/python_sdk.rs"));
+const JS_SDK: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/js_sdk.rs"));
+const RUST_SDK: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rust_sdk.rs"));
 
 /// The files of a new plugin: (path relative to its directory, template,
 /// executable).
