@@ -233,6 +233,22 @@ pub trait CapabilitySet: Send + Sync {
         self.kind(capability.name())
     }
 
+    /// The capabilities a `grant-declared` policy default does not grant,
+    /// for messages: `files, env, http and secrets`.
+    fn needing_a_rule(&self) -> String {
+        let names: Vec<&str> = self
+            .kinds()
+            .iter()
+            .filter(|k| !k.granted_by_default())
+            .map(|k| k.id().name())
+            .collect();
+        match names.split_last() {
+            None => "nothing".into(),
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
     /// Every name, for error messages.
     fn names(&self) -> String {
         self.kinds()

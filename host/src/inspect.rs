@@ -70,7 +70,8 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
             None => {
                 let _ = writeln!(
                     out,
-                    "policy: none (what is declared is granted, except files, env, http and secrets)"
+                    "policy: none (what is declared is granted, except {})",
+                    policy.capabilities().needing_a_rule()
                 );
             }
         }

@@ -23,14 +23,13 @@
 //! ```
 //!
 //! With no policy file, every declared capability is granted except `files`,
-//! `env`, `http` and `secrets`. The rule granting one of these may narrow it:
-//! `files-read-only` (allowed host directories), `env-variables`,
-//! `http-allow` (origins), `http-credentials` (secrets that may be sent as
-//! credentials) and `secret-names`. `keyvalue-quota-entries` and
-//! `keyvalue-quota-kib` set what a plugin may keep in its key-value
-//! namespaces (default 100000 entries and 64 MiB). A policy
-//! that cannot be read or parsed stops the host (fail closed), naming the
-//! line.
+//! `env`, `http` and `secrets`. Besides the keys every rule has (`plugins`,
+//! `grant`, `deny`, the `max-*` ceilings), a rule may carry keys owned by
+//! one capability (`files-read-only`, `http-allow`, `keyvalue-quota-kib`,
+//! ...): this module hands each capability its keys and, when it grants
+//! the capability, lets it narrow the plugin's declaration; it knows no
+//! capability by name. A policy that cannot be read or parsed stops the
+//! host (fail closed), naming the line.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -178,9 +177,15 @@ pub enum Decider {
         line: usize,
         plugins: String,
     },
-    /// The policy's default for capabilities no rule names.
-    Default(DefaultGrant),
+    /// The policy's default for capabilities no rule names, and the
+    /// capabilities it never grants (they need a rule naming them).
+    Default(DefaultGrant, NeedsRule),
 }
+
+/// The capabilities a `grant-declared` default does not grant, as a list
+/// for messages (`files, env, http and secrets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedsRule(pub String);
 
 impl fmt::Display for Decider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,10 +198,11 @@ impl fmt::Display for Decider {
                 f,
                 "policy rule {number} (line {line}, plugins = \"{plugins}\")"
             ),
-            Decider::Default(DefaultGrant::GrantDeclared) => f.write_str(
-                "the policy default (grant what is declared, except files, env, http and secrets, which need a rule)",
+            Decider::Default(DefaultGrant::GrantDeclared, NeedsRule(names)) => write!(
+                f,
+                "the policy default (grant what is declared, except {names}, which need a rule)"
             ),
-            Decider::Default(DefaultGrant::Deny) => f.write_str("the policy default (deny)"),
+            Decider::Default(DefaultGrant::Deny, _) => f.write_str("the policy default (deny)"),
         }
     }
 }
@@ -431,6 +437,7 @@ impl Policy {
             .filter(|(_, r)| glob_matches(&r.plugins, plugin))
             .collect();
         let mut grants = Grants::default();
+        let needs_rule = NeedsRule(self.capabilities.needing_a_rule());
         for capability in declared.declared() {
             let Some(kind) = self.capabilities.kind_of(capability) else {
                 continue;
@@ -451,7 +458,7 @@ impl Policy {
             });
             let (granted, decider, rule) = decided.unwrap_or((
                 self.default == DefaultGrant::GrantDeclared && kind.granted_by_default(),
-                Decider::Default(self.default),
+                Decider::Default(self.default, needs_rule.clone()),
                 None,
             ));
             if !granted {
@@ -610,7 +617,10 @@ mod tests {
         assert!(notes.allows(ROOTS));
         assert_eq!(
             notes.refused.get(&SAMPLING),
-            Some(&Decider::Default(DefaultGrant::Deny))
+            Some(&Decider::Default(
+                DefaultGrant::Deny,
+                NeedsRule("files, env, http and secrets".into())
+            ))
         );
         assert_eq!(notes.max_timeout_ms, Some(500));
         let other = policy.evaluate("other", &d);

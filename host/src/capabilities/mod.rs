@@ -1,19 +1,23 @@
-//! Host capabilities: one module per capability, each owning its WIT host
-//! implementation and its linking.
+//! Host capabilities: one module per capability, each owning all of it —
+//! its WIT host implementation and linking, its manifest section, its
+//! policy keys and how they narrow a declaration, how `plugin check`
+//! describes the grant, and its tests — by implementing
+//! [`CapabilityKind`] and [`HostCapability`]. [`registry`] lists them; the
+//! manifest, the policy and `plugin check` go through it and name none.
 //!
-//! - [`context`]: logging, progress, request identity, cancellation,
-//!   per-request state, resource change notices (always granted).
-//! - [`wasi`]: a deny-by-default WASI environment (clocks, random, captured
-//!   stdio; no files, no network, no environment; always granted).
 //! - [`sampling`], [`elicitation`], [`roots`]: requests to the client.
 //! - [`session_state`]: state that outlives a request.
 //! - [`host_catalog`]: the host's resources and prompts.
-//! - [`keyvalue`]: the host's persistent key-value store (SQLite).
+//! - [`files`], [`env`](mod@env): host directories and variables, through WASI.
+//! - [`keyvalue`]: the host's persistent key-value store.
 //! - [`http`]: outbound HTTP to allowed origins, with host-injected
 //!   credentials.
 //! - [`secrets`]: the operator's named secrets.
 //!
-//! [`table`] says which interfaces each capability unlocks; a plugin's
+//! Always linked, never declared: [`context`] (logging, progress, request
+//! identity, cancellation, per-request state, resource change notices) and
+//! [`wasi`] (a deny-by-default WASI environment). [`table`] maps a
+//! component's imports to the capabilities that unlock them; a plugin's
 //! imports are checked against it at load, and each call of a declared but
 //! not granted capability answers `denied`.
 

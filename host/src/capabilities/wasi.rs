@@ -1,8 +1,8 @@
 //! WASI preview 2 for plugins, deny by default: no preopened directories, no
 //! environment variables, no arguments, no network. Clocks and random are
-//! available. The `files` capability adds the granted host directories,
-//! read-only, each at its own path; `env` adds the granted variables that
-//! are set in the host's environment. A guest's stdout and stderr never reach the host's stdout (the
+//! available. Capabilities that give WASI data add it to each call's
+//! context ([`super::HostCapability::configure_wasi`]): `files` its granted
+//! directories, read-only, `env` its granted variables. A guest's stdout and stderr never reach the host's stdout (the
 //! protocol channel on stdio): each line becomes a tracing event on stderr,
 //! tagged with the plugin's name.
 
