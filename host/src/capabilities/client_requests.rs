@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::bindings::types;
+use crate::bindings::{FacadeFailure, types};
 use crate::context::{ClientRequest, FacadeError};
 use crate::runtime::{HostState, Interrupted};
 
@@ -21,20 +21,28 @@ impl From<FacadeError> for types::FacadeError {
     }
 }
 
-/// The outcome of a facade call as the bindings return it: a trap for host
-/// failures, a WIT value for everything the guest should handle.
-pub(crate) type FacadeResult<T> = wasmtime::Result<Result<T, types::FacadeError>>;
+/// The outcome of a facade call: its value, a `facade-error` for the guest,
+/// or a trap.
+pub(crate) type FacadeResult<T> = Result<T, FacadeFailure>;
+
+impl From<FacadeError> for FacadeFailure {
+    fn from(e: FacadeError) -> Self {
+        match e {
+            FacadeError::Abort(message) => {
+                FacadeFailure::Trap(wasmtime::Error::new(Interrupted::Aborted(message)))
+            }
+            other => FacadeFailure::Guest(other.into()),
+        }
+    }
+}
 
 impl HostState {
     /// Send `request` to the client and wait for the answer. The call's
     /// deadline does not run meanwhile (the client's own timeout bounds the
     /// wait). A replay divergence ends the call.
-    pub(crate) async fn ask_client(
-        &mut self,
-        request: ClientRequest,
-    ) -> wasmtime::Result<Result<Value, types::FacadeError>> {
+    pub(crate) async fn ask_client(&mut self, request: ClientRequest) -> FacadeResult<Value> {
         if self.call.cancel.is_cancelled() {
-            return Ok(Err(types::FacadeError::Cancelled));
+            return Err(types::FacadeError::Cancelled.into());
         }
         let _paused = self.clock.pause();
         let cancel = self.call.cancel.clone();
@@ -42,13 +50,7 @@ impl HostState {
             r = self.call.channel.request(request) => r,
             () = cancel.cancelled() => Err(FacadeError::Cancelled),
         };
-        match outcome {
-            Ok(answer) => Ok(Ok(answer)),
-            Err(FacadeError::Abort(message)) => {
-                Err(wasmtime::Error::new(Interrupted::Aborted(message)))
-            }
-            Err(other) => Ok(Err(other.into())),
-        }
+        Ok(outcome?)
     }
 }
 

@@ -45,7 +45,17 @@ fn truncate(mut text: String) -> String {
     text
 }
 
-impl types::Host for HostState {}
+impl types::Host for HostState {
+    fn convert_facade_error(
+        &mut self,
+        failure: crate::bindings::FacadeFailure,
+    ) -> wasmtime::Result<types::FacadeError> {
+        match failure {
+            crate::bindings::FacadeFailure::Guest(error) => Ok(error),
+            crate::bindings::FacadeFailure::Trap(trap) => Err(trap),
+        }
+    }
+}
 
 impl context::Host for HostState {
     async fn log(

@@ -7,6 +7,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostCapability;
 use super::client_requests::{FacadeResult, bad_answer};
+use crate::bindings::FacadeFailure;
 use crate::bindings::{elicitation, types};
 use crate::capability::{Capability, CapabilityKind};
 use crate::context::{ClientRequest, ClientRequestKind};
@@ -43,21 +44,14 @@ impl elicitation::Host for HostState {
         message: String,
         requested_schema: String,
     ) -> FacadeResult<elicitation::FormOutcome> {
-        if let Err(denied) = self.check_grant(ELICITATION) {
-            return Ok(Err(denied));
-        }
-        let schema = match form_schema(&message, &requested_schema) {
-            Ok(schema) => schema,
-            Err(e) => return Ok(Err(e)),
-        };
+        self.check_grant(ELICITATION)?;
+        let schema = form_schema(&message, &requested_schema)?;
         let request = ClientRequest {
             kind: ClientRequestKind::Elicitation,
             params: json!({"mode": "form", "message": message, "requestedSchema": schema}),
         };
-        Ok(self
-            .ask_client(request)
-            .await?
-            .and_then(|answer| form_outcome(&schema, answer)))
+        let answer = self.ask_client(request).await?;
+        Ok(form_outcome(&schema, answer)?)
     }
 
     async fn elicit_url(
@@ -66,31 +60,27 @@ impl elicitation::Host for HostState {
         url: String,
         elicitation_id: String,
     ) -> FacadeResult<elicitation::UrlOutcome> {
-        if let Err(denied) = self.check_grant(ELICITATION) {
-            return Ok(Err(denied));
-        }
+        self.check_grant(ELICITATION)?;
         if message.len() + url.len() + elicitation_id.len() > MAX_REQUEST_BYTES {
-            return Ok(Err(types::FacadeError::InvalidInput(format!(
-                "the elicitation is larger than {MAX_REQUEST_BYTES} bytes"
-            ))));
+            return Err(FacadeFailure::Guest(types::FacadeError::InvalidInput(
+                format!("the elicitation is larger than {MAX_REQUEST_BYTES} bytes"),
+            )));
         }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Ok(Err(types::FacadeError::InvalidInput(format!(
-                "`{url}` is not an http(s) URL"
-            ))));
+            return Err(FacadeFailure::Guest(types::FacadeError::InvalidInput(
+                format!("`{url}` is not an http(s) URL"),
+            )));
         }
         let request = ClientRequest {
             kind: ClientRequestKind::Elicitation,
             params: json!({"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id}),
         };
-        Ok(self
-            .ask_client(request)
-            .await?
-            .and_then(|answer| match action(&answer)? {
-                Action::Accept => Ok(elicitation::UrlOutcome::Accepted),
-                Action::Decline => Ok(elicitation::UrlOutcome::Declined),
-                Action::Cancel => Ok(elicitation::UrlOutcome::Cancelled),
-            }))
+        let answer = self.ask_client(request).await?;
+        Ok(match action(&answer)? {
+            Action::Accept => elicitation::UrlOutcome::Accepted,
+            Action::Decline => elicitation::UrlOutcome::Declined,
+            Action::Cancel => elicitation::UrlOutcome::Cancelled,
+        })
     }
 }
 

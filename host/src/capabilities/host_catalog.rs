@@ -61,44 +61,33 @@ impl HostState {
 
 impl host_catalog::Host for HostState {
     async fn list_resources(&mut self) -> FacadeResult<Vec<types::ResourceDescriptor>> {
-        let (catalog, on_behalf) = match self.host_catalog() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
+        let (catalog, on_behalf) = self.host_catalog()?;
         let listed = catalog.list_resources(&on_behalf).await;
-        Ok(Ok(listed.into_iter().map(Into::into).collect()))
+        Ok(listed.into_iter().map(Into::into).collect())
     }
 
     async fn list_resource_templates(&mut self) -> FacadeResult<Vec<types::ResourceTemplate>> {
-        Ok(self.host_catalog().map(|(catalog, on_behalf)| {
-            catalog
-                .list_resource_templates(&on_behalf.access)
-                .into_iter()
-                .map(Into::into)
-                .collect()
-        }))
+        let (catalog, on_behalf) = self.host_catalog()?;
+        Ok(catalog
+            .list_resource_templates(&on_behalf.access)
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     async fn read_resource(&mut self, uri: String) -> FacadeResult<Vec<types::ResourceContents>> {
-        let (catalog, on_behalf) = match self.host_catalog() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(catalog
-            .read_resource(&uri, &on_behalf)
-            .await
-            .map(|contents| contents.into_iter().map(Into::into).collect())
-            .map_err(Into::into))
+        let (catalog, on_behalf) = self.host_catalog()?;
+        let contents = catalog.read_resource(&uri, &on_behalf).await?;
+        Ok(contents.into_iter().map(Into::into).collect())
     }
 
     async fn list_prompts(&mut self) -> FacadeResult<Vec<types::PromptDescriptor>> {
-        Ok(self.host_catalog().map(|(catalog, on_behalf)| {
-            catalog
-                .list_prompts(&on_behalf.access)
-                .into_iter()
-                .map(Into::into)
-                .collect()
-        }))
+        let (catalog, on_behalf) = self.host_catalog()?;
+        Ok(catalog
+            .list_prompts(&on_behalf.access)
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     async fn get_prompt(
@@ -106,19 +95,12 @@ impl host_catalog::Host for HostState {
         name: String,
         arguments: String,
     ) -> FacadeResult<types::PromptResult> {
-        let (catalog, on_behalf) = match self.host_catalog() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
-        let arguments = match prompt_arguments(&arguments) {
-            Ok(a) => a,
-            Err(e) => return Ok(Err(e)),
-        };
+        let (catalog, on_behalf) = self.host_catalog()?;
+        let arguments = prompt_arguments(&arguments)?;
         Ok(catalog
             .get_prompt(&name, arguments, &on_behalf)
-            .await
-            .map(Into::into)
-            .map_err(Into::into))
+            .await?
+            .into())
     }
 }
 

@@ -11,6 +11,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostCapability;
 use super::client_requests::FacadeResult;
+use crate::bindings::FacadeFailure;
 use crate::bindings::{keyvalue, types};
 use crate::capability::{
     Capability, CapabilityKind, Narrowed, Narrowing, Params, ParamsRef, Toml, TomlProblem,
@@ -210,14 +211,11 @@ pub(crate) fn facade_error(error: StateError) -> types::FacadeError {
 
 impl keyvalue::Host for HostState {
     async fn get(&mut self, namespace: String, key: String) -> FacadeResult<Option<Vec<u8>>> {
-        let store = match self.keyvalue(&namespace, Some(&key)) {
-            Ok(store) => store,
-            Err(e) => return Ok(Err(e)),
-        };
+        let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .get(self.bucket(&namespace), &key)
             .await
-            .map_err(facade_error))
+            .map_err(facade_error)?)
     }
 
     async fn set(
@@ -228,14 +226,11 @@ impl keyvalue::Host for HostState {
         ttl_ms: Option<u64>,
     ) -> FacadeResult<()> {
         if value.len() > MAX_VALUE_BYTES {
-            return Ok(Err(types::FacadeError::InvalidInput(format!(
-                "a value may have at most {MAX_VALUE_BYTES} bytes"
-            ))));
+            return Err(FacadeFailure::Guest(types::FacadeError::InvalidInput(
+                format!("a value may have at most {MAX_VALUE_BYTES} bytes"),
+            )));
         }
-        let store = match self.keyvalue(&namespace, Some(&key)) {
-            Ok(store) => store,
-            Err(e) => return Ok(Err(e)),
-        };
+        let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .set(
                 self.bucket(&namespace),
@@ -244,40 +239,31 @@ impl keyvalue::Host for HostState {
                 ttl_ms.map(Duration::from_millis),
             )
             .await
-            .map_err(|e| self.kv_error(e)))
+            .map_err(|e| self.kv_error(e))?)
     }
 
     async fn delete(&mut self, namespace: String, key: String) -> FacadeResult<bool> {
-        let store = match self.keyvalue(&namespace, Some(&key)) {
-            Ok(store) => store,
-            Err(e) => return Ok(Err(e)),
-        };
+        let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .delete(self.bucket(&namespace), &key)
             .await
-            .map_err(facade_error))
+            .map_err(facade_error)?)
     }
 
     async fn list_keys(&mut self, namespace: String, prefix: String) -> FacadeResult<Vec<String>> {
-        let store = match self.keyvalue(&namespace, None) {
-            Ok(store) => store,
-            Err(e) => return Ok(Err(e)),
-        };
+        let store = self.keyvalue(&namespace, None)?;
         Ok(store
             .list_keys(self.bucket(&namespace), &prefix, MAX_LISTED_KEYS)
             .await
-            .map_err(facade_error))
+            .map_err(facade_error)?)
     }
 
     async fn increment(&mut self, namespace: String, key: String, delta: i64) -> FacadeResult<i64> {
-        let store = match self.keyvalue(&namespace, Some(&key)) {
-            Ok(store) => store,
-            Err(e) => return Ok(Err(e)),
-        };
+        let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .increment(self.bucket(&namespace), &key, delta)
             .await
-            .map_err(|e| self.kv_error(e)))
+            .map_err(|e| self.kv_error(e))?)
     }
 }
 

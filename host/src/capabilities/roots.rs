@@ -34,14 +34,13 @@ impl HostCapability for Roots {
 
 impl roots::Host for HostState {
     async fn list_roots(&mut self) -> FacadeResult<Vec<roots::Root>> {
-        if let Err(denied) = self.check_grant(ROOTS) {
-            return Ok(Err(denied));
-        }
+        self.check_grant(ROOTS)?;
         let request = ClientRequest {
             kind: ClientRequestKind::Roots,
             params: json!({}),
         };
-        Ok(self.ask_client(request).await?.and_then(parse_roots))
+        let answer = self.ask_client(request).await?;
+        Ok(parse_roots(answer)?)
     }
 }
 

@@ -44,18 +44,14 @@ impl sampling::Host for HostState {
         &mut self,
         request: sampling::SamplingRequest,
     ) -> FacadeResult<sampling::SamplingResponse> {
-        if let Err(denied) = self.check_grant(SAMPLING) {
-            return Ok(Err(denied));
-        }
-        let params = match request_params(request) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
+        self.check_grant(SAMPLING)?;
+        let params = request_params(request)?;
         let request = ClientRequest {
             kind: ClientRequestKind::Sampling,
             params,
         };
-        Ok(self.ask_client(request).await?.and_then(parse_response))
+        let answer = self.ask_client(request).await?;
+        Ok(parse_response(answer)?)
     }
 }
 

@@ -17,6 +17,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostCapability;
 use super::client_requests::FacadeResult;
+use crate::bindings::FacadeFailure;
 use crate::bindings::{secrets, types};
 use crate::capability::{
     Capability, CapabilityKind, Narrowed, Narrowing, Params, ParamsRef, Toml, TomlProblem,
@@ -266,27 +267,25 @@ fn warn_if_readable_by_others(_: &Path) {}
 
 impl secrets::Host for HostState {
     async fn get(&mut self, name: String) -> FacadeResult<String> {
-        if let Err(denied) = self.check_grant(SECRETS) {
-            return Ok(Err(denied));
-        }
+        self.check_grant(SECRETS)?;
         let granted = self
             .grants
             .params::<SecretsGrant>(SECRETS)
             .map_or(&[][..], |g| g.names.as_slice());
         if !granted.contains(&name) {
             PluginCounters::bump(&self.counters.denials);
-            return Ok(Err(types::FacadeError::Denied(format!(
+            return Err(FacadeFailure::Guest(types::FacadeError::Denied(format!(
                 "secret `{name}` is not among the secrets granted to the plugin ({})",
                 granted.join(", ")
             ))));
         }
-        Ok(match self.services().secrets.get(&name) {
+        match self.services().secrets.get(&name) {
             Some(value) => Ok(value.expose().to_string()),
-            None => Err(types::FacadeError::Failed(format!(
+            None => Err(FacadeFailure::Guest(types::FacadeError::Failed(format!(
                 "the operator has not set secret `{name}` ({})",
                 SecretStore::where_to_set(&name)
-            ))),
-        })
+            )))),
+        }
     }
 }
 

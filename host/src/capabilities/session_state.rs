@@ -9,6 +9,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::HostCapability;
 use super::client_requests::FacadeResult;
 use super::keyvalue::facade_error;
+use crate::bindings::FacadeFailure;
 use crate::bindings::{session_state, types};
 use crate::capability::{Capability, CapabilityKind};
 use crate::runtime::HostState;
@@ -62,26 +63,23 @@ impl HostState {
 
 impl session_state::Host for HostState {
     async fn get(&mut self, key: String) -> FacadeResult<Option<String>> {
-        let scope = match self.session_scope() {
-            Ok(scope) => scope,
-            Err(e) => return Ok(Err(e)),
-        };
+        let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
-        Ok(match self.services().state.get(bucket, &key).await {
-            Ok(value) => Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned())),
-            Err(e) => Err(facade_error(e)),
-        })
+        let value = self
+            .services()
+            .state
+            .get(bucket, &key)
+            .await
+            .map_err(facade_error)?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     async fn set(&mut self, key: String, value: String) -> FacadeResult<()> {
-        let scope = match self.session_scope() {
-            Ok(scope) => scope,
-            Err(e) => return Ok(Err(e)),
-        };
+        let scope = self.session_scope()?;
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&value) {
-            return Ok(Err(types::FacadeError::InvalidInput(format!(
-                "the value for `{key}` is not valid JSON: {e}"
-            ))));
+            return Err(FacadeFailure::Guest(types::FacadeError::InvalidInput(
+                format!("the value for `{key}` is not valid JSON: {e}"),
+            )));
         }
         let bucket = self.session_bucket(&scope);
         Ok(self
@@ -89,34 +87,28 @@ impl session_state::Host for HostState {
             .state
             .set(bucket, &key, value.as_bytes(), None)
             .await
-            .map_err(facade_error))
+            .map_err(facade_error)?)
     }
 
     async fn delete(&mut self, key: String) -> FacadeResult<bool> {
-        let scope = match self.session_scope() {
-            Ok(scope) => scope,
-            Err(e) => return Ok(Err(e)),
-        };
+        let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         Ok(self
             .services()
             .state
             .delete(bucket, &key)
             .await
-            .map_err(facade_error))
+            .map_err(facade_error)?)
     }
 
     async fn list_keys(&mut self) -> FacadeResult<Vec<String>> {
-        let scope = match self.session_scope() {
-            Ok(scope) => scope,
-            Err(e) => return Ok(Err(e)),
-        };
+        let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         Ok(self
             .services()
             .state
             .list_keys(bucket, "", MAX_LISTED_KEYS)
             .await
-            .map_err(facade_error))
+            .map_err(facade_error)?)
     }
 }

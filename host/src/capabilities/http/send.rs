@@ -435,29 +435,21 @@ async fn read_capped(
 
 impl wit::Host for HostState {
     async fn send(&mut self, request: wit::Request) -> FacadeResult<wit::Response> {
-        if let Err(denied) = self.check_grant(super::HTTP) {
-            return Ok(Err(denied));
-        }
+        self.check_grant(super::HTTP)?;
         static NONE: HttpGrant = HttpGrant::none();
         let grant = self
             .grants
             .params::<HttpGrant>(super::HTTP)
             .unwrap_or(&NONE);
-        let outgoing = match Outgoing::check(request) {
-            Ok(o) => o,
-            Err(e) => return Ok(Err(e)),
-        };
-        let client = match self.services().http.client(grant.allow_private) {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
+        let outgoing = Outgoing::check(request)?;
+        let client = self.services().http.client(grant.allow_private)?;
         let sender = Sender {
             plugin: &self.plugin,
             grant,
             secrets: &self.services().secrets,
             counters: &self.counters,
         };
-        Ok(sender.send(client, outgoing).await)
+        Ok(sender.send(client, outgoing).await?)
     }
 }
 
