@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::convert::catalog_items as convert;
 use super::rounds::{Finished, RoundOutcome, Rounds};
-use super::server::{McpServer, page};
+use super::server::{McpServer, RequestFacts, page};
 use crate::auth::Access;
 use crate::content::{CompletionTarget, PromptResult, ResourceContents};
 use crate::context::CallContext;
@@ -72,15 +72,18 @@ impl McpServer {
         Ok((items.into_iter().map(convert).collect(), next))
     }
 
-    /// A factory for the contexts of the plugin calls serving `ctx`.
+    /// A factory for the contexts of the plugin calls serving `ctx`, which
+    /// `facts` describe.
     fn call_factory(
         &self,
         ctx: &RequestContext<RoleServer>,
+        facts: &RequestFacts,
     ) -> impl Fn() -> CallContext + Send + Sync + use<> {
         let server = self.clone();
-        let ctx = ctx.clone();
-        let channel = self.peer_channel(&ctx);
-        move || server.call_context(&ctx, channel.clone(), ctx.ct.clone())
+        let facts = facts.clone();
+        let cancel = ctx.ct.clone();
+        let channel = self.peer_channel(ctx);
+        move || server.call_context(&facts, channel.clone(), cancel.clone())
     }
 
     pub(super) async fn handle_list_resources(
@@ -88,12 +91,12 @@ impl McpServer {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let make_call = self.call_factory(&ctx);
-        let access = self.access(&ctx);
+        let facts = self.facts(&ctx);
+        let make_call = self.call_factory(&ctx, &facts);
         let all = self
             .shared
             .catalog_service
-            .list_resources(&access, &make_call)
+            .list_resources(&facts.access, &make_call)
             .await;
         let (items, next) = self.converted_page(&all, request, convert::resource)?;
         let mut result = ListResourcesResult::with_all_items(items);
@@ -129,10 +132,12 @@ impl McpServer {
             );
             let served = self.shared.catalog_service.clone();
             let wanted = request.uri.clone();
-            let access = self.access(&ctx);
+            let facts = self.facts(&ctx);
+            let access = facts.access.clone();
             return self
                 .answer_rounds(
                     &ctx,
+                    &facts,
                     rounds,
                     move |call| async move {
                         Finished::Resource(served.read_resource(&wanted, &access, &*call).await)
@@ -147,11 +152,12 @@ impl McpServer {
                 )
                 .await;
         }
-        let make_call = self.call_factory(&ctx);
+        let facts = self.facts(&ctx);
+        let make_call = self.call_factory(&ctx, &facts);
         let contents = self
             .shared
             .catalog_service
-            .read_resource(&request.uri, &self.access(&ctx), &make_call)
+            .read_resource(&request.uri, &facts.access, &make_call)
             .await;
         Ok(resource_result(contents)?.into())
     }
@@ -196,10 +202,12 @@ impl McpServer {
             );
             let served = self.shared.catalog_service.clone();
             let name = request.name.clone();
-            let access = self.access(&ctx);
+            let facts = self.facts(&ctx);
+            let access = facts.access.clone();
             return self
                 .answer_rounds(
                     &ctx,
+                    &facts,
                     rounds,
                     move |call| async move {
                         Finished::Prompt(served.get_prompt(&name, arguments, &access, &*call).await)
@@ -214,11 +222,12 @@ impl McpServer {
                 )
                 .await;
         }
-        let make_call = self.call_factory(&ctx);
+        let facts = self.facts(&ctx);
+        let make_call = self.call_factory(&ctx, &facts);
         let result = self
             .shared
             .catalog_service
-            .get_prompt(&request.name, arguments, &self.access(&ctx), &make_call)
+            .get_prompt(&request.name, arguments, &facts.access, &make_call)
             .await;
         Ok(prompt_result(result)?.into())
     }
@@ -243,7 +252,8 @@ impl McpServer {
             .and_then(|c| c.arguments)
             .map(|a| a.into_iter().collect())
             .unwrap_or_default();
-        let make_call = self.call_factory(&ctx);
+        let facts = self.facts(&ctx);
+        let make_call = self.call_factory(&ctx, &facts);
         let completion = self
             .shared
             .catalog_service
@@ -252,7 +262,7 @@ impl McpServer {
                 request.argument.name,
                 request.argument.value,
                 context,
-                &self.access(&ctx),
+                &facts.access,
                 &make_call,
             )
             .await

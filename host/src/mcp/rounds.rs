@@ -19,7 +19,7 @@ use super::multi_round::{
     Bound, CallState, Caller, ModernChannel, Recorded, RunningCall, StateError, Step,
     arguments_digest,
 };
-use super::server::McpServer;
+use super::server::{McpServer, RequestFacts};
 use crate::capabilities::HostServices;
 use crate::content::{PromptResult, ResourceContents};
 use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError};
@@ -167,11 +167,14 @@ enum Claim {
 
 impl McpServer {
     /// Who is calling, as sealed states record it.
-    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller {
-        let access = self.access(ctx);
+    fn caller(facts: &RequestFacts) -> Caller {
         Caller {
-            principal: access.principal().map(|p| p.id.clone()).unwrap_or_default(),
-            session: self.session_of(ctx, &access),
+            principal: facts
+                .access
+                .principal()
+                .map(|p| p.id.clone())
+                .unwrap_or_default(),
+            session: facts.session.clone(),
         }
     }
 
@@ -184,6 +187,7 @@ impl McpServer {
     pub(super) async fn answer_rounds<R, W, F>(
         &self,
         ctx: &RequestContext<RoleServer>,
+        facts: &RequestFacts,
         mut rounds: Rounds<'_>,
         work: W,
         finish: impl FnOnce(RoundOutcome) -> Result<R, McpError>,
@@ -194,7 +198,7 @@ impl McpServer {
         F: Future<Output = Finished> + Send + 'static,
     {
         let metrics = self.shared.runtime.metrics();
-        rounds.bound.caller = self.caller(ctx);
+        rounds.bound.caller = Self::caller(facts);
         let opened = match rounds.request_state {
             None => None,
             Some(token) => {
@@ -204,7 +208,7 @@ impl McpServer {
                     Ok(state) => state
                         .plugin
                         .as_deref()
-                        .is_some_and(|p| !self.access(ctx).allows(p)),
+                        .is_some_and(|p| !facts.access.allows(p)),
                     Err(_) => false,
                 };
                 if foreign {
@@ -238,6 +242,7 @@ impl McpServer {
         let round = self
             .in_rounds(
                 ctx,
+                facts,
                 rounds.bound,
                 opened.map(|(_, state)| state),
                 rounds.input_responses,
@@ -387,6 +392,7 @@ impl McpServer {
     async fn in_rounds<W, F>(
         &self,
         ctx: &RequestContext<RoleServer>,
+        facts: &RequestFacts,
         bound: Bound,
         opened: Option<CallState>,
         input_responses: Option<&InputResponses>,
@@ -402,11 +408,11 @@ impl McpServer {
             let (channel, asks) = ModernChannel::new(relay.clone(), replay);
             let cancel = CancellationToken::new();
             let server = self.clone();
-            let request = ctx.clone();
+            let facts = facts.clone();
             let maker_channel = channel.clone();
             let maker_cancel = cancel.clone();
             let maker: CallMaker = Arc::new(move || {
-                server.call_context(&request, maker_channel.clone(), maker_cancel.clone())
+                server.call_context(&facts, maker_channel.clone(), maker_cancel.clone())
             });
             RunningCall::spawn(work(maker), channel, asks, cancel)
         };

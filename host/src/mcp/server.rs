@@ -68,16 +68,35 @@ impl McpServer {
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
     }
 
+    /// What `ctx` says about who asks and where, worked out once per
+    /// request: its access, session and session-state scope, and the
+    /// identities a plugin call sees.
+    pub(super) fn facts(&self, ctx: &RequestContext<RoleServer>) -> RequestFacts {
+        let access = self.access(ctx);
+        let session = self.session_of(ctx, &access);
+        let session_scope = self.session_scope(ctx, &access, session.as_deref());
+        RequestFacts {
+            request_id: request_id_text(ctx),
+            protocol_version: ctx
+                .protocol_version()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            client: ctx.client_info().map(|i| ClientIdentity {
+                name: i.name,
+                version: i.version,
+            }),
+            session,
+            session_scope,
+            access,
+        }
+    }
+
     /// The session a handshake-era request belongs to, keyed by its
     /// principal as well (the HTTP layer refuses a session id sent by
     /// another principal; keying by both keeps state and warm instances
     /// apart even so): the HTTP session header, else the transport's own
     /// session. A 2026-07-28 request has none, whatever headers it sends.
-    pub(super) fn session_of(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        access: &Access,
-    ) -> Option<String> {
+    fn session_of(&self, ctx: &RequestContext<RoleServer>, access: &Access) -> Option<String> {
         if Self::is_modern(ctx) && self.session_id.is_none() {
             return None;
         }
@@ -98,10 +117,15 @@ impl McpServer {
     /// Where session state lives for this request: for a 2026-07-28
     /// request the state handle in `_meta`, else the authenticated
     /// principal, else the stdio connection (one process per client); for
-    /// a handshake-era request its session (with its principal).
-    fn session_scope(&self, ctx: &RequestContext<RoleServer>, access: &Access) -> Option<String> {
+    /// a handshake-era request its `session` (with its principal).
+    fn session_scope(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        access: &Access,
+        session: Option<&str>,
+    ) -> Option<String> {
         if !Self::is_modern(ctx) {
-            return self.session_of(ctx, access).map(|s| format!("session:{s}"));
+            return session.map(|s| format!("session:{s}"));
         }
         let principal = access.principal();
         match ctx.meta.get(STATE_HANDLE_META_KEY).and_then(Value::as_str) {
@@ -142,28 +166,24 @@ impl McpServer {
         })
     }
 
-    /// The context of a plugin call serving this request.
+    /// The context of a plugin call serving the request `facts` describe.
     pub(super) fn call_context(
         &self,
-        ctx: &RequestContext<RoleServer>,
+        facts: &RequestFacts,
         channel: Arc<dyn ClientChannel>,
         cancel: tokio_util::sync::CancellationToken,
     ) -> CallContext {
-        let client = ctx.client_info().map(|i| ClientIdentity {
-            name: i.name,
-            version: i.version,
-        });
-        let protocol_version = ctx
-            .protocol_version()
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        let access = self.access(ctx);
-        CallContext::new(request_id_text(ctx), protocol_version, cancel, channel)
-            .with_session(self.session_of(ctx, &access))
-            .with_client(client)
-            .with_session_scope(self.session_scope(ctx, &access))
-            .with_host_catalog(self.shared.catalog_service.clone())
-            .with_access(access)
+        CallContext::new(
+            facts.request_id.clone(),
+            facts.protocol_version.clone(),
+            cancel,
+            channel,
+        )
+        .with_session(facts.session.clone())
+        .with_client(facts.client.clone())
+        .with_session_scope(facts.session_scope.clone())
+        .with_host_catalog(self.shared.catalog_service.clone())
+        .with_access(facts.access.clone())
     }
 
     /// Which plugins the request may reach: over HTTP, what the transport's
@@ -312,7 +332,8 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
-        let access = self.access(&ctx);
+        let facts = self.facts(&ctx);
+        let access = &facts.access;
         let principal = access.principal().map_or("", |p| p.id.as_str());
         let Some(_share) = self.shared.shares.take(principal) else {
             return Ok(convert::call_result(ToolResult::error_text(format!(
@@ -371,6 +392,7 @@ impl ServerHandler for McpServer {
             return self
                 .answer_rounds(
                     &ctx,
+                    &facts,
                     rounds,
                     move |call| async move {
                         let Some(tool) = target else {
@@ -416,7 +438,7 @@ impl ServerHandler for McpServer {
             ));
         };
         let channel = self.peer_channel(&ctx);
-        let call = self.call_context(&ctx, channel, ctx.ct.clone());
+        let call = self.call_context(&facts, channel, ctx.ct.clone());
         let index = tool.index();
         let outcome = self
             .shared
@@ -535,6 +557,18 @@ impl ServerHandler for McpServer {
 fn check_tool_arguments(tool: &ExposedTool, arguments: &Value) -> Result<(), String> {
     crate::schema::check_arguments(&tool.spec().validator, arguments)
         .map_err(|problem| format!("invalid arguments for tool `{}`: {problem}", tool.name))
+}
+
+/// What one request says about who asks and where ([`McpServer::facts`]).
+#[derive(Debug, Clone)]
+pub(super) struct RequestFacts {
+    pub access: Access,
+    /// The handshake-era session, keyed by principal.
+    pub session: Option<String>,
+    pub session_scope: Option<String>,
+    request_id: String,
+    protocol_version: String,
+    client: Option<ClientIdentity>,
 }
 
 fn request_id_text(ctx: &RequestContext<RoleServer>) -> String {
