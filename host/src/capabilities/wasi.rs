@@ -60,11 +60,15 @@ fn ctx_for(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    for capability in super::registry().host_capabilities() {
-        let id = capability.id();
-        if grants.allows(id) {
-            let grant = grants.params.get(&id).map(|p| &**p);
-            capability.configure_wasi(plugin, grant, &mut builder);
+    // Only granted capabilities with a narrowed grant can add anything
+    // (most plugins have none, so most calls skip this entirely).
+    for (id, grant) in &grants.params {
+        if let Some(capability) = super::registry()
+            .host_capabilities()
+            .iter()
+            .find(|c| c.id() == *id)
+        {
+            capability.configure_wasi(plugin, Some(&**grant), &mut builder);
         }
     }
     builder.build()
