@@ -2,13 +2,18 @@
 //! MCP SDK: content blocks, resources and their contents, prompts and their
 //! messages, completions. The runtime converts what a guest returns into
 //! these once; the MCP adapter converts them to the wire once; the
-//! `host-catalog` capability hands them back to guests.
+//! `host-catalog` capability hands them back to guests. Content derives
+//! serde (bytes as base64) so that a question for the client that carries
+//! it can be recorded and fingerprinted.
+
+use serde::{Deserialize, Serialize};
 
 /// The body of a resource: text or raw bytes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ResourceBody {
     Text(String),
-    Blob(Vec<u8>),
+    Blob(#[serde(with = "base64_bytes")] Vec<u8>),
 }
 
 impl ResourceBody {
@@ -26,7 +31,7 @@ impl ResourceBody {
 }
 
 /// The contents of one resource, as read (or embedded in a result).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceContents {
     pub uri: String,
     pub mime_type: Option<String>,
@@ -41,7 +46,7 @@ impl ResourceContents {
 }
 
 /// A resource at a fixed URI, as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceDescriptor {
     pub uri: String,
     pub name: String,
@@ -62,14 +67,17 @@ pub struct ResourceTemplate {
 }
 
 /// One block of a tool result or a prompt message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Content {
     Text(String),
     Image {
+        #[serde(with = "base64_bytes")]
         data: Vec<u8>,
         mime_type: String,
     },
     Audio {
+        #[serde(with = "base64_bytes")]
         data: Vec<u8>,
         mime_type: String,
     },
@@ -113,7 +121,8 @@ pub struct PromptDescriptor {
 }
 
 /// Who speaks a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     User,
     Assistant,
@@ -148,4 +157,20 @@ pub struct Completion {
     pub values: Vec<String>,
     pub total: Option<u32>,
     pub has_more: bool,
+}
+
+/// Bytes as base64 text in serde.
+pub(crate) mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        BASE64.decode(text).map_err(serde::de::Error::custom)
+    }
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Access;
+pub use crate::client_request::{ClientAnswer, ClientRequest, ClientRequestKind};
 use crate::content::{
     PromptDescriptor, PromptResult, ResourceContents, ResourceDescriptor, ResourceTemplate,
 };
@@ -77,50 +78,6 @@ pub struct ClientIdentity {
     pub version: String,
 }
 
-/// What a plugin may ask of the client during a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClientRequestKind {
-    /// `sampling/createMessage`
-    Sampling,
-    /// `elicitation/create`, form or URL mode (`params.mode`)
-    Elicitation,
-    /// `roots/list`
-    Roots,
-}
-
-impl ClientRequestKind {
-    /// The MCP method that carries it.
-    pub fn method(self) -> &'static str {
-        match self {
-            ClientRequestKind::Sampling => "sampling/createMessage",
-            ClientRequestKind::Elicitation => "elicitation/create",
-            ClientRequestKind::Roots => "roots/list",
-        }
-    }
-}
-
-/// One request to the client, with its parameters in MCP wire form (the
-/// JSON the method's `params` carry). Answers come back in wire form too:
-/// the JSON of the method's result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientRequest {
-    pub kind: ClientRequestKind,
-    pub params: Value,
-}
-
-impl ClientRequest {
-    /// A digest naming this exact request, to check that a replayed call
-    /// asks the same thing at the same step.
-    pub fn fingerprint(&self) -> String {
-        let mut h = blake3::Hasher::new();
-        h.update(self.kind.method().as_bytes());
-        h.update(b"\0");
-        h.update(self.params.to_string().as_bytes());
-        h.finalize().to_hex()[..32].to_string()
-    }
-}
-
 /// Why a request to the client (or a host service) produced no answer; the
 /// guest receives it as the WIT `facade-error`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -156,9 +113,9 @@ pub trait ClientChannel: Send + Sync {
         total: Option<f64>,
         message: Option<String>,
     ) -> BoxFuture<'_, ()>;
-    /// Send `request` to the client and wait for its answer (wire-form
-    /// JSON), checking first that the client declared the capability.
-    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>>;
+    /// Send `request` to the client and wait for its answer, checking
+    /// first that the client declared the capability.
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<ClientAnswer, FacadeError>>;
     /// `notifications/resources/updated` to the clients subscribed to `uri`
     /// that may use `plugin`, which announced it.
     fn resource_updated(&self, plugin: String, uri: String) -> BoxFuture<'_, ()>;
@@ -178,11 +135,11 @@ impl ClientChannel for NoClient {
     fn progress(&self, _: f64, _: Option<f64>, _: Option<String>) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
-    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>> {
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<ClientAnswer, FacadeError>> {
         Box::pin(async move {
             Err(FacadeError::UnsupportedByClient(format!(
                 "no client is attached to this call, so `{}` cannot be sent",
-                request.kind.method()
+                request.kind().method()
             )))
         })
     }

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tool",
             "content",
             "capability",
+            "client_request",
             "uri_template",
         ],
     ),

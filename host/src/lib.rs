@@ -18,6 +18,7 @@ pub mod capabilities;
 pub mod capability;
 pub mod catalog;
 pub mod cli;
+pub mod client_request;
 pub mod componentize;
 pub mod config;
 pub mod content;

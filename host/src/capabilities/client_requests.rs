@@ -2,10 +2,8 @@
 //! request to the client through the call's channel with the call's clock
 //! paused, and mapping the outcome to the guest's `facade-error`.
 
-use serde_json::Value;
-
 use crate::bindings::{FacadeFailure, types};
-use crate::context::{ClientRequest, FacadeError};
+use crate::context::{ClientAnswer, ClientRequest, FacadeError};
 use crate::runtime::{HostState, Interrupted};
 
 impl From<FacadeError> for types::FacadeError {
@@ -40,7 +38,10 @@ impl HostState {
     /// Send `request` to the client and wait for the answer. The call's
     /// deadline does not run meanwhile (the client's own timeout bounds the
     /// wait). A replay divergence ends the call.
-    pub(crate) async fn ask_client(&mut self, request: ClientRequest) -> FacadeResult<Value> {
+    pub(crate) async fn ask_client(
+        &mut self,
+        request: ClientRequest,
+    ) -> FacadeResult<ClientAnswer> {
         if self.call.cancel.is_cancelled() {
             return Err(types::FacadeError::Cancelled.into());
         }
@@ -54,9 +55,10 @@ impl HostState {
     }
 }
 
-/// A malformed answer from the client, as the guest sees it.
-pub(crate) fn bad_answer(what: &str, problem: impl std::fmt::Display) -> types::FacadeError {
+/// An answer of another kind than the question (a host bug: the channel
+/// reads the answer for the question's kind).
+pub(crate) fn unexpected_answer(what: &str, answer: &ClientAnswer) -> types::FacadeError {
     types::FacadeError::Failed(format!(
-        "the client's {what} answer is malformed: {problem}"
+        "the client's {what} answer came back as another kind of answer: {answer:?}"
     ))
 }

@@ -207,50 +207,6 @@ async fn send_notice(channel: &dyn crate::context::ClientChannel, plugin: &str, 
     }
 }
 
-/// A content block in MCP wire form (as in tool results and prompt
-/// messages).
-pub(crate) fn content_block_json(block: types::ContentBlock) -> serde_json::Value {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD as BASE64;
-    use serde_json::json;
-    match block {
-        types::ContentBlock::Text(text) => json!({"type": "text", "text": text}),
-        types::ContentBlock::Image(b) => {
-            json!({"type": "image", "data": BASE64.encode(&b.data), "mimeType": b.mime_type})
-        }
-        types::ContentBlock::Audio(b) => {
-            json!({"type": "audio", "data": BASE64.encode(&b.data), "mimeType": b.mime_type})
-        }
-        types::ContentBlock::ResourceLink(l) => {
-            let mut v = json!({"type": "resource_link", "uri": l.uri, "name": l.name});
-            for (key, value) in [
-                ("title", l.title),
-                ("description", l.description),
-                ("mimeType", l.mime_type),
-            ] {
-                if let Some(value) = value {
-                    v[key] = value.into();
-                }
-            }
-            if let Some(size) = l.size {
-                v["size"] = size.into();
-            }
-            v
-        }
-        types::ContentBlock::EmbeddedResource(r) => {
-            let mut resource = json!({"uri": r.uri});
-            if let Some(m) = r.mime_type {
-                resource["mimeType"] = m.into();
-            }
-            match r.body {
-                types::ResourceBody::Text(t) => resource["text"] = t.into(),
-                types::ResourceBody::Blob(b) => resource["blob"] = BASE64.encode(&b).into(),
-            }
-            json!({"type": "resource", "resource": resource})
-        }
-    }
-}
-
 /// What a plugin sees of a session: an id that stays the same for every
 /// call of the session to this plugin, but is neither the transport's own
 /// session id (which would let a plugin that leaks it hand the session to

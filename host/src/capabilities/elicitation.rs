@@ -2,15 +2,16 @@
 //! the client (`elicitation/create`), as a form checked against a JSON
 //! Schema or as a URL to visit.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostCapability;
-use super::client_requests::{FacadeResult, bad_answer};
+use super::client_requests::{FacadeResult, unexpected_answer};
 use crate::bindings::FacadeFailure;
 use crate::bindings::{elicitation, types};
 use crate::capability::{Capability, CapabilityKind};
-use crate::context::{ClientRequest, ClientRequestKind};
+use crate::client_request::{ElicitationAction, ElicitationAnswer};
+use crate::context::{ClientAnswer, ClientRequest};
 use crate::runtime::HostState;
 
 /// Ask the user (`mcp:plugin/elicitation`).
@@ -46,12 +47,14 @@ impl elicitation::Host for HostState {
     ) -> FacadeResult<elicitation::FormOutcome> {
         self.check_grant(ELICITATION)?;
         let schema = form_schema(&message, &requested_schema)?;
-        let request = ClientRequest {
-            kind: ClientRequestKind::Elicitation,
-            params: json!({"mode": "form", "message": message, "requestedSchema": schema}),
+        let request = ClientRequest::ElicitForm {
+            message,
+            requested_schema: schema.clone(),
         };
-        let answer = self.ask_client(request).await?;
-        Ok(form_outcome(&schema, answer)?)
+        match self.ask_client(request).await? {
+            ClientAnswer::Elicitation(answer) => Ok(form_outcome(&schema, answer)?),
+            other => Err(unexpected_answer("elicitation", &other).into()),
+        }
     }
 
     async fn elicit_url(
@@ -71,21 +74,24 @@ impl elicitation::Host for HostState {
                 format!("`{url}` is not an http(s) URL"),
             )));
         }
-        let request = ClientRequest {
-            kind: ClientRequestKind::Elicitation,
-            params: json!({"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id}),
+        let request = ClientRequest::ElicitUrl {
+            message,
+            url,
+            elicitation_id,
         };
-        let answer = self.ask_client(request).await?;
-        Ok(match action(&answer)? {
-            Action::Accept => elicitation::UrlOutcome::Accepted,
-            Action::Decline => elicitation::UrlOutcome::Declined,
-            Action::Cancel => elicitation::UrlOutcome::Cancelled,
-        })
+        match self.ask_client(request).await? {
+            ClientAnswer::Elicitation(answer) => Ok(match answer.action {
+                ElicitationAction::Accept => elicitation::UrlOutcome::Accepted,
+                ElicitationAction::Decline => elicitation::UrlOutcome::Declined,
+                ElicitationAction::Cancel => elicitation::UrlOutcome::Cancelled,
+            }),
+            other => Err(unexpected_answer("elicitation", &other).into()),
+        }
     }
 }
 
 /// Check a guest's form request: JSON, an object schema, within bounds.
-fn form_schema(message: &str, schema: &str) -> Result<Value, types::FacadeError> {
+fn form_schema(message: &str, schema: &str) -> Result<Map<String, Value>, types::FacadeError> {
     let invalid = |m: String| types::FacadeError::InvalidInput(m);
     if message.len() + schema.len() > MAX_REQUEST_BYTES {
         return Err(invalid(format!(
@@ -101,41 +107,24 @@ fn form_schema(message: &str, schema: &str) -> Result<Value, types::FacadeError>
             "the requested schema must be an object schema with `properties`".into(),
         ));
     }
-    crate::schema::compile(value.as_object().expect("checked above"))
-        .map_err(|e| invalid(format!("the requested {e}")))?;
-    Ok(value)
-}
-
-enum Action {
-    Accept,
-    Decline,
-    Cancel,
-}
-
-fn action(answer: &Value) -> Result<Action, types::FacadeError> {
-    match answer.get("action").and_then(Value::as_str) {
-        Some("accept") => Ok(Action::Accept),
-        Some("decline") => Ok(Action::Decline),
-        Some("cancel") => Ok(Action::Cancel),
-        Some(other) => Err(bad_answer(
-            "elicitation",
-            format!("unknown action `{other}`"),
-        )),
-        None => Err(bad_answer("elicitation", "no `action`")),
-    }
+    let Value::Object(schema) = value else {
+        unreachable!("checked above: its type is object")
+    };
+    crate::schema::compile(&schema).map_err(|e| invalid(format!("the requested {e}")))?;
+    Ok(schema)
 }
 
 /// The user's answer to a form, checked against the schema it was asked with.
 fn form_outcome(
-    schema: &Value,
-    answer: Value,
+    schema: &Map<String, Value>,
+    answer: ElicitationAnswer,
 ) -> Result<elicitation::FormOutcome, types::FacadeError> {
-    match action(&answer)? {
-        Action::Decline => Ok(elicitation::FormOutcome::Declined),
-        Action::Cancel => Ok(elicitation::FormOutcome::Cancelled),
-        Action::Accept => {
-            let content = answer.get("content").cloned().unwrap_or_else(|| json!({}));
-            let validator = crate::schema::compile(schema.as_object().expect("checked when asked"))
+    match answer.action {
+        ElicitationAction::Decline => Ok(elicitation::FormOutcome::Declined),
+        ElicitationAction::Cancel => Ok(elicitation::FormOutcome::Cancelled),
+        ElicitationAction::Accept => {
+            let content = Value::Object(answer.content.unwrap_or_default());
+            let validator = crate::schema::compile(schema)
                 .map_err(|e| types::FacadeError::Failed(e.to_string()))?;
             crate::schema::check_arguments(&validator, &content).map_err(|problem| {
                 types::FacadeError::Failed(format!(
@@ -150,8 +139,9 @@ fn form_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn schema() -> Value {
+    fn schema() -> Map<String, Value> {
         form_schema(
             "m",
             r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}"#,
@@ -159,21 +149,32 @@ mod tests {
         .unwrap()
     }
 
+    fn answer(action: ElicitationAction, content: Option<Value>) -> ElicitationAnswer {
+        ElicitationAnswer {
+            action,
+            content: content.map(|c| c.as_object().unwrap().clone()),
+        }
+    }
+
     #[test]
     fn answers_are_checked_against_the_schema() {
         let ok = form_outcome(
             &schema(),
-            json!({"action":"accept","content":{"name":"Ada"}}),
+            answer(ElicitationAction::Accept, Some(json!({"name":"Ada"}))),
         )
         .unwrap();
         assert!(matches!(ok, elicitation::FormOutcome::Accepted(c) if c.contains("Ada")));
-        let bad = form_outcome(&schema(), json!({"action":"accept","content":{"name":3}}));
+        let bad = form_outcome(
+            &schema(),
+            answer(ElicitationAction::Accept, Some(json!({"name":3}))),
+        );
         assert!(matches!(bad, Err(types::FacadeError::Failed(m)) if m.contains("does not match")));
+        let missing = form_outcome(&schema(), answer(ElicitationAction::Accept, None));
+        assert!(matches!(missing, Err(types::FacadeError::Failed(_))));
         assert!(matches!(
-            form_outcome(&schema(), json!({"action":"decline"})),
+            form_outcome(&schema(), answer(ElicitationAction::Decline, None)),
             Ok(elicitation::FormOutcome::Declined)
         ));
-        assert!(form_outcome(&schema(), json!({"action":"maybe"})).is_err());
     }
 
     #[test]

@@ -16,9 +16,10 @@ use rmcp::service::PeerRequestOptions;
 use rmcp::{Peer, RoleServer, ServiceError};
 use serde_json::Value;
 
+use super::client_wire;
 use super::subscriptions::SubscriptionHub;
 use crate::context::{
-    BoxFuture, ClientChannel, ClientRequest, ClientRequestKind, FacadeError, LogLevel,
+    BoxFuture, ClientAnswer, ClientChannel, ClientRequest, ClientRequestKind, FacadeError, LogLevel,
 };
 
 /// Sends one request's logs, progress and client requests to its client.
@@ -58,19 +59,18 @@ pub(super) fn check_capability(
         )))
     };
     let Some(caps) = caps else {
-        return missing(match request.kind {
+        return missing(match request.kind() {
             ClientRequestKind::Sampling => "sampling",
             ClientRequestKind::Elicitation => "elicitation",
             ClientRequestKind::Roots => "roots",
         });
     };
-    match request.kind {
+    match request.kind() {
         ClientRequestKind::Sampling => {
             let Some(sampling) = &caps.sampling else {
                 return missing("sampling");
             };
-            let wants_tools =
-                request.params.get("tools").is_some() || request.params.get("toolChoice").is_some();
+            let wants_tools = matches!(request, ClientRequest::Sampling(r) if r.uses_tools());
             if wants_tools && sampling.tools.is_none() {
                 return missing("sampling.tools");
             }
@@ -80,7 +80,7 @@ pub(super) fn check_capability(
             let Some(e) = &caps.elicitation else {
                 return missing("elicitation");
             };
-            let url_mode = request.params.get("mode").and_then(Value::as_str) == Some("url");
+            let url_mode = matches!(request, ClientRequest::ElicitUrl { .. });
             // An empty `elicitation: {}` means form mode (the capability
             // before modes existed).
             let form_ok = e.form.is_some() || (e.form.is_none() && e.url.is_none());
@@ -97,23 +97,21 @@ pub(super) fn check_capability(
     }
 }
 
-/// The typed MCP request for a wire-form client request.
+/// The typed MCP request for a question.
 pub(super) fn server_request(request: &ClientRequest) -> Result<ServerRequest, FacadeError> {
+    let kind = request.kind();
     let invalid = |e: serde_json::Error| {
-        FacadeError::InvalidInput(format!(
-            "not a valid `{}` request: {e}",
-            request.kind.method()
-        ))
+        FacadeError::InvalidInput(format!("not a valid `{}` request: {e}", kind.method()))
     };
-    Ok(match request.kind {
+    let params = client_wire::params(request);
+    Ok(match kind {
         ClientRequestKind::Sampling => {
             let params: CreateMessageRequestParams =
-                serde_json::from_value(request.params.clone()).map_err(invalid)?;
+                serde_json::from_value(params).map_err(invalid)?;
             ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params))
         }
         ClientRequestKind::Elicitation => {
-            let params: ElicitRequestParams =
-                serde_json::from_value(request.params.clone()).map_err(invalid)?;
+            let params: ElicitRequestParams = serde_json::from_value(params).map_err(invalid)?;
             ServerRequest::ElicitRequest(ElicitRequest::new(params))
         }
         ClientRequestKind::Roots => ServerRequest::ListRootsRequest(ListRootsRequest::default()),
@@ -174,14 +172,14 @@ impl ClientChannel for PeerChannel {
         })
     }
 
-    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>> {
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<ClientAnswer, FacadeError>> {
         Box::pin(async move {
             self.check_capability(&request)?;
             if self.modern {
                 return Err(FacadeError::UnsupportedByClient(format!(
                     "with protocol 2026-07-28 this host sends `{}` only while calling a tool, \
                      getting a prompt or reading a resource",
-                    request.kind.method()
+                    request.kind().method()
                 )));
             }
             let typed = server_request(&request)?;
@@ -191,7 +189,7 @@ impl ClientChannel for PeerChannel {
                 .await
                 .map_err(service_error)?;
             let answer = handle.await_response().await.map_err(service_error)?;
-            answer_json(answer)
+            client_wire::answer(request.kind(), answer_json(answer)?)
         })
     }
 

@@ -49,7 +49,7 @@ pub(super) fn call_result(result: ToolResult) -> CallToolResult {
     out
 }
 
-fn content_block(content: Content) -> ContentBlock {
+pub(super) fn content_block(content: Content) -> ContentBlock {
     match content {
         Content::Text(text) => ContentBlock::text(text),
         Content::Image { data, mime_type } => ContentBlock::image(BASE64.encode(data), mime_type),

@@ -6,6 +6,7 @@
 
 mod catalog_requests;
 mod channel;
+mod client_wire;
 mod convert;
 mod gate;
 mod multi_round;

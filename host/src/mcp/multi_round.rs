@@ -27,7 +27,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::PeerChannel;
-use crate::context::{BoxFuture, ClientChannel, ClientRequest, FacadeError, LogLevel};
+use crate::context::{
+    BoxFuture, ClientAnswer, ClientChannel, ClientRequest, FacadeError, LogLevel,
+};
 use crate::sealed::SealKey;
 
 /// How long a `requestState` stays valid for replay.
@@ -130,23 +132,27 @@ impl ClientChannel for ModernChannel {
         Box::pin(async move { self.relay().progress(progress, total, message).await })
     }
 
-    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<Value, FacadeError>> {
+    fn request(&self, request: ClientRequest) -> BoxFuture<'_, Result<ClientAnswer, FacadeError>> {
         Box::pin(async move {
             self.relay().check_capability(&request)?;
             super::channel::server_request(&request)?;
+            let kind = request.kind();
             let replayed = replay_answer(
                 &mut self.replay.lock().unwrap_or_else(|e| e.into_inner()),
                 &request,
             );
-            if let Some(answer) = replayed {
-                return answer;
-            }
-            let (reply, answer) = oneshot::channel();
-            self.asks
-                .send(Ask { request, reply })
-                .await
-                .map_err(|_| FacadeError::Cancelled)?;
-            answer.await.unwrap_or(Err(FacadeError::Cancelled))
+            let answer = match replayed {
+                Some(answer) => answer?,
+                None => {
+                    let (reply, answer) = oneshot::channel();
+                    self.asks
+                        .send(Ask { request, reply })
+                        .await
+                        .map_err(|_| FacadeError::Cancelled)?;
+                    answer.await.unwrap_or(Err(FacadeError::Cancelled))?
+                }
+            };
+            super::client_wire::answer(kind, answer)
         })
     }
 
@@ -171,7 +177,7 @@ fn replay_answer(
         return Some(Err(FacadeError::Abort(format!(
             "the call was replayed from its recorded answers, but this time it sent a \
              different `{}` request at the same step; call the tool again without `requestState`",
-            request.kind.method()
+            request.kind().method()
         ))));
     }
     Some(Ok(next.answer))
@@ -488,13 +494,13 @@ pub(super) fn arguments_digest(arguments: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::ClientRequestKind;
     use serde_json::json;
 
     fn ask(message: &str) -> ClientRequest {
-        ClientRequest {
-            kind: ClientRequestKind::Elicitation,
-            params: json!({"mode": "form", "message": message, "requestedSchema": {"type": "object", "properties": {}}}),
+        let schema = json!({"type": "object", "properties": {}});
+        ClientRequest::ElicitForm {
+            message: message.into(),
+            requested_schema: schema.as_object().unwrap().clone(),
         }
     }
 

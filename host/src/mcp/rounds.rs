@@ -487,10 +487,10 @@ fn until(expires: u64) -> std::time::Duration {
 
 /// The MCP form of a question for the client, for `inputRequests`.
 fn input_request(asked: &ClientRequest) -> Result<InputRequest, String> {
-    let wire = match asked.kind {
-        ClientRequestKind::Roots => serde_json::json!({"method": asked.kind.method()}),
-        _ => serde_json::json!({"method": asked.kind.method(), "params": asked.params}),
+    let method = asked.kind().method();
+    let wire = match asked.kind() {
+        ClientRequestKind::Roots => serde_json::json!({"method": method}),
+        _ => serde_json::json!({"method": method, "params": super::client_wire::params(asked)}),
     };
-    serde_json::from_value(wire)
-        .map_err(|e| format!("not a valid `{}` request: {e}", asked.kind.method()))
+    serde_json::from_value(wire).map_err(|e| format!("not a valid `{method}` request: {e}"))
 }
