@@ -119,13 +119,16 @@ async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         limits: Default::default(),
         cache_dir: Some(cache.to_path_buf()),
         cache_key: Some([0x5a; 32]),
-        policy: mcp_wasm_host::policy::Policy::grant_declared(
-            mcp_wasm_host::capabilities::registry(),
-        ),
         capabilities: mcp_wasm_host::capabilities::wiring(Default::default()),
     })?);
+    let cx = mcp_wasm_host::plugin::LoadContext {
+        runtime: runtime.clone(),
+        policy: Arc::new(mcp_wasm_host::policy::PolicyHandle::new(
+            mcp_wasm_host::policy::Policy::grant_declared(mcp_wasm_host::capabilities::registry()),
+        )),
+    };
     let plugin = Plugin::load(
-        &runtime,
+        &cx,
         &plugins.join("hello.wasm"),
         &plugins.join("hello.toml"),
     )

@@ -18,7 +18,8 @@ pub use crate::config::ServeArgs;
 use crate::limits::HostLimits;
 use crate::mcp::FacadeOptions;
 use crate::mcp::{self, HttpOptions, ServerState};
-use crate::policy::Policy;
+use crate::plugin::LoadContext;
+use crate::policy::{Policy, PolicyHandle};
 use crate::reload::{ReloadRequest, Reloader, watch};
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 use crate::sealed::SealKey;
@@ -180,14 +181,17 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         limits: HostLimits::default(),
         cache_dir,
         cache_key,
-        policy,
         capabilities: crate::capabilities::wiring(HostServices::default()),
     })?);
+    let cx = LoadContext {
+        runtime,
+        policy: Arc::new(PolicyHandle::new(policy)),
+    };
     let manifest = args
         .manifest
         .clone()
         .unwrap_or_else(|| args.file.with_extension("toml"));
-    let report = crate::inspect::check(&runtime, &args.file, &manifest).await;
+    let report = crate::inspect::check(&cx, &args.file, &manifest).await;
     print!("{}", report.text);
     if !report.loads {
         std::process::exit(1);
@@ -441,15 +445,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         cache_dir,
         cache_key,
-        policy,
         capabilities: crate::capabilities::wiring(HostServices {
             state: state.clone(),
             http: Default::default(),
             secrets,
         }),
     })?);
+    let cx = LoadContext {
+        runtime: runtime.clone(),
+        policy: Arc::new(PolicyHandle::new(policy)),
+    };
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
-    let catalog = load(&runtime, &plugin_dir, args.policy.as_deref()).await?;
+    let catalog = load(&cx, &plugin_dir, args.policy.as_deref()).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));
     if args.cache_max_age_days > 0 {
         let cache = runtime.cache().clone();
@@ -468,7 +475,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     let reloader = Arc::new(Reloader::new(
-        runtime.clone(),
+        cx,
         plugin_dir,
         args.policy.clone(),
         catalog.clone(),
@@ -531,7 +538,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn load(
-    runtime: &Arc<Runtime>,
+    cx: &LoadContext,
     dir: &Path,
     policy_file: Option<&Path>,
 ) -> anyhow::Result<crate::catalog::Catalog> {
@@ -542,7 +549,7 @@ async fn load(
             dir.display()
         );
     }
-    let catalog = crate::loader::load_directory(runtime, dir, 1, policy_file)
+    let catalog = crate::loader::load_directory(cx, dir, 1, policy_file)
         .await
         .with_context(|| format!("loading plugins from {}", dir.display()))?;
     crate::loader::report(&catalog);

@@ -4,13 +4,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::capabilities::table::{ImportRule, rule_for};
-use crate::capability::{Capability, CapabilitySet};
+use crate::capability::Capability;
 use crate::manifest::PluginManifest;
-use crate::plugin::{Plugin, component_exports, component_imports};
-use crate::runtime::Runtime;
+use crate::plugin::{LoadContext, Plugin, component_exports, component_imports};
 
 /// The outcome of a check: a printable report, and whether the plugin loads.
 #[derive(Debug)]
@@ -19,9 +17,10 @@ pub struct Report {
     pub loads: bool,
 }
 
-/// Check the plugin `wasm` described by `manifest` against the runtime's
-/// policy.
-pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Report {
+/// Check the plugin `wasm` described by `manifest` against the policy in
+/// force.
+pub async fn check(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Report {
+    let runtime = &cx.runtime;
     let mut out = String::new();
     let bytes = std::fs::read(wasm);
     let _ = writeln!(out, "component: {}", wasm.display());
@@ -49,10 +48,9 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    if let Some(parsed) = std::fs::read_to_string(manifest)
-        .ok()
-        .and_then(|text| PluginManifest::parse(&text, stem, policy_capabilities(runtime)).ok())
-    {
+    if let Some(parsed) = std::fs::read_to_string(manifest).ok().and_then(|text| {
+        PluginManifest::parse(&text, stem, cx.policy.current().capabilities()).ok()
+    }) {
         let list = |caps: &[Capability]| {
             if caps.is_empty() {
                 "(none)".to_string()
@@ -62,7 +60,7 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         };
         let _ = writeln!(out, "  required: {}", list(&parsed.capabilities.required));
         let _ = writeln!(out, "  optional: {}", list(&parsed.capabilities.optional));
-        let policy = runtime.policy();
+        let policy = cx.policy.current();
         match &policy.source {
             Some(path) => {
                 let _ = writeln!(out, "policy: {}", path.display());
@@ -97,7 +95,7 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         }
     }
 
-    let loads = match Plugin::load(runtime, wasm, manifest).await {
+    let loads = match Plugin::load(cx, wasm, manifest).await {
         Ok(plugin) => {
             let _ = writeln!(
                 out,
@@ -119,9 +117,4 @@ pub async fn check(runtime: &Arc<Runtime>, wasm: &Path, manifest: &Path) -> Repo
         }
     };
     Report { text: out, loads }
-}
-
-/// The capabilities the runtime's policy knows.
-fn policy_capabilities(runtime: &Runtime) -> &'static dyn CapabilitySet {
-    runtime.policy().capabilities()
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::catalog::{Catalog, LoadFailure};
 use crate::error::LoadError;
+use crate::plugin::LoadContext;
 use crate::plugin::Plugin;
-use crate::runtime::Runtime;
 
 /// How many plugins are compiled at the same time.
 pub(crate) const LOAD_CONCURRENCY: usize = 4;
@@ -25,7 +25,7 @@ struct DirectoryListing {
 /// An unreadable directory is an error; a bad plugin is a [`LoadFailure`].
 /// `policy_file` is not a plugin's manifest, should it be kept in `dir`.
 pub async fn load_directory(
-    runtime: &Arc<Runtime>,
+    cx: &LoadContext,
     dir: &Path,
     generation: u64,
     policy_file: Option<&Path>,
@@ -38,10 +38,10 @@ pub async fn load_directory(
     loop {
         while pending.len() < LOAD_CONCURRENCY {
             let Some(stem) = stems.next() else { break };
-            let runtime = runtime.clone();
+            let cx = cx.clone();
             let (wasm, manifest) = plugin_files(dir, &stem);
             pending.spawn(async move {
-                let result = load_one(&runtime, &wasm, &manifest).await;
+                let result = load_one(&cx, &wasm, &manifest).await;
                 (wasm, result)
             });
         }
@@ -67,12 +67,12 @@ pub async fn load_directory(
 /// Load the plugin `stem` of `dir`: a missing component or manifest is an
 /// error naming the file that is missing.
 pub(crate) async fn load_stem(
-    runtime: &Arc<Runtime>,
+    cx: &LoadContext,
     dir: &Path,
     stem: &str,
 ) -> Result<Plugin, LoadError> {
     let (wasm, manifest) = plugin_files(dir, stem);
-    load_one(runtime, &wasm, &manifest).await
+    load_one(cx, &wasm, &manifest).await
 }
 
 /// The component and manifest paths of plugin `stem` in `dir`.
@@ -95,13 +95,9 @@ pub(crate) fn plugin_stem(file_name: &str) -> Option<&str> {
         .filter(|stem| !stem.is_empty())
 }
 
-async fn load_one(
-    runtime: &Arc<Runtime>,
-    wasm: &Path,
-    manifest: &Path,
-) -> Result<Plugin, LoadError> {
+async fn load_one(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Result<Plugin, LoadError> {
     match (wasm.is_file(), manifest.is_file()) {
-        (true, true) => Plugin::load(runtime, wasm, manifest).await,
+        (true, true) => Plugin::load(cx, wasm, manifest).await,
         (true, false) => Err(LoadError::MissingManifest {
             wasm: wasm.to_path_buf(),
             manifest: manifest.to_path_buf(),

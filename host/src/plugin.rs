@@ -12,7 +12,7 @@ use crate::content::{PromptDescriptor, ResourceTemplate};
 use crate::error::LoadError;
 use crate::limits::PluginLimits;
 use crate::manifest::PluginManifest;
-use crate::policy::Grants;
+use crate::policy::{Grants, PolicyHandle};
 use crate::runtime::{CacheOutcome, Guest, GuestExports, HostState, Runnable, Runtime};
 use crate::schema;
 use crate::tool::{ToolDeclaration, ToolSpec};
@@ -23,6 +23,14 @@ pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
 pub const MAX_PROMPTS_PER_PLUGIN: usize = 1024;
 /// A plugin may declare at most this many resource templates.
 pub const MAX_RESOURCE_TEMPLATES_PER_PLUGIN: usize = 1024;
+
+/// What loading a plugin needs: the runtime that compiles and runs it,
+/// and the policy in force, which grants it.
+#[derive(Debug, Clone)]
+pub struct LoadContext {
+    pub runtime: Arc<Runtime>,
+    pub policy: Arc<PolicyHandle>,
+}
 
 /// A resource template as the plugin declared it.
 #[derive(Debug, Clone)]
@@ -132,10 +140,11 @@ impl Plugin {
     /// manifest, compile (off the async threads, through the cache), link,
     /// and read its tool descriptors once.
     pub async fn load(
-        runtime: &Arc<Runtime>,
+        cx: &LoadContext,
         wasm_path: &Path,
         manifest_path: &Path,
     ) -> Result<Plugin, LoadError> {
+        let runtime = &cx.runtime;
         let stem = wasm_path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -186,7 +195,7 @@ impl Plugin {
         };
         crate::capabilities::table::check_imports(&manifest.capabilities, &imports)
             .map_err(capability_error)?;
-        let (grants, limits) = grant(runtime, &name, &manifest)?;
+        let (grants, limits) = grant(cx, &name, &manifest)?;
         let grants = Arc::new(grants);
         let pre = runtime
             .instantiate_pre(&component)
@@ -259,8 +268,8 @@ impl Plugin {
     /// grants and limits stay as they are, `Ok(Some(_))` with the new ones
     /// (the same compiled component and descriptors, fresh instances), or
     /// the [`LoadError::Capability`] refusing a capability it requires.
-    pub fn under_policy(&self, runtime: &Runtime) -> Result<Option<Plugin>, LoadError> {
-        let (grants, limits) = grant(runtime, &self.name, &self.manifest)?;
+    pub fn under_policy(&self, cx: &LoadContext) -> Result<Option<Plugin>, LoadError> {
+        let (grants, limits) = grant(cx, &self.name, &self.manifest)?;
         if grants == *self.grants && limits == self.limits {
             return Ok(None);
         }
@@ -292,11 +301,11 @@ impl Plugin {
 /// What the policy in force grants plugin `name` and the limits it runs
 /// under; a refused required capability is an error.
 fn grant(
-    runtime: &Runtime,
+    cx: &LoadContext,
     name: &str,
     manifest: &PluginManifest,
 ) -> Result<(Grants, PluginLimits), LoadError> {
-    let grants = runtime.policy().evaluate(name, &manifest.capabilities);
+    let grants = cx.policy.current().evaluate(name, &manifest.capabilities);
     for withheld in &grants.withheld {
         tracing::warn!(plugin = name, "not granted: {withheld}");
     }
@@ -311,7 +320,7 @@ fn grant(
             reason: format!("it requires the `{c}` capability, which {decider} does not grant"),
         });
     }
-    let limits = grants.clamp(runtime.limits().for_plugin(manifest.limits.as_ref()));
+    let limits = grants.clamp(cx.runtime.limits().for_plugin(manifest.limits.as_ref()));
     Ok((grants, limits))
 }
 

@@ -34,6 +34,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -276,6 +277,34 @@ impl Grants {
             max_concurrent: lowest(limits.max_concurrent, self.max_concurrent),
             fuel: lowest(limits.fuel, self.max_fuel),
         }
+    }
+}
+
+/// The policy in force, replaced whole when its file changes: plugins
+/// loaded from then on are granted under the new one.
+pub struct PolicyHandle(arc_swap::ArcSwap<Policy>);
+
+impl fmt::Debug for PolicyHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PolicyHandle").field(&self.0.load()).finish()
+    }
+}
+
+impl PolicyHandle {
+    pub fn new(policy: Policy) -> Self {
+        PolicyHandle(arc_swap::ArcSwap::from_pointee(policy))
+    }
+
+    /// The policy now in force.
+    pub fn current(&self) -> Arc<Policy> {
+        self.0.load_full()
+    }
+
+    /// Put `policy` in force. The host's own files stay protected whatever
+    /// the new file says.
+    pub fn replace(&self, mut policy: Policy) {
+        policy.protected = self.0.load().protected.clone();
+        self.0.store(Arc::new(policy));
     }
 }
 

@@ -28,9 +28,9 @@ use tokio::sync::broadcast;
 
 use crate::catalog::{Catalog, CatalogHandle, LoadFailure};
 use crate::loader;
+use crate::plugin::LoadContext;
 use crate::plugin::{Plugin, files_digest};
 use crate::policy::Policy;
-use crate::runtime::Runtime;
 
 /// How many reports a slow subscriber may fall behind before it is told it
 /// missed some (and then assumes every list changed).
@@ -113,7 +113,8 @@ impl ReloadReport {
 
 /// Brings the catalog up to date; one per host.
 pub struct Reloader {
-    runtime: Arc<Runtime>,
+    /// The runtime and the policy in force that plugins load under.
+    cx: LoadContext,
     dir: PathBuf,
     policy_file: Option<PathBuf>,
     catalog: Arc<CatalogHandle>,
@@ -143,14 +144,14 @@ impl Reloader {
     /// A reloader for `catalog`, loaded from `dir` under the policy read from
     /// `policy_file` (if any).
     pub fn new(
-        runtime: Arc<Runtime>,
+        cx: LoadContext,
         dir: PathBuf,
         policy_file: Option<PathBuf>,
         catalog: Arc<CatalogHandle>,
     ) -> Self {
         let generation = catalog.snapshot().generation();
         Self {
-            runtime,
+            cx,
             dir,
             policy_file,
             catalog,
@@ -167,7 +168,7 @@ impl Reloader {
     /// compile of `stem` is already running; bytes that are not a component
     /// (yet) are left for the reload to report.
     pub fn precompile(&self, stem: &str) {
-        if self.runtime.cache().dir().is_none() {
+        if self.cx.runtime.cache().dir().is_none() {
             return;
         }
         let mut running = self.precompiling.lock().unwrap_or_else(|e| e.into_inner());
@@ -175,7 +176,7 @@ impl Reloader {
             return;
         }
         let (wasm, _) = loader::plugin_files(&self.dir, stem);
-        let runtime = self.runtime.clone();
+        let runtime = self.cx.runtime.clone();
         let compiling = self.compiling.clone();
         let task = tokio::spawn(async move {
             // Closed only when the reloader is gone.
@@ -299,7 +300,7 @@ impl Reloader {
             policy_changed,
         });
         log_report(&report);
-        let metrics = self.runtime.metrics();
+        let metrics = self.cx.runtime.metrics();
         if report.published() {
             metrics.reloads.fetch_add(1, Ordering::Relaxed);
         }
@@ -336,13 +337,13 @@ impl Reloader {
             Ok(policy) => policy,
             Err(e) => return refuse(failures, e.to_string()),
         };
-        let changed = !policy.decides_like(&self.runtime.policy());
+        let changed = !policy.decides_like(&self.cx.policy.current());
         if !changed {
             tracing::info!(path = %path.display(), "policy re-read; it decides as before");
         }
         // Also in force when only its line numbers moved, so that refusals
         // name the right lines.
-        self.runtime.replace_policy(policy);
+        self.cx.policy.replace(policy);
         changed
     }
 
@@ -373,12 +374,12 @@ impl Reloader {
         if let Some(i) = old
             && files_digest(&wasm, &manifest).await.as_deref() == Some(&next.plugins[i].digest)
         {
-            if policy_changed && let Err(refusal) = next.regrant(i, &self.runtime) {
+            if policy_changed && let Err(refusal) = next.regrant(i, &self.cx) {
                 next.fail(wasm, refusal, None, true);
             }
             return;
         }
-        match loader::load_stem(&self.runtime, &self.dir, stem).await {
+        match loader::load_stem(&self.cx, &self.dir, stem).await {
             Ok(plugin) => {
                 let plugin = Arc::new(plugin);
                 match old {
@@ -395,7 +396,7 @@ impl Reloader {
                     // still lets it.
                     let serving = next.plugins[i].clone();
                     let regranted = if policy_changed {
-                        next.regrant(i, &self.runtime)
+                        next.regrant(i, &self.cx)
                     } else {
                         Ok(())
                     };
@@ -434,8 +435,8 @@ impl NextCatalog<'_> {
     /// Evaluate `plugins[i]` again under the policy in force: swap in the
     /// version with its new grants, or remove it (returning why) when the
     /// policy refuses a capability it requires.
-    fn regrant(&mut self, i: usize, runtime: &Runtime) -> Result<(), String> {
-        match self.plugins[i].under_policy(runtime) {
+    fn regrant(&mut self, i: usize, cx: &LoadContext) -> Result<(), String> {
+        match self.plugins[i].under_policy(cx) {
             Ok(None) => Ok(()),
             Ok(Some(plugin)) => {
                 let plugin = Arc::new(plugin);

@@ -37,7 +37,7 @@ pub use warm::WarmPool;
 
 use crate::context::CallContext;
 use crate::limits::{HostLimits, PluginLimits};
-use crate::policy::{Grants, Policy};
+use crate::policy::Grants;
 
 /// How often the epoch advances. It bounds how late a deadline or a
 /// cancellation is noticed while a guest computes without calling the host.
@@ -61,8 +61,6 @@ pub struct RuntimeConfig {
     /// The key of the compile cache's MACs; `None` draws one for this
     /// process (entries other processes wrote are then compiled again).
     pub cache_key: Option<[u8; 32]>,
-    /// The operator's policy: what each plugin is granted.
-    pub policy: Policy,
     /// The capabilities plugins may import.
     pub capabilities: CapabilityWiring,
 }
@@ -81,9 +79,6 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: CompileCache,
     limits: HostLimits,
-    /// Replaced when the operator's policy file changes; a plugin's grants
-    /// are evaluated when it loads.
-    policy: arc_swap::ArcSwap<Policy>,
     services: Arc<dyn std::any::Any + Send + Sync>,
     ticker: ticker::EpochTicker,
     metrics: Arc<crate::metrics::Metrics>,
@@ -128,7 +123,6 @@ impl Runtime {
                 }),
             ),
             limits,
-            policy: arc_swap::ArcSwap::from_pointee(config.policy),
             services: config.capabilities.services,
             ticker,
             metrics: Arc::default(),
@@ -169,18 +163,6 @@ impl Runtime {
 
     pub fn cache(&self) -> &CompileCache {
         &self.cache
-    }
-
-    /// The policy plugins loaded from now on are evaluated against.
-    pub fn policy(&self) -> Arc<Policy> {
-        self.policy.load_full()
-    }
-
-    /// Evaluate plugins loaded from now on against `policy`.
-    pub fn replace_policy(&self, mut policy: Policy) {
-        // The host's own files stay protected whatever the new file says.
-        policy.protected = self.policy.load().protected.clone();
-        self.policy.store(Arc::new(policy));
     }
 
     /// Wait for a free sandbox slot until `deadline`; `None` if none freed up.
