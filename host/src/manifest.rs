@@ -320,6 +320,34 @@ mod tests {
     }
 
     #[test]
+    fn capability_sections_go_to_their_capability_or_are_refused() {
+        let err = parse(
+            "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"sampling\"]\n[capabilities.network]\nhosts = [\"x\"]\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("line 5: unknown field `network` in [capabilities]"),
+            "{err}"
+        );
+        let err = parse(
+            "name = \"a\"\nversion = \"1\"\n[capabilities]\nrequired = [\"sampling\"]\n[capabilities.sampling]\nx = 1\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`sampling` takes no [capabilities.sampling] section"),
+            "{err}"
+        );
+        let err = parse(
+            "name = \"a\"\nversion = \"1\"\n[capabilities]\noptional = [\"http\"]\n[capabilities.http]\nallow = [\"https://a.example\"]\ncolour = 1\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(err.contains("line 7: unknown field `colour`"), "{err}");
+    }
+
+    #[test]
     fn rejects_a_name_that_differs_from_the_file() {
         let err = parse("name = \"a\"\nversion = \"1\"\n", "b").unwrap_err();
         assert!(err.contains("does not match the file name `b`"), "{err}");
