@@ -10,8 +10,6 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::capabilities::HostServices;
-use crate::capabilities::secrets::SecretStore;
 use crate::catalog::CatalogHandle;
 use crate::componentize::{self, Adapter, WitSource};
 pub use crate::config::ServeArgs;
@@ -21,6 +19,7 @@ use crate::mcp::{self, HttpOptions, ServerState};
 use crate::plugin::LoadContext;
 use crate::policy::{Policy, PolicyHandle};
 use crate::reload::{ReloadRequest, Reloader, watch};
+use crate::runtime::HostServices;
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 use crate::sealed::SealKey;
 
@@ -387,8 +386,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              host authenticates every request"
         );
     }
-    // Fail closed: so does a secrets file that cannot be used.
-    let secrets = SecretStore::load(args.secrets_file.as_deref())?;
     if args.http.is_none() && args.stdio {
         bail!("--stdio only makes sense together with --http (stdio is the default)");
     }
@@ -427,29 +424,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = open_state(&args).await?;
     tracing::info!("plugin state in {}", state.describe());
+    let mut services = HostServices::default();
+    services.insert(state.clone());
+    // Fail closed: a capability's service that cannot be opened (a secrets
+    // file that cannot be used) stops the host.
+    let services =
+        crate::capabilities::services::open_services(&args.capability_settings.values, services)
+            .await?;
     // No grant may reach the host's own files.
     let policy = policy.protecting(
         [
             args.data_dir.clone().or_else(default_data_dir),
             cache_dir.clone(),
             args.state_key_file.clone(),
-            args.secrets_file.clone(),
             args.auth_file.clone(),
             args.policy.clone(),
         ]
         .into_iter()
-        .flatten(),
+        .flatten()
+        .chain(args.capability_settings.values.host_files()),
     );
     crate::state::spawn_cleanup(state.clone(), Duration::from_millis(args.session_idle_ms));
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         limits,
         cache_dir,
         cache_key,
-        capabilities: crate::capabilities::wiring(HostServices {
-            state: state.clone(),
-            http: Default::default(),
-            secrets,
-        }),
+        capabilities: crate::capabilities::wiring(services),
     })?);
     let cx = LoadContext {
         runtime: runtime.clone(),

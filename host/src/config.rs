@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::capabilities::services::{SettingValues, every_setting};
 use crate::mcp;
 use crate::reload::watch;
 
@@ -122,12 +123,10 @@ pub struct ServeArgs {
         default_value_t = 1_000
     )]
     pub max_session_scopes_per_principal: usize,
-    /// Secrets for plugins (TOML, `name = "value"` lines), read by plugins
-    /// granted `secrets` or sent as the HTTP credentials their manifests
-    /// bind. `MCP_WASM_HOST_SECRET_<NAME>` variables override it. An
-    /// unreadable or invalid file stops the host.
-    #[arg(long, env = "MCP_WASM_HOST_SECRETS_FILE", value_name = "FILE")]
-    pub secrets_file: Option<PathBuf>,
+    /// The settings of the capabilities' services (such as
+    /// `--secrets-file`), each declared by its capability.
+    #[command(flatten)]
+    pub capability_settings: CapabilitySettings,
     /// Do not watch the plugin directory and the policy file for changes
     /// (SIGHUP still reloads them).
     #[arg(long, env = "MCP_WASM_HOST_NO_WATCH")]
@@ -243,6 +242,48 @@ pub struct ServeArgs {
     /// at once; one more is answered with an error result naming the cap.
     #[arg(long, env = "MCP_WASM_HOST_MAX_CALLS_PER_PRINCIPAL", default_value_t = crate::mcp::CallShares::DEFAULT_MAX)]
     pub max_calls_per_principal: usize,
+}
+
+/// The values of the settings the capabilities declare
+/// ([`crate::capabilities::services::Setting`]), added to `serve` as flags
+/// with their environment variables, so the configuration file sets them
+/// like any other.
+#[derive(Debug, Clone, Default)]
+pub struct CapabilitySettings {
+    pub values: SettingValues,
+}
+
+impl clap::FromArgMatches for CapabilitySettings {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = Self::default();
+        settings.update_from_arg_matches(matches)?;
+        Ok(settings)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for setting in every_setting() {
+            if let Some(value) = matches.get_one::<String>(setting.name) {
+                self.values.set(setting.name, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for CapabilitySettings {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        command.args(every_setting().map(|setting| {
+            clap::Arg::new(setting.name)
+                .long(setting.name)
+                .env(setting.env)
+                .value_name(setting.value_name)
+                .help(setting.help)
+        }))
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }
 
 /// The long names of the `serve` settings, each with whether it is a

@@ -128,15 +128,19 @@ async fn a_symbolic_link_inside_a_granted_directory_is_not_followed_out() {
 #[tokio::test]
 async fn the_hosts_own_files_and_variables_stay_out_of_reach() {
     // The plugin asks for a directory that holds the host's data directory
-    // and its state key; the rule allows all of `/`.
+    // and its state key, and for the one holding its secrets file (named by
+    // the `secrets` capability's own setting); the rule allows all of `/`.
     let own = PluginDir::empty();
     let data_dir = own.path.join("data");
     let key = own.path.join("state.key");
+    let vault = PluginDir::empty();
+    vault.write("secrets.toml", "vaulted = \"hunter3\"\n");
+    let secrets_file = vault.path.join("secrets.toml");
     let dir = PluginDir::with(&[], &["chatty"]);
     dir.set_manifest(
         "chatty",
         &chatty_reading(
-            &[&own.path, &data_dir],
+            &[&own.path, &data_dir, &vault.path],
             &["MCP_WASM_HOST_LOG", "MCP_WASM_HOST_SECRET_API"],
         ),
     );
@@ -145,6 +149,8 @@ async fn the_hosts_own_files_and_variables_stay_out_of_reach() {
         .arg(data_dir.to_str().unwrap())
         .arg("--state-key-file")
         .arg(key.to_str().unwrap())
+        .arg("--secrets-file")
+        .arg(secrets_file.to_str().unwrap())
         .env("MCP_WASM_HOST_SECRET_API", "hunter2")
         .policy(
             &dir,
@@ -170,8 +176,11 @@ async fn the_hosts_own_files_and_variables_stay_out_of_reach() {
         let mode = std::fs::metadata(own_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{own_file:?}");
     }
-    let read = host.call("read_file", json!({"path": key})).await.unwrap();
-    assert_eq!(read.is_error, Some(true), "{}", text_of(&read));
+    for path in [&key, &secrets_file] {
+        let read = host.call("read_file", json!({"path": path})).await.unwrap();
+        assert_eq!(read.is_error, Some(true), "{path:?}: {}", text_of(&read));
+        assert!(!text_of(&read).contains("hunter3"), "{}", text_of(&read));
+    }
     for name in ["MCP_WASM_HOST_LOG", "MCP_WASM_HOST_SECRET_API"] {
         assert_eq!(
             text_of(&host.call_ok("env", json!({"name": name})).await),

@@ -170,7 +170,7 @@ impl HostState {
                 "a key must be 1 to {MAX_KEY_BYTES} bytes"
             )));
         }
-        Ok(self.services().state.clone())
+        Ok(self.service::<crate::state::SharedStore>()?.clone())
     }
 
     /// A store failure as the plugin sees it; a write over the quota is

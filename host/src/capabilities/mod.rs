@@ -31,6 +31,7 @@ pub mod keyvalue;
 pub mod roots;
 pub mod sampling;
 pub mod secrets;
+pub mod services;
 pub mod session_state;
 pub mod table;
 pub mod wasi;
@@ -44,7 +45,8 @@ use wasmtime::component::Linker;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::capability::{Capability, CapabilityKind, CapabilitySet, Params};
-use crate::runtime::{CapabilityWiring, HostState};
+use crate::runtime::{CapabilityWiring, HostServices, HostState};
+use services::{Opening, Setting, SettingValues};
 
 /// A capability of this host: what the manifest and the policy see of it
 /// ([`CapabilityKind`]), and how it reaches a plugin's sandbox.
@@ -62,6 +64,21 @@ pub trait HostCapability: CapabilityKind {
         _grant: Option<&dyn Params>,
         _wasi: &mut WasiCtxBuilder,
     ) {
+    }
+
+    /// The operator's `serve` settings of its service.
+    fn settings(&self) -> &'static [Setting] {
+        &[]
+    }
+
+    /// Open its service from `settings` into `services` (nothing for
+    /// capabilities without one). A failure stops the host.
+    fn open<'a>(
+        &'a self,
+        _settings: &'a SettingValues,
+        _services: &'a mut HostServices,
+    ) -> Opening<'a> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -128,19 +145,18 @@ pub fn wiring(services: HostServices) -> CapabilityWiring {
     }
 }
 
-impl HostServices {
-    /// The services a runtime was wired with (by [`wiring`]).
-    pub fn of(wired: &Arc<dyn Any + Send + Sync>) -> &HostServices {
-        wired.downcast_ref().expect(
-            "the runtime is wired with capabilities::wiring, whose services are HostServices",
-        )
-    }
-}
-
 impl HostState {
-    /// The services the capabilities share.
-    pub(crate) fn services(&self) -> &HostServices {
-        HostServices::of(&self.services)
+    /// The shared service of type `T`; a `failed` error for the guest when
+    /// the host runs without one.
+    pub(crate) fn service<T: Any + Send + Sync>(
+        &self,
+    ) -> Result<&T, crate::bindings::types::FacadeError> {
+        self.services.get::<T>().ok_or_else(|| {
+            crate::bindings::types::FacadeError::Failed(format!(
+                "the host runs without the service this needs ({})",
+                std::any::type_name::<T>()
+            ))
+        })
     }
 
     /// Refuse a call of `capability` unless the policy grants it.
@@ -167,24 +183,4 @@ fn link_all(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         capability.add_to_linker(linker)?;
     }
     Ok(())
-}
-
-/// The services behind the host-service capabilities, shared by every call.
-#[derive(Debug)]
-pub struct HostServices {
-    /// Where key-value entries and session state live.
-    pub state: crate::state::SharedStore,
-    pub http: http::HttpClient,
-    pub secrets: secrets::SecretStore,
-}
-
-impl Default for HostServices {
-    /// State in memory, no outbound HTTP allowances, no secrets.
-    fn default() -> Self {
-        Self {
-            state: crate::state::in_memory(),
-            http: Default::default(),
-            secrets: Default::default(),
-        }
-    }
 }

@@ -17,13 +17,14 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostCapability;
 use super::client_requests::FacadeResult;
+use super::services::{Opening, Setting, SettingValues};
 use crate::bindings::FacadeFailure;
 use crate::bindings::{secrets, types};
 use crate::capability::{
     Capability, CapabilityKind, Narrowed, Narrowing, Params, ParamsRef, Toml, TomlProblem,
     downcast, from_toml,
 };
-use crate::runtime::{HostState, PluginCounters};
+use crate::runtime::{HostServices, HostState, PluginCounters};
 
 /// Named secrets of the operator (`mcp:plugin/secrets`).
 pub const SECRETS: Capability = Capability::named("secrets");
@@ -111,7 +112,38 @@ impl HostCapability for Secrets {
     fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         secrets::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
     }
+
+    fn settings(&self) -> &'static [Setting] {
+        &[Setting {
+            name: SECRETS_FILE,
+            env: "MCP_WASM_HOST_SECRETS_FILE",
+            value_name: "FILE",
+            help: "Secrets for plugins (TOML, `name = \"value\"` lines), read by plugins \
+                   granted `secrets` or sent as the HTTP credentials their manifests bind. \
+                   `MCP_WASM_HOST_SECRET_<NAME>` variables override it. An unreadable or \
+                   invalid file stops the host.",
+            host_file: true,
+        }]
+    }
+
+    /// The [`SecretStore`] of `--secrets-file` and the environment, also
+    /// read by `http` for the credentials it injects.
+    fn open<'a>(
+        &'a self,
+        settings: &'a SettingValues,
+        services: &'a mut HostServices,
+    ) -> Opening<'a> {
+        Box::pin(async move {
+            services.insert(SecretStore::load(
+                settings.get(SECRETS_FILE).map(Path::new),
+            )?);
+            Ok(())
+        })
+    }
 }
+
+/// The setting naming the secrets file.
+const SECRETS_FILE: &str = "secrets-file";
 
 /// The prefix of environment variables holding secrets.
 pub const ENV_PREFIX: &str = "MCP_WASM_HOST_SECRET_";
@@ -279,7 +311,7 @@ impl secrets::Host for HostState {
                 granted.join(", ")
             ))));
         }
-        match self.services().secrets.get(&name) {
+        match self.service::<SecretStore>()?.get(&name) {
             Some(value) => Ok(value.expose().to_string()),
             None => Err(FacadeFailure::Guest(types::FacadeError::Failed(format!(
                 "the operator has not set secret `{name}` ({})",

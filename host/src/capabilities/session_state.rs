@@ -13,7 +13,7 @@ use crate::bindings::FacadeFailure;
 use crate::bindings::{session_state, types};
 use crate::capability::{Capability, CapabilityKind};
 use crate::runtime::HostState;
-use crate::state::{Bucket, MAX_LISTED_KEYS};
+use crate::state::{Bucket, MAX_LISTED_KEYS, SharedStore};
 
 /// State that outlives a request (`mcp:plugin/session-state`).
 pub const SESSION_STATE: Capability = Capability::named("session-state");
@@ -66,8 +66,7 @@ impl session_state::Host for HostState {
         let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         let value = self
-            .services()
-            .state
+            .service::<SharedStore>()?
             .get(bucket, &key)
             .await
             .map_err(facade_error)?;
@@ -83,8 +82,7 @@ impl session_state::Host for HostState {
         }
         let bucket = self.session_bucket(&scope);
         Ok(self
-            .services()
-            .state
+            .service::<SharedStore>()?
             .set(bucket, &key, value.as_bytes(), None)
             .await
             .map_err(facade_error)?)
@@ -94,8 +92,7 @@ impl session_state::Host for HostState {
         let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         Ok(self
-            .services()
-            .state
+            .service::<SharedStore>()?
             .delete(bucket, &key)
             .await
             .map_err(facade_error)?)
@@ -105,8 +102,7 @@ impl session_state::Host for HostState {
         let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         Ok(self
-            .services()
-            .state
+            .service::<SharedStore>()?
             .list_keys(bucket, "", MAX_LISTED_KEYS)
             .await
             .map_err(facade_error)?)

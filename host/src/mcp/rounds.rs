@@ -20,7 +20,6 @@ use super::multi_round::{
     arguments_digest,
 };
 use super::server::{McpServer, RequestFacts};
-use crate::capabilities::HostServices;
 use crate::content::{PromptResult, ResourceContents};
 use crate::context::{CallContext, ClientRequest, ClientRequestKind, FacadeError};
 use crate::error::InvocationError;
@@ -289,7 +288,9 @@ impl McpServer {
         token: &str,
         expires: u64,
     ) -> Result<Option<Claim>, McpError> {
-        let store = &HostServices::of(self.shared.runtime.services()).state;
+        let Some(store) = self.state_store() else {
+            return Ok(None);
+        };
         let key = blake3::hash(token.as_bytes()).to_hex()[..32].to_string();
         let done = format!("done:{key}");
         let kept = |bytes: Vec<u8>| serde_json::from_slice::<StoredRound>(&bytes).ok();
@@ -340,8 +341,16 @@ impl McpServer {
         }
     }
 
+    /// Where rounds are claimed and their answers kept: the host's state
+    /// store, shared with every host behind the same one.
+    fn state_store(&self) -> Option<&crate::state::SharedStore> {
+        self.shared.runtime.services().get()
+    }
+
     async fn release_round(&self, key: &str) {
-        let store = &HostServices::of(self.shared.runtime.services()).state;
+        let Some(store) = self.state_store() else {
+            return;
+        };
         let _ = store
             .delete(Self::rounds_bucket(), &format!("claim:{key}"))
             .await;
@@ -371,7 +380,9 @@ impl McpServer {
             bytes = serde_json::to_vec(&StoredRound::Error(kept(&error).unwrap_or_default()))
                 .unwrap_or_default();
         }
-        let store = &HostServices::of(self.shared.runtime.services()).state;
+        let Some(store) = self.state_store() else {
+            return;
+        };
         if let Err(e) = store
             .set(
                 Self::rounds_bucket(),

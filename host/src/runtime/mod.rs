@@ -12,6 +12,7 @@ mod guest_content;
 mod invoke;
 mod notices;
 mod placement;
+mod services;
 mod store;
 mod ticker;
 mod warm;
@@ -32,6 +33,7 @@ pub use invoke::ServeError;
 pub use invoke::{Declarations, Guest, GuestExports, ResourceSupport, Runnable};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub use placement::CallPlacement;
+pub use services::HostServices;
 pub use store::HostState;
 pub use warm::WarmPool;
 
@@ -44,12 +46,12 @@ use crate::policy::Grants;
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// What the host's capabilities bring to the runtime, which knows none of
-/// them: how to link their interfaces, and the services they share (kept
-/// opaque here; the capabilities know their type).
+/// them: how to link their interfaces, and the services they share (each
+/// found by its type).
 #[derive(Debug, Clone)]
 pub struct CapabilityWiring {
     pub link: fn(&mut Linker<HostState>) -> wasmtime::Result<()>,
-    pub services: Arc<dyn std::any::Any + Send + Sync>,
+    pub services: Arc<HostServices>,
 }
 
 /// How the runtime is set up.
@@ -79,7 +81,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: CompileCache,
     limits: HostLimits,
-    services: Arc<dyn std::any::Any + Send + Sync>,
+    services: Arc<HostServices>,
     ticker: ticker::EpochTicker,
     metrics: Arc<crate::metrics::Metrics>,
     /// Each plugin's shares of the log and of notifications, by name, so a
@@ -157,7 +159,7 @@ impl Runtime {
     }
 
     /// The services the capabilities share, as they were wired in.
-    pub fn services(&self) -> &Arc<dyn std::any::Any + Send + Sync> {
+    pub fn services(&self) -> &HostServices {
         &self.services
     }
 

@@ -21,10 +21,8 @@ pub struct HostState {
     pub(crate) counters: Arc<super::PluginCounters>,
     /// The plugin's shares of the log and of notifications.
     pub(crate) shares: Arc<super::PluginShares>,
-    /// The key-value store, HTTP client and secrets.
-    /// The services the capabilities share (the runtime does not know
-    /// their type; `capabilities::HostServices` does).
-    pub(crate) services: Arc<dyn std::any::Any + Send + Sync>,
+    /// The services the capabilities share.
+    pub(crate) services: Arc<super::HostServices>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: Arc<CallClock>,
     /// Built on the guest's first WASI call: most plugins never make one.
@@ -38,7 +36,7 @@ impl HostState {
         call: CallContext,
         grants: Arc<Grants>,
         budget: &super::PluginBudget,
-        services: Arc<dyn std::any::Any + Send + Sync>,
+        services: Arc<super::HostServices>,
         memory_bytes: usize,
         clock: Arc<CallClock>,
     ) -> Self {

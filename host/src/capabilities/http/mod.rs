@@ -262,6 +262,18 @@ impl HostCapability for Http {
     fn add_to_linker(&self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         send::add_to_linker(linker)
     }
+
+    /// The host's [`send::HttpClient`]s, built on first use.
+    fn open<'a>(
+        &'a self,
+        _settings: &'a super::services::SettingValues,
+        services: &'a mut crate::runtime::HostServices,
+    ) -> super::services::Opening<'a> {
+        Box::pin(async move {
+            services.insert(send::HttpClient::default());
+            Ok(())
+        })
+    }
 }
 
 /// What the granting rule adds to a plugin's `http` besides its lists.

@@ -442,11 +442,11 @@ impl wit::Host for HostState {
             .params::<HttpGrant>(super::HTTP)
             .unwrap_or(&NONE);
         let outgoing = Outgoing::check(request)?;
-        let client = self.services().http.client(grant.allow_private)?;
+        let client = self.service::<HttpClient>()?.client(grant.allow_private)?;
         let sender = Sender {
             plugin: &self.plugin,
             grant,
-            secrets: &self.services().secrets,
+            secrets: self.service::<SecretStore>()?,
             counters: &self.counters,
         };
         Ok(sender.send(client, outgoing).await?)
