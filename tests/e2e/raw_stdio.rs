@@ -244,3 +244,84 @@ async fn arbitrary_bytes_on_stdin_never_end_the_session() {
     drop(s.stdin);
     let _ = s.child.wait().await;
 }
+
+/// Wait (bounded) for a host to exit on its own.
+async fn exit_of(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the host exited in time")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stdin_closed_before_initialize_ends_the_host_quietly() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let output = tokio::process::Command::new(host_binary())
+        .args(["serve", "--plugins"])
+        .arg(&dir.path)
+        .arg("--cache-dir")
+        .arg(shared_cache_dir())
+        .stdin(Stdio::null())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("the host exited in time")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(output.stdout.is_empty());
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+#[tokio::test]
+async fn stdin_closed_during_a_session_ends_the_host_quietly() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let mut s = RawSession::start(&dir).await;
+    s.initialize().await;
+    s.send(
+        &json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
+        "params":{"name":"add","arguments":{"a": 1, "b": 2}}})
+        .to_string(),
+    )
+    .await;
+    s.response(2).await;
+    let RawSession {
+        stdin,
+        mut child,
+        stderr,
+        ..
+    } = s;
+    drop(stdin);
+    let status = exit_of(&mut child).await;
+    assert!(status.success(), "{status:?}: {}", stderr.text());
+    assert!(!stderr.text().contains("error"), "{}", stderr.text());
+}
+
+#[tokio::test]
+async fn a_reader_that_closes_stdout_ends_the_host_quietly() {
+    // The client reads nothing: the host's first answer hits a closed pipe,
+    // where a C program would die of SIGPIPE.
+    let dir = PluginDir::with(&["hello"], &[]);
+    let s = RawSession::start(&dir).await;
+    let RawSession {
+        mut stdin,
+        stdout,
+        mut child,
+        stderr,
+        ..
+    } = s;
+    drop(stdout);
+    let initialize = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},
+        "clientInfo":{"name":"raw","version":"0"}}});
+    stdin
+        .write_all(format!("{initialize}\n").as_bytes())
+        .await
+        .unwrap();
+    stdin.flush().await.unwrap();
+    let status = exit_of(&mut child).await;
+    assert!(status.success(), "{status:?}: {}", stderr.text());
+    assert!(!stderr.text().contains("error"), "{}", stderr.text());
+    // Its stdin stayed open all along: it was the closed stdout that ended it.
+    drop(stdin);
+}

@@ -34,21 +34,36 @@ pub enum TransportError {
 }
 
 /// Serve one MCP session on the process's stdin and stdout until the client
-/// closes stdin or `shutdown` fires.
+/// closes stdin or stdout, or `shutdown` fires. A client that goes away,
+/// before `initialize` or after, ends the session without an error: that
+/// is how stdio sessions end.
 pub async fn serve_stdio(
     services: Arc<ServerState>,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), TransportError> {
     let server = McpServer::new(services.clone(), Some(new_session_id()));
-    let (reader, writer) = stdio_streams();
-    let running = server
-        .serve((reader, writer))
-        .await
-        .map_err(|e| TransportError::Stdio(e.to_string()))?;
+    let output_closed = CancellationToken::new();
+    let (reader, writer) = stdio_streams(output_closed.clone());
+    let serving = tokio::select! {
+        serving = server.serve((reader, writer)) => serving,
+        () = output_closed.cancelled() => return Ok(()),
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let running = match serving {
+        Ok(running) => running,
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+        Err(_) if output_closed.is_cancelled() => return Ok(()),
+        Err(e) => return Err(TransportError::Stdio(e.to_string())),
+    };
     let cancel = running.cancellation_token();
     tokio::select! {
         r = running.waiting() => r.map(|_| ()).map_err(|e| TransportError::Stdio(e.to_string())),
+        () = output_closed.cancelled() => {
+            // Nobody reads the answers any more: stop at once.
+            cancel.cancel();
+            Ok(())
+        }
         () = shutdown.cancelled() => {
             drain(&services, grace).await;
             cancel.cancel();
@@ -86,7 +101,8 @@ type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 /// MCP clients start servers), they are driven by the event loop directly;
 /// otherwise (a file, a terminal) every read and write goes through tokio's
 /// blocking thread pool, which costs a thread hand-off per message.
-fn stdio_streams() -> (Reader, Writer) {
+/// `output_closed` fires when the reader of stdout has gone away.
+fn stdio_streams(output_closed: CancellationToken) -> (Reader, Writer) {
     #[cfg(unix)]
     {
         use std::os::fd::AsFd;
@@ -104,8 +120,8 @@ fn stdio_streams() -> (Reader, Writer) {
             Err(_) => Box::new(NotedInput(tokio::io::stdin())),
         };
         let writer: Writer = match writer {
-            Ok(w) => Box::new(w),
-            Err(_) => Box::new(tokio::io::stdout()),
+            Ok(w) => Box::new(WatchedOutput::new(w, output_closed)),
+            Err(_) => Box::new(WatchedOutput::new(tokio::io::stdout(), output_closed)),
         };
         (reader, writer)
     }
@@ -113,7 +129,7 @@ fn stdio_streams() -> (Reader, Writer) {
     {
         (
             Box::new(NotedInput(tokio::io::stdin())),
-            Box::new(tokio::io::stdout()),
+            Box::new(WatchedOutput::new(tokio::io::stdout(), output_closed)),
         )
     }
 }
@@ -133,6 +149,68 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NotedInput<R> {
             super::stdin_watch::note_input();
         }
         polled
+    }
+}
+
+/// Stdout, noticing when its reader has gone away (`EPIPE`, where other
+/// programs die of `SIGPIPE`): it fires `closed`, and swallows the write,
+/// so the session ends quietly instead of logging each answer it cannot
+/// send.
+struct WatchedOutput<W> {
+    inner: W,
+    closed: CancellationToken,
+}
+
+impl<W> WatchedOutput<W> {
+    fn new(inner: W, closed: CancellationToken) -> Self {
+        Self { inner, closed }
+    }
+
+    fn watch<T>(
+        &self,
+        polled: std::task::Poll<std::io::Result<T>>,
+        gone: T,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        match polled {
+            std::task::Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.cancel();
+                std::task::Poll::Ready(Ok(gone))
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WatchedOutput<W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.closed.is_cancelled() {
+            return std::task::Poll::Ready(Ok(buf.len()));
+        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(polled, buf.len())
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.closed.is_cancelled() {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(polled, ())
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(polled, ())
     }
 }
 
@@ -297,7 +375,7 @@ pub async fn serve_http(
 }
 
 /// A session id for a stdio connection, unique per process start.
-fn new_session_id() -> String {
+pub(super) fn new_session_id() -> String {
     let mut h = blake3::Hasher::new();
     h.update(&std::process::id().to_le_bytes());
     let now = std::time::SystemTime::now()
