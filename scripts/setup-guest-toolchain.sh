@@ -10,9 +10,11 @@
 # 1. rustup, when the targets `wasm32-unknown-unknown` and `wasm32-wasip1`
 #    are already installed (a plugin author's machine). This script never
 #    installs rustup targets.
-# 2. Debian packages: rustc/cargo 1.96 with their std sources (std is built
-#    for wasm with `-Zbuild-std`), LLVM 22's `wasm-ld`, and `wasi-libc` for
-#    the WASI target. Installed with apt-get when missing (sudo if not root).
+# 2. Debian packages: rustc/cargo 1.96 or newer with their std sources (std
+#    is built for wasm with `-Zbuild-std`), LLVM's `wasm-ld` (22 or newer),
+#    and `wasi-libc` for the WASI target. Installed with apt-get when missing
+#    (sudo if not root); a Debian Rust older than 1.96 stops with a message
+#    naming both versions.
 #
 # Set GUEST_TOOLCHAIN=rustup or GUEST_TOOLCHAIN=debian to force a route.
 # Messages go to stderr; only the exports go to stdout.
@@ -22,8 +24,9 @@ DEBIAN_PACKAGES=(rustc-web cargo-web rust-web-src lld-22 wasi-libc)
 DEBIAN_CARGO=/usr/bin/cargo
 DEBIAN_RUSTC=/usr/bin/rustc
 DEBIAN_RUSTDOC=/usr/bin/rustdoc
-DEBIAN_RUST_VERSION=1.96
-WASM_LD=/usr/lib/llvm-22/bin/wasm-ld
+# The oldest Debian Rust that builds the guests (the SDK uses its language
+# features); any newer one works.
+DEBIAN_RUST_MIN=1.96
 WASI_SYSROOT_LIB=/usr/lib/wasm32-wasi
 
 log() { echo "setup-guest-toolchain: $*" >&2; }
@@ -35,12 +38,40 @@ rustup_has_targets() {
     grep -qx wasm32-unknown-unknown <<<"$installed" && grep -qx wasm32-wasip1 <<<"$installed"
 }
 
+# The newest LLVM wasm-ld installed, 22 or later; empty when there is none.
+find_wasm_ld() {
+    local found=
+    for ld in /usr/lib/llvm-*/bin/wasm-ld; do
+        [[ -x $ld ]] || continue
+        local major=${ld#/usr/lib/llvm-}
+        major=${major%%/*}
+        [[ $major =~ ^[0-9]+$ && $major -ge 22 ]] || continue
+        if [[ -z $found ]] || version_at_least "$major" "${found_major:-0}"; then
+            found=$ld
+            found_major=$major
+        fi
+    done
+    echo "$found"
+}
+
+version_at_least() { # version_at_least <version> <minimum>
+    [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1) == "$2" ]]
+}
+
+# The version of Debian's cargo (x.y.z), empty when it is not installed.
+debian_rust_version() {
+    local version
+    version=$("$DEBIAN_CARGO" --version 2>/dev/null) || return 0
+    version=${version#cargo }
+    echo "${version%% *}"
+}
+
 debian_ready() {
-    [[ -x $DEBIAN_CARGO && -x $DEBIAN_RUSTC && -x $WASM_LD && -f $WASI_SYSROOT_LIB/libc.a ]] || return 1
+    [[ -x $DEBIAN_CARGO && -x $DEBIAN_RUSTC && -n $(find_wasm_ld) && -f $WASI_SYSROOT_LIB/libc.a ]] || return 1
     [[ -d /usr/lib/rustlib/src/rust/library ]] || return 1
     local version
-    version=$("$DEBIAN_CARGO" --version 2>/dev/null) || return 1
-    [[ $version == "cargo $DEBIAN_RUST_VERSION."* ]]
+    version=$(debian_rust_version)
+    [[ -n $version ]] && version_at_least "$version" "$DEBIAN_RUST_MIN"
 }
 
 install_debian() {
@@ -78,11 +109,18 @@ rustup)
 debian)
     if ! debian_ready; then
         install_debian
+        version=$(debian_rust_version)
+        if [[ -n $version ]] && ! version_at_least "$version" "$DEBIAN_RUST_MIN"; then
+            log "Debian's rustc-web is $version; building the plugins needs $DEBIAN_RUST_MIN or newer"
+            log "(a newer Debian release, or rustup with the wasm32-unknown-unknown and wasm32-wasip1 targets)"
+            exit 1
+        fi
         debian_ready || {
             log "the Debian toolchain is still incomplete after installing ${DEBIAN_PACKAGES[*]}"
             exit 1
         }
     fi
+    WASM_LD=$(find_wasm_ld)
     emit GUEST_TOOLCHAIN debian
     emit GUEST_CARGO "$DEBIAN_CARGO"
     emit GUEST_BUILD_STD "-Zbuild-std=std,panic_abort"
