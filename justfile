@@ -9,7 +9,8 @@ default:
 setup:
     scripts/setup-guest-toolchain.sh
 
-# Build the host and every plugin into target/plugins and target/fixture-plugins.
+# Build the host and every plugin into target/plugins, target/conformance-plugins
+# and target/fixture-plugins.
 build-plugins:
     scripts/build-plugins.sh
 
@@ -21,7 +22,7 @@ run *ARGS:
 test *ARGS:
     scripts/test.sh {{ARGS}}
 
-# The official MCP conformance suite against the host serving target/plugins
+# The official MCP conformance suite against the host serving target/conformance-plugins
 # (pass suite options, e.g. --scenario tools-call-sampling).
 conformance *ARGS:
     scripts/conformance.sh {{ARGS}}

@@ -3,7 +3,12 @@
 # manifest:
 #
 #     plugins/<name>/            -> target/plugins/<name>.{wasm,toml}
+#     plugins/conformance/       -> target/conformance-plugins/conformance.{wasm,toml}
 #     plugins/fixtures/<name>/   -> target/fixture-plugins/<name>.{wasm,toml}
+#
+# The conformance plugin answers the fixed names the official MCP suite
+# calls (`test_*`); it is kept apart so the examples `serve` offers by
+# default are only those a user should see.
 #
 # Steps: make sure the guest toolchain is present (setup-guest-toolchain.sh);
 # compile every plugin crate to a core module with the `guest` profile in the
@@ -76,9 +81,18 @@ collect() { # collect <crate dir> <output dir>
     out_dir[$name]=$2
 }
 
+# Where a plugin of plugins/<name> goes.
+destination_of() { # destination_of <plugin dir>
+    case $1 in
+    "$ROOT"/plugins/fixtures/*) echo "$ROOT/target/fixture-plugins" ;;
+    "$ROOT"/plugins/conformance | "$ROOT"/plugins/conformance/) echo "$ROOT/target/conformance-plugins" ;;
+    *) echo "$ROOT/target/plugins" ;;
+    esac
+}
+
 for dir in "$ROOT"/plugins/*/; do
     [[ $(basename "$dir") == fixtures ]] && continue
-    collect "${dir%/}" "$ROOT/target/plugins"
+    collect "${dir%/}" "$(destination_of "${dir%/}")"
 done
 for dir in "$ROOT"/plugins/fixtures/*/; do
     collect "${dir%/}" "$ROOT/target/fixture-plugins"
@@ -234,11 +248,23 @@ for dir in "${polyglot[@]}"; do
             mv -f "$component.tmp" "$component"
         fi
     fi
-    dest=$ROOT/target/plugins
-    [[ $dir == "$ROOT"/plugins/fixtures/* ]] && dest=$ROOT/target/fixture-plugins
+    dest=$(destination_of "${dir%/}")
     out_dir[$name]=$dest
     install_if_changed "$component" "$dest/$name.wasm"
     install_if_changed "$dir/$name.toml" "$dest/$name.toml"
+done
+
+# Outputs no plugin produces any more (a plugin removed, or moved to another
+# directory) go, so each directory serves exactly what the sources hold.
+for dest in "$ROOT/target/plugins" "$ROOT/target/conformance-plugins" "$ROOT/target/fixture-plugins"; do
+    for file in "$dest"/*.wasm "$dest"/*.toml; do
+        [[ -e $file ]] || continue
+        stem=$(basename "${file%.*}")
+        if [[ ${out_dir[$stem]:-} != "$dest" ]]; then
+            rm -f "$file"
+            log "removed ${file#"$ROOT"/}, which no plugin builds"
+        fi
+    done
 done
 
 for dir in "${plain_crates[@]}" "${wasi_crates[@]}" "${polyglot[@]}"; do

@@ -57,7 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$HOST" serve --http 127.0.0.1:0 --plugins "$ROOT/target/plugins" \
+"$HOST" serve --http 127.0.0.1:0 --plugins "$ROOT/target/conformance-plugins" \
     --cache-dir "$ROOT/target/compile-cache" 2>"$work/host.log" &
 host_pid=$!
 

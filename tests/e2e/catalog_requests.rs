@@ -21,7 +21,8 @@ fn text_contents(contents: &[ResourceContents]) -> String {
 #[tokio::test]
 async fn resources_and_prompts_are_served_in_both_eras() {
     for_each_combination(|era, transport| async move {
-        let dir = PluginDir::with(&["conformance"], &["facade"]);
+        let dir = PluginDir::with(&[], &["facade"]);
+        dir.add_conformance();
         let host = Connected::start(&dir, HostOptions::new(era, transport))
             .await
             .unwrap();
@@ -119,7 +120,8 @@ async fn resources_and_prompts_are_served_in_both_eras() {
 
 #[tokio::test]
 async fn a_plugin_reads_resources_through_the_host_catalog() {
-    let dir = PluginDir::with(&["conformance"], &["facade"]);
+    let dir = PluginDir::with(&[], &["facade"]);
+    dir.add_conformance();
     let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
         .await
         .unwrap();
@@ -282,7 +284,8 @@ async fn stateless_requests_keep_session_state_under_a_state_handle() {
 #[tokio::test]
 async fn a_plugin_lists_the_catalog_and_renders_prompts_through_it() {
     for_each_combination(|era, transport| async move {
-        let dir = PluginDir::with(&["conformance"], &["facade"]);
+        let dir = PluginDir::with(&[], &["facade"]);
+        dir.add_conformance();
         let host = Connected::start(&dir, HostOptions::new(era, transport)).await.unwrap();
         let listed = text_of(&host.call_ok("catalog", empty_args()).await);
         let mut lines = listed.lines();

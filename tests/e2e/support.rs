@@ -55,6 +55,11 @@ pub fn example_plugins() -> PathBuf {
     built("plugins")
 }
 
+/// Where the conformance suite's plugin is built.
+pub fn conformance_plugins() -> PathBuf {
+    built("conformance-plugins")
+}
+
 /// Where the sandbox fixture plugins are built.
 pub fn fixture_plugins() -> PathBuf {
     built("fixture-plugins")
@@ -93,6 +98,11 @@ impl PluginDir {
             dir.copy_from(&fixture_plugins(), name);
         }
         dir
+    }
+
+    /// Copy the conformance suite's plugin into the directory.
+    pub fn add_conformance(&self) {
+        self.copy_from(&conformance_plugins(), "conformance");
     }
 
     /// Copy an example plugin (component and manifest) into the directory.
