@@ -46,6 +46,7 @@ const EMBEDDED: &[Embedded] = &[
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("..");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    record_commit(&root);
     for set in EMBEDDED {
         let mut code = String::new();
         let dir = root.join(set.dir);
@@ -74,6 +75,37 @@ fn main() {
         code.push_str("]\n");
         let out = out_dir.join(format!("{}.rs", set.constant.to_ascii_lowercase()));
         std::fs::write(out, code).expect("writable OUT_DIR");
+    }
+}
+
+/// Set `MCP_WASM_HOST_COMMIT` to the commit being built (for `--version`),
+/// or to a note saying there is none (a build outside a git checkout).
+fn record_commit(root: &Path) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .map(|text| text.trim().to_string())
+    };
+    // A build without the repository (a container build) may name it.
+    println!("cargo:rerun-if-env-changed=MCP_WASM_HOST_COMMIT");
+    let commit = std::env::var("MCP_WASM_HOST_COMMIT")
+        .ok()
+        .filter(|commit| !commit.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "commit not recorded".to_string());
+    println!("cargo:rustc-env=MCP_WASM_HOST_COMMIT={commit}");
+    if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        let git_dir = PathBuf::from(git_dir);
+        println!("cargo:rerun-if-changed={}", git_dir.join("HEAD").display());
+        if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            println!("cargo:rerun-if-changed={}", git_dir.join(head).display());
+        }
     }
 }
 

@@ -7,4 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build-plugins.sh >&2
-exec target/release/mcp-wasm-host serve --plugins target/plugins "$@"
+host=$PWD/target/release/mcp-wasm-host
+cat >&2 <<EOF
+run.sh: serving $PWD/target/plugins over MCP.
+run.sh: next: give your MCP client the command $host
+run.sh: with the arguments "serve --plugins $PWD/target/plugins" (README, "Use it from an MCP
+run.sh: client"), or try "$host list" and "$host call add '{"a": 1, "b": 2}'" in another terminal.
+EOF
+exec "$host" serve --plugins target/plugins "$@"

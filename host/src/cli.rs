@@ -2,7 +2,7 @@
 //! runtime, the loader, the catalog and the transports together. This is the
 //! binary's edge, so errors are `anyhow` with context.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,31 +10,48 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::CatalogHandle;
 use crate::componentize::{self, Adapter, WitSource};
 pub use crate::config::ServeArgs;
+use crate::launch::{
+    CACHE_KEY_PURPOSE, OpenedHost, default_data_dir, default_state_key, open_host,
+};
 use crate::limits::HostLimits;
-use crate::mcp::FacadeOptions;
-use crate::mcp::{self, HttpOptions, ServerState};
+use crate::mcp::{self, HttpOptions};
 use crate::plugin::LoadContext;
 use crate::policy::{Policy, PolicyHandle};
 use crate::reload::{ReloadRequest, Reloader, watch};
 use crate::runtime::HostServices;
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
-use crate::sealed::SealKey;
 
 /// Serve MCP tools from sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
-#[command(name = "mcp-wasm-host", version, about)]
+#[command(name = "mcp-wasm-host", version = VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The version `--version` prints: the package's, and the commit it was
+/// built from when it was built from a git checkout.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MCP_WASM_HOST_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load the plugins of a directory and serve them over MCP.
     Serve(Box<ServeArgs>),
+    /// Print the tools, prompts, resources and resource templates a plugin
+    /// directory (or one component) serves, with their schemas.
+    List(Box<crate::tryout::ListArgs>),
+    /// Run one tool call in this process, under the same sandbox, limits
+    /// and policy as `serve`, and print its result.
+    Call(Box<crate::tryout::CallArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
     /// Turn a core WebAssembly module into a component.
     Componentize(ComponentizeArgs),
     /// Inspect plugins.
@@ -43,6 +60,12 @@ pub enum Command {
     /// Helpers for the auth file.
     #[command(subcommand)]
     Auth(AuthCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +166,18 @@ pub struct ComponentizeArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
+        Command::List(args) => crate::tryout::list(*args).await,
+        Command::Call(args) => crate::tryout::call(*args).await,
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "mcp-wasm-host",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Componentize(args) => componentize_file(&args),
         Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
         Command::Plugin(PluginCommand::Wit(args)) => write_plugin_wit(&args),
@@ -232,8 +267,11 @@ fn new_plugin(args: &NewArgs) -> anyhow::Result<()> {
     let dir = crate::scaffold::new_plugin(&args.dir, &args.name, language, &host)?;
     println!("created {}", dir.display());
     println!(
-        "build it with {}/build.sh, then copy {name}.wasm and {name}.toml into your plugin directory",
-        dir.display(),
+        "build it with {dir}/build.sh; then `mcp-wasm-host list {dir}` shows its tool, \
+         `mcp-wasm-host call <tool> '<json>' --plugins {dir}` runs it, and \
+         `mcp-wasm-host serve --plugins {dir}` serves it (or copy {name}.wasm and {name}.toml \
+         into your plugin directory)",
+        dir = dir.display(),
         name = args.name
     );
     Ok(())
@@ -260,112 +298,12 @@ fn write_plugin_wit(args: &WitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the compile cache's MAC key is derived for, from the state key.
-const CACHE_KEY_PURPOSE: &str = "mcp-wasm-host 2026-12 compile cache entry MAC";
-
-/// The state key kept beside the compile cache (`state.key`), created when
-/// missing; a fresh key for this process when there is no cache directory.
-/// A cache directory that is not private to this user holds no key the
-/// host trusts.
-fn default_state_key(cache_dir: Option<&Path>) -> anyhow::Result<SealKey> {
-    let Some(dir) = cache_dir else {
-        return Ok(SealKey::generate()?);
-    };
-    crate::runtime::ensure_private_dir(dir)
-        .map_err(|why| anyhow::anyhow!("the state key in {}: {why}", dir.display()))?;
-    Ok(SealKey::load_or_create(&dir.join("state.key"))?)
-}
-
-/// The data directory used when `--data-dir` is not given.
-pub fn default_data_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|base| base.join("mcp-wasm-host"))
-}
-
-/// The state store the settings name. An SQLite file the operator chose,
-/// or a Redis server, must open; the default file falls back to memory
-/// (with a warning) when it cannot.
-async fn open_state(args: &ServeArgs) -> anyhow::Result<crate::state::SharedStore> {
-    use crate::state::{StateOptions, redis::RedisStore, sqlite::SqliteStore};
-    let options = StateOptions {
-        session_idle: Duration::from_millis(args.session_idle_ms.max(1)),
-        session_budget: crate::state::StateOptions::default().session_budget,
-        max_scopes: args.max_session_scopes.max(1),
-        max_scopes_per_owner: args.max_session_scopes_per_principal.max(1),
-    };
-    match args.state_store {
-        crate::config::StateBackend::Redis => {
-            let url = args
-                .state_redis_url
-                .as_deref()
-                .context("--state-store redis needs --state-redis-url")?;
-            Ok(Arc::new(
-                RedisStore::connect(url, &args.state_redis_prefix, options).await?,
-            ))
-        }
-        crate::config::StateBackend::Sqlite => {
-            let chosen = args.data_dir.is_some();
-            let Some(dir) = args.data_dir.clone().or_else(default_data_dir) else {
-                return Ok(Arc::new(SqliteStore::in_memory(options)));
-            };
-            let path = dir.join("state.sqlite3");
-            adopt_keyvalue_file(&dir, &path);
-            match SqliteStore::open(&path, options) {
-                Ok(store) => Ok(Arc::new(store)),
-                Err(e) if chosen => Err(e.into()),
-                Err(e) => {
-                    tracing::warn!("{e}; plugin state lasts only until the host stops");
-                    Ok(Arc::new(SqliteStore::in_memory(options)))
-                }
-            }
-        }
-    }
-}
-
-/// Earlier versions kept key-value entries in `keyvalue.sqlite3`, whose
-/// table the state file shares: take the file over rather than lose it.
-fn adopt_keyvalue_file(dir: &std::path::Path, state: &std::path::Path) {
-    let old = dir.join("keyvalue.sqlite3");
-    if state.exists() || !old.exists() {
-        return;
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let from = PathBuf::from(format!("{}{suffix}", old.display()));
-        let to = PathBuf::from(format!("{}{suffix}", state.display()));
-        if from.exists()
-            && let Err(e) = std::fs::rename(&from, &to)
-        {
-            tracing::warn!("cannot move {} to {}: {e}", from.display(), to.display());
-        }
-    }
-}
-
-/// The plugin directory used when `--plugins` is not given.
-pub fn default_plugin_dir() -> PathBuf {
-    let beside_binary = std::env::current_exe().ok().and_then(|exe| {
-        let build_dir = exe.parent()?.parent()?;
-        Some(build_dir.join("plugins"))
-    });
-    match beside_binary {
-        Some(dir) if dir.is_dir() => dir,
-        _ => PathBuf::from("target/plugins"),
-    }
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     // From here on SIGHUP reloads instead of ending the process.
     let hangups = hangup_signals()?;
     // Changes from here until the watch begins are caught up on then.
     let loaded_at = std::time::SystemTime::now();
-    // Fail closed: a policy that cannot be used stops the host.
-    let policy = match &args.policy {
-        Some(path) => Policy::load(path, crate::capabilities::registry())?,
-        None => Policy::grant_declared(crate::capabilities::registry()),
-    };
     // Fail closed: and an auth file.
     let auth = match &args.auth_file {
         Some(path) if args.http.is_some() => Some(Arc::new(arc_swap::ArcSwap::from_pointee(
@@ -389,98 +327,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.http.is_none() && args.stdio {
         bail!("--stdio only makes sense together with --http (stdio is the default)");
     }
-    let limits = HostLimits {
-        default_memory_bytes: mib(args.default_memory_mib)?,
-        max_memory_bytes: mib(args.max_memory_mib)?,
-        default_timeout: Duration::from_millis(args.default_timeout_ms),
-        max_timeout: Duration::from_millis(args.max_timeout_ms),
-        max_instances: args.max_instances,
-        max_response_bytes: usize::try_from(args.max_response_kib)
-            .ok()
-            .and_then(|k| k.checked_mul(1024))
-            .context("--max-response-kib is too large")?,
-    };
-    let cache_dir = if args.no_cache {
-        None
-    } else {
-        args.cache_dir.clone().or_else(default_cache_dir)
-    };
-    let state_key = match &args.state_key_file {
-        // An operator's key file must be usable: fail closed.
-        Some(path) => SealKey::load_or_create(path)?,
-        // The default one beside the compile cache may be rebuilt.
-        None => default_state_key(cache_dir.as_deref()).or_else(|e| {
-            tracing::warn!("{e}; using a key that lasts until the host stops");
-            SealKey::generate()
-        })?,
-    };
-    let cache_key = Some(state_key.derive(CACHE_KEY_PURPOSE));
-    let facade = FacadeOptions {
-        client_timeout: Duration::from_millis(args.client_timeout_ms),
-        parked_ttl: Duration::from_millis(args.parked_ttl_ms),
-        max_parked: args.max_parked,
-        state_key,
-        max_calls_per_principal: args.max_calls_per_principal,
-    };
-    let state = open_state(&args).await?;
-    tracing::info!("plugin state in {}", state.describe());
-    let mut services = HostServices::default();
-    services.insert(state.clone());
-    // Fail closed: a capability's service that cannot be opened (a secrets
-    // file that cannot be used) stops the host.
-    let services =
-        crate::capabilities::services::open_services(&args.capability_settings.values, services)
-            .await?;
-    // No grant may reach the host's own files.
-    let policy = policy.protecting(
-        [
-            args.data_dir.clone().or_else(default_data_dir),
-            cache_dir.clone(),
-            args.state_key_file.clone(),
-            args.auth_file.clone(),
-            args.policy.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .chain(args.capability_settings.values.host_files()),
-    );
-    crate::state::spawn_cleanup(state.clone(), Duration::from_millis(args.session_idle_ms));
-    let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        limits,
-        cache_dir,
-        cache_key,
-        capabilities: crate::capabilities::wiring(services),
-    })?);
-    let cx = LoadContext {
-        runtime: runtime.clone(),
-        policy: Arc::new(PolicyHandle::new(policy)),
-    };
-    let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
-    let catalog = load(&cx, &plugin_dir, args.policy.as_deref()).await?;
-    let catalog = Arc::new(CatalogHandle::new(catalog));
-    if args.cache_max_age_days > 0 {
-        let cache = runtime.cache().clone();
-        let max_age = Duration::from_secs(args.cache_max_age_days.saturating_mul(24 * 3600));
-        // After loading, so every entry the catalog uses counts as used.
-        tokio::task::spawn_blocking(move || {
-            let (files, bytes) = cache.prune(max_age);
-            if files > 0 {
-                tracing::info!(
-                    files,
-                    bytes,
-                    "removed compile-cache entries unused for {} days",
-                    max_age.as_secs() / 86400
-                );
-            }
-        });
-    }
+    let OpenedHost {
+        state: services,
+        cx,
+        plugin_dir,
+        catalog,
+    } = open_host(&args).await?;
     let reloader = Arc::new(Reloader::new(
         cx,
         plugin_dir,
         args.policy.clone(),
         catalog.clone(),
     ));
-    let services = Arc::new(ServerState::new(catalog, runtime, args.page_size, facade));
     services.spawn_sweeper();
     services.spawn_reload_announcer(reloader.subscribe());
     let _watch = if args.no_watch {
@@ -535,40 +393,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-async fn load(
-    cx: &LoadContext,
-    dir: &Path,
-    policy_file: Option<&Path>,
-) -> anyhow::Result<crate::catalog::Catalog> {
-    if !dir.is_dir() {
-        bail!(
-            "plugin directory {} does not exist (build the example plugins with \
-             `scripts/build-plugins.sh`, or pass --plugins DIR)",
-            dir.display()
-        );
-    }
-    let catalog = crate::loader::load_directory(cx, dir, 1, policy_file)
-        .await
-        .with_context(|| format!("loading plugins from {}", dir.display()))?;
-    crate::loader::report(&catalog);
-    tracing::info!(
-        dir = %dir.display(),
-        plugins = catalog.plugins().len(),
-        tools = catalog.tools().len(),
-        failed = catalog.failures().len(),
-        "plugins loaded"
-    );
-    Ok(catalog)
-}
-
-fn mib(value: u64) -> anyhow::Result<usize> {
-    usize::try_from(value)
-        .ok()
-        .and_then(|v| v.checked_mul(1 << 20))
-        .filter(|&v| v > 0)
-        .with_context(|| format!("{value} MiB is not a usable memory size"))
 }
 
 #[cfg(unix)]

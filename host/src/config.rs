@@ -330,7 +330,11 @@ pub fn with_config_file(
     env: impl Fn(&str) -> Option<OsString>,
     settings: &[(String, bool)],
 ) -> Result<Vec<OsString>, ConfigError> {
-    let Some(serve) = args.iter().position(|a| a == "serve") else {
+    // The commands that take the `serve` settings.
+    let Some(serve) = args
+        .iter()
+        .position(|a| a == "serve" || a == "list" || a == "call")
+    else {
         return Ok(args);
     };
     let given = |name: &str| {

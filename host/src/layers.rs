@@ -41,7 +41,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "plugin", "catalog", "serving", "loader", "reload", "inspect", "scaffold",
         ],
     ),
-    ("edge", &["listener", "ops", "mcp", "config", "cli"]),
+    (
+        "edge",
+        &[
+            "listener", "ops", "mcp", "config", "launch", "tryout", "cli",
+        ],
+    ),
 ];
 
 /// Modules compiled only for tests.

@@ -26,6 +26,7 @@ pub mod context;
 pub mod contract;
 pub mod error;
 pub mod inspect;
+pub mod launch;
 pub mod limits;
 pub mod listener;
 pub mod loader;
@@ -43,6 +44,7 @@ pub mod sealed;
 pub mod serving;
 pub mod state;
 pub mod tool;
+pub mod tryout;
 pub mod uri_template;
 
 mod bindings;

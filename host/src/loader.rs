@@ -126,14 +126,30 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Collect the stems of `*.wasm` and `*.toml` files (hidden files and
-/// `policy_file` ignored).
+/// Whether a `.toml` file with no component beside it is a plugin's
+/// manifest (whose component is missing) rather than another tool's file,
+/// such as the `Cargo.toml` or `pyproject.toml` of a plugin's own project
+/// directory: a manifest names its plugin at the top level. A file that is
+/// not valid TOML counts, so the error names it.
+pub(crate) fn is_lone_manifest(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return true;
+    };
+    match text.parse::<toml::Table>() {
+        Ok(table) => table.get("name").is_some_and(toml::Value::is_str),
+        Err(_) => true,
+    }
+}
+
+/// Collect the stems of `*.wasm` and `*.toml` files (hidden files,
+/// `policy_file`, and `.toml` files that are no plugin's manifest ignored).
 fn list_directory(dir: &Path, policy_file: Option<&Path>) -> Result<DirectoryListing, LoadError> {
     let read_error = |source| LoadError::Read {
         path: dir.to_path_buf(),
         source,
     };
     let mut listing = DirectoryListing::default();
+    let mut lone_tomls = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_error)? {
         let path: PathBuf = entry.map_err(read_error)?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -142,8 +158,18 @@ fn list_directory(dir: &Path, policy_file: Option<&Path>) -> Result<DirectoryLis
         if !path.is_file() || policy_file.is_some_and(|policy| same_file(&path, policy)) {
             continue;
         }
-        if let Some(stem) = plugin_stem(name) {
-            listing.stems.insert(stem.to_string());
+        match name.strip_suffix(".toml").and(plugin_stem(name)) {
+            Some(stem) => lone_tomls.push((stem.to_string(), path.clone())),
+            None => {
+                if let Some(stem) = plugin_stem(name) {
+                    listing.stems.insert(stem.to_string());
+                }
+            }
+        }
+    }
+    for (stem, path) in lone_tomls {
+        if listing.stems.contains(&stem) || is_lone_manifest(&path) {
+            listing.stems.insert(stem);
         }
     }
     Ok(listing)
@@ -165,5 +191,34 @@ pub fn report(catalog: &Catalog) {
     }
     for notice in catalog.notices() {
         tracing::warn!("{notice}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugins_project_files_are_not_taken_for_manifests() {
+        let dir = std::env::temp_dir().join(format!("loader-listing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write("greeter.wasm", "");
+        write("greeter.toml", "name = \"greeter\"\nversion = \"0.1.0\"\n");
+        write(
+            "Cargo.toml",
+            "[package]\nname = \"greeter\"\nversion = \"0.1.0\"\n",
+        );
+        write("pyproject.toml", "[project]\nname = \"greeter\"\n");
+        // A manifest whose component is missing, and a broken one, are
+        // still listed, so the load names what is wrong with them.
+        write("unbuilt.toml", "name = \"unbuilt\"\nversion = \"0.1.0\"\n");
+        write("broken.toml", "name = \n");
+        let stems = plugin_stems(&dir, None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            stems.into_iter().collect::<Vec<_>>(),
+            ["broken", "greeter", "unbuilt"]
+        );
     }
 }

@@ -20,8 +20,13 @@ fn main() -> std::process::ExitCode {
         }
     };
     let cli = Cli::parse_from(args);
+    // `list` and `call` print their answer; only trouble goes to the log.
+    let default_filter = match &cli.command {
+        Command::List(_) | Command::Call(_) => "warn,rmcp=error,cranelift=warn,wasmtime=warn",
+        _ => "info,cranelift=warn,wasmtime=warn",
+    };
     let filter = EnvFilter::try_from_env("MCP_WASM_HOST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(default_filter));
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -11,8 +11,9 @@ use serde_json::json;
 use super::support::*;
 
 /// Scaffold `name` in `language` under a fresh directory and build it with
-/// its `build.sh`; returns the directory holding `<name>.wasm` and
-/// `<name>.toml`.
+/// its `build.sh`; returns the plugin's own project directory, which holds
+/// `<name>.wasm` and `<name>.toml` beside its sources (and a `Cargo.toml`
+/// or `package.json`), served as it is.
 fn scaffold_and_build(language: &str, name: &str, env: &[(&str, &Path)]) -> PluginDir {
     let work = PluginDir::empty();
     let created = Command::new(host_binary())
@@ -36,17 +37,28 @@ fn scaffold_and_build(language: &str, name: &str, env: &[(&str, &Path)]) -> Plug
         String::from_utf8_lossy(&built.stdout),
         String::from_utf8_lossy(&built.stderr)
     );
-    let plugins = PluginDir::empty();
-    for file in [format!("{name}.wasm"), format!("{name}.toml")] {
-        plugins.write(
-            &file,
-            std::fs::read(work.path.join(name).join(&file)).unwrap(),
-        );
-    }
-    plugins
+    let project = PluginDir::empty();
+    std::fs::remove_dir(&project.path).unwrap();
+    std::fs::rename(work.path.join(name), &project.path).unwrap();
+    project
 }
 
 async fn greets_twice(plugins: &PluginDir, language: &str) {
+    // Its own project directory (sources, `Cargo.toml` or `package.json`
+    // beside the component) lists just its tool, with nothing refused.
+    let listed = Command::new(host_binary())
+        .arg("list")
+        .arg(&plugins.path)
+        .args(["--cache-dir", shared_cache_dir().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr),
+    );
+    assert!(listed.status.success(), "{language}: {err}");
+    assert!(out.starts_with("tools (1):\n  greet"), "{language}: {out}");
+    assert!(err.is_empty(), "{language}: {err}");
     let host = Connected::start(plugins, HostOptions::new(Era::Handshake, Transport::Stdio))
         .await
         .unwrap();

@@ -9,6 +9,7 @@ mod channel;
 mod client_wire;
 mod convert;
 mod gate;
+pub mod local;
 mod multi_round;
 mod reloads;
 mod rounds;

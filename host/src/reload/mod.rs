@@ -360,7 +360,7 @@ impl Reloader {
             if let Some(i) = old {
                 next.removed.push(next.plugins.remove(i).name.clone());
             }
-            if manifest.exists() {
+            if manifest.exists() && loader::is_lone_manifest(&manifest) {
                 let reason = crate::error::LoadError::MissingComponent {
                     manifest: manifest.clone(),
                     wasm: wasm.clone(),

@@ -11,4 +11,4 @@ if [[ -z ${COMPONENTIZE_JS:-} && ! -x node_modules/.bin/componentize-js ]]; then
 fi
 MCP_WASM_HOST=$host node sdk/build.mjs .
 "$host" plugin check {{name}}.wasm >/dev/null
-echo "built {{name}}.wasm: copy it with {{name}}.toml into your plugin directory"
+echo "built {{name}}.wasm: try it with 'mcp-wasm-host list $PWD' or 'mcp-wasm-host call', serve this directory, or copy {{name}}.wasm and {{name}}.toml into your plugin directory"

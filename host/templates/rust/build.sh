@@ -26,4 +26,4 @@ else
 fi
 "$host" componentize "${CARGO_TARGET_DIR:-target}/$target/release/{{crate_file}}.wasm" -o {{name}}.wasm
 "$host" plugin check {{name}}.wasm >/dev/null
-echo "built {{name}}.wasm: copy it with {{name}}.toml into your plugin directory"
+echo "built {{name}}.wasm: try it with 'mcp-wasm-host list $PWD' or 'mcp-wasm-host call', serve this directory, or copy {{name}}.wasm and {{name}}.toml into your plugin directory"

@@ -1,0 +1,381 @@
+//! `list`, `call`, `completions` and `--version`: trying plugins without
+//! an MCP client, in each example language, with the errors a client would
+//! get.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+use super::support::*;
+
+/// Run the host binary with `args` (and the shared compile cache, a private
+/// data directory), stdin empty.
+fn host(args: &[&str], data: &PluginDir) -> Output {
+    Command::new(host_binary())
+        .args(args)
+        .arg("--cache-dir")
+        .arg(shared_cache_dir())
+        .arg("--data-dir")
+        .arg(&data.path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn example(name: &str) -> PathBuf {
+    example_plugins().join(format!("{name}.wasm"))
+}
+
+fn conformance() -> PathBuf {
+    conformance_plugins().join("conformance.wasm")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn list_shows_tools_prompts_and_resources_with_their_schemas() {
+    let data = PluginDir::empty();
+    let dir = PluginDir::with(&["hello", "notes"], &[]);
+    let listed = host(&["list", path(&dir.path), "--json"], &data);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listing: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let add = listing["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "add")
+        .expect("add is listed");
+    assert_eq!(add["inputSchema"]["required"], json!(["a", "b"]));
+    assert_eq!(add["outputSchema"]["required"], json!(["sum"]));
+    let names = |key: &str, field: &str| -> Vec<String> {
+        listing[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names("tools", "name").contains(&"add_note".to_string()));
+    assert!(names("prompts", "name").contains(&"review_note".to_string()));
+    assert_eq!(names("resourceTemplates", "uriTemplate"), ["note://{name}"]);
+
+    // One component, for people.
+    let listed = host(&["list", path(&example("hello"))], &data);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let text = stdout(&listed);
+    assert!(text.starts_with("tools (2):\n"), "{text}");
+    assert!(text.contains("  add — "), "{text}");
+    assert!(text.contains("    input: {\"properties\":{\"a\""), "{text}");
+    assert!(
+        !text.contains("add_note") && !text.contains("$schema"),
+        "{text}"
+    );
+}
+
+#[test]
+fn call_runs_a_tool_in_each_example_language() {
+    let data = PluginDir::empty();
+    let cases = [
+        ("hello", "add", json!({"a": 2, "b": 3}), "2 + 3 = 5"),
+        (
+            "stats-py",
+            "describe",
+            json!({"numbers": [1, 2, 3, 4]}),
+            "\"mean\": 2.5",
+        ),
+        (
+            "json-js",
+            "format",
+            json!({"json": "{\"a\": [1, 2]}", "indent": 0}),
+            "{\"a\":[1,2]}",
+        ),
+        ("checksum-c", "crc32", json!({"text": "hello"}), "3610a686"),
+    ];
+    for (plugin, tool, arguments, expected) in cases {
+        let arguments = arguments.to_string();
+        let called = host(
+            &[
+                "call",
+                tool,
+                &arguments,
+                "--plugins",
+                path(&example(plugin)),
+            ],
+            &data,
+        );
+        assert!(called.status.success(), "{plugin}: {}", stderr(&called));
+        assert!(
+            stdout(&called).contains(expected),
+            "{plugin}: {}",
+            stdout(&called)
+        );
+    }
+    // The whole result, as MCP returns it.
+    let called = host(
+        &[
+            "call",
+            "add",
+            r#"{"a": 1, "b": 2}"#,
+            "--json",
+            "--plugins",
+            path(&example_plugins()),
+        ],
+        &data,
+    );
+    assert!(called.status.success(), "{}", stderr(&called));
+    let result: Value = serde_json::from_slice(&called.stdout).unwrap();
+    assert_eq!(result["structuredContent"]["sum"], json!(3.0));
+}
+
+#[test]
+fn call_names_the_errors_a_client_would_get() {
+    let data = PluginDir::empty();
+    let hello = example("hello");
+    let refused = |args: &[&str], needle: &str| {
+        let mut all = vec!["call"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--plugins", path(&hello)]);
+        let output = host(&all, &data);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let text = stderr(&output);
+        assert!(text.contains(needle), "{args:?}: {text}");
+        // One line naming the cause, not the SDK's log of it.
+        assert!(!text.contains("rmcp"), "{args:?}: {text}");
+        output
+    };
+    refused(&["nope"], "unknown tool `nope` (MCP error -32602)");
+    refused(
+        &["add", r#"{"a": "x", "b": 1}"#],
+        "invalid arguments for tool `add`: `/a`: \"x\" is not of type \"number\"",
+    );
+    refused(&["add", "{a:"], "the arguments are not valid JSON");
+    refused(&["add", "[1, 2]"], "must be a JSON object");
+
+    // A tool that ran and failed: its error is the output, the status 1.
+    let failed = host(
+        &[
+            "call",
+            "test_error_handling",
+            "--plugins",
+            path(&conformance()),
+        ],
+        &data,
+    );
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(
+        stdout(&failed).contains("intentionally returns an error"),
+        "{}",
+        stdout(&failed)
+    );
+
+    let neither = host(
+        &["list", path(&example_plugins().join("hello.toml"))],
+        &data,
+    );
+    assert!(!neither.status.success());
+    assert!(
+        stderr(&neither).contains("is neither a plugin directory nor a component"),
+        "{}",
+        stderr(&neither)
+    );
+}
+
+#[test]
+fn without_a_terminal_the_plugin_is_told_the_client_cannot_ask() {
+    let data = PluginDir::empty();
+    let conformance = conformance();
+    let elicit = host(
+        &[
+            "call",
+            "test_elicitation",
+            r#"{"message": "Who are you?"}"#,
+            "--plugins",
+            path(&conformance),
+        ],
+        &data,
+    );
+    assert!(
+        stdout(&elicit).contains("did not declare the `elicitation` capability"),
+        "{}{}",
+        stdout(&elicit),
+        stderr(&elicit)
+    );
+    let sample = host(
+        &[
+            "call",
+            "test_sampling",
+            r#"{"prompt": "Capital of France?"}"#,
+            "--plugins",
+            path(&conformance),
+        ],
+        &data,
+    );
+    assert!(
+        stdout(&sample).contains("did not declare the `sampling` capability"),
+        "{}{}",
+        stdout(&sample),
+        stderr(&sample)
+    );
+}
+
+/// Run `call` on a terminal (a pseudo-terminal from `script`), typing
+/// `typed`; `None` when this machine has no `script`.
+fn call_on_a_terminal(
+    data: &PluginDir,
+    tool: &str,
+    arguments: &str,
+    typed: &str,
+) -> Option<String> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to give `call` a terminal");
+        return None;
+    }
+    let command = format!(
+        "{} call {tool} '{arguments}' --plugins {} --cache-dir {} --data-dir {}",
+        path(&host_binary()),
+        path(&conformance()),
+        path(&shared_cache_dir()),
+        path(&data.path),
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    Some(stdout(&output))
+}
+
+#[test]
+fn on_a_terminal_the_person_answers_elicitation_and_sampling() {
+    let data = PluginDir::empty();
+    let Some(screen) = call_on_a_terminal(
+        &data,
+        "test_elicitation",
+        r#"{"message": "Who are you?"}"#,
+        "ada@example.com\nada\ny\n",
+    ) else {
+        return;
+    };
+    assert!(screen.contains("The plugin asks: Who are you?"), "{screen}");
+    assert!(
+        screen.contains(r#"action=accept, content={"email":"ada@example.com","username":"ada"}"#),
+        "{screen}"
+    );
+    let Some(screen) = call_on_a_terminal(
+        &data,
+        "test_sampling",
+        r#"{"prompt": "Capital of France?"}"#,
+        "Paris.\n\n",
+    ) else {
+        return;
+    };
+    assert!(screen.contains("user: Capital of France?"), "{screen}");
+    assert!(screen.contains("LLM response: Paris."), "{screen}");
+}
+
+#[test]
+fn completions_and_version() {
+    for (shell, marker) in [
+        ("bash", "-o bashdefault -o default mcp-wasm-host"),
+        ("zsh", "#compdef mcp-wasm-host"),
+        ("fish", "complete -c mcp-wasm-host"),
+    ] {
+        let output = Command::new(host_binary())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}");
+        let script = stdout(&output);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("call") && script.contains("list"),
+            "{shell}"
+        );
+    }
+    let version = Command::new(host_binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = stdout(&version);
+    assert!(
+        version.starts_with(&format!("mcp-wasm-host {} (", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo_root())
+        .output();
+    if let Ok(head) = head
+        && head.status.success()
+    {
+        let head = stdout(&head);
+        assert!(
+            version.contains(head.trim()),
+            "{version} is not built from {head}"
+        );
+    }
+}
+
+#[test]
+fn an_installed_binary_finds_its_plugins_in_its_data_directory() {
+    // Installed (`cargo install --path host` puts it in ~/.cargo/bin), the
+    // binary has no build directory beside it.
+    let home = PluginDir::empty();
+    std::fs::create_dir_all(home.path.join("bin")).unwrap();
+    let installed = home.path.join("bin/mcp-wasm-host");
+    std::fs::copy(host_binary(), &installed).unwrap();
+    let data = home.path.join("share");
+    let list = || {
+        Command::new(&installed)
+            .args(["list", "--cache-dir", path(&shared_cache_dir())])
+            .env("XDG_DATA_HOME", &data)
+            .env_remove("MCP_WASM_HOST_PLUGINS")
+            .env_remove("MCP_WASM_HOST_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let plugins = data.join("mcp-wasm-host/plugins");
+    let missing = list();
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains(&format!(
+            "plugin directory {} does not exist",
+            plugins.display()
+        )),
+        "{}",
+        stderr(&missing)
+    );
+    std::fs::create_dir_all(&plugins).unwrap();
+    for file in ["hello.wasm", "hello.toml"] {
+        std::fs::copy(example_plugins().join(file), plugins.join(file)).unwrap();
+    }
+    let listed = list();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(
+        stdout(&listed).starts_with("tools (2):"),
+        "{}",
+        stdout(&listed)
+    );
+}
