@@ -50,6 +50,10 @@ pub enum Command {
     /// Run one tool call in this process, under the same sandbox, limits
     /// and policy as `serve`, and print its result.
     Call(Box<crate::tryout::CallArgs>),
+    /// Serve a plugin's project directory while it is written: run its
+    /// `build.sh` at start and after every change to its sources, hot-reload
+    /// each build, and log every tool call and its outcome.
+    Dev(Box<crate::dev::DevArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Turn a core WebAssembly module into a component.
@@ -81,6 +85,10 @@ pub enum PluginCommand {
     /// what the policy grants it, and whether (and why not) it would load.
     /// Exits with status 1 when it would not.
     Check(CheckArgs),
+    /// Everything `check` says, and the tools, prompts and resource
+    /// templates with their schemas; `--json` for tools. Exits with status 1
+    /// when the plugin would not load.
+    Inspect(InspectArgs),
     /// Write the WIT package and a world for a plugin's manifest: the
     /// interfaces of its declared capabilities and the exports it offers.
     /// For toolchains that bind a whole world (Python, JavaScript, C).
@@ -135,6 +143,16 @@ pub struct CheckArgs {
     pub policy: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Print JSON: digest, imports, exports, declarations, grants and what
+    /// they reach, the verdict, and the tools with their schemas.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AdapterArg {
     Auto,
@@ -168,6 +186,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(*args).await,
         Command::List(args) => crate::tryout::list(*args).await,
         Command::Call(args) => crate::tryout::call(*args).await,
+        Command::Dev(args) => {
+            let (host, _rebuilding) = crate::dev::start(*args).await?;
+            serve(host).await
+        }
         Command::Completions(args) => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -179,7 +201,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Componentize(args) => componentize_file(&args),
-        Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args).await,
+        Command::Plugin(PluginCommand::Check(args)) => check_plugin(&args, false).await,
+        Command::Plugin(PluginCommand::Inspect(args)) => check_plugin(&args.check, args.json).await,
         Command::Plugin(PluginCommand::Wit(args)) => write_plugin_wit(&args),
         Command::Plugin(PluginCommand::New(args)) => new_plugin(&args),
         Command::Auth(AuthCommand::HashToken) => {
@@ -197,7 +220,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
+/// `plugin check` and `plugin inspect`: the report for people, or (with
+/// `json`) the whole inspection as JSON; exits with status 1 when the
+/// plugin would not load.
+async fn check_plugin(args: &CheckArgs, json: bool) -> anyhow::Result<()> {
     let policy = match &args.policy {
         Some(path) => Policy::load(path, crate::capabilities::registry())?,
         None => Policy::grant_declared(crate::capabilities::registry()),
@@ -225,9 +251,13 @@ async fn check_plugin(args: &CheckArgs) -> anyhow::Result<()> {
         .manifest
         .clone()
         .unwrap_or_else(|| args.file.with_extension("toml"));
-    let report = crate::inspect::check(&cx, &args.file, &manifest).await;
-    print!("{}", report.text);
-    if !report.loads {
+    let inspection = crate::inspect::inspect(&cx, &args.file, &manifest).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{}", inspection.text());
+    }
+    if !inspection.loads {
         std::process::exit(1);
     }
     Ok(())

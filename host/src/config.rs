@@ -333,7 +333,7 @@ pub fn with_config_file(
     // The commands that take the `serve` settings.
     let Some(serve) = args
         .iter()
-        .position(|a| a == "serve" || a == "list" || a == "call")
+        .position(|a| ["serve", "list", "call", "dev"].iter().any(|c| a == c))
     else {
         return Ok(args);
     };

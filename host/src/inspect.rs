@@ -1,120 +1,362 @@
-//! `mcp-wasm-host plugin check`: what a component imports and exports, what
-//! its manifest declares, what the policy grants it, and whether (and why
-//! not) it would load — without serving anything.
+//! `mcp-wasm-host plugin check` and `plugin inspect`: what a component is
+//! (its digest, imports and exports), what its manifest declares, what the
+//! policy grants it and what each grant reaches, whether (and why not) it
+//! would load, and the tools, prompts and resource templates it offers
+//! with their schemas — without serving anything. One [`Inspection`],
+//! printed for people or as JSON.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::capabilities::table::{ImportRule, rule_for};
 use crate::capability::Capability;
 use crate::manifest::PluginManifest;
 use crate::plugin::{LoadContext, Plugin, component_exports, component_imports};
 
-/// The outcome of a check: a printable report, and whether the plugin loads.
-#[derive(Debug)]
-pub struct Report {
-    pub text: String,
+/// Everything `plugin inspect` says about a plugin.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inspection {
+    pub component: PathBuf,
+    /// `sha256:<hex>` of the component's bytes, when it can be read.
+    pub digest: Option<String>,
+    pub size_bytes: Option<u64>,
+    /// The interfaces it imports, each with what grants it.
+    pub imports: Vec<Import>,
+    pub exports: Vec<String>,
+    pub manifest: PathBuf,
+    /// What the manifest declares, when it parses.
+    pub declared: Option<Declared>,
+    /// The policy file, or `None` for the default policy.
+    pub policy: Option<PathBuf>,
+    pub granted: Vec<Grant>,
+    /// Capabilities declared optional that a rule's refusal withholds.
+    pub withheld: Vec<String>,
+    pub refused: Vec<Refusal>,
+    /// Whether it would load, and why not.
     pub loads: bool,
+    pub refusal: Option<String>,
+    /// What it offers, as MCP lists it (when it loads).
+    pub tools: Vec<Value>,
+    pub prompts: Vec<Value>,
+    pub resource_templates: Vec<Value>,
+    pub lists_resources: bool,
+    #[serde(skip)]
+    default_policy: String,
 }
 
-/// Check the plugin `wasm` described by `manifest` against the policy in
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Import {
+    pub interface: String,
+    /// `always`, `capability <name>`, or `nothing` (no capability grants it).
+    pub granted_by: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Declared {
+    pub name: String,
+    pub version: String,
+    pub required: Vec<String>,
+    pub optional: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    pub capability: String,
+    pub decided_by: String,
+    /// What the grant reaches (directories, origins, names, ...).
+    pub reaches: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    pub capability: String,
+    pub decided_by: String,
+    /// `the plugin is refused` (required) or `each use answers denied`.
+    pub consequence: String,
+}
+
+/// Inspect the plugin `wasm` described by `manifest` against the policy in
 /// force.
-pub async fn check(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Report {
+pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspection {
     let runtime = &cx.runtime;
-    let mut out = String::new();
-    let bytes = std::fs::read(wasm);
-    let _ = writeln!(out, "component: {}", wasm.display());
-    if let Ok(bytes) = &bytes
-        && wasmparser::Parser::is_component(bytes)
-        && let Ok((component, _)) = runtime.compile(bytes)
-    {
-        let _ = writeln!(out, "imports:");
-        for import in component_imports(runtime.engine(), &component) {
-            let rule = match rule_for(&import) {
-                ImportRule::Always => "always granted".to_string(),
-                ImportRule::Capability(c) => format!("capability `{c}`"),
-                ImportRule::Unknown => "no capability grants it".to_string(),
-            };
-            let _ = writeln!(out, "  {import:<44} {rule}");
-        }
-        let _ = writeln!(out, "exports:");
-        for export in component_exports(runtime.engine(), &component) {
-            let _ = writeln!(out, "  {export}");
+    let policy = cx.policy.current();
+    let mut inspection = Inspection {
+        component: wasm.to_path_buf(),
+        digest: None,
+        size_bytes: None,
+        imports: Vec::new(),
+        exports: Vec::new(),
+        manifest: manifest.to_path_buf(),
+        declared: None,
+        policy: policy.source.clone(),
+        granted: Vec::new(),
+        withheld: Vec::new(),
+        refused: Vec::new(),
+        loads: false,
+        refusal: None,
+        tools: Vec::new(),
+        prompts: Vec::new(),
+        resource_templates: Vec::new(),
+        lists_resources: false,
+        default_policy: policy.capabilities().needing_a_rule(),
+    };
+    if let Ok(bytes) = std::fs::read(wasm) {
+        inspection.digest = Some(sha256(&bytes));
+        inspection.size_bytes = Some(bytes.len() as u64);
+        if wasmparser::Parser::is_component(&bytes)
+            && let Ok((component, _)) = runtime.compile(&bytes)
+        {
+            inspection.imports = component_imports(runtime.engine(), &component)
+                .into_iter()
+                .map(|interface| {
+                    let granted_by = match rule_for(&interface) {
+                        ImportRule::Always => "always".to_string(),
+                        ImportRule::Capability(c) => format!("capability {c}"),
+                        ImportRule::Unknown => "nothing".to_string(),
+                    };
+                    Import {
+                        interface,
+                        granted_by,
+                    }
+                })
+                .collect();
+            inspection.exports = component_exports(runtime.engine(), &component);
         }
     }
 
-    let _ = writeln!(out, "manifest: {}", manifest.display());
     let stem = wasm
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    if let Some(parsed) = std::fs::read_to_string(manifest).ok().and_then(|text| {
-        PluginManifest::parse(&text, stem, cx.policy.current().capabilities()).ok()
-    }) {
-        let list = |caps: &[Capability]| {
-            if caps.is_empty() {
-                "(none)".to_string()
-            } else {
-                caps.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
-            }
-        };
-        let _ = writeln!(out, "  required: {}", list(&parsed.capabilities.required));
-        let _ = writeln!(out, "  optional: {}", list(&parsed.capabilities.optional));
-        let policy = cx.policy.current();
-        match &policy.source {
-            Some(path) => {
-                let _ = writeln!(out, "policy: {}", path.display());
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "policy: none (what is declared is granted, except {})",
-                    policy.capabilities().needing_a_rule()
-                );
-            }
-        }
+    if let Some(parsed) = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| PluginManifest::parse(&text, stem, policy.capabilities()).ok())
+    {
+        let names = |caps: &[Capability]| caps.iter().map(|c| c.name().to_string()).collect();
+        inspection.declared = Some(Declared {
+            name: parsed.name.clone(),
+            version: parsed.version.clone(),
+            required: names(&parsed.capabilities.required),
+            optional: names(&parsed.capabilities.optional),
+        });
         let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
         for (c, decider) in &grants.granted {
-            let _ = writeln!(out, "  {c}: granted by {decider}");
-            if let Some(kind) = policy.capabilities().kind_of(*c) {
-                for line in kind.describe(grants.params.get(c).map(|p| &**p)) {
-                    let _ = writeln!(out, "    {line}");
-                }
-            }
+            let reaches = policy
+                .capabilities()
+                .kind_of(*c)
+                .map(|kind| kind.describe(grants.params.get(c).map(|p| &**p)))
+                .unwrap_or_default();
+            inspection.granted.push(Grant {
+                capability: c.to_string(),
+                decided_by: decider.to_string(),
+                reaches,
+            });
         }
-        for withheld in &grants.withheld {
-            let _ = writeln!(out, "  withheld: {withheld}");
-        }
+        inspection.withheld = grants.withheld.iter().map(ToString::to_string).collect();
         for (c, decider) in &grants.refused {
             let consequence = if parsed.capabilities.required.contains(c) {
                 "the plugin is refused"
             } else {
                 "each use answers `denied`"
             };
-            let _ = writeln!(out, "  {c}: not granted by {decider}; {consequence}");
+            inspection.refused.push(Refusal {
+                capability: c.to_string(),
+                decided_by: decider.to_string(),
+                consequence: consequence.to_string(),
+            });
         }
     }
 
-    let loads = match Plugin::load(cx, wasm, manifest).await {
+    match Plugin::load(cx, wasm, manifest).await {
         Ok(plugin) => {
+            inspection.loads = true;
+            inspection.tools = plugin.tools.iter().map(tool_json).collect();
+            inspection.prompts = plugin
+                .prompts
+                .iter()
+                .map(|p| {
+                    let d = &p.descriptor;
+                    json!({
+                        "name": d.name,
+                        "title": d.title,
+                        "description": d.description,
+                        "arguments": d.arguments.iter().map(|a| json!({
+                            "name": a.name,
+                            "description": a.description,
+                            "required": a.required,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            inspection.resource_templates = plugin
+                .templates
+                .iter()
+                .map(|t| {
+                    let t = &t.template;
+                    json!({
+                        "uriTemplate": t.uri_template,
+                        "name": t.name,
+                        "description": t.description,
+                        "mimeType": t.mime_type,
+                    })
+                })
+                .collect();
+            inspection.lists_resources = plugin.lists_resources;
+        }
+        Err(e) => inspection.refusal = Some(e.to_string()),
+    }
+    inspection
+}
+
+fn tool_json(tool: &crate::tool::ToolSpec) -> Value {
+    json!({
+        "name": tool.name,
+        "title": tool.title,
+        "description": tool.description,
+        "inputSchema": &*tool.input_schema,
+        "outputSchema": tool.output_schema.as_deref(),
+    })
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+impl Inspection {
+    /// The report for people.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "component: {}", self.component.display());
+        if let (Some(digest), Some(size)) = (&self.digest, self.size_bytes) {
+            let _ = writeln!(out, "  {digest}, {size} bytes");
+        }
+        if !self.imports.is_empty() || !self.exports.is_empty() {
+            let _ = writeln!(out, "imports:");
+            for import in &self.imports {
+                let rule = match import.granted_by.as_str() {
+                    "always" => "always granted".to_string(),
+                    "nothing" => "no capability grants it".to_string(),
+                    other => format!(
+                        "capability `{}`",
+                        other.strip_prefix("capability ").unwrap_or(other)
+                    ),
+                };
+                let _ = writeln!(out, "  {:<44} {rule}", import.interface);
+            }
+            let _ = writeln!(out, "exports:");
+            for export in &self.exports {
+                let _ = writeln!(out, "  {export}");
+            }
+        }
+        let _ = writeln!(out, "manifest: {}", self.manifest.display());
+        if let Some(declared) = &self.declared {
+            let list = |items: &[String]| {
+                if items.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    items.join(", ")
+                }
+            };
+            let _ = writeln!(out, "  required: {}", list(&declared.required));
+            let _ = writeln!(out, "  optional: {}", list(&declared.optional));
+            match &self.policy {
+                Some(path) => {
+                    let _ = writeln!(out, "policy: {}", path.display());
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "policy: none (what is declared is granted, except {})",
+                        self.default_policy
+                    );
+                }
+            }
+            for grant in &self.granted {
+                let _ = writeln!(
+                    out,
+                    "  {}: granted by {}",
+                    grant.capability, grant.decided_by
+                );
+                for line in &grant.reaches {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+            for withheld in &self.withheld {
+                let _ = writeln!(out, "  withheld: {withheld}");
+            }
+            for refusal in &self.refused {
+                let _ = writeln!(
+                    out,
+                    "  {}: not granted by {}; {}",
+                    refusal.capability, refusal.decided_by, refusal.consequence
+                );
+            }
+        }
+        match &self.refusal {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "verdict: loads — {} tool(s), {} prompt(s), {} resource template(s){}",
+                    self.tools.len(),
+                    self.prompts.len(),
+                    self.resource_templates.len(),
+                    if self.lists_resources {
+                        ", lists resources"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Some(reason) => {
+                let _ = writeln!(out, "verdict: refused — {reason}");
+            }
+        }
+        for tool in &self.tools {
+            let field = |key: &str| tool.get(key).and_then(Value::as_str);
             let _ = writeln!(
                 out,
-                "verdict: loads — {} tool(s), {} prompt(s), {} resource template(s){}",
-                plugin.tools.len(),
-                plugin.prompts.len(),
-                plugin.templates.len(),
-                if plugin.lists_resources {
-                    ", lists resources"
-                } else {
-                    ""
-                }
+                "tool {}{}",
+                field("name").unwrap_or("?"),
+                field("description")
+                    .map(|d| format!(" — {}", d.lines().next().unwrap_or("")))
+                    .unwrap_or_default()
             );
-            true
+            for (label, key) in [("input", "inputSchema"), ("output", "outputSchema")] {
+                if let Some(schema) = tool.get(key).filter(|s| !s.is_null()) {
+                    let mut schema = schema.clone();
+                    if let Some(object) = schema.as_object_mut() {
+                        object.remove("$schema");
+                    }
+                    let _ = writeln!(out, "  {label}: {schema}");
+                }
+            }
         }
-        Err(e) => {
-            let _ = writeln!(out, "verdict: refused — {e}");
-            false
+        for prompt in &self.prompts {
+            let _ = writeln!(
+                out,
+                "prompt {}",
+                prompt.get("name").and_then(Value::as_str).unwrap_or("?")
+            );
         }
-    };
-    Report { text: out, loads }
+        for template in &self.resource_templates {
+            let _ = writeln!(
+                out,
+                "resource template {}",
+                template
+                    .get("uriTemplate")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+            );
+        }
+        out
+    }
 }

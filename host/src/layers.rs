@@ -44,7 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "edge",
         &[
-            "listener", "ops", "mcp", "config", "launch", "tryout", "cli",
+            "listener", "ops", "mcp", "config", "launch", "tryout", "dev", "cli",
         ],
     ),
 ];

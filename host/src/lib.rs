@@ -24,6 +24,7 @@ pub mod config;
 pub mod content;
 pub mod context;
 pub mod contract;
+pub mod dev;
 pub mod error;
 pub mod inspect;
 pub mod launch;

@@ -23,6 +23,7 @@ fn main() -> std::process::ExitCode {
     // `list` and `call` print their answer; only trouble goes to the log.
     let default_filter = match &cli.command {
         Command::List(_) | Command::Call(_) => "warn,rmcp=error,cranelift=warn,wasmtime=warn",
+        Command::Dev(_) => "info,mcp_wasm_host::calls=debug,cranelift=warn,wasmtime=warn",
         _ => "info,cranelift=warn,wasmtime=warn",
     };
     let filter = EnvFilter::try_from_env("MCP_WASM_HOST_LOG")
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
         .with_ansi(false);
     match &cli.command {
         Command::Serve(args) if args.log_format == config::LogFormat::Json => log.json().init(),
+        Command::Dev(args) if args.host.log_format == config::LogFormat::Json => log.json().init(),
         _ => log.init(),
     }
 

@@ -195,38 +195,29 @@ fn call_names_the_errors_a_client_would_get() {
 fn without_a_terminal_the_plugin_is_told_the_client_cannot_ask() {
     let data = PluginDir::empty();
     let conformance = conformance();
-    let elicit = host(
-        &[
-            "call",
+    for (tool, arguments, capability) in [
+        (
             "test_elicitation",
             r#"{"message": "Who are you?"}"#,
-            "--plugins",
-            path(&conformance),
-        ],
-        &data,
-    );
-    assert!(
-        stdout(&elicit).contains("did not declare the `elicitation` capability"),
-        "{}{}",
-        stdout(&elicit),
-        stderr(&elicit)
-    );
-    let sample = host(
-        &[
-            "call",
+            "elicitation",
+        ),
+        (
             "test_sampling",
             r#"{"prompt": "Capital of France?"}"#,
-            "--plugins",
-            path(&conformance),
-        ],
-        &data,
-    );
-    assert!(
-        stdout(&sample).contains("did not declare the `sampling` capability"),
-        "{}{}",
-        stdout(&sample),
-        stderr(&sample)
-    );
+            "sampling",
+        ),
+    ] {
+        let called = host(
+            &["call", tool, arguments, "--plugins", path(&conformance)],
+            &data,
+        );
+        assert!(
+            stdout(&called).contains(&format!("did not declare the `{capability}` capability")),
+            "{tool}: {}{}",
+            stdout(&called),
+            stderr(&called)
+        );
+    }
 }
 
 /// Run `call` on a terminal (a pseudo-terminal from `script`), typing
@@ -378,4 +369,96 @@ fn an_installed_binary_finds_its_plugins_in_its_data_directory() {
         "{}",
         stdout(&listed)
     );
+}
+
+#[test]
+fn plugin_inspect_describes_the_component_its_grants_and_its_tools() {
+    let dir = PluginDir::with(&["fetch"], &[]);
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\nhttp-allow = [\"https://api.github.com\"]\n",
+    );
+    let inspect = |policy: &str, json: bool| {
+        let mut command = Command::new(host_binary());
+        command
+            .args(["plugin", "inspect"])
+            .arg(dir.path.join("fetch.wasm"))
+            .arg("--policy")
+            .arg(dir.path.join(policy));
+        if json {
+            command.arg("--json");
+        }
+        command.output().unwrap()
+    };
+    let inspected = inspect("policy.toml", true);
+    assert!(inspected.status.success(), "{}", stderr(&inspected));
+    let report: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    let bytes = std::fs::read(dir.path.join("fetch.wasm")).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(report["digest"], json!(format!("sha256:{hex}")));
+    assert_eq!(report["sizeBytes"], json!(bytes.len()));
+    let imports = report["imports"].as_array().unwrap();
+    assert!(
+        imports.iter().any(|i| i["interface"]
+            .as_str()
+            .unwrap()
+            .starts_with("mcp:plugin/http")
+            && i["grantedBy"] == "capability http"),
+        "{imports:?}"
+    );
+    assert_eq!(report["declared"]["required"], json!(["keyvalue"]));
+    let http = report["granted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["capability"] == "http")
+        .expect("http is granted");
+    assert!(
+        http["decidedBy"].as_str().unwrap().contains("rule 1"),
+        "{http}"
+    );
+    let reaches = http["reaches"].to_string();
+    assert!(reaches.contains("https://api.github.com"), "{reaches}");
+    assert!(!reaches.contains("raw.githubusercontent.com"), "{reaches}");
+    assert_eq!(report["loads"], json!(true));
+    let fetch = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "fetch")
+        .expect("the fetch tool");
+    assert!(
+        fetch["inputSchema"]["properties"]["url"].is_object(),
+        "{fetch}"
+    );
+
+    // For people: the same, with each tool's schemas.
+    let text = stdout(&inspect("policy.toml", false));
+    assert!(text.contains("  sha256:"), "{text}");
+    assert!(text.contains("tool fetch — "), "{text}");
+    assert!(text.contains("  input: {"), "{text}");
+
+    // Refused: status 1, and the JSON says why.
+    dir.write(
+        "deny.toml",
+        "[[rule]]\nplugins = \"fetch\"\ndeny = [\"keyvalue\"]\n",
+    );
+    let refused = inspect("deny.toml", true);
+    assert_eq!(refused.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(report["loads"], json!(false));
+    assert!(
+        report["refusal"].as_str().unwrap().contains("keyvalue"),
+        "{report}"
+    );
+    let keyvalue = report["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["capability"] == "keyvalue")
+        .expect("keyvalue is refused");
+    assert_eq!(keyvalue["consequence"], "the plugin is refused");
+    assert!(keyvalue["decidedBy"].as_str().unwrap().contains("rule 1"));
+    assert_eq!(report["tools"], json!([]));
 }

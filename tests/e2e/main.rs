@@ -12,6 +12,7 @@ mod catalog_requests;
 mod commands;
 mod componentize;
 mod deploy;
+mod dev;
 mod examples;
 mod facade;
 mod http;

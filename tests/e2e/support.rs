@@ -378,6 +378,19 @@ impl Stderr {
         }
     }
 
+    /// Wait until `needle` occurs `count` times in stderr (bounded).
+    pub async fn wait_until_count(&self, needle: &str, count: usize, timeout: Duration) {
+        let start = Instant::now();
+        while self.text().matches(needle).count() < count {
+            assert!(
+                start.elapsed() < timeout,
+                "stderr never held {count} of {needle:?}; it was:\n{}",
+                self.text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn push_line(&self, line: &str) {
         let mut s = self.0.lock().unwrap();
         s.push_str(line);

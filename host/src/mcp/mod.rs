@@ -26,7 +26,7 @@ use std::time::Duration;
 use rmcp::model::Tool;
 
 pub use multi_round::ParkedCalls;
-pub use server::McpServer;
+pub use server::{CALLS_LOG, McpServer};
 pub use shares::CallShares;
 pub use subscriptions::{ListKind, SubscriptionHub};
 pub use transport::{HttpOptions, serve_http, serve_stdio};

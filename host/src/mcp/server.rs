@@ -220,6 +220,10 @@ impl McpServer {
     }
 }
 
+/// The log target of one event per finished tool call, at debug level
+/// (`dev` shows them).
+pub const CALLS_LOG: &str = "mcp_wasm_host::calls";
+
 /// A finished tool call as the MCP result; failures the host noticed become
 /// error results naming the cause.
 pub(super) fn tool_response(
@@ -227,8 +231,20 @@ pub(super) fn tool_response(
     outcome: Result<ToolResult, InvocationError>,
 ) -> CallToolResponse {
     let result = match outcome {
-        Ok(result) => result,
+        Ok(result) => {
+            if result.is_error {
+                let text = result.content.iter().find_map(|c| match c {
+                    crate::content::Content::Text(text) => Some(text.as_str()),
+                    _ => None,
+                });
+                tracing::debug!(target: CALLS_LOG, tool, "call failed: {}", text.unwrap_or(""));
+            } else {
+                tracing::debug!(target: CALLS_LOG, tool, "call succeeded");
+            }
+            result
+        }
         Err(error) => {
+            tracing::debug!(target: CALLS_LOG, tool, "call failed: {error}");
             match &error {
                 InvocationError::Cancelled => {
                     tracing::debug!(tool, "call cancelled by the client")
