@@ -245,10 +245,12 @@ impl Authenticator {
 
 /// The digest to put in an auth file for `token`: SHA-256, hex.
 pub fn hash_token(token: &str) -> String {
-    sha256(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(token.as_bytes())
+}
+
+/// SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sha256(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

@@ -108,7 +108,7 @@ pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspecti
         default_policy: policy.capabilities().needing_a_rule(),
     };
     if let Ok(bytes) = std::fs::read(wasm) {
-        inspection.digest = Some(sha256(&bytes));
+        inspection.digest = Some(format!("sha256:{}", crate::auth::sha256_hex(&bytes)));
         inspection.size_bytes = Some(bytes.len() as u64);
         if wasmparser::Parser::is_component(&bytes)
             && let Ok((component, _)) = runtime.compile(&bytes)
@@ -223,12 +223,6 @@ fn tool_json(tool: &crate::tool::ToolSpec) -> Value {
         "inputSchema": &*tool.input_schema,
         "outputSchema": tool.output_schema.as_deref(),
     })
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
 }
 
 impl Inspection {

@@ -5,34 +5,6 @@
 use crate::support::*;
 use serde_json::json;
 
-/// SHA-256 of `token`, as `mcp-wasm-host auth hash-token` prints it.
-fn digest(token: &str) -> String {
-    let mut child = std::process::Command::new(host_binary())
-        .args(["auth", "hash-token"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all_sync(format!("{token}\n").as_bytes());
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-trait WriteAllSync {
-    fn write_all_sync(self, bytes: &[u8]);
-}
-
-impl WriteAllSync for std::process::ChildStdin {
-    fn write_all_sync(mut self, bytes: &[u8]) {
-        std::io::Write::write_all(&mut self, bytes).unwrap();
-    }
-}
-
 #[tokio::test]
 async fn tokens_principals_and_roles_decide_who_sees_what() {
     let dir = PluginDir::with(&["hello", "texttools", "notes"], &[]);
@@ -44,7 +16,7 @@ async fn tokens_principals_and_roles_decide_who_sees_what() {
              [[role]]\nname = \"admin\"\nplugins = [\"*\"]\n\
              [[principal]]\nid = \"bot\"\nroles = [\"reader\"]\ntoken-sha256 = \"{}\"\n\
              [[principal]]\nid = \"ops\"\nroles = [\"admin\"]\ntoken-sha256-env = \"OPS_DIGEST\"\n",
-            digest("bot-token")
+            token_digest("bot-token")
         ),
     );
     let auth_file = config.path.join("auth.toml");
@@ -52,7 +24,7 @@ async fn tokens_principals_and_roles_decide_who_sees_what() {
         HostOptions::new(Era::Handshake, Transport::Http)
             .arg("--auth-file")
             .arg(auth_file.to_str().unwrap())
-            .env("OPS_DIGEST", &digest("ops-token"))
+            .env("OPS_DIGEST", &token_digest("ops-token"))
             .bearer(token)
     };
 
@@ -162,8 +134,8 @@ async fn resource_updates_reach_only_principals_that_may_use_the_plugin() {
              [[role]]\nname = \"staff\"\nplugins = [\"*\"]\n\
              [[principal]]\nid = \"bot\"\nroles = [\"reader\"]\ntoken-sha256 = \"{}\"\n\
              [[principal]]\nid = \"ops\"\nroles = [\"staff\"]\ntoken-sha256 = \"{}\"\n",
-            digest("bot-token"),
-            digest("ops-token")
+            token_digest("bot-token"),
+            token_digest("ops-token")
         ),
     );
     let ops = Connected::start(

@@ -239,21 +239,10 @@ fn call_on_a_terminal(
         path(&shared_cache_dir()),
         path(&data.path),
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(typed.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = output_fed(
+        Command::new("script").args(["-qec", &command, "/dev/null"]),
+        typed.as_bytes(),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     Some(stdout(&output))
 }

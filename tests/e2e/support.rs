@@ -882,22 +882,25 @@ pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// SHA-256 of `token`, as `mcp-wasm-host auth hash-token` prints it.
-pub fn token_digest(token: &str) -> String {
+/// Run `command` with `input` on its stdin (then closed); its whole output.
+pub fn output_fed(command: &mut std::process::Command, input: &[u8]) -> std::process::Output {
     use std::io::Write as _;
-    let mut child = std::process::Command::new(host_binary())
-        .args(["auth", "hash-token"])
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{token}\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// SHA-256 of `token`, as `mcp-wasm-host auth hash-token` prints it.
+pub fn token_digest(token: &str) -> String {
+    let output = output_fed(
+        std::process::Command::new(host_binary()).args(["auth", "hash-token"]),
+        format!("{token}\n").as_bytes(),
+    );
     assert!(output.status.success());
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
