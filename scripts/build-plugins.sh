@@ -220,10 +220,11 @@ for dir in "${polyglot[@]}"; do
     component=$COMPONENT_DIR/$name.wasm
     if [[ -f $dir/app.py ]]; then
         componentize_py=${componentize_py:-$("$ROOT/scripts/setup-guest-python.sh")}
-        world=$("$host" plugin wit "$dir/$name.toml" --out "$build/wit")
+        world=$("$host" plugin wit "$dir/$name.toml" --out "$build/wit" \
+            --exports tools,resources,prompts,completions)
         if sources_newer "$component" "$dir" "$ROOT/guest-sdk/python" "$build/wit" "$componentize_py"; then
             log "componentizing $name (Python, componentize-py)"
-            (cd "$dir" && "$componentize_py" --quiet -d "$build/wit" -w "$world" componentize app \
+            (cd "$dir" && "$componentize_py" --quiet -d "$build/wit" -w "$world" componentize mcp_plugin.component \
                 -p . -p "$ROOT/guest-sdk/python" -o "$component.tmp" >&2)
             mv -f "$component.tmp" "$component"
         fi

@@ -8,7 +8,7 @@ import datetime
 import statistics
 from typing import Annotated, Literal, TypedDict
 
-from mcp_plugin import Context, Field, ToolError, Tools, tool  # noqa: F401 (Tools is the export)
+from mcp_plugin import Context, Field, ToolError, tool
 
 
 class Summary(TypedDict):

@@ -28,6 +28,7 @@ mod raw_stdio;
 mod reload;
 mod sandbox;
 mod scaffold;
+mod sdk_parity;
 mod shares;
 mod state;
 mod support;

@@ -2,11 +2,12 @@
 
 A plugin is a module (``app.py``) of typed functions marked ``@tool``; their
 type hints become the tools' input schemas, their docstrings the
-descriptions. The module must also import ``Tools``, the class the
-component exports::
+descriptions. ``@resource``, ``@resource_template``, ``@prompt`` and
+``@complete_argument`` declare the rest of what it serves; the entry module
+``mcp_plugin.component`` imports it and offers the component's exports::
 
     from typing import Annotated
-    from mcp_plugin import Context, Field, Tools, tool
+    from mcp_plugin import Context, Field, tool
 
     @tool
     def greet(ctx: Context, name: Annotated[str, Field("Who to greet")], times: int = 1) -> str:
@@ -21,6 +22,10 @@ as text; content helpers (``Image``, ``Audio``, ``ResourceLink``,
 control. Raising ``ToolError`` (or any exception) returns an error result the
 model can read.
 
+Inside a call, the ``Context`` reaches the client (logging, progress,
+elicitation, sampling, roots) and the host's services (session state, the
+key-value store, HTTP, secrets, the catalog of resources and prompts).
+
 Build with ``mcp-wasm-host plugin wit`` and ``componentize-py`` (see
 ``docs/writing-plugins-python.md``).
 """
@@ -29,32 +34,59 @@ from __future__ import annotations
 
 import inspect
 import json
+import traceback
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from componentize_py_types import Err
-from wit_world import exports as _exports
+from wit_world import exports as _world_exports
 from wit_world.imports import types as _types
 
-from ._context import (
-    Client,
-    Context,
-    ContextError,
-    Elicited,
+from ._content import Audio, Image, Resource, ResourceContents, ResourceLink, is_block, to_block
+from ._context import Client, Context, Elicited, Principal, Root, Sampled
+from ._exports import (
+    Completion,
+    Completions,
+    ExportError,
+    Prompts,
+    Resources,
+    complete_argument,
+    prompt,
+    resource,
+    resource_template,
+)
+from ._facade import ContextError
+from ._schema import Field, SchemaError, _with_default, convert, schema_of, to_json_value
+from ._services import (
+    Catalog,
     KeyValue,
-    Principal,
-    Root,
-    Sampled,
+    PromptArgument,
+    PromptDescriptor,
+    PromptMessage,
+    PromptResult,
+    Request,
+    RequestState,
+    ResourceDescriptor,
+    ResourceTemplateDescriptor,
+    Response,
     SessionState,
 )
-from ._schema import Field, SchemaError, _with_default, convert, schema_of, to_json_value
+from ._uri_template import UriTemplateError
 
 __all__ = [
     "tool",
+    "resource",
+    "resource_template",
+    "prompt",
+    "complete_argument",
     "Tools",
+    "Resources",
+    "Prompts",
+    "Completions",
     "Context",
     "ContextError",
+    "ExportError",
     "Field",
     "ToolError",
     "Result",
@@ -62,14 +94,27 @@ __all__ = [
     "Audio",
     "ResourceLink",
     "Resource",
+    "ResourceContents",
+    "PromptMessage",
+    "PromptResult",
+    "Completion",
     "Elicited",
     "Sampled",
     "Principal",
     "Client",
     "Root",
+    "RequestState",
     "SessionState",
     "KeyValue",
+    "Request",
+    "Response",
+    "Catalog",
+    "ResourceDescriptor",
+    "ResourceTemplateDescriptor",
+    "PromptArgument",
+    "PromptDescriptor",
     "SchemaError",
+    "UriTemplateError",
 ]
 
 
@@ -81,38 +126,6 @@ class ToolError(Exception):
         super().__init__(message)
         self.message = message
         self.content = content or []
-
-
-@dataclass
-class Image:
-    data: bytes
-    mime_type: str = "image/png"
-
-
-@dataclass
-class Audio:
-    data: bytes
-    mime_type: str = "audio/wav"
-
-
-@dataclass
-class ResourceLink:
-    uri: str
-    name: str
-    title: Optional[str] = None
-    description: Optional[str] = None
-    mime_type: Optional[str] = None
-    size: Optional[int] = None
-
-
-@dataclass
-class Resource:
-    """An embedded resource: ``text`` or ``blob``, not both."""
-
-    uri: str
-    text: Optional[str] = None
-    blob: Optional[bytes] = None
-    mime_type: Optional[str] = None
 
 
 @dataclass
@@ -229,43 +242,16 @@ def tool(
 # --- results -----------------------------------------------------------------
 
 
-def _block(item: Any) -> Any:
-    if isinstance(item, str):
-        return _types.ContentBlock_Text(item)
-    if isinstance(item, Image):
-        return _types.ContentBlock_Image(_types.BinaryContent(bytes(item.data), item.mime_type))
-    if isinstance(item, Audio):
-        return _types.ContentBlock_Audio(_types.BinaryContent(bytes(item.data), item.mime_type))
-    if isinstance(item, ResourceLink):
-        return _types.ContentBlock_ResourceLink(
-            _types.ResourceLink(item.uri, item.name, item.title, item.description, item.mime_type, item.size)
-        )
-    if isinstance(item, Resource):
-        if (item.text is None) == (item.blob is None):
-            raise ValueError(f"resource {item.uri}: give text or blob, not both or neither")
-        body = (
-            _types.ResourceBody_Text(item.text)
-            if item.text is not None
-            else _types.ResourceBody_Blob(bytes(item.blob))
-        )
-        return _types.ContentBlock_EmbeddedResource(_types.EmbeddedResource(item.uri, item.mime_type, body))
-    return _types.ContentBlock_Text(json.dumps(to_json_value(item)))
-
-
-def _is_block(value: Any) -> bool:
-    return isinstance(value, (Image, Audio, ResourceLink, Resource))
-
-
 def _result(value: Any, structured_expected: bool) -> Any:
     if isinstance(value, Result):
         structured = None if value.structured is None else json.dumps(to_json_value(value.structured))
-        return _types.CallResult([_block(b) for b in value.content], structured)
+        return _types.CallResult([to_block(b) for b in value.content], structured)
     if value is None:
         return _types.CallResult([], None)
-    if isinstance(value, str) or _is_block(value):
-        return _types.CallResult([_block(value)], None)
-    if isinstance(value, list) and value and all(isinstance(v, str) or _is_block(v) for v in value):
-        return _types.CallResult([_block(v) for v in value], None)
+    if isinstance(value, str) or is_block(value):
+        return _types.CallResult([to_block(value)], None)
+    if isinstance(value, list) and value and all(isinstance(v, str) or is_block(v) for v in value):
+        return _types.CallResult([to_block(v) for v in value], None)
     plain = to_json_value(value)
     text = json.dumps(plain)
     if isinstance(plain, dict) or structured_expected:
@@ -274,10 +260,10 @@ def _result(value: Any, structured_expected: bool) -> Any:
 
 
 def _tool_error(message: str, content: list) -> Err:
-    return Err(_types.ToolError(message, [_block(c) for c in content]))
+    return Err(_types.ToolError(message, [to_block(c) for c in content]))
 
 
-class Tools(_exports.Tools):
+class Tools(_world_exports.Tools):
     """The component's `tools` export. Import it into the plugin's module."""
 
     def list_tools(self) -> list:
@@ -304,5 +290,6 @@ class Tools(_exports.Tools):
             raise _tool_error(error.message, error.content) from None
         except ContextError as error:
             raise _tool_error(str(error), []) from None
-        except Exception as error:  # the model reads what went wrong
+        except Exception as error:  # the model reads what went wrong; the log gets the traceback
+            traceback.print_exception(error)
             raise _tool_error(f"{type(error).__name__}: {error}", []) from None

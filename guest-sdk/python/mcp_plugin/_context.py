@@ -1,15 +1,14 @@
 """The ``Context`` a tool receives: the request it serves and the client behind it.
 
 Logging, progress, request identity and per-request state are always there.
-Sampling, elicitation, roots, session state and the key-value store need the
-capability in the plugin's manifest (the build puts exactly the declared
+Sampling, elicitation, roots, session state, the key-value store, HTTP,
+secrets and the host's catalog need the capability in the plugin's manifest (the build puts exactly the declared
 interfaces into the plugin's world); calling one that was not declared raises
 ``ContextError`` with kind ``"not-declared"``.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
@@ -17,19 +16,11 @@ from typing import Any, Literal, Optional
 from wit_world.imports import context as _context
 from wit_world.imports import types as _types
 
+from ._facade import call, interface
 from ._schema import schema_of
+from ._services import Catalog, KeyValue, Request, RequestState, Response, SessionState, send
 
-__all__ = [
-    "Context",
-    "ContextError",
-    "Elicited",
-    "Principal",
-    "Client",
-    "Root",
-    "Sampled",
-    "SessionState",
-    "KeyValue",
-]
+__all__ = ["Context", "Elicited", "Principal", "Client", "Root", "Sampled"]
 
 _LEVELS = {
     "debug": _types.LogLevel.DEBUG,
@@ -41,77 +32,6 @@ _LEVELS = {
     "alert": _types.LogLevel.ALERT,
     "emergency": _types.LogLevel.EMERGENCY,
 }
-
-_KINDS = {
-    "FacadeError_UnsupportedByClient": "unsupported-by-client",
-    "FacadeError_Denied": "denied",
-    "FacadeError_Timeout": "timeout",
-    "FacadeError_Cancelled": "cancelled",
-    "FacadeError_InvalidInput": "invalid-input",
-    "FacadeError_Failed": "failed",
-}
-
-
-class ContextError(Exception):
-    """A context call that did not produce an answer.
-
-    ``kind`` is one of ``unsupported-by-client`` (the client cannot do it),
-    ``denied`` (the host's policy does not grant it), ``timeout``,
-    ``cancelled``, ``invalid-input``, ``failed`` or ``not-declared`` (the
-    manifest does not declare the capability). Left uncaught in a tool, it
-    becomes the tool's error result.
-    """
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}" if message else kind)
-        self.kind = kind
-        self.message = message
-
-
-def _facade(call, *args):
-    """Call a facade function, turning its error variant into ContextError."""
-    from componentize_py_types import Err
-
-    try:
-        return call(*args)
-    except Err as err:
-        value = err.value
-        kind = _KINDS.get(type(value).__name__, "failed")
-        detail = getattr(value, "value", None)
-        raise ContextError(kind, detail if isinstance(detail, str) else "") from None
-
-
-def _load(module: str):
-    """The bindings of an optional interface, when the plugin's world has it.
-    Loaded when the plugin module is imported, which componentize-py does at
-    build time, so calls pay nothing for it."""
-    try:
-        return importlib.import_module(f"wit_world.imports.{module}")
-    except ImportError:
-        return None
-
-
-_OPTIONAL = {
-    capability: _load(module)
-    for capability, module in [
-        ("sampling", "sampling"),
-        ("elicitation", "elicitation"),
-        ("roots", "roots"),
-        ("session-state", "session_state"),
-        ("keyvalue", "keyvalue"),
-    ]
-}
-
-
-def _interface(capability: str):
-    bindings = _OPTIONAL[capability]
-    if bindings is None:
-        raise ContextError(
-            "not-declared",
-            f"this plugin was built without the `{capability}` capability; "
-            f"add it to [capabilities] in the manifest and rebuild",
-        )
-    return bindings
 
 
 @dataclass(frozen=True)
@@ -157,73 +77,13 @@ class Root:
     name: Optional[str]
 
 
-class RequestState:
-    """JSON values under string keys, alive until the request is answered."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        text = _context.state_get(key)
-        return default if text is None else json.loads(text)
-
-    def set(self, key: str, value: Any) -> None:
-        _facade(_context.state_set, key, json.dumps(value))
-
-    def delete(self, key: str) -> bool:
-        return _context.state_delete(key)
-
-
-class SessionState:
-    """JSON values that outlive the request: kept for the client's session
-    (or its principal or state handle). Needs the ``session-state``
-    capability."""
-
-    def _iface(self):
-        return _interface("session-state")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        text = _facade(self._iface().get, key)
-        return default if text is None else json.loads(text)
-
-    def set(self, key: str, value: Any) -> None:
-        _facade(self._iface().set, key, json.dumps(value))
-
-    def delete(self, key: str) -> bool:
-        return _facade(self._iface().delete, key)
-
-    def keys(self) -> list[str]:
-        return _facade(self._iface().list_keys)
-
-
-class KeyValue:
-    """The host's key-value store: bytes (or text) under keys in the
-    namespaces the manifest declares. Needs the ``keyvalue`` capability."""
-
-    def _iface(self):
-        return _interface("keyvalue")
-
-    def get(self, namespace: str, key: str) -> Optional[bytes]:
-        return _facade(self._iface().get, namespace, key)
-
-    def set(self, namespace: str, key: str, value: bytes | str, ttl_ms: int | None = None) -> None:
-        data = value.encode() if isinstance(value, str) else bytes(value)
-        _facade(self._iface().set, namespace, key, data, ttl_ms)
-
-    def delete(self, namespace: str, key: str) -> bool:
-        return _facade(self._iface().delete, namespace, key)
-
-    def keys(self, namespace: str, prefix: str = "") -> list[str]:
-        return _facade(self._iface().list_keys, namespace, prefix)
-
-    def increment(self, namespace: str, key: str, delta: int = 1) -> int:
-        return _facade(self._iface().increment, namespace, key, delta)
-
-
 class Context:
     """Handed to a tool whose signature has a parameter annotated ``Context``."""
 
     def __init__(self) -> None:
         self.state = RequestState()
         self.session = SessionState()
-        self.keyvalue = KeyValue()
+        self.catalog = Catalog()
 
     # --- the request -------------------------------------------------------
 
@@ -290,10 +150,10 @@ class Context:
         """Ask the user to fill a form. ``schema`` is a JSON Schema object, or a
         ``TypedDict`` / dataclass whose fields are flat primitives. Needs the
         ``elicitation`` capability."""
-        elicitation = _interface("elicitation")
+        elicitation = interface("elicitation")
         if not isinstance(schema, dict):
             schema = schema_of(schema)
-        outcome = _facade(elicitation.elicit_form, message, json.dumps(schema))
+        outcome = call(elicitation.elicit_form, message, json.dumps(schema))
         name = type(outcome).__name__
         if name.endswith("Accepted"):
             return Elicited("accept", json.loads(outcome.value))
@@ -301,8 +161,8 @@ class Context:
 
     def elicit_url(self, message: str, url: str, elicitation_id: str) -> str:
         """Send the user to ``url``; returns ``accept``, ``decline`` or ``cancel``."""
-        elicitation = _interface("elicitation")
-        outcome = _facade(elicitation.elicit_url, message, url, elicitation_id)
+        elicitation = interface("elicitation")
+        outcome = call(elicitation.elicit_url, message, url, elicitation_id)
         return {"ACCEPTED": "accept", "DECLINED": "decline"}.get(outcome.name, "cancel")
 
     def sample(
@@ -317,7 +177,7 @@ class Context:
         """Ask the client's model. ``prompt`` is one user message, or a list of
         ``(role, text)`` pairs with role ``user`` or ``assistant``. Needs the
         ``sampling`` capability."""
-        sampling = _interface("sampling")
+        sampling = interface("sampling")
         turns = [("user", prompt)] if isinstance(prompt, str) else list(prompt)
         messages = []
         for role, text in turns:
@@ -344,7 +204,7 @@ class Context:
             tool_choice=None,
             metadata=None,
         )
-        response = _facade(sampling.create_message, request)
+        response = call(sampling.create_message, request)
         text = "".join(
             block.value for block in response.content if type(block).__name__.endswith("_Text")
         )
@@ -352,8 +212,27 @@ class Context:
 
     def roots(self) -> list[Root]:
         """The client's roots. Needs the ``roots`` capability."""
-        roots = _interface("roots")
-        return [Root(r.uri, r.name) for r in _facade(roots.list_roots)]
+        roots = interface("roots")
+        return [Root(r.uri, r.name) for r in call(roots.list_roots)]
+
+    # --- host services -----------------------------------------------------
+
+    def keyvalue(self, namespace: str) -> KeyValue:
+        """One namespace of the host's key-value store. Needs the ``keyvalue``
+        capability, with the namespace declared in the manifest."""
+        return KeyValue(namespace)
+
+    def http(self, request: Request) -> Response:
+        """Send an HTTP request through the host, which checks its origin
+        against the manifest's allow-list and the policy, follows redirects
+        and adds the credentials bound to the origin. Needs the ``http``
+        capability."""
+        return send(request)
+
+    def secret(self, name: str) -> str:
+        """The value of a secret the manifest declares and the policy grants.
+        Needs the ``secrets`` capability."""
+        return call(interface("secrets").get, name)
 
     # --- resources -----------------------------------------------------------
 

@@ -180,9 +180,12 @@ impl Runtime {
             () = cancel.cancelled() => return Err(InvocationError::Cancelled),
         };
         // A per-session plugin: wait for the session's previous call to
-        // hand its instance back.
+        // hand its instance back. A call made from inside another (through
+        // the host catalog) may come from this session's instance itself,
+        // busy until the call returns: it runs on a fresh instance instead
+        // of waiting for itself.
         let mut warm_place = match (&guest.budget.warm, &call.session_id) {
-            (Some(pool), Some(session)) => {
+            (Some(pool), Some(session)) if call.depth == 0 => {
                 let owner = call.access.principal().map_or("", |p| p.id.as_str());
                 let cell = pool.cell(owner, session);
                 Some(tokio::select! {

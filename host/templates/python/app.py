@@ -5,7 +5,7 @@ Build with ./build.sh; see docs/writing-plugins-python.md for the SDK.
 
 from typing import Annotated
 
-from mcp_plugin import Context, Field, Tools, tool  # noqa: F401 (Tools is the export)
+from mcp_plugin import Context, Field, tool
 
 
 @tool(read_only=True)

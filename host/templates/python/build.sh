@@ -22,7 +22,7 @@ if [[ ! -x $componentize_py ]]; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check componentize-py==0.25.1
 fi
-world=$("$host" plugin wit {{name}}.toml --out build/wit)
-"$componentize_py" --quiet -d build/wit -w "$world" componentize app -p . -p sdk -o {{name}}.wasm
+world=$("$host" plugin wit {{name}}.toml --out build/wit --exports tools,resources,prompts,completions)
+"$componentize_py" --quiet -d build/wit -w "$world" componentize mcp_plugin.component -p . -p sdk -o {{name}}.wasm
 "$host" plugin check {{name}}.wasm >/dev/null
 echo "built {{name}}.wasm: try it with 'mcp-wasm-host list $PWD' or 'mcp-wasm-host call', serve this directory, or copy {{name}}.wasm and {{name}}.toml into your plugin directory"
