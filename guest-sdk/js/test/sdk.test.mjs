@@ -873,7 +873,9 @@ test("secrets, and capabilities the plugin was built without", () => {
 });
 
 test("errors are recognised across copies of the SDK", async () => {
-  const copy = await import("../mcp-plugin.js?copy");
+  // A second instance of the module defining the errors (mcp-plugin.js only
+  // re-exports them, so a query on it would still share errors.js).
+  const copy = await import("../errors.js?copy");
   assert.notEqual(copy.ExportError, ExportError);
   bind(
     { context: fakeContext([]) },

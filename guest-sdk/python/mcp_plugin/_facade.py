@@ -9,6 +9,7 @@ raises ``ContextError`` with kind ``"not-declared"``.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 __all__ = ["ContextError", "call", "interface"]
 
@@ -51,35 +52,27 @@ def call(function, *args):
         raise ContextError(kind, detail if isinstance(detail, str) else "") from None
 
 
-def _load(module: str):
-    """The bindings of an optional interface, when the plugin's world has it.
+def _present_interfaces() -> dict:
+    """The bindings of every interface the plugin's world imports, by
+    capability name (``host-catalog`` for ``wit_world.imports.host_catalog``).
     Loaded when the plugin module is imported, which componentize-py does at
-    build time, so calls pay nothing for it."""
-    try:
-        return importlib.import_module(f"wit_world.imports.{module}")
-    except ImportError:
-        return None
+    build time, so calls pay nothing for it; no list here names them, so a
+    new capability needs no change in this module."""
+    import wit_world.imports as imports
+
+    return {
+        module.name.replace("_", "-"): importlib.import_module(f"{imports.__name__}.{module.name}")
+        for module in pkgutil.iter_modules(imports.__path__)
+    }
 
 
-_OPTIONAL = {
-    capability: _load(capability.replace("-", "_"))
-    for capability in [
-        "sampling",
-        "elicitation",
-        "roots",
-        "session-state",
-        "host-catalog",
-        "keyvalue",
-        "http",
-        "secrets",
-    ]
-}
+_PRESENT = _present_interfaces()
 
 
 def interface(capability: str):
     """The bindings of ``capability``'s interface, or ContextError
     ``not-declared`` when the plugin was built without it."""
-    bindings = _OPTIONAL[capability]
+    bindings = _PRESENT.get(capability)
     if bindings is None:
         raise ContextError(
             "not-declared",

@@ -70,9 +70,8 @@ class Fakes(unittest.TestCase):
     def without(self, capability):
         from mcp_plugin import _facade
 
-        original = _facade._OPTIONAL[capability]
-        _facade._OPTIONAL[capability] = None
-        self.addCleanup(_facade._OPTIONAL.__setitem__, capability, original)
+        original = _facade._PRESENT.pop(capability)
+        self.addCleanup(_facade._PRESENT.__setitem__, capability, original)
 
 
 class KeyValueStore(Fakes):
