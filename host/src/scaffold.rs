@@ -32,6 +32,23 @@ const PYTHON_SDK: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/python_s
 const JS_SDK: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/js_sdk.rs"));
 const RUST_SDK: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rust_sdk.rs"));
 
+/// The crate of the Rust SDK's `#[tool]` attribute, which the SDK's copy
+/// depends on (`sdk/rust-macros`); every file of its `src`.
+const RUST_MACROS: &[(&str, &str)] = &[
+    (
+        "sdk/rust-macros/src/lib.rs",
+        include_str!("../../guest-sdk/rust-macros/src/lib.rs"),
+    ),
+    (
+        "sdk/rust-macros/src/options.rs",
+        include_str!("../../guest-sdk/rust-macros/src/options.rs"),
+    ),
+    (
+        "sdk/rust-macros/src/signature.rs",
+        include_str!("../../guest-sdk/rust-macros/src/signature.rs"),
+    ),
+];
+
 /// The files of a new plugin: (path relative to its directory, template,
 /// executable).
 fn templates(language: Language) -> Vec<(String, &'static str, bool)> {
@@ -101,6 +118,11 @@ fn templates(language: Language) -> Vec<(String, &'static str, bool)> {
                 include_str!("../templates/rust/sdk-Cargo.toml"),
                 false,
             ),
+            own(
+                "sdk/rust-macros/Cargo.toml",
+                include_str!("../templates/rust/macros-Cargo.toml"),
+                false,
+            ),
         ],
     };
     let sdk: &[(&str, &str)] = match language {
@@ -113,6 +135,11 @@ fn templates(language: Language) -> Vec<(String, &'static str, bool)> {
             .map(|(path, text)| (path.to_string(), *text, false)),
     );
     if language == Language::Rust {
+        files.extend(
+            RUST_MACROS
+                .iter()
+                .map(|(path, text)| (path.to_string(), *text, false)),
+        );
         // The SDK binds `../../wit` from its own directory.
         files.extend(
             WIT_FILES
@@ -203,6 +230,13 @@ mod tests {
             on_disk,
             RUST_SDK.len(),
             "a Rust SDK file is missing from RUST_SDK"
+        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk/rust-macros/src");
+        let on_disk = std::fs::read_dir(dir).unwrap().count();
+        assert_eq!(
+            on_disk,
+            RUST_MACROS.len(),
+            "a file of the `#[tool]` macro crate is missing from RUST_MACROS"
         );
     }
 

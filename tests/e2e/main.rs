@@ -26,6 +26,7 @@ mod polyglot;
 mod principals;
 mod raw_stdio;
 mod reload;
+mod rust_sdk;
 mod sandbox;
 mod scaffold;
 mod sdk_parity;

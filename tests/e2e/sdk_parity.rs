@@ -31,7 +31,10 @@ async fn start_server() -> SocketAddr {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("nobody")
             .to_string();
-        ([(header::CONTENT_TYPE, "text/plain")], format!("hello {who}"))
+        (
+            [(header::CONTENT_TYPE, "text/plain")],
+            format!("hello {who}"),
+        )
     };
     let app = axum::Router::new()
         .route("/hello", get(hello))
@@ -64,7 +67,10 @@ async fn structured(host: &Connected, tool: &str, arguments: Value) -> Value {
     let result = host.call_ok(tool, arguments).await;
     match result.structured_content {
         Some(value) => value,
-        None => panic!("`{tool}` returned no structured content: {:?}", result.content),
+        None => panic!(
+            "`{tool}` returned no structured content: {:?}",
+            result.content
+        ),
     }
 }
 

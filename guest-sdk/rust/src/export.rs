@@ -1,7 +1,8 @@
 //! The glue [`crate::plugin!`] expands to: the WIT exports, each answered
-//! from the plugin's [`Registry`], built once per plugin instance.
+//! from the plugin's [`Registry`], built once per plugin instance (after
+//! the panic hook is installed).
 //!
-//! Public only so that the macro can name it (as `mcp_plugin::__private`);
+//! Public only so that the macros can name it (as `mcp_plugin::__private`);
 //! not part of the API.
 
 pub use crate::bindings::export;
@@ -18,6 +19,7 @@ pub use crate::bindings::mcp::plugin::types::{
     PromptResult as WitPromptResult, ResourceContents as WitResourceContents,
     ResourceDescriptor as WitResourceDescriptor, ToolDescriptor, ToolError as WitToolError,
 };
+pub use crate::typed::{structured_output, with_return_schema};
 pub use std::string::String;
 pub use std::vec::Vec;
 
@@ -34,6 +36,8 @@ thread_local! {
 }
 
 fn with_registry<R>(register: fn(&mut Registry), f: impl FnOnce(&Registry) -> R) -> R {
+    // Before `register` runs: a mistake in a registration panics too.
+    crate::panics::install_hook();
     REGISTRY.with(|cell| {
         f(cell.get_or_init(|| {
             let mut registry = Registry::new();

@@ -1,11 +1,11 @@
 //! What a tool returns: content blocks and structured content.
 //!
-//! A handler returns any [`IntoToolOutput`] type: a `String` or `&str` (one
-//! text block), a [`Json`] value (structured content), or a [`ToolOutput`]
-//! built block by block. Structured content must serialize to a JSON object;
-//! when a result has structured content but no content blocks, the SDK adds
-//! the serialized JSON as a text block, so clients that ignore structured
-//! content still see the result.
+//! A handler returns any [`IntoToolOutput`] type: a `String`, `&str` or
+//! `Cow<str>` (one text block), a [`Json`] value (structured content), or a
+//! [`ToolOutput`] built block by block. Structured content must serialize to
+//! a JSON object; when a result has structured content but no content
+//! blocks, the SDK adds the serialized JSON as a text block, so clients that
+//! ignore structured content still see the result.
 
 use serde::Serialize;
 
@@ -396,6 +396,12 @@ impl IntoToolOutput for String {
 }
 
 impl IntoToolOutput for &str {
+    fn into_tool_output(self) -> Result<ToolOutput, ToolError> {
+        Ok(ToolOutput::text(self))
+    }
+}
+
+impl IntoToolOutput for std::borrow::Cow<'_, str> {
     fn into_tool_output(self) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput::text(self))
     }

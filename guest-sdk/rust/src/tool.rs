@@ -19,7 +19,7 @@ type Handler = Box<dyn Fn(&Context, &str) -> Result<ToolOutput, ToolError>>;
 
 /// Produces a schema on demand: each call runs in a fresh instance that
 /// never lists its tools, so schemas are built only for `list-tools`.
-type SchemaFn = fn() -> Result<Schema, &'static str>;
+pub(crate) type SchemaFn = fn() -> Result<Schema, &'static str>;
 
 /// One tool: its description for the client and its handler.
 ///
@@ -118,6 +118,13 @@ impl Tool {
     /// When the plugin lists its tools (at load), if `T` is not an object.
     pub fn output<T: JsonSchema>(mut self) -> Self {
         self.output_schema = Some(output_schema_of::<T>);
+        self
+    }
+
+    /// Declare the structured output with a schema made on demand (for
+    /// [`crate::tool`]'s return types).
+    pub(crate) fn output_schema_fn(mut self, schema: SchemaFn) -> Self {
+        self.output_schema = Some(schema);
         self
     }
 
@@ -259,7 +266,7 @@ fn input_schema_of<A: JsonSchema>() -> Result<Schema, &'static str> {
     }
 }
 
-fn output_schema_of<T: JsonSchema>() -> Result<Schema, &'static str> {
+pub(crate) fn output_schema_of<T: JsonSchema>() -> Result<Schema, &'static str> {
     object_schema::<T>(SchemaSettings::draft2020_12().for_serialize())
 }
 

@@ -1,12 +1,13 @@
 //! The `mcp:plugin/context` interface: logging, progress, request and client
 //! identity, cancellation and per-request state, backed by the call's
-//! [`CallContext`](crate::context::CallContext).
+//! [`CallContext`](crate::context::CallContext), and the guest's report of
+//! a panic, kept in the call's store for the trap that follows.
 
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::{context, types};
 use crate::context::{ClientIdentity, LogLevel};
-use crate::runtime::{Admission, HostState, Notice};
+use crate::runtime::{Admission, HostState, Notice, PanicReport};
 
 /// Largest log message or progress text accepted from a guest, in bytes;
 /// longer text is cut so a plugin cannot flood the client.
@@ -164,6 +165,17 @@ impl context::Host for HostState {
 
     async fn resource_list_changed(&mut self) -> wasmtime::Result<()> {
         self.notify(Notice::ResourceListChanged).await;
+        Ok(())
+    }
+
+    async fn report_panic(
+        &mut self,
+        message: String,
+        location: Option<String>,
+    ) -> wasmtime::Result<()> {
+        // The last report replaces any earlier one: a guest reporting in a
+        // loop holds one bounded report, never more.
+        self.panic = Some(PanicReport::new(message, location));
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
+use super::panic::Runs;
 use super::warm::WarmInstance;
 use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
 use crate::bindings::{completions, prompts, resources, tools, types};
@@ -157,11 +158,13 @@ impl Runtime {
     /// Run `body` in a sandbox of `guest`: wait for room, take the
     /// session's warm instance (a `per-session` plugin) or build a fresh
     /// store and instance, and stop the guest on its deadline or when the
-    /// request is cancelled.
+    /// request is cancelled. A trap the guest reported a panic for is named
+    /// by the panic's message, `runs` being what panicked.
     async fn run<R: Send>(
         &self,
         guest: Guest<'_>,
         call: CallContext,
+        runs: Runs,
         body: Body<R>,
     ) -> Result<R, InvocationError> {
         let cancel: CancellationToken = call.cancel.clone();
@@ -267,7 +270,11 @@ impl Runtime {
                 Ok(result)
             }
             Err(e) => {
-                let error = classify(guest.name, guest.limits, &store, e);
+                let error = classify(guest.name, guest.limits, &store, e, runs);
+                if let (InvocationError::Trap { .. }, Some(report)) = (&error, &store.data().panic)
+                {
+                    report.log(guest.name, guest.budget);
+                }
                 match &error {
                     InvocationError::Deadline { .. } => PluginCounters::bump(&counters.deadlines),
                     InvocationError::Memory { .. } => PluginCounters::bump(&counters.memory),
@@ -349,6 +356,7 @@ impl Runtime {
             .run(
                 plugin.guest(),
                 call,
+                Runs::Tool,
                 export_call!(export.call_call_tool(&name, &arguments)),
             )
             .await?;
@@ -386,6 +394,7 @@ impl Runtime {
         self.run(
             guest,
             CallContext::detached("describe"),
+            Runs::Plugin,
             Box::new(move |store, instance| {
                 Box::pin(async move {
                     let mut declared = Declarations::default();
@@ -426,6 +435,7 @@ impl Runtime {
             .run(
                 plugin.guest(),
                 call,
+                Runs::Plugin,
                 export_call!(export.call_list_resources()),
             )
             .await?;
@@ -446,6 +456,7 @@ impl Runtime {
             .run(
                 plugin.guest(),
                 call,
+                Runs::Plugin,
                 export_call!(export.call_read_resource(&uri)),
             )
             .await?;
@@ -489,6 +500,7 @@ impl Runtime {
             .run(
                 plugin.guest(),
                 call,
+                Runs::Plugin,
                 export_call!(export.call_get_prompt(&name, &arguments)),
             )
             .await?;
@@ -523,6 +535,7 @@ impl Runtime {
             .run(
                 plugin.guest(),
                 call,
+                Runs::Plugin,
                 export_call!(export.call_complete(&reference, &argument, &value, &context)),
             )
             .await?;
@@ -550,12 +563,14 @@ fn load_failure(error: &InvocationError) -> String {
     }
 }
 
-/// Name the cause of a failed call.
+/// Name the cause of a failed call: a trap the guest reported a panic for
+/// is named by the panic's message.
 fn classify(
     plugin: &str,
     limits: PluginLimits,
     store: &Store<HostState>,
     error: wasmtime::Error,
+    runs: Runs,
 ) -> InvocationError {
     let name = plugin.to_string();
     match error.downcast_ref::<Interrupted>() {
@@ -586,9 +601,13 @@ fn classify(
         };
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        let message = match &store.data().panic {
+            Some(report) => report.error_message(runs),
+            None => trap_message(*trap),
+        };
         return InvocationError::Trap {
             plugin: name,
-            message: trap_message(*trap),
+            message,
         };
     }
     InvocationError::Instantiate {

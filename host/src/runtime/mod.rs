@@ -11,6 +11,7 @@ mod clock;
 mod guest_content;
 mod invoke;
 mod notices;
+mod panic;
 mod placement;
 mod services;
 mod store;
@@ -32,6 +33,7 @@ pub(crate) use clock::CallClock;
 pub use invoke::ServeError;
 pub use invoke::{Declarations, Guest, GuestExports, ResourceSupport, Runnable};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
+pub(crate) use panic::PanicReport;
 pub use placement::CallPlacement;
 pub use services::HostServices;
 pub use store::HostState;
@@ -256,6 +258,7 @@ impl Runtime {
         state.call = call;
         state.clock = clock;
         state.limiter.hit = false;
+        state.panic = None;
         arm(store, limits);
     }
 }

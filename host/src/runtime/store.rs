@@ -1,6 +1,7 @@
 //! Per-call store data: the WASI context, the resource table, the memory
-//! limiter and the request's [`CallContext`]. A fresh [`HostState`] (and
-//! `Store`) is built for every call and dropped with it.
+//! limiter, the request's [`CallContext`] and the guest's last
+//! [`PanicReport`]. A fresh [`HostState`] (and `Store`) is built for every
+//! call and dropped with it.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtx;
 
 use super::clock::CallClock;
+use super::panic::PanicReport;
 use crate::context::CallContext;
 use crate::policy::Grants;
 
@@ -28,6 +30,9 @@ pub struct HostState {
     /// Built on the guest's first WASI call: most plugins never make one.
     pub(crate) wasi: Option<WasiCtx>,
     pub(crate) table: ResourceTable,
+    /// The guest's last report of a panic in this call (`report-panic`),
+    /// used if the call traps.
+    pub(crate) panic: Option<PanicReport>,
 }
 
 impl HostState {
@@ -53,6 +58,7 @@ impl HostState {
             clock,
             wasi: None,
             table: ResourceTable::new(),
+            panic: None,
         }
     }
 }

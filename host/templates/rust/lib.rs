@@ -2,18 +2,18 @@
 //!
 //! Build with ./build.sh; see docs/writing-plugins-rust.md for the SDK.
 
-use mcp_plugin::{Context, Registry, Tool, ToolError};
-use schemars::JsonSchema;
-use serde::Deserialize;
+use mcp_plugin::{Context, ToolError, tool};
 
-#[derive(Deserialize, JsonSchema)]
-struct GreetArgs {
+/// Greet someone, counting the greetings of this session.
+// The doc comment above is the description the model reads; the
+// parameters after the context are the tool's arguments.
+#[tool(read_only)]
+fn greet(
+    ctx: &Context,
     /// Who to greet.
     name: String,
-}
-
-fn greet(ctx: &Context, args: GreetArgs) -> Result<String, ToolError> {
-    if args.name.is_empty() {
+) -> Result<String, ToolError> {
+    if name.is_empty() {
         return Err(ToolError::new("name must not be empty"));
     }
     // No session for this request: count from one.
@@ -25,22 +25,8 @@ fn greet(ctx: &Context, args: GreetArgs) -> Result<String, ToolError> {
         .unwrap_or(0)
         + 1;
     let _ = ctx.session().set("greetings", &count);
-    ctx.info(&format!(
-        "greeting {} (greeting {count} of this session)",
-        args.name
-    ));
-    Ok(format!("Hello, {}! (greeting {count})", args.name))
+    ctx.info(&format!("greeting {name} (greeting {count} of this session)"));
+    Ok(format!("Hello, {name}! (greeting {count})"))
 }
 
-fn register(tools: &mut Registry) {
-    tools.tool(
-        Tool::new(
-            "greet",
-            "Greet someone, counting the greetings of this session.",
-        )
-        .read_only()
-        .handler(greet),
-    );
-}
-
-mcp_plugin::plugin!(register);
+mcp_plugin::plugin!(tools: [greet]);

@@ -1,22 +1,19 @@
 //! The smallest useful plugin: `echo` returns its text, `add` adds two
-//! numbers and returns the sum as structured content.
+//! numbers and returns the sum as structured content. Both are `#[tool]`
+//! functions: the doc comment is the description, the parameters the
+//! arguments.
 
-use mcp_plugin::{Context, Registry, Tool, ToolError, ToolOutput};
+use mcp_plugin::{ToolError, ToolOutput, tool};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Deserialize, JsonSchema)]
-struct EchoArgs {
+/// Return the given text unchanged
+#[tool(title = "Echo", read_only, idempotent, open_world = false)]
+fn echo(
     /// The text to return.
     text: String,
-}
-
-#[derive(Deserialize, JsonSchema)]
-struct AddArgs {
-    /// The first term.
-    a: f64,
-    /// The second term.
-    b: f64,
+) -> String {
+    text
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -25,34 +22,14 @@ struct AddResult {
     sum: f64,
 }
 
-fn echo(_ctx: &Context, args: EchoArgs) -> Result<String, ToolError> {
-    Ok(args.text)
-}
-
-fn add(_ctx: &Context, AddArgs { a, b }: AddArgs) -> Result<ToolOutput, ToolError> {
+/// Add two numbers
+#[tool(title = "Add", read_only, idempotent, open_world = false, output = AddResult)]
+fn add(
+    #[schemars(description = "The first term.")] a: f64,
+    #[schemars(description = "The second term.")] b: f64,
+) -> Result<ToolOutput, ToolError> {
     let sum = a + b;
     Ok(ToolOutput::structured(&AddResult { sum })?.with_text(format!("{a} + {b} = {sum}")))
 }
 
-fn register(tools: &mut Registry) {
-    tools
-        .tool(
-            Tool::new("echo", "Return the given text unchanged")
-                .title("Echo")
-                .read_only()
-                .idempotent()
-                .open_world(false)
-                .handler(echo),
-        )
-        .tool(
-            Tool::new("add", "Add two numbers")
-                .title("Add")
-                .read_only()
-                .idempotent()
-                .open_world(false)
-                .output::<AddResult>()
-                .handler(add),
-        );
-}
-
-mcp_plugin::plugin!(register);
+mcp_plugin::plugin!(tools: [echo, add]);
