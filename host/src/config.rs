@@ -38,7 +38,8 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_WASM_HOST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How the host writes its log on stderr: `text`, or `json` (one object
-    /// per line). `MCP_WASM_HOST_LOG` sets the filter (default `info`).
+    /// per line). `MCP_WASM_HOST_LOG`, else `RUST_LOG`, sets the filter
+    /// (default `info,cranelift=warn,wasmtime=warn`).
     #[arg(long, env = "MCP_WASM_HOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Plugin directory (`<name>.wasm` + `<name>.toml`). Defaults to the

@@ -26,8 +26,13 @@ fn main() -> std::process::ExitCode {
         Command::Dev(_) => "info,mcp_wasm_host::calls=debug,cranelift=warn,wasmtime=warn",
         _ => "info,cranelift=warn,wasmtime=warn",
     };
-    let filter = EnvFilter::try_from_env("MCP_WASM_HOST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter = match log_filter(default_filter) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -52,6 +57,26 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The variables that set the log filter, the first one set winning.
+const LOG_FILTER_VARIABLES: [&str; 2] = ["MCP_WASM_HOST_LOG", "RUST_LOG"];
+
+/// The log filter: from the first of [`LOG_FILTER_VARIABLES`] that is set
+/// (and not empty), else `default`. A filter that does not parse is an error
+/// naming its variable, not a silent fallback.
+fn log_filter(default: &str) -> Result<EnvFilter, String> {
+    for variable in LOG_FILTER_VARIABLES {
+        let Some(value) = std::env::var_os(variable).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| format!("{variable} is not valid UTF-8"))?;
+        return EnvFilter::try_new(text)
+            .map_err(|e| format!("{variable}={text:?} is not a log filter: {e}"));
+    }
+    Ok(EnvFilter::new(default))
 }
 
 /// The async runtime `command` runs on. A host serving only stdio has one

@@ -451,3 +451,52 @@ fn plugin_inspect_describes_the_component_its_grants_and_its_tools() {
     assert!(keyvalue["decidedBy"].as_str().unwrap().contains("rule 1"));
     assert_eq!(report["tools"], json!([]));
 }
+
+/// `list` with the log filter taken from `variables` (name, value).
+fn list_logging(variables: &[(&str, &str)], data: &PluginDir) -> Output {
+    let mut command = Command::new(host_binary());
+    command
+        .args(["list", path(&example("hello"))])
+        .arg("--cache-dir")
+        .arg(shared_cache_dir())
+        .arg("--data-dir")
+        .arg(&data.path)
+        .env_remove("MCP_WASM_HOST_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    for (name, value) in variables {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_log_filter_comes_from_mcp_wasm_host_log_then_rust_log() {
+    let data = PluginDir::empty();
+    let loaded = "plugin state in"; // an info line of every start
+    // `list` logs warnings only by default.
+    let quiet = list_logging(&[], &data);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains(loaded), "{}", stderr(&quiet));
+    // RUST_LOG is honoured...
+    let rust_log = list_logging(&[("RUST_LOG", "info")], &data);
+    assert!(stderr(&rust_log).contains(loaded), "{}", stderr(&rust_log));
+    // ...unless MCP_WASM_HOST_LOG says otherwise.
+    let both = list_logging(
+        &[("RUST_LOG", "info"), ("MCP_WASM_HOST_LOG", "warn")],
+        &data,
+    );
+    assert!(!stderr(&both).contains(loaded), "{}", stderr(&both));
+    // A filter that does not parse is an error naming its variable.
+    for variable in ["MCP_WASM_HOST_LOG", "RUST_LOG"] {
+        let bad = list_logging(&[(variable, "info,wasmtime=loudest")], &data);
+        assert!(!bad.status.success());
+        let text = stderr(&bad);
+        assert!(
+            text.contains(&format!(
+                "{variable}=\"info,wasmtime=loudest\" is not a log filter"
+            )),
+            "{text}"
+        );
+    }
+}
