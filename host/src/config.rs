@@ -44,7 +44,8 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     /// Plugin directory (`<name>.wasm` + `<name>.toml`). Defaults to the
     /// `plugins` directory beside the binary's build directory
-    /// (`target/plugins`), else `./target/plugins`.
+    /// (`target/plugins` for a binary built in the repository), else
+    /// `plugins` in the data directory (`~/.local/share/mcp-wasm-host/plugins`).
     #[arg(long, env = "MCP_WASM_HOST_PLUGINS")]
     pub plugins: Option<PathBuf>,
     /// Serve Streamable HTTP at `http://ADDR/mcp` instead of stdio.
