@@ -253,3 +253,55 @@ async fn a_configuration_file_sets_what_flags_and_environment_leave() {
     ]);
     assert!(refused.contains("unknown setting `shoe-size`"), "{refused}");
 }
+
+/// The audit events on `stderr` (JSON log lines at the `audit` target).
+fn audit_events(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["target"] == "audit")
+        .map(|event| event["fields"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_tool_call_leaves_one_audit_line_without_its_arguments() {
+    let dir = PluginDir::with(&["hello"], &["crash"]);
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .arg("--log-format")
+        .arg("json");
+    let host = Connected::start(&dir, options).await.unwrap();
+    let secret_argument = "an argument the log must not keep";
+    host.call_ok("echo", json!({"text": secret_argument})).await;
+    host.call_err("panic", empty_args()).await;
+    host.stderr
+        .wait_until_count("\"target\":\"audit\"", 2, Duration::from_secs(10))
+        .await;
+    let text = host.stderr.text();
+    let events = audit_events(&text);
+    let [echo, panic] = events.as_slice() else {
+        panic!("two audit events were expected: {events:?}\n{text}");
+    };
+    assert_eq!(
+        (&echo["plugin"], &echo["tool"], &echo["outcome"]),
+        (&json!("hello"), &json!("echo"), &json!("ok"))
+    );
+    assert_eq!(
+        (&panic["plugin"], &panic["tool"], &panic["outcome"]),
+        (&json!("crash"), &json!("panic"), &json!("trap"))
+    );
+    for event in [echo, panic] {
+        assert!(event["fuel"].as_u64().unwrap() > 0, "{event}");
+        assert!(event["peak_memory_bytes"].as_u64().unwrap() > 0, "{event}");
+        assert!(event["duration_ms"].as_f64().unwrap() >= 0.0, "{event}");
+        assert_eq!(event["principal"], "-", "{event}");
+        assert!(event["session"].is_string(), "{event}");
+        assert_eq!(event["message"], "tool call", "{event}");
+    }
+    let audit_lines: Vec<&str> = text.lines().filter(|l| l.contains("\"audit\"")).collect();
+    assert!(
+        audit_lines.iter().all(|l| !l.contains(secret_argument)),
+        "{audit_lines:?}"
+    );
+    host.shutdown().await;
+}

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
+use super::audit::{self, AuditEntry, CallUsage};
 use super::panic::Runs;
 use super::warm::WarmInstance;
 use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
@@ -167,6 +168,20 @@ impl Runtime {
         runs: Runs,
         body: Body<R>,
     ) -> Result<R, InvocationError> {
+        let mut usage = CallUsage::default();
+        self.run_measured(guest, call, runs, body, &mut usage).await
+    }
+
+    /// [`Runtime::run`], telling `usage` what the guest burned and held
+    /// when it ran (it stays zero when the call never reached the guest).
+    async fn run_measured<R: Send>(
+        &self,
+        guest: Guest<'_>,
+        call: CallContext,
+        runs: Runs,
+        body: Body<R>,
+        usage: &mut CallUsage,
+    ) -> Result<R, InvocationError> {
         let cancel: CancellationToken = call.cancel.clone();
         let clock = CallClock::new(Instant::now() + guest.limits.timeout);
         let wait_deadline = Instant::now() + guest.limits.timeout;
@@ -251,6 +266,7 @@ impl Runtime {
             () = cancel.cancelled() => Err(wasmtime::Error::new(Interrupted::Cancelled)),
             () = clock.expired() => Err(wasmtime::Error::new(Interrupted::Deadline)),
         };
+        *usage = CallUsage::of(&store, guest.limits);
         match outcome {
             Ok((result, instance)) => {
                 // A finished call hands a per-session instance back.
@@ -307,8 +323,24 @@ impl Runtime {
             });
         };
         let _running = self.metrics().begin_call();
+        let principal = call.access.principal().map(|p| p.id.clone());
+        let session = call.session_id.clone();
         let started = Instant::now();
-        let result = self.run_tool(plugin, spec, arguments, call).await;
+        let mut usage = CallUsage::default();
+        let result = self
+            .run_tool(plugin, spec, arguments, call, &mut usage)
+            .await;
+        let duration = started.elapsed();
+        AuditEntry {
+            principal: principal.as_deref(),
+            session: session.as_deref(),
+            plugin: plugin.guest().name,
+            tool: &spec.name,
+            duration,
+            outcome: audit::outcome_name(&result),
+            usage,
+        }
+        .record();
         let outcome = match &result {
             Ok(r) if r.is_error => CallOutcome::ToolError,
             Ok(_) => CallOutcome::Ok,
@@ -317,7 +349,7 @@ impl Runtime {
             Err(_) => CallOutcome::HostError,
         };
         self.metrics()
-            .record_call(plugin.guest().name, &spec.name, outcome, started.elapsed());
+            .record_call(plugin.guest().name, &spec.name, outcome, duration);
         result
     }
 
@@ -343,6 +375,7 @@ impl Runtime {
         tool: &ToolSpec,
         arguments: &Value,
         call: CallContext,
+        usage: &mut CallUsage,
     ) -> Result<ToolResult, InvocationError> {
         let Some(export) = plugin.exports().tools.clone() else {
             return Err(InvocationError::Instantiate {
@@ -353,11 +386,12 @@ impl Runtime {
         let arguments = arguments.to_string();
         let name = tool.name.clone();
         let result = self
-            .run(
+            .run_measured(
                 plugin.guest(),
                 call,
                 Runs::Tool,
                 export_call!(export.call_call_tool(&name, &arguments)),
+                usage,
             )
             .await?;
         // The structured content is measured as the text the guest sent,

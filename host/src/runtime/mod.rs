@@ -5,6 +5,7 @@
 //! sandbox (a fresh `Store` from a cached `InstancePre`, with its own
 //! deadline and memory cap).
 
+mod audit;
 mod budget;
 mod cache;
 mod clock;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
+pub use audit::AUDIT_LOG;
 pub use budget::{
     CounterSnapshot, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters, PluginShares, RateLimit,
 };

@@ -72,6 +72,8 @@ impl HostState {
 pub(crate) struct MemoryLimiter {
     cap: usize,
     total: usize,
+    /// The most linear memory the instance has held.
+    pub(crate) peak: usize,
     pub(crate) hit: bool,
     counters: Arc<super::PluginCounters>,
 }
@@ -84,6 +86,7 @@ impl MemoryLimiter {
         Self {
             cap,
             total: 0,
+            peak: 0,
             hit: false,
             counters,
         }
@@ -103,6 +106,7 @@ impl ResourceLimiter for MemoryLimiter {
             return Ok(false);
         }
         self.total = total;
+        self.peak = self.peak.max(total);
         // Instantiation sizes a memory from zero; only later requests grow.
         if current > 0 && desired > current {
             super::PluginCounters::bump(&self.counters.memory_grows);
