@@ -390,7 +390,15 @@ def _get_prompt(name: str, arguments: list) -> Any:
 
 # --- completions ---------------------------------------------------------------------
 
-_COMPLETERS: dict[tuple[str, str, str], Callable] = {}
+@dataclass
+class _Completer:
+    function: Callable
+    signature: _Signature
+    value_parameter: Optional[str]  # what the user typed so far
+    takes_context: bool  # the arguments already given, as `context`
+
+
+_COMPLETERS: dict[tuple[str, str, str], _Completer] = {}
 
 
 def complete_argument(
@@ -411,7 +419,10 @@ def complete_argument(
     def register(function: Callable) -> Callable:
         if key in _COMPLETERS:
             raise ValueError(f"two completers for argument {argument!r} of {key[1]!r}")
-        _COMPLETERS[key] = function
+        signature = _Signature.of(function, f"completer of {argument!r}")
+        names = list(signature.parameters)
+        value = names[0] if names and names[0] != "context" else None
+        _COMPLETERS[key] = _Completer(function, signature, value, "context" in names)
         return function
 
     return register
@@ -423,8 +434,7 @@ def _complete(kind: str, reference: str, argument: str, value: str, context: dic
         entry = _PROMPTS.get(reference)
         if entry is None:
             raise ExportError.not_found(f"no prompt named {reference}")
-        known = argument in entry.signature.parameters
-        if not known:
+        if argument not in entry.signature.parameters:
             raise ExportError.invalid_params(f"prompt `{reference}` has no argument `{argument}`")
     else:
         template = _TEMPLATES.get(reference)
@@ -436,14 +446,12 @@ def _complete(kind: str, reference: str, argument: str, value: str, context: dic
         nothing = Completion([])
         nothing.total = None
         return nothing
-    signature = _Signature.of(completer, f"completer of {argument!r}")
     arguments: dict[str, Any] = {}
-    for position, parameter in enumerate(signature.parameters):
-        if parameter == "context":
-            arguments[parameter] = dict(context)
-        elif position == 0:
-            arguments[parameter] = value
-    answer = signature.call(completer, arguments)
+    if completer.value_parameter is not None:
+        arguments[completer.value_parameter] = value
+    if completer.takes_context:
+        arguments["context"] = dict(context)
+    answer = completer.signature.call(completer.function, arguments)
     return answer if isinstance(answer, Completion) else Completion(answer)
 
 
