@@ -1,6 +1,6 @@
 // The Context a tool, resource read, prompt or completer receives: request
-// facts, logging, progress, state, elicitation, sampling and roots, and the
-// host services behind capabilities (key-value store, HTTP, secrets,
+// facts, logging, progress, state, the plugin's own spans in the call's
+// trace, elicitation, sampling and roots, and the host services behind capabilities (key-value store, HTTP, secrets,
 // session state, the host catalog). Every call goes to the interfaces in
 // bound.js; one a capability leaves out answers ContextError `not-declared`.
 
@@ -211,6 +211,39 @@ const catalog = {
   },
 };
 
+// `{key: value}` (or nothing) -> the WIT attributes, values as strings.
+function spanAttributes(attributes) {
+  if (attributes === undefined || attributes === null) return [];
+  if (typeof attributes !== "object" || Array.isArray(attributes)) {
+    throw new TypeError("span: attributes are an object of {name: value}");
+  }
+  return Object.entries(attributes).map(([key, value]) => [key, String(value)]);
+}
+
+/** A span from `ctx.startSpan`, open until `end()` (and at the latest until
+ * the call ends). `isOpen` is false once it ended, and from the start when
+ * the host refused it (beyond 64 spans per call): then it does nothing. */
+class Span {
+  #handle;
+
+  constructor(handle) {
+    this.#handle = handle ?? undefined;
+  }
+
+  /** Whether the host opened the span and it has not ended. */
+  get isOpen() {
+    return this.#handle !== undefined;
+  }
+
+  /** End the span, and the spans opened inside it still open; calling it
+   * again does nothing. */
+  end() {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle !== undefined) interfaces.context.endSpan(handle);
+  }
+}
+
 /** What each plugin callback gets as `ctx`; a new one per call. */
 export class Context {
   constructor() {
@@ -231,6 +264,11 @@ export class Context {
 
   get requestId() {
     return interfaces.context.requestId();
+  }
+  /** The id of the trace this call belongs to (32 hex digits), for the
+   * plugin's own logs or requests; undefined when the host does not trace. */
+  get traceId() {
+    return interfaces.context.traceId() ?? undefined;
   }
   get sessionId() {
     return interfaces.context.sessionId();
@@ -271,6 +309,31 @@ export class Context {
   /** Report progress; sent only when the client asked for it. */
   progress(progress, total, message) {
     interfaces.context.progress(progress, total ?? undefined, message ?? undefined);
+  }
+
+  /** Open a span named `name` in the call's trace, with `attributes` (an
+   * object; values converted with `String`), under the innermost span still
+   * open, else the plugin's run; run `fn()` inside it, end the span (also
+   * when `fn` throws, which is rethrown) and return what `fn` returned.
+   * `attributes` may be left out: `ctx.span(name, fn)`. `fn` runs
+   * synchronously, like `run`. The host keeps at most 32 attributes, cuts
+   * long names and values, and opens at most 64 spans per call (beyond
+   * that `fn` still runs, in no span of its own). */
+  span(name, attributes, fn) {
+    if (typeof attributes === "function" && fn === undefined) [attributes, fn] = [undefined, attributes];
+    if (typeof fn !== "function") throw new TypeError(`span("${name}"): the last argument is the function to run`);
+    const span = this.startSpan(name, attributes);
+    try {
+      return fn();
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Open a span like `span`, for work that does not fit in one function:
+   * it stays open until its `end()` (and at the latest until the call ends). */
+  startSpan(name, attributes) {
+    return new Span(interfaces.context.openSpan(String(name), spanAttributes(attributes)));
   }
 
   /** Ask the user to fill a form: `{action: "accept"|"decline"|"cancel", content}`. */

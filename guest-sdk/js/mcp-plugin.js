@@ -83,6 +83,15 @@
 // or `{description, messages}`. Completers (`complete: {argument(value,
 // context, ctx)}`) return a list of strings or a `Completion`.
 //
+// Tracing: `ctx.span(name, attributes, fn)` runs `fn()` in a span of the
+// call's trace (attribute values converted with `String`; the span ends
+// when `fn` returns or throws) and returns its result; `ctx.startSpan(name,
+// attributes)` opens one that stays open until its `end()`. Spans nest under
+// the innermost one still open; the host opens at most 64 per call (beyond
+// that they do nothing) and ends those still open when the call ends.
+// `ctx.traceId` is the trace's id (32 hex digits), undefined when the host
+// does not trace.
+//
 // Throwing from `read`, `get` or a completer fails the request with the
 // error's message; throw `new ExportError("not-found" | "invalid-params",
 // message)` to say which. Any other uncaught error also has its stack

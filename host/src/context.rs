@@ -100,6 +100,21 @@ pub enum FacadeError {
     Abort(String),
 }
 
+impl FacadeError {
+    /// A short name of the kind of failure (for traces).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            FacadeError::UnsupportedByClient(_) => "unsupported_by_client",
+            FacadeError::Denied(_) => "denied",
+            FacadeError::Timeout => "timeout",
+            FacadeError::Cancelled => "cancelled",
+            FacadeError::InvalidInput(_) => "invalid_input",
+            FacadeError::Failed(_) => "failed",
+            FacadeError::Abort(_) => "aborted",
+        }
+    }
+}
+
 /// The way back to the client during one request. Implementations decide
 /// what actually goes on the wire: log messages below the client's threshold
 /// and progress without a progress token are dropped there.
@@ -198,6 +213,9 @@ pub struct CallContext {
     pub depth: u32,
     /// Which plugins the request may reach, also through the host catalog.
     pub access: Access,
+    /// The span the call's own spans hang under (the request's server
+    /// span); disabled when tracing is off.
+    pub span: tracing::Span,
     state: RequestState,
 }
 
@@ -230,6 +248,7 @@ impl CallContext {
             host_catalog: None,
             depth: 0,
             access: Access::everything(),
+            span: tracing::Span::none(),
             state: RequestState::default(),
         }
     }
@@ -249,6 +268,7 @@ impl CallContext {
             host_catalog: self.host_catalog.clone(),
             depth: self.depth + 1,
             access: self.access.clone(),
+            span: self.span.clone(),
             state: RequestState::default(),
         }
     }
@@ -263,6 +283,11 @@ impl CallContext {
 
     pub fn with_session_scope(mut self, scope: Option<String>) -> Self {
         self.session_scope = scope;
+        self
+    }
+
+    pub fn with_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
         self
     }
 

@@ -107,11 +107,15 @@ pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspecti
         lists_resources: false,
         default_policy: policy.capabilities().needing_a_rule(),
     };
+    let stem = wasm
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if let Ok(bytes) = std::fs::read(wasm) {
         inspection.digest = Some(format!("sha256:{}", crate::auth::sha256_hex(&bytes)));
         inspection.size_bytes = Some(bytes.len() as u64);
         if wasmparser::Parser::is_component(&bytes)
-            && let Ok((component, _)) = runtime.compile(&bytes)
+            && let Ok((component, _)) = runtime.compile(stem, &bytes)
         {
             inspection.imports = component_imports(runtime.engine(), &component)
                 .into_iter()
@@ -131,10 +135,6 @@ pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspecti
         }
     }
 
-    let stem = wasm
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
     if let Some(parsed) = std::fs::read_to_string(manifest)
         .ok()
         .and_then(|text| PluginManifest::parse(&text, stem, policy.capabilities()).ok())

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sealed",
             "state",
             "metrics",
+            "telemetry",
             "limits",
             "manifest",
             "policy",

@@ -5,7 +5,12 @@
 use clap::Parser;
 use mcp_wasm_host::cli::{Cli, Command};
 use mcp_wasm_host::config;
-use tracing_subscriber::EnvFilter;
+use mcp_wasm_host::telemetry::{TRACE_TARGET, TraceSettings, Tracing};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Registry};
 
 fn main() -> std::process::ExitCode {
     let args = match config::with_config_file(
@@ -33,16 +38,6 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let log = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false);
-    match &cli.command {
-        Command::Serve(args) if args.log_format == config::LogFormat::Json => log.json().init(),
-        Command::Dev(args) if args.host.log_format == config::LogFormat::Json => log.json().init(),
-        _ => log.init(),
-    }
-
     let runtime = match async_runtime(&cli.command).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -50,7 +45,55 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(mcp_wasm_host::cli::run(cli)) {
+    // A gRPC exporter starts its connection on the runtime.
+    let tracing = match TraceSettings::from_env(|name| std::env::var(name).ok()) {
+        Ok(None) => None,
+        Ok(Some(settings)) => {
+            let _entered = runtime.enter();
+            match Tracing::start(&settings) {
+                Ok(tracing) => Some(tracing),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let json = match &cli.command {
+        Command::Serve(args) => args.log_format == config::LogFormat::Json,
+        Command::Dev(args) => args.host.log_format == config::LogFormat::Json,
+        _ => false,
+    };
+    // The log leaves the trace spans (and their events) out: they are for
+    // the collector.
+    let log_filter = filter.and(filter_fn(|meta| meta.target() != TRACE_TARGET));
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![if json {
+        log.json().with_filter(log_filter).boxed()
+    } else {
+        log.with_filter(log_filter).boxed()
+    }];
+    if let Some(tracing) = &tracing {
+        layers.push(tracing.layer().boxed());
+    }
+    tracing_subscriber::registry().with(layers).init();
+
+    let outcome = runtime.block_on(async {
+        let outcome = mcp_wasm_host::cli::run(cli).await;
+        // Whatever ended the run (stdin closed, a signal, an error), the
+        // spans of finished calls are sent before the process exits.
+        if let Some(tracing) = tracing {
+            tracing.shutdown().await;
+        }
+        outcome
+    });
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

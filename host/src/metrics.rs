@@ -441,6 +441,19 @@ impl Metrics {
                 self.refusals(reason)
             );
         }
+        let spans = crate::telemetry::stats();
+        counter(
+            &mut out,
+            "mcp_wasm_host_trace_spans_exported_total",
+            "Trace spans the OTLP collector accepted.",
+            spans.exported(),
+        );
+        counter(
+            &mut out,
+            "mcp_wasm_host_trace_spans_dropped_total",
+            "Trace spans dropped: the export queue was full, or the collector refused them or could not be reached.",
+            spans.dropped(),
+        );
         counter(
             &mut out,
             "mcp_wasm_host_round_repeats_total",

@@ -171,8 +171,9 @@ impl Plugin {
             reason,
         })?;
         let compile_runtime = runtime.clone();
+        let compiled_name = manifest.name.clone();
         let (component, cache) =
-            tokio::task::spawn_blocking(move || compile_runtime.compile(&bytes))
+            tokio::task::spawn_blocking(move || compile_runtime.compile(&compiled_name, &bytes))
                 .await
                 .map_err(|e| LoadError::InvalidComponent {
                     path: wasm_path.to_path_buf(),

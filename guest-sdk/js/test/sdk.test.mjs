@@ -872,6 +872,112 @@ test("secrets, and capabilities the plugin was built without", () => {
   }
 });
 
+// A context whose spans are recorded in `calls`; handles count up from 7
+// (`openSpan` answers `refuse ? undefined : handle`).
+function tracingContext(calls, { refuse = false, traceId } = {}) {
+  let next = 7;
+  return {
+    ...fakeContext(calls),
+    openSpan(name, attributes) {
+      const handle = refuse ? undefined : next++;
+      calls.push(["open", name, attributes, handle]);
+      return handle;
+    },
+    endSpan: (span) => calls.push(["end", span]),
+    traceId: () => traceId,
+  };
+}
+
+test("span: opened with string attributes, ended when fn returns or throws", () => {
+  const calls = [];
+  const answer = withContext({ context: tracingContext(calls) }, (ctx) => {
+    const inner = ctx.span("parse", { rows: 10, strict: true, note: "n" }, () => {
+      calls.push(["body"]);
+      return ctx.span("inner", () => "result");
+    });
+    const error = new Error("nope");
+    let thrown;
+    try {
+      ctx.span("fails", { step: 1 }, () => {
+        throw error;
+      });
+    } catch (caught) {
+      thrown = caught;
+    }
+    return [inner, thrown === error];
+  });
+  assert.deepEqual(answer, ["result", true]);
+  assert.deepEqual(calls, [
+    ["open", "parse", [["rows", "10"], ["strict", "true"], ["note", "n"]], 7],
+    ["body"],
+    ["open", "inner", [], 8],
+    ["end", 8],
+    ["end", 7],
+    ["open", "fails", [["step", "1"]], 9],
+    ["end", 9],
+  ]);
+});
+
+test("startSpan: open until end(), which only ends it once", () => {
+  const calls = [];
+  const open = withContext({ context: tracingContext(calls) }, (ctx) => {
+    const span = ctx.startSpan("fetch", { url: "http://x/" });
+    const before = span.isOpen;
+    ctx.info("inside");
+    span.end();
+    span.end();
+    ctx.startSpan("bare").end();
+    return [before, span.isOpen];
+  });
+  assert.deepEqual(open, [true, false]);
+  assert.deepEqual(calls, [
+    ["open", "fetch", [["url", "http://x/"]], 7],
+    ["info", "inside"],
+    ["end", 7],
+    ["open", "bare", [], 8],
+    ["end", 8],
+  ]);
+  const refused = withContext({}, (ctx) => {
+    try {
+      ctx.startSpan("bad", ["not", "an", "object"]);
+    } catch (error) {
+      return error instanceof TypeError;
+    }
+  });
+  assert.equal(refused, true);
+});
+
+test("span: without a handle it does nothing but run fn", () => {
+  const calls = [];
+  const answer = withContext({ context: tracingContext(calls, { refuse: true }) }, (ctx) => {
+    const value = ctx.span("one too many", { n: 65 }, () => 42);
+    const span = ctx.startSpan("still none");
+    const open = span.isOpen;
+    span.end();
+    let thrown;
+    try {
+      ctx.span("throws", () => {
+        throw new RangeError("x");
+      });
+    } catch (error) {
+      thrown = error instanceof RangeError;
+    }
+    return [value, open, thrown];
+  });
+  assert.deepEqual(answer, [42, false, true]);
+  assert.deepEqual(calls, [
+    ["open", "one too many", [["n", "65"]], undefined],
+    ["open", "still none", [], undefined],
+    ["open", "throws", [], undefined],
+  ]);
+});
+
+test("the trace id passes through", () => {
+  const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  assert.equal(withContext({ context: tracingContext([], { traceId: id }) }, (ctx) => ctx.traceId), id);
+  assert.equal(withContext({ context: tracingContext([]) }, (ctx) => ctx.traceId), undefined);
+});
+
 test("errors are recognised across copies of the SDK", async () => {
   // A second instance of the module defining the errors (mcp-plugin.js only
   // re-exports them, so a query on it would still share errors.js).

@@ -24,7 +24,11 @@ model can read.
 
 Inside a call, the ``Context`` reaches the client (logging, progress,
 elicitation, sampling, roots) and the host's services (session state, the
-key-value store, HTTP, secrets, the catalog of resources and prompts).
+key-value store, HTTP, secrets, the catalog of resources and prompts), and
+traces the plugin's own work: ``with ctx.span("parse", rows=10): ...`` opens
+a span in the call's trace for the body (attribute values converted with
+``str()``; ended also when the body raises), and ``ctx.trace_id`` is the
+trace's id, or None when the host does not trace.
 
 Build with ``mcp-wasm-host plugin wit`` and ``componentize-py`` (see
 ``docs/writing-plugins-python.md``).
@@ -44,7 +48,7 @@ from wit_world import exports as _world_exports
 from wit_world.imports import types as _types
 
 from ._content import Audio, Image, Resource, ResourceContents, ResourceLink, is_block, to_block
-from ._context import Client, Context, Elicited, Principal, Root, Sampled
+from ._context import Client, Context, Elicited, Principal, Root, Sampled, Span
 from ._exports import (
     Completion,
     Completions,
@@ -103,6 +107,7 @@ __all__ = [
     "Principal",
     "Client",
     "Root",
+    "Span",
     "RequestState",
     "SessionState",
     "KeyValue",

@@ -1,6 +1,7 @@
 """The ``Context`` a tool receives: the request it serves and the client behind it.
 
-Logging, progress, request identity and per-request state are always there.
+Logging, progress, request identity, per-request state and the plugin's own
+spans in the call's trace are always there.
 Sampling, elicitation, roots, session state, the key-value store, HTTP,
 secrets and the host's catalog need the capability in the plugin's manifest (the build puts exactly the declared
 interfaces into the plugin's world); calling one that was not declared raises
@@ -20,7 +21,7 @@ from ._facade import call, interface
 from ._schema import schema_of
 from ._services import Catalog, KeyValue, Request, RequestState, Response, SessionState, send
 
-__all__ = ["Context", "Elicited", "Principal", "Client", "Root", "Sampled"]
+__all__ = ["Context", "Elicited", "Principal", "Client", "Root", "Sampled", "Span"]
 
 _LEVELS = {
     "debug": _types.LogLevel.DEBUG,
@@ -77,6 +78,42 @@ class Root:
     name: Optional[str]
 
 
+class Span:
+    """A span of the plugin's own in the call's trace, from ``ctx.span(...)``:
+    a context manager that opens the span on entry and ends it on exit, also
+    when the body raises (the exception goes on unchanged). Spans opened
+    inside it nest under it.
+
+    The host opens at most 64 spans per call; beyond that ``is_open`` is
+    false and the span does nothing. Without tracing on the host the span
+    costs two host calls and records nothing. Spans still open when the call
+    ends are ended then.
+    """
+
+    __slots__ = ("_name", "_attributes", "_handle")
+
+    def __init__(self, name: str, attributes: list[tuple[str, str]]) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._handle: Optional[int] = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the host opened the span and it has not ended yet."""
+        return self._handle is not None
+
+    def __enter__(self) -> "Span":
+        if self._handle is not None:
+            raise RuntimeError(f"span {self._name!r} is already open")
+        self._handle = _context.open_span(self._name, self._attributes)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            _context.end_span(handle)
+
+
 class Context:
     """Handed to a tool whose signature has a parameter annotated ``Context``."""
 
@@ -90,6 +127,12 @@ class Context:
     @property
     def request_id(self) -> str:
         return _context.request_id()
+
+    @property
+    def trace_id(self) -> Optional[str]:
+        """The id of the trace this call belongs to (32 hex digits), for the
+        plugin's own logs or requests; None when the host does not trace."""
+        return _context.trace_id()
 
     @property
     def session_id(self) -> Optional[str]:
@@ -143,6 +186,20 @@ class Context:
     def progress(self, progress: float, total: Optional[float] = None, message: Optional[str] = None) -> None:
         """Report progress; sent only when the client asked for it."""
         _context.progress(float(progress), None if total is None else float(total), message)
+
+    # --- tracing -------------------------------------------------------------
+
+    def span(self, name: str, /, **attributes: Any) -> Span:
+        """A span named ``name`` in the call's trace, with ``attributes``
+        (values converted with ``str()``), under the innermost span still
+        open, else the plugin's run::
+
+            with ctx.span("parse", rows=len(rows)):
+                ...
+
+        The host keeps at most 32 attributes and cuts long names and values.
+        """
+        return Span(name, [(key, str(value)) for key, value in attributes.items()])
 
     # --- asking the client ---------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The SDK against the contract's real Python bindings, with the host's
 functions replaced by fakes: the context's services (key-value, HTTP,
-secrets, session state, the host's catalog), the resource, prompt and
+secrets, session state, the host's catalog), the plugin's spans, the resource, prompt and
 completion exports, and what an uncaught exception leaves where.
 
 The bindings are generated from the repository's `wit/` with componentize-py
@@ -30,7 +30,7 @@ def _componentize_py() -> Optional[str]:
 
 def setUpModule():
     global BINDINGS, mcp, Err, types, kv_bindings, http_bindings, secrets_bindings
-    global catalog_bindings, session_bindings, completions_bindings
+    global catalog_bindings, session_bindings, completions_bindings, context_bindings
     command = _componentize_py()
     if command is None:
         raise unittest.SkipTest(
@@ -47,12 +47,13 @@ def setUpModule():
     import mcp_plugin
     from componentize_py_types import Err as err_type
     from wit_world.exports import completions
-    from wit_world.imports import host_catalog, http, keyvalue, secrets, session_state
+    from wit_world.imports import context, host_catalog, http, keyvalue, secrets, session_state
     from wit_world.imports import types as wit_types
 
     mcp, Err, types = mcp_plugin, err_type, wit_types
     kv_bindings, http_bindings, secrets_bindings = keyvalue, http, secrets
     catalog_bindings, session_bindings, completions_bindings = host_catalog, session_state, completions
+    context_bindings = context
 
 
 def tearDownModule():
@@ -213,6 +214,53 @@ class SecretsAndSession(Fakes):
         self.assertEqual(session.get("v"), {"n": 1})
         self.assertEqual(session.get("missing", 7), 7)
         self.assertEqual(session.keys(), ["v"])
+
+
+class Tracing(Fakes):
+    def setUp(self):
+        self.calls = []
+        self.handles = iter(range(7, 100))
+
+        def open_span(name, attributes):
+            handle = next(self.handles)
+            self.calls.append(("open", name, attributes, handle))
+            return handle
+
+        self.fake(context_bindings, "open_span", open_span)
+        self.fake(context_bindings, "end_span", lambda span: self.calls.append(("end", span)))
+
+    def test_a_span_is_opened_with_string_attributes_and_ended_on_exit(self):
+        ctx = mcp.Context()
+        with ctx.span("parse", rows=10, strict=True, name="n") as span:
+            self.assertTrue(span.is_open)
+            self.assertEqual(self.calls, [("open", "parse", [("rows", "10"), ("strict", "True"), ("name", "n")], 7)])
+            with ctx.span("inner"):
+                pass
+        self.assertFalse(span.is_open)
+        self.assertEqual(self.calls[1:], [("open", "inner", [], 8), ("end", 8), ("end", 7)])
+
+    def test_a_span_ends_when_the_body_raises_and_the_exception_goes_on(self):
+        error = KeyError("nope")
+        with self.assertRaises(KeyError) as caught:
+            with mcp.Context().span("fails", step=1):
+                raise error
+        self.assertIs(caught.exception, error)
+        self.assertEqual(self.calls, [("open", "fails", [("step", "1")], 7), ("end", 7)])
+
+    def test_without_a_handle_the_span_does_nothing(self):
+        self.fake(context_bindings, "open_span", lambda name, attributes: self.calls.append(("open", name)))
+        with mcp.Context().span("one too many") as span:
+            self.assertFalse(span.is_open)
+        with self.assertRaises(ValueError):
+            with mcp.Context().span("still nothing"):
+                raise ValueError("x")
+        self.assertEqual(self.calls, [("open", "one too many"), ("open", "still nothing")])
+
+    def test_the_trace_id_passes_through(self):
+        self.fake(context_bindings, "trace_id", lambda: "4bf92f3577b34da6a3ce929d0e0e4736")
+        self.assertEqual(mcp.Context().trace_id, "4bf92f3577b34da6a3ce929d0e0e4736")
+        self.fake(context_bindings, "trace_id", lambda: None)
+        self.assertIsNone(mcp.Context().trace_id)
 
 
 class HostCatalog(Fakes):

@@ -233,6 +233,7 @@ mod roots;
 mod sampling;
 mod session;
 mod tool;
+mod trace;
 mod typed;
 mod uri_template;
 
@@ -262,6 +263,7 @@ pub use sampling::{
 };
 pub use session::Session;
 pub use tool::Tool;
+pub use trace::Span;
 
 /// Make a function a tool: its doc comment is the description, its
 /// parameters the arguments, its return type the result; `name::tool()`

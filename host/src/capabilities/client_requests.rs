@@ -5,6 +5,7 @@
 use crate::bindings::{FacadeFailure, types};
 use crate::context::{ClientAnswer, ClientRequest, FacadeError};
 use crate::runtime::{HostState, Interrupted};
+use crate::telemetry::spans;
 
 impl From<FacadeError> for types::FacadeError {
     fn from(e: FacadeError) -> Self {
@@ -46,11 +47,16 @@ impl HostState {
             return Err(types::FacadeError::Cancelled.into());
         }
         let _paused = self.clock.pause();
+        let parent = self.spans.current(&self.call.span);
+        let span = spans::client_request(parent, request.kind().method());
         let cancel = self.call.cancel.clone();
         let outcome = tokio::select! {
             r = self.call.channel.request(request) => r,
             () = cancel.cancelled() => Err(FacadeError::Cancelled),
         };
+        if let Err(error) = &outcome {
+            spans::fail(&span, error.kind_name(), None, &error.to_string());
+        }
         Ok(outcome?)
     }
 }

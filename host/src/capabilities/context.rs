@@ -8,6 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::bindings::{context, types};
 use crate::context::{ClientIdentity, LogLevel};
 use crate::runtime::{Admission, HostState, Notice, PanicReport};
+use crate::telemetry::{propagation, spans};
 
 /// Largest log message or progress text accepted from a guest, in bytes;
 /// longer text is cut so a plugin cannot flood the client.
@@ -58,6 +59,29 @@ impl types::Host for HostState {
     }
 }
 
+impl HostState {
+    /// Send a guest's log line to the client (as JSON data when `structured`
+    /// and it parses), and record it as an event of the guest's open span.
+    async fn send_log(
+        &mut self,
+        level: types::LogLevel,
+        logger: Option<String>,
+        text: String,
+        structured: bool,
+    ) {
+        let text = truncate(text);
+        let logger = logger.unwrap_or_else(|| self.plugin.to_string());
+        let level = LogLevel::from(level);
+        let span = self.spans.current(&self.call.span);
+        spans::guest_log(span, level.as_str(), &logger, &text);
+        let data = match structured {
+            true => serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+            false => serde_json::Value::String(text),
+        };
+        self.call.channel.log(level, Some(logger), data).await;
+    }
+}
+
 impl context::Host for HostState {
     async fn log(
         &mut self,
@@ -65,9 +89,7 @@ impl context::Host for HostState {
         logger: Option<String>,
         message: String,
     ) -> wasmtime::Result<()> {
-        let data = serde_json::Value::String(truncate(message));
-        let logger = Some(logger.unwrap_or_else(|| self.plugin.to_string()));
-        self.call.channel.log(level.into(), logger, data).await;
+        self.send_log(level, logger, message, false).await;
         Ok(())
     }
 
@@ -77,10 +99,7 @@ impl context::Host for HostState {
         logger: Option<String>,
         data: String,
     ) -> wasmtime::Result<()> {
-        let data = truncate(data);
-        let value = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
-        let logger = Some(logger.unwrap_or_else(|| self.plugin.to_string()));
-        self.call.channel.log(level.into(), logger, value).await;
+        self.send_log(level, logger, data, true).await;
         Ok(())
     }
 
@@ -166,6 +185,24 @@ impl context::Host for HostState {
     async fn resource_list_changed(&mut self) -> wasmtime::Result<()> {
         self.notify(Notice::ResourceListChanged).await;
         Ok(())
+    }
+
+    async fn open_span(
+        &mut self,
+        name: String,
+        attributes: Vec<(String, String)>,
+    ) -> wasmtime::Result<Option<u32>> {
+        let run = self.call.span.clone();
+        Ok(self.spans.open(&run, &self.plugin, &name, &attributes))
+    }
+
+    async fn end_span(&mut self, span: u32) -> wasmtime::Result<()> {
+        self.spans.end(span);
+        Ok(())
+    }
+
+    async fn trace_id(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(propagation::trace_id(&self.call.span))
     }
 
     async fn report_panic(

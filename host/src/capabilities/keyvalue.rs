@@ -211,6 +211,7 @@ pub(crate) fn facade_error(error: StateError) -> types::FacadeError {
 
 impl keyvalue::Host for HostState {
     async fn get(&mut self, namespace: String, key: String) -> FacadeResult<Option<Vec<u8>>> {
+        let _span = self.facade_span("keyvalue.get");
         let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .get(self.bucket(&namespace), &key)
@@ -225,6 +226,7 @@ impl keyvalue::Host for HostState {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> FacadeResult<()> {
+        let _span = self.facade_span("keyvalue.set");
         if value.len() > MAX_VALUE_BYTES {
             return Err(FacadeFailure::Guest(types::FacadeError::InvalidInput(
                 format!("a value may have at most {MAX_VALUE_BYTES} bytes"),
@@ -243,6 +245,7 @@ impl keyvalue::Host for HostState {
     }
 
     async fn delete(&mut self, namespace: String, key: String) -> FacadeResult<bool> {
+        let _span = self.facade_span("keyvalue.delete");
         let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .delete(self.bucket(&namespace), &key)
@@ -251,6 +254,7 @@ impl keyvalue::Host for HostState {
     }
 
     async fn list_keys(&mut self, namespace: String, prefix: String) -> FacadeResult<Vec<String>> {
+        let _span = self.facade_span("keyvalue.list-keys");
         let store = self.keyvalue(&namespace, None)?;
         Ok(store
             .list_keys(self.bucket(&namespace), &prefix, MAX_LISTED_KEYS)
@@ -259,6 +263,7 @@ impl keyvalue::Host for HostState {
     }
 
     async fn increment(&mut self, namespace: String, key: String, delta: i64) -> FacadeResult<i64> {
+        let _span = self.facade_span("keyvalue.increment");
         let store = self.keyvalue(&namespace, Some(&key))?;
         Ok(store
             .increment(self.bucket(&namespace), &key, delta)

@@ -159,6 +159,12 @@ impl HostState {
         })
     }
 
+    /// The span of one facade call (`keyvalue.get`, ...) under the
+    /// innermost span the guest opened, else its run; it ends when dropped.
+    pub(crate) fn facade_span(&self, function: &'static str) -> tracing::Span {
+        crate::telemetry::spans::facade(self.spans.current(&self.call.span), function)
+    }
+
     /// Refuse a call of `capability` unless the policy grants it.
     pub(crate) fn check_grant(
         &self,

@@ -63,6 +63,7 @@ impl HostState {
 
 impl session_state::Host for HostState {
     async fn get(&mut self, key: String) -> FacadeResult<Option<String>> {
+        let _span = self.facade_span("session-state.get");
         let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         let value = self
@@ -74,6 +75,7 @@ impl session_state::Host for HostState {
     }
 
     async fn set(&mut self, key: String, value: String) -> FacadeResult<()> {
+        let _span = self.facade_span("session-state.set");
         let scope = self.session_scope()?;
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&value) {
             return Err(FacadeFailure::Guest(types::FacadeError::InvalidInput(
@@ -89,6 +91,7 @@ impl session_state::Host for HostState {
     }
 
     async fn delete(&mut self, key: String) -> FacadeResult<bool> {
+        let _span = self.facade_span("session-state.delete");
         let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         Ok(self
@@ -99,6 +102,7 @@ impl session_state::Host for HostState {
     }
 
     async fn list_keys(&mut self) -> FacadeResult<Vec<String>> {
+        let _span = self.facade_span("session-state.list-keys");
         let scope = self.session_scope()?;
         let bucket = self.session_bucket(&scope);
         Ok(self

@@ -106,7 +106,10 @@ impl LocalSession {
         user: Arc<dyn LocalUser>,
     ) -> Result<Self, LocalError> {
         let (server_end, client_end) = tokio::io::duplex(1 << 20);
-        let server = McpServer::new(state, Some(super::transport::new_session_id()));
+        let server = super::Traced::new(McpServer::new(
+            state,
+            Some(super::transport::new_session_id()),
+        ));
         let server = tokio::spawn(async move {
             if let Ok(running) = server.serve(tokio::io::split(server_end)).await {
                 let _ = running.waiting().await;

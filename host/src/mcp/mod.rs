@@ -18,6 +18,7 @@ mod sessions;
 mod shares;
 pub mod stdin_watch;
 mod subscriptions;
+mod traced;
 mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ pub use multi_round::ParkedCalls;
 pub use server::{CALLS_LOG, McpServer};
 pub use shares::CallShares;
 pub use subscriptions::{ListKind, SubscriptionHub};
+pub use traced::Traced;
 pub use transport::{HttpOptions, serve_http, serve_stdio};
 
 use crate::catalog::CatalogHandle;

@@ -30,6 +30,7 @@ use crate::auth::Access;
 use crate::catalog::ExposedTool;
 use crate::context::{CallContext, ClientChannel, ClientIdentity, LogLevel};
 use crate::error::InvocationError;
+use crate::runtime::{AuditEntry, CallUsage, DENIED};
 use crate::tool::ToolResult;
 
 /// The level logs are sent at to a handshake-era client that never called
@@ -45,7 +46,7 @@ pub const STATE_HANDLE_META_KEY: &str = "mcp-wasm-host/stateHandle";
 pub struct McpServer {
     pub(super) shared: Arc<ServerState>,
     /// The transport's own session id (stdio), when it has one.
-    session_id: Option<String>,
+    pub(super) session_id: Option<String>,
     /// Set by `logging/setLevel` (handshake era).
     log_level: SessionLogLevel,
     /// This session's id in the subscription hub.
@@ -88,6 +89,10 @@ impl McpServer {
             session,
             session_scope,
             access,
+            span: ctx
+                .extensions
+                .get::<super::traced::RequestSpan>()
+                .map_or_else(tracing::Span::none, |s| s.0.clone()),
         }
     }
 
@@ -184,6 +189,7 @@ impl McpServer {
         .with_session_scope(facts.session_scope.clone())
         .with_host_catalog(self.shared.catalog_service.clone())
         .with_access(facts.access.clone())
+        .with_span(facts.span.clone())
     }
 
     /// Which plugins the request may reach: over HTTP, what the transport's
@@ -352,6 +358,18 @@ impl ServerHandler for McpServer {
         let access = &facts.access;
         let principal = access.principal().map_or("", |p| p.id.as_str());
         let Some(_share) = self.shared.shares.take(principal) else {
+            let plugin = self
+                .shared
+                .catalog
+                .snapshot()
+                .tool(&request.name)
+                .map(|t| t.plugin.name.to_string());
+            audit_refused(
+                &facts,
+                plugin.as_deref(),
+                &request.name,
+                "calls_per_principal",
+            );
             return Ok(convert::call_result(ToolResult::error_text(format!(
                 "{} already has {} calls running, the most one caller may \
                  (--max-calls-per-principal); call again when one has finished",
@@ -369,9 +387,13 @@ impl ServerHandler for McpServer {
         // it started with (its arguments are bound to the parked state), even
         // if a reload changed the tool's schema or removed the tool since.
         let catalog = self.shared.catalog.snapshot();
-        let exposed = catalog
-            .tool(&request.name)
-            .filter(|t| access.allows(&t.plugin.name));
+        let exposed = catalog.tool(&request.name);
+        if let Some(tool) = exposed
+            && !access.allows(&tool.plugin.name)
+        {
+            audit_refused(&facts, Some(&tool.plugin.name), &request.name, DENIED);
+        }
+        let exposed = exposed.filter(|t| access.allows(&t.plugin.name));
         let target = match exposed {
             Some(tool) => {
                 if !resuming {
@@ -585,6 +607,24 @@ pub(super) struct RequestFacts {
     request_id: String,
     protocol_version: String,
     client: Option<ClientIdentity>,
+    /// The request's server span.
+    span: tracing::Span,
+}
+
+/// An audit line for a call refused before it ran.
+fn audit_refused(facts: &RequestFacts, plugin: Option<&str>, tool: &str, outcome: &'static str) {
+    let trace_id = crate::telemetry::propagation::trace_id(&facts.span);
+    AuditEntry {
+        principal: facts.access.principal().map(|p| p.id.as_str()),
+        session: facts.session.as_deref(),
+        plugin: plugin.unwrap_or("-"),
+        tool,
+        duration: std::time::Duration::ZERO,
+        outcome,
+        usage: CallUsage::default(),
+        trace_id: trace_id.as_deref(),
+    }
+    .record();
 }
 
 fn request_id_text(ctx: &RequestContext<RoleServer>) -> String {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gate::{Gate, LOOPBACK_HOSTS, guard};
 use super::sessions::{OwnedSessions, SessionOwners};
-use super::{McpServer, ServerState};
+use super::{McpServer, ServerState, Traced};
 use crate::auth::SharedAuthenticator;
 use crate::listener::ListenerLimits;
 use crate::ops::MetricsAccess;
@@ -42,7 +42,7 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), TransportError> {
-    let server = McpServer::new(services.clone(), Some(new_session_id()));
+    let server = Traced::new(McpServer::new(services.clone(), Some(new_session_id())));
     let output_closed = CancellationToken::new();
     let (reader, writer) = stdio_streams(output_closed.clone());
     let serving = tokio::select! {
@@ -272,7 +272,7 @@ pub async fn serve_http(
     let factory_services = services.clone();
     let owners = Arc::new(SessionOwners::new(options.max_sessions));
     let service = StreamableHttpService::new(
-        move || Ok(McpServer::new(factory_services.clone(), None)),
+        move || Ok(Traced::new(McpServer::new(factory_services.clone(), None))),
         Arc::new({
             let mut sessions = LocalSessionManager::default();
             sessions.session_config.keep_alive = Some(options.session_idle);

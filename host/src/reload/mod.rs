@@ -188,7 +188,8 @@ impl Reloader {
                     && crate::plugin::check_component_bytes(&bytes).is_ok()
                 {
                     // Failures are the reload's to report.
-                    let _ = runtime.compile(&bytes);
+                    let name = wasm.file_stem().unwrap_or_default().to_string_lossy();
+                    let _ = runtime.compile(&name, &bytes);
                 }
             })
             .await;

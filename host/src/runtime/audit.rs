@@ -1,9 +1,9 @@
 //! The audit log: one event per tool call at the `audit` target, saying when
 //! (the event's time), who (principal, session), what (plugin, tool), how
-//! long, how it ended (`ok`, `tool_error`, or the limit or failure that
-//! stopped it) and what it cost (fuel, peak linear memory). It never carries
-//! the arguments, the result or a secret. With `--log-format json` it is one
-//! JSON object per line.
+//! long, how it ended (`ok`, `tool_error`, `denied`, or the limit or failure
+//! that stopped it), what it cost (fuel, peak linear memory) and in which
+//! trace. It never carries the arguments, the result or a secret. With
+//! `--log-format json` it is one JSON object per line.
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub const AUDIT_LOG: &str = "audit";
 
 /// What one call cost the sandbox.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct CallUsage {
+pub struct CallUsage {
     /// Fuel the guest burned.
     pub fuel: u64,
     /// The most linear memory its instance held.
@@ -41,8 +41,9 @@ impl CallUsage {
     }
 }
 
-/// One finished tool call, as the audit log tells it.
-pub(crate) struct AuditEntry<'a> {
+/// One finished (or refused) tool call, as the audit log tells it.
+#[derive(Debug)]
+pub struct AuditEntry<'a> {
     pub principal: Option<&'a str>,
     pub session: Option<&'a str>,
     pub plugin: &'a str,
@@ -50,10 +51,16 @@ pub(crate) struct AuditEntry<'a> {
     pub duration: Duration,
     pub outcome: &'static str,
     pub usage: CallUsage,
+    /// The trace the call belongs to, when tracing is on.
+    pub trace_id: Option<&'a str>,
 }
 
+/// The outcome of a call refused before it ran: the caller may not reach
+/// the tool, or has as many calls running as one caller may.
+pub const DENIED: &str = "denied";
+
 impl AuditEntry<'_> {
-    pub(crate) fn record(&self) {
+    pub fn record(&self) {
         tracing::info!(
             target: AUDIT_LOG,
             principal = self.principal.unwrap_or("-"),
@@ -64,6 +71,7 @@ impl AuditEntry<'_> {
             outcome = self.outcome,
             fuel = self.usage.fuel,
             peak_memory_bytes = self.usage.peak_memory_bytes,
+            trace_id = self.trace_id.unwrap_or("-"),
             "tool call"
         );
     }
@@ -74,20 +82,25 @@ pub(crate) fn outcome_name(result: &Result<ToolResult, InvocationError>) -> &'st
     match result {
         Ok(result) if result.is_error => "tool_error",
         Ok(_) => "ok",
-        Err(error) => match error {
-            InvocationError::Deadline { .. } => "deadline",
-            InvocationError::Memory { .. } => "memory",
-            InvocationError::Fuel { .. } => "fuel",
-            InvocationError::Trap { .. } => "trap",
-            InvocationError::Cancelled => "cancelled",
-            InvocationError::Capacity { .. } => "capacity",
-            InvocationError::Instantiate { .. } => "instantiate",
-            InvocationError::Busy { .. } => "busy",
-            InvocationError::SessionBusy { .. } => "session_busy",
-            InvocationError::ResponseTooLarge { .. } => "response_too_large",
-            InvocationError::Aborted { .. } => "aborted",
-            InvocationError::InvalidOutput { .. } => "invalid_output",
-        },
+        Err(error) => error_name(error),
+    }
+}
+
+/// The name of what stopped a call.
+pub(crate) fn error_name(error: &InvocationError) -> &'static str {
+    match error {
+        InvocationError::Deadline { .. } => "deadline",
+        InvocationError::Memory { .. } => "memory",
+        InvocationError::Fuel { .. } => "fuel",
+        InvocationError::Trap { .. } => "trap",
+        InvocationError::Cancelled => "cancelled",
+        InvocationError::Capacity { .. } => "capacity",
+        InvocationError::Instantiate { .. } => "instantiate",
+        InvocationError::Busy { .. } => "busy",
+        InvocationError::SessionBusy { .. } => "session_busy",
+        InvocationError::ResponseTooLarge { .. } => "response_too_large",
+        InvocationError::Aborted { .. } => "aborted",
+        InvocationError::InvalidOutput { .. } => "invalid_output",
     }
 }
 

@@ -164,17 +164,21 @@ impl CompileCache {
         true
     }
 
-    /// Compile `bytes`, or load the precompiled artifact from the cache.
-    /// Cache failures never fail the load: they are logged and the component
-    /// is compiled in memory instead.
+    /// Compile `bytes`, the component of plugin `name`, or load the
+    /// precompiled artifact from the cache. Cache failures never fail the
+    /// load: they are logged and the component is compiled in memory
+    /// instead. Compiling (not loading) is traced.
     pub fn load_or_compile(
         &self,
         engine: &Engine,
+        name: &str,
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(dir) = &self.dir else {
+            let _span = crate::telemetry::spans::compile(name);
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
         };
+        let plugin = name;
         let key = Self::key(engine, bytes);
         let name = format!("{key}.cwasm");
         let path = dir.join(&name);
@@ -206,7 +210,9 @@ impl CompileCache {
                 );
             }
         }
+        let compiling = crate::telemetry::spans::compile(plugin);
         let cwasm = engine.precompile_component(bytes)?;
+        drop(compiling);
         let written = write_atomically(dir, &path, &cwasm)
             .and_then(|()| std::fs::metadata(&path))
             .and_then(|metadata| {

@@ -23,6 +23,7 @@ use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
 use crate::metrics::CallOutcome;
+use crate::telemetry::{propagation, spans};
 use crate::tool::{ToolDeclaration, ToolResult, ToolSpec};
 
 /// Why a resource, prompt or completion request was not served.
@@ -169,11 +170,21 @@ impl Runtime {
         body: Body<R>,
     ) -> Result<R, InvocationError> {
         let mut usage = CallUsage::default();
-        self.run_measured(guest, call, runs, body, &mut usage).await
+        let span = spans::guest(&call.span, guest.name);
+        let call = call.with_span(span.clone());
+        let result = self.run_measured(guest, call, runs, body, &mut usage).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(error) => audit::error_name(error),
+        };
+        spans::finish_guest(&span, usage.fuel, usage.peak_memory_bytes, outcome);
+        result
     }
 
     /// [`Runtime::run`], telling `usage` what the guest burned and held
     /// when it ran (it stays zero when the call never reached the guest).
+    /// `call`'s span is the guest's: instantiation and the facade calls
+    /// hang under it.
     async fn run_measured<R: Send>(
         &self,
         guest: Guest<'_>,
@@ -253,7 +264,9 @@ impl Runtime {
                 Some(instance) => instance,
                 None => {
                     let started = Instant::now();
+                    let span = spans::instantiate(&store.data().call.span, guest.name);
                     let instance = pre.instantiate_async(&mut store).await?;
+                    drop(span);
                     self.metrics().instantiate.observe(started.elapsed());
                     instance
                 }
@@ -267,6 +280,10 @@ impl Runtime {
             () = clock.expired() => Err(wasmtime::Error::new(Interrupted::Deadline)),
         };
         *usage = CallUsage::of(&store, guest.limits);
+        // The spans the guest left open end with its call, and a warm
+        // instance kept for the session holds none of them.
+        store.data_mut().spans.end_all();
+        store.data_mut().call.span = tracing::Span::none();
         match outcome {
             Ok((result, instance)) => {
                 // A finished call hands a per-session instance back.
@@ -327,18 +344,23 @@ impl Runtime {
         let session = call.session_id.clone();
         let started = Instant::now();
         let mut usage = CallUsage::default();
+        let span = spans::guest(&call.span, plugin.guest().name);
+        let call = call.with_span(span.clone());
         let result = self
             .run_tool(plugin, spec, arguments, call, &mut usage)
             .await;
         let duration = started.elapsed();
+        let outcome = audit::outcome_name(&result);
+        spans::finish_guest(&span, usage.fuel, usage.peak_memory_bytes, outcome);
         AuditEntry {
             principal: principal.as_deref(),
             session: session.as_deref(),
             plugin: plugin.guest().name,
             tool: &spec.name,
             duration,
-            outcome: audit::outcome_name(&result),
+            outcome,
             usage,
+            trace_id: propagation::trace_id(&span).as_deref(),
         }
         .record();
         let outcome = match &result {

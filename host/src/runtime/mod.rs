@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
-pub use audit::AUDIT_LOG;
+pub use audit::{AUDIT_LOG, AuditEntry, CallUsage, DENIED};
 pub use budget::{
     CounterSnapshot, OUTPUT_LINES_PER_SECOND, PluginBudget, PluginCounters, PluginShares, RateLimit,
 };
@@ -182,9 +182,13 @@ impl Runtime {
             .ok()
     }
 
-    /// Compile a component (through the cache).
-    pub(crate) fn compile(&self, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
-        self.cache.load_or_compile(&self.engine, bytes)
+    /// Compile the component of plugin `name` (through the cache).
+    pub(crate) fn compile(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        self.cache.load_or_compile(&self.engine, name, bytes)
     }
 
     /// Resolve a component's imports against the host's capabilities once,
@@ -261,6 +265,7 @@ impl Runtime {
         state.clock = clock;
         state.limiter.hit = false;
         state.panic = None;
+        state.spans.end_all();
         arm(store, limits);
     }
 }

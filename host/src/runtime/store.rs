@@ -13,6 +13,7 @@ use super::clock::CallClock;
 use super::panic::PanicReport;
 use crate::context::CallContext;
 use crate::policy::Grants;
+use crate::telemetry::plugin_spans::PluginSpans;
 
 /// The data of one call's `Store`.
 pub struct HostState {
@@ -33,6 +34,8 @@ pub struct HostState {
     /// The guest's last report of a panic in this call (`report-panic`),
     /// used if the call traps.
     pub(crate) panic: Option<PanicReport>,
+    /// The spans the guest opened in this call.
+    pub(crate) spans: PluginSpans,
 }
 
 impl HostState {
@@ -59,6 +62,7 @@ impl HostState {
             wasi: None,
             table: ResourceTable::new(),
             panic: None,
+            spans: PluginSpans::default(),
         }
     }
 }

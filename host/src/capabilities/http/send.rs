@@ -15,6 +15,7 @@ use crate::bindings::{http as wit, types};
 use crate::capabilities::client_requests::FacadeResult;
 use crate::capabilities::secrets::{SecretStore, SecretValue};
 use crate::runtime::{HostState, PluginCounters};
+use crate::telemetry::propagation;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wit::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
@@ -204,6 +205,8 @@ struct Sender<'a> {
     grant: &'a HttpGrant,
     secrets: &'a SecretStore,
     counters: &'a PluginCounters,
+    /// The span of the `http.send` call, whose context goes out with it.
+    span: &'a tracing::Span,
 }
 
 impl Sender<'_> {
@@ -312,8 +315,11 @@ impl Sender<'_> {
             if let Some(denied) = self.literal_outside_grant(&url) {
                 return Err(self.deny(denied));
             }
-            let (headers, injected) =
+            let (mut headers, injected) =
                 self.headers_for(&url, &guest_headers, url.origin() != first)?;
+            // The trace goes on to the service (replacing a guest's own
+            // `traceparent`: the host's context is the true parent).
+            propagation::inject(self.span, &mut headers);
             tracing::debug!(
                 plugin = self.plugin,
                 "http {method} {url} [{}]",
@@ -435,6 +441,7 @@ async fn read_capped(
 
 impl wit::Host for HostState {
     async fn send(&mut self, request: wit::Request) -> FacadeResult<wit::Response> {
+        let span = self.facade_span("http.send");
         self.check_grant(super::HTTP)?;
         static NONE: HttpGrant = HttpGrant::none();
         let grant = self
@@ -448,6 +455,7 @@ impl wit::Host for HostState {
             grant,
             secrets: self.service::<SecretStore>()?,
             counters: &self.counters,
+            span: &span,
         };
         Ok(sender.send(client, outgoing).await?)
     }
