@@ -47,6 +47,7 @@ fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("..");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     record_commit(&root);
+    record_versions(&root);
     for set in EMBEDDED {
         let mut code = String::new();
         let dir = root.join(set.dir);
@@ -106,6 +107,31 @@ fn record_commit(root: &Path) {
         if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
             println!("cargo:rerun-if-changed={}", git_dir.join(head).display());
         }
+    }
+}
+
+/// The versions of wasmtime and rmcp the lock file resolved, for
+/// `mcp_wasm_host_build_info`.
+fn record_versions(root: &Path) {
+    let lock_path = root.join("Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lock_path.display());
+    let lock = std::fs::read_to_string(&lock_path).unwrap_or_default();
+    for (package, variable) in [
+        ("wasmtime", "MCP_WASM_HOST_WASMTIME_VERSION"),
+        ("rmcp", "MCP_WASM_HOST_RMCP_VERSION"),
+    ] {
+        let name_line = format!("name = \"{package}\"");
+        let version = lock
+            .split("[[package]]")
+            .find(|entry| entry.lines().any(|l| l.trim() == name_line))
+            .and_then(|entry| {
+                entry
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("version = "))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| "unknown".to_string());
+        println!("cargo:rustc-env={variable}={version}");
     }
 }
 

@@ -13,7 +13,7 @@ async fn tokens_principals_and_roles_decide_who_sees_what() {
         "auth.toml",
         format!(
             "[[role]]\nname = \"reader\"\nplugins = [\"hello\", \"text*\"]\n\
-             [[role]]\nname = \"admin\"\nplugins = [\"*\"]\n\
+             [[role]]\nname = \"admin\"\nplugins = [\"*\"]\nmetrics = true\n\
              [[principal]]\nid = \"bot\"\nroles = [\"reader\"]\ntoken-sha256 = \"{}\"\n\
              [[principal]]\nid = \"ops\"\nroles = [\"admin\"]\ntoken-sha256-env = \"OPS_DIGEST\"\n",
             token_digest("bot-token")
@@ -67,6 +67,41 @@ async fn tokens_principals_and_roles_decide_who_sees_what() {
     assert!(
         hidden.to_string().contains("unknown tool `add_note`"),
         "{hidden}"
+    );
+    // The refused call leaves an audit line, though the caller is told
+    // only that there is no such tool.
+    bot.stderr
+        .wait_for(
+            "tool=\"add_note\" duration_ms=0.0 outcome=\"denied\"",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    // The failed attempts above are counted by reason.
+    let metrics = raw_http(
+        &url,
+        "GET",
+        "/metrics",
+        &[("Authorization", "Bearer ops-token")],
+        "",
+    )
+    .await
+    .body;
+    assert_eq!(
+        metric_sample(
+            &metrics,
+            "mcp_wasm_host_auth_failures_total{reason=\"missing\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_sample(
+            &metrics,
+            "mcp_wasm_host_auth_failures_total{reason=\"invalid\"}"
+        ),
+        Some(2.0),
+        "{metrics}"
     );
     let prompts = bot.client.list_all_prompts().await.unwrap();
     assert!(prompts.is_empty(), "notes' prompts are hidden: {prompts:?}");

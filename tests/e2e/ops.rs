@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::ServiceExt as _;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -95,6 +96,29 @@ async fn health_readiness_and_metrics_count_the_calls() {
             0.0,
         ),
         ("mcp_wasm_host_sessions_active".into(), 1.0),
+        ("mcp_wasm_host_parked_calls".into(), 0.0),
+        // The MCP semantic conventions' histogram, by method and tool; the
+        // failed and refused calls apart, by error type.
+        (
+            "mcp_server_operation_duration_seconds_count{mcp_method_name=\"tools/call\",\
+             gen_ai_tool_name=\"add\",network_transport=\"tcp\",mcp_protocol_version=\"2025-11-25\"}"
+                .into(),
+            3.0,
+        ),
+        (
+            "mcp_server_operation_duration_seconds_count{mcp_method_name=\"tools/call\",\
+             gen_ai_tool_name=\"spin\",network_transport=\"tcp\",mcp_protocol_version=\"2025-11-25\",\
+             error_type=\"tool_error\"}"
+                .into(),
+            1.0,
+        ),
+        (
+            "mcp_server_operation_duration_seconds_count{mcp_method_name=\"tools/call\",\
+             gen_ai_tool_name=\"add\",network_transport=\"tcp\",mcp_protocol_version=\"2025-11-25\",\
+             error_type=\"-32602\"}"
+                .into(),
+            1.0,
+        ),
         ("mcp_wasm_host_plugins_loaded".into(), 2.0),
         ("mcp_wasm_host_catalog_generation".into(), 1.0),
     ] {
@@ -104,6 +128,41 @@ async fn health_readiness_and_metrics_count_the_calls() {
     // plugin to read its descriptors.
     let instantiated = sample(&text, "mcp_wasm_host_instantiate_duration_seconds_count").unwrap();
     assert!(instantiated >= 4.0, "{text}");
+    // What the build and the process are.
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("mcp_wasm_host_build_info{"))
+        .unwrap_or_else(|| panic!("no build_info in:\n{text}"));
+    for label in [
+        "version=\"0.1.0\"",
+        "wasmtime_version=\"48.",
+        "rmcp_version=\"3.9.",
+    ] {
+        assert!(build.contains(label), "{build}");
+    }
+    assert!(build.ends_with(" 1"), "{build}");
+    for process in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_threads",
+    ] {
+        assert!(
+            sample(&text, process).is_some_and(|v| v > 0.0),
+            "{process} in:\n{text}"
+        );
+    }
+
+    // A session that ends is timed.
+    let second = ().serve(http_client_transport(url.clone())).await.unwrap();
+    second.cancel().await.unwrap();
+    let session = "mcp_server_session_duration_seconds_count{mcp_protocol_version=\"2025-11-25\",\
+                   network_transport=\"tcp\"}";
+    let start = std::time::Instant::now();
+    while sample(&get(&url, "/metrics").await.1, session).is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no {session}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A reload is counted, and so is the new generation.
     dir.add_example("texttools");

@@ -52,7 +52,10 @@ pub(super) async fn guard(
                 .and_then(|v| v.to_str().ok());
             match auth.load().verify(header) {
                 Ok(principal) => Access::of(principal),
-                Err(failure) => return unauthorized(failure),
+                Err(failure) => {
+                    gate.metrics.auth_failed(failure == AuthFailure::Missing);
+                    return unauthorized(failure);
+                }
             }
         }
     };

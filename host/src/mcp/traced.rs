@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, CancelledNotificationParam,
@@ -25,6 +27,8 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use tracing::Instrument as _;
 
 use super::McpServer;
+use crate::metrics::Metrics;
+use crate::metrics::mcp::Labels;
 use crate::telemetry::propagation;
 use crate::telemetry::spans::{self, Message, TOOL_ERROR, Transport};
 
@@ -34,7 +38,48 @@ pub(super) struct RequestSpan(pub(super) tracing::Span);
 
 /// A session's handler, traced.
 #[derive(Clone)]
-pub struct Traced(McpServer);
+pub struct Traced(McpServer, Arc<SessionClock>);
+
+/// How long a handshake-era session lasted, recorded when its handler
+/// (every clone of it) is gone.
+struct SessionClock {
+    started: Instant,
+    /// Set by a successful `initialize`: only then is it a session.
+    protocol_version: OnceLock<String>,
+    transport: Transport,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for SessionClock {
+    fn drop(&mut self) {
+        if let Some(version) = self.protocol_version.get() {
+            let labels = vec![
+                ("mcp_protocol_version", version.clone()),
+                (
+                    "network_transport",
+                    transport_name(self.transport).to_string(),
+                ),
+            ];
+            self.metrics.mcp.session(labels, self.started.elapsed());
+        }
+    }
+}
+
+/// `network.transport` of the conventions.
+fn transport_name(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Stdio => "pipe",
+        Transport::Http => "tcp",
+    }
+}
+
+/// A message being handled: its span, when it arrived, and its labels on
+/// `mcp_server_operation_duration_seconds`.
+struct Opened {
+    span: tracing::Span,
+    started: Instant,
+    labels: Labels,
+}
 
 /// What a request names besides its method.
 #[derive(Default)]
@@ -46,7 +91,58 @@ struct Target<'a> {
 
 impl Traced {
     pub fn new(server: McpServer) -> Self {
-        Self(server)
+        let clock = SessionClock {
+            started: Instant::now(),
+            protocol_version: OnceLock::new(),
+            // Only stdio (and in-process) sessions have a transport id.
+            transport: match server.session_id {
+                Some(_) => Transport::Stdio,
+                None => Transport::Http,
+            },
+            metrics: server.shared.runtime.metrics().clone(),
+        };
+        Self(server, Arc::new(clock))
+    }
+
+    /// Record on the span and in the metrics how the message ended:
+    /// `error_type` is the JSON-RPC code as text, or `tool_error`.
+    fn finish(&self, opened: Opened, error: Option<(String, Option<i32>, &str)>) {
+        let mut labels = opened.labels;
+        if let Some((error_type, code, message)) = error {
+            spans::fail(&opened.span, &error_type, code, message);
+            labels.push(("error_type", error_type));
+        }
+        self.0
+            .shared
+            .runtime
+            .metrics()
+            .mcp
+            .operation(labels, opened.started.elapsed());
+    }
+
+    /// Run `handler` in the message's span and record how it ended (a
+    /// protocol error, or a result `tool_error` calls a tool error).
+    async fn answer<T>(
+        &self,
+        opened: Opened,
+        handler: impl Future<Output = Result<T, McpError>>,
+        tool_error: impl FnOnce(&T) -> bool,
+    ) -> Result<T, McpError> {
+        let result = handler.instrument(opened.span.clone()).await;
+        match &result {
+            Err(error) => {
+                let code = error.code.0;
+                self.finish(opened, Some((code.to_string(), Some(code), &error.message)));
+            }
+            Ok(value) if tool_error(value) => {
+                self.finish(
+                    opened,
+                    Some((TOOL_ERROR.to_string(), None, "the tool reported an error")),
+                );
+            }
+            Ok(_) => self.finish(opened, None),
+        }
+        result
     }
 
     /// The transport, the MCP session id and the HTTP headers of a message.
@@ -73,11 +169,17 @@ impl Traced {
         method: &str,
         target: Target<'_>,
         context: &mut RequestContext<RoleServer>,
-    ) -> tracing::Span {
+    ) -> Opened {
+        let started = Instant::now();
+        let mut labels = operation_labels(method, &target);
         let span = {
             let (transport, session_id, headers) = self.transport_facts(&context.extensions);
             let request_id = context.id.to_string();
             let protocol_version = context.protocol_version().map(|v| v.to_string());
+            labels.push(("network_transport", transport_name(transport).to_string()));
+            if let Some(version) = &protocol_version {
+                labels.push(("mcp_protocol_version", version.clone()));
+            }
             let span = spans::server(&Message {
                 method,
                 tool: target.tool,
@@ -98,16 +200,19 @@ impl Traced {
             span
         };
         context.extensions.insert(RequestSpan(span.clone()));
-        span
+        Opened {
+            span,
+            started,
+            labels,
+        }
     }
 
     /// Open the server span of a notification.
-    fn open_notification(
-        &self,
-        method: &str,
-        context: &NotificationContext<RoleServer>,
-    ) -> tracing::Span {
+    fn open_notification(&self, method: &str, context: &NotificationContext<RoleServer>) -> Opened {
+        let started = Instant::now();
         let (transport, session_id, headers) = self.transport_facts(&context.extensions);
+        let mut labels = operation_labels(method, &Target::default());
+        labels.push(("network_transport", transport_name(transport).to_string()));
         let span = spans::server(&Message {
             method,
             session_id,
@@ -121,21 +226,31 @@ impl Traced {
                 headers.and_then(propagation::from_headers),
             );
         }
-        span
+        Opened {
+            span,
+            started,
+            labels,
+        }
+    }
+
+    /// Run a notification's handler in its span, and time it.
+    async fn notified(&self, opened: Opened, handler: impl Future<Output = ()>) {
+        handler.instrument(opened.span.clone()).await;
+        self.finish(opened, None);
     }
 }
 
-/// Run `handler` in `span`, marking the span failed for a protocol error.
-async fn answer<T>(
-    span: tracing::Span,
-    handler: impl Future<Output = Result<T, McpError>>,
-) -> Result<T, McpError> {
-    let result = handler.instrument(span.clone()).await;
-    if let Err(error) = &result {
-        let code = error.code.0;
-        spans::fail(&span, &code.to_string(), Some(code), &error.message);
+/// The labels of a message on `mcp_server_operation_duration_seconds`
+/// (never the session, request id or resource URI: too many values).
+fn operation_labels(method: &str, target: &Target<'_>) -> Labels {
+    let mut labels = vec![("mcp_method_name", method.to_string())];
+    if let Some(tool) = target.tool {
+        labels.push(("gen_ai_tool_name", tool.to_string()));
     }
-    result
+    if let Some(prompt) = target.prompt {
+        labels.push(("gen_ai_prompt_name", prompt.to_string()));
+    }
+    labels
 }
 
 /// Handler methods that open a request's span (with the prompt or
@@ -149,8 +264,8 @@ macro_rules! traced_requests {
         ) -> Result<$result, McpError> {
             $(let $request = &request;)?
             let target = traced_requests!(@target $($target)?);
-            let span = self.open($method, target, &mut context);
-            answer(span, self.0.$handler(request, context)).await
+            let opened = self.open($method, target, &mut context);
+            self.answer(opened, self.0.$handler(request, context), |_| false).await
         }
     )*};
     (@target) => { Target::default() };
@@ -212,8 +327,8 @@ impl ServerHandler for Traced {
     }
 
     async fn ping(&self, mut context: RequestContext<RoleServer>) -> Result<(), McpError> {
-        let span = self.open("ping", Target::default(), &mut context);
-        answer(span, self.0.ping(context)).await
+        let opened = self.open("ping", Target::default(), &mut context);
+        self.answer(opened, self.0.ping(context), |_| false).await
     }
 
     async fn initialize(
@@ -221,16 +336,26 @@ impl ServerHandler for Traced {
         request: InitializeRequestParams,
         mut context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
-        let span = self.open("initialize", Target::default(), &mut context);
-        answer(span, self.0.initialize(request, context)).await
+        let opened = self.open("initialize", Target::default(), &mut context);
+        let result = self
+            .answer(opened, self.0.initialize(request, context), |_| false)
+            .await;
+        if let Ok(initialized) = &result {
+            let _ = self
+                .1
+                .protocol_version
+                .set(initialized.protocol_version.to_string());
+        }
+        result
     }
 
     async fn discover(
         &self,
         mut context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, McpError> {
-        let span = self.open("server/discover", Target::default(), &mut context);
-        answer(span, self.0.discover(context)).await
+        let opened = self.open("server/discover", Target::default(), &mut context);
+        self.answer(opened, self.0.discover(context), |_| false)
+            .await
     }
 
     async fn call_tool(
@@ -242,14 +367,10 @@ impl ServerHandler for Traced {
             tool: Some(&request.name),
             ..Target::default()
         };
-        let span = self.open("tools/call", target, &mut context);
-        let response = answer(span.clone(), self.0.call_tool(request, context)).await;
-        if let Ok(CallToolResponse::Complete(result)) = &response
-            && result.is_error == Some(true)
-        {
-            spans::fail(&span, TOOL_ERROR, None, "the tool reported an error");
-        }
-        response
+        let opened = self.open("tools/call", target, &mut context);
+        let is_tool_error = |response: &CallToolResponse| matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true));
+        self.answer(opened, self.0.call_tool(request, context), is_tool_error)
+            .await
     }
 
     async fn on_custom_request(
@@ -258,8 +379,11 @@ impl ServerHandler for Traced {
         mut context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
         let method = request.method.clone();
-        let span = self.open(&method, Target::default(), &mut context);
-        answer(span, self.0.on_custom_request(request, context)).await
+        let opened = self.open(&method, Target::default(), &mut context);
+        self.answer(opened, self.0.on_custom_request(request, context), |_| {
+            false
+        })
+        .await
     }
 
     async fn on_cancelled(
@@ -267,10 +391,8 @@ impl ServerHandler for Traced {
         notification: CancelledNotificationParam,
         context: NotificationContext<RoleServer>,
     ) {
-        let span = self.open_notification("notifications/cancelled", &context);
-        self.0
-            .on_cancelled(notification, context)
-            .instrument(span)
+        let opened = self.open_notification("notifications/cancelled", &context);
+        self.notified(opened, self.0.on_cancelled(notification, context))
             .await
     }
 
@@ -279,21 +401,20 @@ impl ServerHandler for Traced {
         notification: ProgressNotificationParam,
         context: NotificationContext<RoleServer>,
     ) {
-        let span = self.open_notification("notifications/progress", &context);
-        self.0
-            .on_progress(notification, context)
-            .instrument(span)
+        let opened = self.open_notification("notifications/progress", &context);
+        self.notified(opened, self.0.on_progress(notification, context))
             .await
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        let span = self.open_notification("notifications/initialized", &context);
-        self.0.on_initialized(context).instrument(span).await
+        let opened = self.open_notification("notifications/initialized", &context);
+        self.notified(opened, self.0.on_initialized(context)).await
     }
 
     async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
-        let span = self.open_notification("notifications/roots/list_changed", &context);
-        self.0.on_roots_list_changed(context).instrument(span).await
+        let opened = self.open_notification("notifications/roots/list_changed", &context);
+        self.notified(opened, self.0.on_roots_list_changed(context))
+            .await
     }
 
     async fn on_custom_notification(
@@ -302,10 +423,8 @@ impl ServerHandler for Traced {
         context: NotificationContext<RoleServer>,
     ) {
         let method = notification.method.clone();
-        let span = self.open_notification(&method, &context);
-        self.0
-            .on_custom_notification(notification, context)
-            .instrument(span)
+        let opened = self.open_notification(&method, &context);
+        self.notified(opened, self.0.on_custom_notification(notification, context))
             .await
     }
 }

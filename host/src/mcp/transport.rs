@@ -288,6 +288,7 @@ pub async fn serve_http(
                 let catalog = services.catalog.snapshot();
                 crate::metrics::Gauges {
                     sessions: services.hub.active_sessions(),
+                    parked_calls: services.parked.parked(),
                     plugins: catalog.plugins().len(),
                     tools: catalog.tools().len(),
                     catalog_generation: catalog.generation(),

@@ -1,11 +1,16 @@
 //! The host's metrics: counters and latency histograms kept in memory with
-//! atomics, rendered in the Prometheus text format for `/metrics`.
+//! atomics (read once per scrape and written by `prometheus-client`,
+//! [`exposition`]), the MCP semantic conventions' histograms ([`mcp`]) and
+//! the process's figures ([`process`]), for `/metrics`.
 //!
 //! Series are keyed by plugin name (and tool name), not by plugin version,
 //! so a reloaded plugin keeps counting where its previous version stopped.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+mod exposition;
+pub mod mcp;
+mod process;
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -81,8 +86,8 @@ const BUCKETS: [f64; 16] = [
 #[derive(Debug, Default)]
 pub struct Histogram {
     /// Observations per bucket (not cumulative); the last one is `+Inf`.
-    buckets: [AtomicU64; BUCKETS.len() + 1],
-    sum_nanos: AtomicU64,
+    pub(super) buckets: [AtomicU64; BUCKETS.len() + 1],
+    pub(super) sum_nanos: AtomicU64,
     count: AtomicU64,
 }
 
@@ -101,31 +106,6 @@ impl Histogram {
 
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let le = BUCKETS
-                .get(i)
-                .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let braces = |labels: &str| {
-            if labels.is_empty() {
-                String::new()
-            } else {
-                format!("{{{labels}}}")
-            }
-        };
-        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
-        let _ = writeln!(out, "{name}_count{} {cumulative}", braces(labels));
     }
 }
 
@@ -167,6 +147,10 @@ pub struct Metrics {
     /// Retries of a 2026-07-28 round that had already completed, answered
     /// with the stored result instead of running again.
     pub round_repeats: AtomicU64,
+    /// Requests refused for their bearer token: missing, invalid.
+    auth_failures: [AtomicU64; 2],
+    /// The MCP semantic conventions' histograms.
+    pub mcp: mcp::McpMetrics,
 }
 
 /// Why a request was refused at a trust boundary.
@@ -220,6 +204,8 @@ impl Drop for InFlight<'_> {
 #[derive(Debug, Default, Clone)]
 pub struct Gauges {
     pub sessions: usize,
+    /// 2026-07-28 calls parked between rounds.
+    pub parked_calls: usize,
     pub plugins: usize,
     pub tools: usize,
     pub catalog_generation: u64,
@@ -234,6 +220,20 @@ impl Metrics {
     /// How many requests were refused for `reason`.
     pub fn refusals(&self, reason: Refusal) -> u64 {
         self.refusals[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// Count a request refused for its bearer token: `missing` when it
+    /// had none, else it was not valid.
+    pub fn auth_failed(&self, missing: bool) {
+        self.auth_failures[usize::from(!missing)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The auth failures by reason label.
+    pub(super) fn auth_failures(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("missing", self.auth_failures[0].load(Ordering::Relaxed)),
+            ("invalid", self.auth_failures[1].load(Ordering::Relaxed)),
+        ]
     }
 
     /// The counters of plugin `name`, shared by all its versions.
@@ -288,226 +288,9 @@ impl Metrics {
         }
         m.latency.observe(elapsed);
     }
-
-    /// Everything, in the Prometheus text exposition format (0.0.4).
-    pub fn render(&self, gauges: &Gauges) -> String {
-        let mut out = String::with_capacity(8 * 1024);
-        let tools: BTreeMap<_, _> = read(&self.tools)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let label = |(plugin, tool): &(Arc<str>, Arc<str>)| {
-            format!("plugin=\"{}\",tool=\"{}\"", escape(plugin), escape(tool))
-        };
-        header(
-            &mut out,
-            "mcp_wasm_host_tool_calls_total",
-            "counter",
-            "Tool calls run, by tool.",
-        );
-        for (key, m) in &tools {
-            let calls = m.calls.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "mcp_wasm_host_tool_calls_total{{{}}} {calls}",
-                label(key)
-            );
-        }
-        header(
-            &mut out,
-            "mcp_wasm_host_tool_errors_total",
-            "counter",
-            "Tool calls that failed: kind=\"tool\" when the plugin returned a tool error, \
-             kind=\"host\" when the host stopped or refused it.",
-        );
-        for (key, m) in &tools {
-            for (kind, n) in [("tool", &m.tool_errors), ("host", &m.host_errors)] {
-                let n = n.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "mcp_wasm_host_tool_errors_total{{{},kind=\"{kind}\"}} {n}",
-                    label(key)
-                );
-            }
-        }
-        header(
-            &mut out,
-            "mcp_wasm_host_tool_call_duration_seconds",
-            "histogram",
-            "Time from a tool call reaching the runtime to its result.",
-        );
-        for (key, m) in &tools {
-            m.latency.render(
-                &mut out,
-                "mcp_wasm_host_tool_call_duration_seconds",
-                &label(key),
-            );
-        }
-        header(
-            &mut out,
-            "mcp_wasm_host_instantiate_duration_seconds",
-            "histogram",
-            "Time to instantiate a fresh sandbox for a call.",
-        );
-        self.instantiate
-            .render(&mut out, "mcp_wasm_host_instantiate_duration_seconds", "");
-
-        let plugins: BTreeMap<_, _> = read(&self.plugins)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.snapshot()))
-            .collect();
-        // One counter per plugin, `field` of its snapshot.
-        let per_plugin =
-            |out: &mut String, name: &str, help: &str, field: fn(&CounterSnapshot) -> u64| {
-                header(out, name, "counter", help);
-                for (plugin, c) in &plugins {
-                    let _ = writeln!(out, "{name}{{plugin=\"{}\"}} {}", escape(plugin), field(c));
-                }
-            };
-        per_plugin(
-            &mut out,
-            "mcp_wasm_host_plugin_denials_total",
-            "Capability uses the policy refused, by plugin.",
-            |c| c.denials,
-        );
-        header(
-            &mut out,
-            "mcp_wasm_host_plugin_limit_hits_total",
-            "counter",
-            "Calls stopped or refused by a limit, by plugin and limit.",
-        );
-        for (plugin, c) in &plugins {
-            for (limit, n) in [
-                ("deadline", c.deadlines),
-                ("memory", c.memory),
-                ("fuel", c.fuel),
-                ("concurrency", c.busy),
-                ("response-size", c.oversized),
-                ("output-rate", c.output_dropped),
-                ("notice-rate", c.notices_dropped),
-                ("keyvalue-quota", c.keyvalue_quota),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "mcp_wasm_host_plugin_limit_hits_total{{plugin=\"{}\",limit=\"{limit}\"}} {n}",
-                    escape(plugin)
-                );
-            }
-        }
-        per_plugin(
-            &mut out,
-            "mcp_wasm_host_plugin_traps_total",
-            "Calls that ended in a trap (a guest crash), by plugin.",
-            |c| c.traps,
-        );
-        per_plugin(
-            &mut out,
-            "mcp_wasm_host_plugin_memory_grows_total",
-            "Times a plugin's instance grew its linear memory past its initial size, by plugin.",
-            |c| c.memory_grows,
-        );
-
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            header(out, name, "counter", help);
-            let _ = writeln!(out, "{name} {value}");
-        };
-        let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
-            header(out, name, "gauge", help);
-            let _ = writeln!(out, "{name} {value}");
-        };
-        counter(
-            &mut out,
-            "mcp_wasm_host_reloads_total",
-            "Reloads of the plugin directory or the policy that published a new catalog.",
-            self.reloads.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "mcp_wasm_host_reload_failures_total",
-            "New plugin versions or policies a reload could not use.",
-            self.reload_failures.load(Ordering::Relaxed),
-        );
-        header(
-            &mut out,
-            "mcp_wasm_host_refused_total",
-            "counter",
-            "Requests refused at a trust boundary, by reason.",
-        );
-        for reason in Refusal::ALL {
-            let _ = writeln!(
-                out,
-                "mcp_wasm_host_refused_total{{reason=\"{}\"}} {}",
-                reason.label(),
-                self.refusals(reason)
-            );
-        }
-        let spans = crate::telemetry::stats();
-        counter(
-            &mut out,
-            "mcp_wasm_host_trace_spans_exported_total",
-            "Trace spans the OTLP collector accepted.",
-            spans.exported(),
-        );
-        counter(
-            &mut out,
-            "mcp_wasm_host_trace_spans_dropped_total",
-            "Trace spans dropped: the export queue was full, or the collector refused them or could not be reached.",
-            spans.dropped(),
-        );
-        counter(
-            &mut out,
-            "mcp_wasm_host_round_repeats_total",
-            "Retries of a completed 2026-07-28 round answered with its stored result, never run again.",
-            self.round_repeats.load(Ordering::Relaxed),
-        );
-        gauge(
-            &mut out,
-            "mcp_wasm_host_tool_calls_in_flight",
-            "Tool calls running now, including those waiting for the client.",
-            self.calls_in_flight(),
-        );
-        gauge(
-            &mut out,
-            "mcp_wasm_host_sessions_active",
-            "Open handshake-era sessions.",
-            gauges.sessions as u64,
-        );
-        gauge(
-            &mut out,
-            "mcp_wasm_host_plugins_loaded",
-            "Plugins in the catalog.",
-            gauges.plugins as u64,
-        );
-        gauge(
-            &mut out,
-            "mcp_wasm_host_tools_listed",
-            "Tools in the catalog.",
-            gauges.tools as u64,
-        );
-        gauge(
-            &mut out,
-            "mcp_wasm_host_catalog_generation",
-            "Generation of the catalog serving (1 at start, one more per reload).",
-            gauges.catalog_generation,
-        );
-        out
-    }
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(super) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -564,10 +347,5 @@ mod tests {
             &m.plugin(&hello),
             &m.plugin(&Arc::from("hello"))
         ));
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }
