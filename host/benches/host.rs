@@ -24,7 +24,7 @@
 //!    instance per session and per call.
 //!
 //! `cargo bench --bench host -- NAME` runs only the sections whose name
-//! contains NAME (`in-process`, `stdio`, `cold-start`, `reload`, `http`,
+//! contains NAME (`in-process`, `stdio`, `traced`, `cold-start`, `reload`, `http`,
 //! `compile`, `polyglot`). `MCP_WASM_HOST_BENCH_BINARY=PATH` runs the
 //! end-to-end sections against another build of the host, to compare two
 //! builds in one run.
@@ -38,10 +38,12 @@ mod http_load;
 mod polyglot;
 #[path = "host/reload.rs"]
 mod reload;
+#[path = "host/traced.rs"]
+mod traced;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mcp_wasm_host::context::CallContext;
@@ -55,6 +57,9 @@ const IDLE_GAP_CALLS: usize = 2_000;
 const IDLE_GAPS: [Duration; 2] = [Duration::from_micros(100), Duration::from_millis(1)];
 const STDIO_CALLS: usize = 20_000;
 const COLD_STARTS: usize = 20;
+
+/// Extra environment variables for the next host spawned.
+static HOST_ENV: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -92,6 +97,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("stdio") {
         stdio_round_trips(&plugins, &cache)?;
+    }
+    if wanted("traced") {
+        traced::traced_stdio(&plugins, &cache)?;
     }
     if wanted("cold-start") {
         cold_start("cold start, example plugins", &plugins, &cache)?;
@@ -215,6 +223,7 @@ fn spawn_host(plugins: &Path, cache: &Path) -> std::io::Result<std::process::Chi
         .arg("--cache-dir")
         .arg(cache)
         .env("MCP_WASM_HOST_LOG", "warn")
+        .envs(HOST_ENV.lock().unwrap().clone())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

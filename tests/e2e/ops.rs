@@ -153,7 +153,10 @@ async fn health_readiness_and_metrics_count_the_calls() {
         );
     }
 
-    // A session that ends is timed.
+    // Sessions open now, by protocol version; a session that ends is timed.
+    let open = "mcp_wasm_host_sessions_open{mcp_protocol_version=\"2025-11-25\",\
+                network_transport=\"tcp\"}";
+    assert_eq!(sample(&text, open), Some(1.0), "{text}");
     let second = ().serve(http_client_transport(url.clone())).await.unwrap();
     second.cancel().await.unwrap();
     let session = "mcp_server_session_duration_seconds_count{mcp_protocol_version=\"2025-11-25\",\
@@ -163,6 +166,7 @@ async fn health_readiness_and_metrics_count_the_calls() {
         assert!(start.elapsed() < Duration::from_secs(10), "no {session}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(sample(&get(&url, "/metrics").await.1, open), Some(1.0));
 
     // A reload is counted, and so is the new generation.
     dir.add_example("texttools");

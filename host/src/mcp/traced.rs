@@ -50,17 +50,33 @@ struct SessionClock {
     metrics: Arc<Metrics>,
 }
 
+impl SessionClock {
+    fn labels(&self, version: &str) -> Labels {
+        vec![
+            ("mcp_protocol_version", version.to_string()),
+            (
+                "network_transport",
+                transport_name(self.transport).to_string(),
+            ),
+        ]
+    }
+
+    /// `initialize` succeeded with `version`: a session is open.
+    fn opened(&self, version: String) {
+        let labels = self.labels(&version);
+        if self.protocol_version.set(version).is_ok() {
+            self.metrics.mcp.session_opened(&labels);
+        }
+    }
+}
+
 impl Drop for SessionClock {
     fn drop(&mut self) {
         if let Some(version) = self.protocol_version.get() {
-            let labels = vec![
-                ("mcp_protocol_version", version.clone()),
-                (
-                    "network_transport",
-                    transport_name(self.transport).to_string(),
-                ),
-            ];
-            self.metrics.mcp.session(labels, self.started.elapsed());
+            let labels = self.labels(version);
+            self.metrics
+                .mcp
+                .session_closed(labels, self.started.elapsed());
         }
     }
 }
@@ -341,10 +357,7 @@ impl ServerHandler for Traced {
             .answer(opened, self.0.initialize(request, context), |_| false)
             .await;
         if let Ok(initialized) = &result {
-            let _ = self
-                .1
-                .protocol_version
-                .set(initialized.protocol_version.to_string());
+            self.1.opened(initialized.protocol_version.to_string());
         }
         result
     }

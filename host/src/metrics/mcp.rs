@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -27,6 +28,8 @@ fn histograms() -> Family<Labels, Histogram> {
 pub struct McpMetrics {
     operations: Family<Labels, Histogram>,
     sessions: Family<Labels, Histogram>,
+    /// Handshake-era sessions open now, by protocol version and transport.
+    open_sessions: Family<Labels, Gauge>,
 }
 
 impl Default for McpMetrics {
@@ -34,6 +37,7 @@ impl Default for McpMetrics {
         Self {
             operations: histograms(),
             sessions: histograms(),
+            open_sessions: Family::default(),
         }
     }
 }
@@ -46,8 +50,14 @@ impl McpMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// One session that lasted `elapsed`.
-    pub fn session(&self, labels: Labels, elapsed: Duration) {
+    /// A session with `labels` began.
+    pub fn session_opened(&self, labels: &Labels) {
+        self.open_sessions.get_or_create(labels).inc();
+    }
+
+    /// A session with `labels`, open since `elapsed` ago, ended.
+    pub fn session_closed(&self, labels: Labels, elapsed: Duration) {
+        self.open_sessions.get_or_create(&labels).dec();
         self.sessions
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
@@ -65,6 +75,11 @@ impl McpMetrics {
             "MCP session duration as observed on the server",
             Unit::Seconds,
             self.sessions.clone(),
+        );
+        registry.register(
+            "mcp_wasm_host_sessions_open",
+            "Handshake-era sessions open now, by protocol version and transport",
+            self.open_sessions.clone(),
         );
     }
 }
