@@ -6,10 +6,10 @@ use clap::Parser;
 use mcp_wasm_host::cli::{Cli, Command};
 use mcp_wasm_host::config;
 use mcp_wasm_host::telemetry::{TRACE_TARGET, TraceSettings, Tracing};
+use tracing_log::AsLog as _;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Registry};
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +70,11 @@ fn main() -> std::process::ExitCode {
     };
     // The log leaves the trace spans (and their events) out: they are for
     // the collector.
+    // Records of the `log` crate above the filter's most verbose level are
+    // never turned into events: below it, they would cost every call.
+    let log_records = filter
+        .max_level_hint()
+        .map_or(tracing_log::log::LevelFilter::Trace, |level| level.as_log());
     let log_filter = filter.and(filter_fn(|meta| meta.target() != TRACE_TARGET));
     let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -82,7 +87,10 @@ fn main() -> std::process::ExitCode {
     if let Some(tracing) = &tracing {
         layers.push(tracing.layer().boxed());
     }
-    tracing_subscriber::registry().with(layers).init();
+    let subscriber = tracing_subscriber::registry().with(layers);
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
+        let _ = tracing_log::LogTracer::init_with_filter(log_records);
+    }
 
     let outcome = runtime.block_on(async {
         let outcome = mcp_wasm_host::cli::run(cli).await;

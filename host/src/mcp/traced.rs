@@ -188,14 +188,11 @@ impl Traced {
     ) -> Opened {
         let started = Instant::now();
         let mut labels = operation_labels(method, &target);
-        let span = {
-            let (transport, session_id, headers) = self.transport_facts(&context.extensions);
+        let (transport, session_id, headers) = self.transport_facts(&context.extensions);
+        let protocol_version = context.protocol_version().map(|v| v.to_string());
+        labels.push(("network_transport", transport_name(transport).to_string()));
+        let span = if spans::enabled() {
             let request_id = context.id.to_string();
-            let protocol_version = context.protocol_version().map(|v| v.to_string());
-            labels.push(("network_transport", transport_name(transport).to_string()));
-            if let Some(version) = &protocol_version {
-                labels.push(("mcp_protocol_version", version.clone()));
-            }
             let span = spans::server(&Message {
                 method,
                 tool: target.tool,
@@ -206,15 +203,25 @@ impl Traced {
                 protocol_version: protocol_version.as_deref(),
                 transport: Some(transport),
             });
-            if !span.is_disabled() {
-                propagation::continue_trace(
-                    &span,
-                    propagation::from_meta(&context.meta.0.0),
-                    headers.and_then(propagation::from_headers),
-                );
-            }
+            propagation::continue_trace(
+                &span,
+                propagation::from_meta(&context.meta.0.0),
+                headers.and_then(propagation::from_headers),
+            );
             span
+        } else {
+            tracing::Span::none()
         };
+        if let Some(version) = protocol_version {
+            labels.push(("mcp_protocol_version", version));
+        }
+        if span.is_disabled() {
+            return Opened {
+                span,
+                started,
+                labels,
+            };
+        }
         context.extensions.insert(RequestSpan(span.clone()));
         Opened {
             span,

@@ -54,6 +54,12 @@ pub struct Message<'a> {
     pub transport: Option<Transport>,
 }
 
+/// Whether the host exports spans (tracing is on), so spans are worth
+/// building.
+pub fn enabled() -> bool {
+    tracing::enabled!(target: TRACE_TARGET, tracing::Level::INFO)
+}
+
 /// The server span of `message`, a root until
 /// [`continue_trace`](super::propagation::continue_trace) gives it the
 /// caller's parent (never the transport's long-lived spans).
