@@ -9,6 +9,7 @@ mod audit;
 mod budget;
 mod cache;
 mod clock;
+mod guest;
 mod guest_content;
 mod invoke;
 mod notices;
@@ -32,8 +33,7 @@ pub use budget::{
 };
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
-pub use invoke::ServeError;
-pub use invoke::{Declarations, Guest, GuestExports, ResourceSupport, Runnable};
+pub use guest::{Declarations, Guest, GuestExports, ResourceSupport, Runnable, ServeError};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub(crate) use panic::PanicReport;
 pub use placement::CallPlacement;
