@@ -519,3 +519,45 @@ async fn python_and_javascript_plugins_open_spans_in_the_callers_trace() {
         host.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn every_round_of_a_call_that_asks_the_client_stays_in_the_callers_trace() {
+    let collector = Collector::start().await;
+    let dir = PluginDir::with(&[], &["facade"]);
+    let options = HostOptions::new(Era::Modern, Transport::Http)
+        .script(ClientScript::capable([accept(json!({"name": "Ada"}))]))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint())
+        .env("OTEL_BSP_SCHEDULE_DELAY", "50");
+    let host = Connected::start(&dir, options).await.unwrap();
+    let trace = trace_id(0x2a);
+    let mut request = params("elicit_name", json!({}));
+    request.set_traceparent(&format!("00-{trace}-{CALLER_SPAN}-01"));
+    let result = host.client.call_tool(request).await.unwrap();
+    assert!(text_of(&result).contains("Ada"), "{result:?}");
+    let spans = collector
+        .trace(
+            &trace,
+            &[
+                "tools/call elicit_name",
+                "guest facade",
+                "elicitation/create",
+            ],
+            Duration::from_secs(20),
+        )
+        .await;
+    // One server span per round, each under the caller's span.
+    let rounds: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "tools/call elicit_name")
+        .collect();
+    assert_eq!(rounds.len(), 2, "{spans:#?}");
+    assert!(rounds.iter().all(|r| r.parent_span_id == CALLER_SPAN));
+    // The guest ran once, under the round that started it, and its
+    // question to the client is a client span under it.
+    let guest = named(&spans, "guest facade");
+    assert!(rounds.iter().any(|r| r.span_id == guest.parent_span_id));
+    let asked = named(&spans, "elicitation/create");
+    assert_eq!(asked.parent_span_id, guest.span_id);
+    assert_eq!(asked.kind, 3, "a client span");
+    host.shutdown().await;
+}
