@@ -190,6 +190,8 @@ pub struct Received {
     pub progress: Vec<ProgressNotificationParam>,
     /// The server's elicitation requests, in order.
     pub elicitations: Vec<ElicitRequestParams>,
+    /// The `traceparent` in each elicitation request's `_meta`, if any.
+    pub elicitation_traceparents: Vec<Option<String>>,
     /// The server's sampling requests, in order.
     pub samplings: Vec<CreateMessageRequestParams>,
     pub roots_requests: usize,
@@ -279,9 +281,14 @@ impl ClientHandler for RecordingClient {
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,
-        _ctx: RequestContext<RoleClient>,
+        ctx: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
-        self.received.lock().unwrap().elicitations.push(request);
+        let traceparent = ctx.meta.get_traceparent().map(str::to_string);
+        {
+            let mut received = self.received.lock().unwrap();
+            received.elicitations.push(request);
+            received.elicitation_traceparents.push(traceparent);
+        }
         self.pause().await;
         let next = self.script.elicit_answers.lock().unwrap().pop_front();
         Ok(next.unwrap_or_else(decline))

@@ -561,3 +561,40 @@ async fn every_round_of_a_call_that_asks_the_client_stays_in_the_callers_trace()
     assert_eq!(asked.kind, 3, "a client span");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_request_the_host_sends_the_client_carries_the_calls_trace() {
+    let collector = Collector::start().await;
+    let dir = PluginDir::with(&[], &["facade"]);
+    for traced in [true, false] {
+        let mut options = HostOptions::new(Era::Handshake, Transport::Stdio)
+            .script(ClientScript::capable([accept(json!({"name": "Ada"}))]));
+        if traced {
+            options = options
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint())
+                .env("OTEL_BSP_SCHEDULE_DELAY", "50");
+        }
+        let host = Connected::start(&dir, options).await.unwrap();
+        let trace = trace_id(0x3b);
+        let mut request = params("elicit_name", json!({}));
+        request.set_traceparent(&format!("00-{trace}-{CALLER_SPAN}-01"));
+        host.client.call_tool(request).await.unwrap();
+        let seen = host.received.lock().unwrap().elicitation_traceparents.clone();
+        if !traced {
+            // Without tracing nothing is added to the client's request.
+            assert_eq!(seen, vec![None]);
+            host.shutdown().await;
+            continue;
+        }
+        let spans = collector
+            .trace(&trace, &["elicitation/create"], Duration::from_secs(20))
+            .await;
+        let asked = named(&spans, "elicitation/create");
+        assert_eq!(
+            seen,
+            vec![Some(format!("00-{trace}-{}-01", asked.span_id))],
+            "the client's request names the host's client span"
+        );
+        host.shutdown().await;
+    }
+}

@@ -6,6 +6,7 @@ use crate::bindings::{FacadeFailure, types};
 use crate::context::{ClientAnswer, ClientRequest, FacadeError};
 use crate::runtime::{HostState, Interrupted};
 use crate::telemetry::spans;
+use tracing::Instrument as _;
 
 impl From<FacadeError> for types::FacadeError {
     fn from(e: FacadeError) -> Self {
@@ -51,7 +52,7 @@ impl HostState {
         let span = spans::client_request(parent, request.kind().method());
         let cancel = self.call.cancel.clone();
         let outcome = tokio::select! {
-            r = self.call.channel.request(request) => r,
+            r = self.call.channel.request(request).instrument(span.clone()) => r,
             () = cancel.cancelled() => Err(FacadeError::Cancelled),
         };
         if let Err(error) = &outcome {

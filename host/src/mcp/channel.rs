@@ -12,6 +12,7 @@ use rmcp::model::{
     ElicitRequest, ElicitRequestParams, ListRootsRequest, LoggingLevel,
     LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ServerRequest,
 };
+use rmcp::model::{MetaObject, RequestMetaObject};
 use rmcp::service::PeerRequestOptions;
 use rmcp::{Peer, RoleServer, ServiceError};
 use serde_json::Value;
@@ -21,6 +22,7 @@ use super::subscriptions::SubscriptionHub;
 use crate::context::{
     BoxFuture, ClientAnswer, ClientChannel, ClientRequest, ClientRequestKind, FacadeError, LogLevel,
 };
+use crate::telemetry::propagation;
 
 /// Sends one request's logs, progress and client requests to its client.
 pub(super) struct PeerChannel {
@@ -183,9 +185,14 @@ impl ClientChannel for PeerChannel {
                 )));
             }
             let typed = server_request(&request)?;
+            let mut options = PeerRequestOptions::with_timeout(self.timeout);
+            // The client continues the trace of the call that asks (the
+            // request runs in its client span).
+            options.meta = propagation::meta_of(&tracing::Span::current())
+                .map(|meta| RequestMetaObject(MetaObject(meta)));
             let handle = self
                 .peer
-                .send_request_with_option(typed, PeerRequestOptions::with_timeout(self.timeout))
+                .send_request_with_option(typed, options)
                 .await
                 .map_err(service_error)?;
             let answer = handle.await_response().await.map_err(service_error)?;

@@ -73,6 +73,21 @@ pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
         .inject_context(&context, &mut opentelemetry_http::HeaderInjector(headers));
 }
 
+/// `span`'s context as the `_meta` keys of an MCP request the host sends
+/// (`traceparent`, `tracestate`), if it is traced.
+pub fn meta_of(span: &tracing::Span) -> Option<Map<String, Value>> {
+    let mut headers = http::HeaderMap::new();
+    inject(span, &mut headers);
+    let meta: Map<String, Value> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = value.to_str().ok()?;
+            Some((name.as_str().to_string(), Value::String(value.to_string())))
+        })
+        .collect();
+    (!meta.is_empty()).then_some(meta)
+}
+
 /// The trace `span` belongs to, as 32 lowercase hex digits, if it is traced.
 pub fn trace_id(span: &tracing::Span) -> Option<String> {
     if span.is_disabled() {
@@ -132,6 +147,7 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         inject(&tracing::Span::none(), &mut headers);
         assert!(headers.is_empty());
+        assert_eq!(meta_of(&tracing::Span::none()), None);
         assert_eq!(trace_id(&tracing::Span::none()), None);
     }
 }
