@@ -579,7 +579,12 @@ async fn a_request_the_host_sends_the_client_carries_the_calls_trace() {
         let mut request = params("elicit_name", json!({}));
         request.set_traceparent(&format!("00-{trace}-{CALLER_SPAN}-01"));
         host.client.call_tool(request).await.unwrap();
-        let seen = host.received.lock().unwrap().elicitation_traceparents.clone();
+        let seen = host
+            .received
+            .lock()
+            .unwrap()
+            .elicitation_traceparents
+            .clone();
         if !traced {
             // Without tracing nothing is added to the client's request.
             assert_eq!(seen, vec![None]);
