@@ -37,11 +37,7 @@ impl From<types::LogLevel> for LogLevel {
 
 fn truncate(mut text: String) -> String {
     if text.len() > MAX_MESSAGE_BYTES {
-        let mut end = MAX_MESSAGE_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(text.floor_char_boundary(MAX_MESSAGE_BYTES));
         text.push('…');
     }
     text

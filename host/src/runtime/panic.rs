@@ -68,11 +68,7 @@ impl PanicReport {
 /// `…` when it was cut.
 fn cut(mut text: String, max: usize) -> String {
     if text.len() > max {
-        let mut end = max - '…'.len_utf8();
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(text.floor_char_boundary(max - '…'.len_utf8()));
         text.push('…');
     }
     text

@@ -4,7 +4,7 @@
 //! request. A context that does not parse is ignored, never an error.
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{Map, Value};
@@ -13,9 +13,15 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// `params._meta`, read as a carrier of trace context. Its keys are
 /// unprefixed (`traceparent`, `tracestate`), an exception the MCP
 /// specification makes for them.
-struct MetaCarrier<'a>(&'a Map<String, Value>);
+struct MetaCarrier<M>(M);
 
-impl Extractor for MetaCarrier<'_> {
+impl Injector for MetaCarrier<Map<String, Value>> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), Value::String(value));
+    }
+}
+
+impl Extractor for MetaCarrier<&Map<String, Value>> {
     fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).and_then(Value::as_str)
     }
@@ -76,16 +82,16 @@ pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
 /// `span`'s context as the `_meta` keys of an MCP request the host sends
 /// (`traceparent`, `tracestate`), if it is traced.
 pub fn meta_of(span: &tracing::Span) -> Option<Map<String, Value>> {
-    let mut headers = http::HeaderMap::new();
-    inject(span, &mut headers);
-    let meta: Map<String, Value> = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let value = value.to_str().ok()?;
-            Some((name.as_str().to_string(), Value::String(value.to_string())))
-        })
-        .collect();
-    (!meta.is_empty()).then_some(meta)
+    if span.is_disabled() {
+        return None;
+    }
+    let context = span.context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut meta = MetaCarrier(Map::new());
+    TraceContextPropagator::new().inject_context(&context, &mut meta);
+    Some(meta.0)
 }
 
 /// The trace `span` belongs to, as 32 lowercase hex digits, if it is traced.
