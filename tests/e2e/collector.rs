@@ -1,6 +1,7 @@
-//! A small OTLP/HTTP trace collector on 127.0.0.1 for the trace tests: it
-//! accepts `POST /v1/traces` in protobuf or JSON, as the host's exporter
-//! sends them, and keeps every span it received.
+//! A small OTLP trace collector on 127.0.0.1 for the trace tests: it
+//! accepts `POST /v1/traces` in protobuf or JSON, or the gRPC
+//! `TraceService/Export` call over HTTP/2, as the host's exporter sends
+//! them, and keeps every span it received.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
+use http_body_util::{BodyExt as _, StreamBody};
+use hyper::body::Frame;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -148,6 +151,43 @@ impl Collector {
         }
     }
 
+    /// A collector that speaks OTLP over gRPC: HTTP/2 without TLS, the
+    /// unary `TraceService/Export` call with its length-prefixed messages
+    /// and `grpc-status` trailer.
+    pub async fn start_grpc() -> Self {
+        let spans: Arc<Mutex<Vec<ReceivedSpan>>> = Arc::default();
+        let content_types: Arc<Mutex<Vec<String>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (kept, types) = (spans.clone(), content_types.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (kept, types) = (kept.clone(), types.clone());
+                let service = hyper::service::service_fn(move |request| {
+                    let (kept, types) = (kept.clone(), types.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(grpc_export(request, &kept, &types).await)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            spans,
+            content_types,
+        }
+    }
+
     /// `http://127.0.0.1:<port>`, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
@@ -202,4 +242,69 @@ pub fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+}
+
+/// The export path of the OTLP trace service.
+const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+type GrpcBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// Answer one gRPC request: a well-formed export is kept and answered with
+/// an empty response and `grpc-status: 0`; anything else gets the gRPC
+/// status that says why.
+async fn grpc_export(
+    request: hyper::Request<hyper::body::Incoming>,
+    kept: &Mutex<Vec<ReceivedSpan>>,
+    types: &Mutex<Vec<String>>,
+) -> hyper::Response<GrpcBody> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    types.lock().unwrap().push(content_type);
+    if request.uri().path() != GRPC_EXPORT {
+        return grpc_reply(None, 12); // UNIMPLEMENTED
+    }
+    let Ok(body) = request.into_body().collect().await else {
+        return grpc_reply(None, 13); // INTERNAL
+    };
+    let body = body.to_bytes();
+    // One message: a compression flag, a big-endian length, the message.
+    let message = match body.as_ref() {
+        [0, a, b, c, d, rest @ ..]
+            if u32::from_be_bytes([*a, *b, *c, *d]) as usize == rest.len() =>
+        {
+            rest
+        }
+        _ => return grpc_reply(None, 3), // INVALID_ARGUMENT
+    };
+    let Ok(export) = ExportTraceServiceRequest::decode(message) else {
+        return grpc_reply(None, 3);
+    };
+    kept.lock().unwrap().extend(flatten(&export));
+    let response = ExportTraceServiceResponse {
+        partial_success: None,
+    }
+    .encode_to_vec();
+    grpc_reply(Some(response), 0)
+}
+
+fn grpc_reply(message: Option<Vec<u8>>, status: u32) -> hyper::Response<GrpcBody> {
+    let mut frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = Vec::new();
+    if let Some(message) = message {
+        let mut framed = vec![0u8];
+        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        framed.extend_from_slice(&message);
+        frames.push(Ok(Frame::data(Bytes::from(framed))));
+    }
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", status.to_string().parse().unwrap());
+    frames.push(Ok(Frame::trailers(trailers)));
+    hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/grpc")
+        .body(StreamBody::new(futures::stream::iter(frames)).boxed())
+        .unwrap()
 }

@@ -429,19 +429,18 @@ async fn an_unreachable_collector_costs_a_call_nothing_but_a_counter() {
     host.shutdown().await;
 }
 
-#[tokio::test]
-async fn http_json_is_spoken_when_asked_for() {
-    let collector = Collector::start().await;
-    let (origin, _seen) = start_origin().await;
+/// A host exporting to `collector` with `OTEL_EXPORTER_OTLP_PROTOCOL` set
+/// to `protocol` delivers a call's spans, under the configured service
+/// name, in requests whose content type starts with `content_type`.
+async fn exports_over(collector: Collector, protocol: &str, content_type: &str, n: u32) {
     let dir = PluginDir::with(&[], &["traced"]);
     let options = HostOptions::new(Era::Handshake, Transport::Stdio)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint())
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("OTEL_SERVICE_NAME", "tools-for-tests")
         .env("OTEL_BSP_SCHEDULE_DELAY", "50");
     let host = Connected::start(&dir, options).await.unwrap();
-    let _ = origin;
-    let trace = trace_id(0x15);
+    let trace = trace_id(n);
     let mut request = params("many_spans", json!({}));
     request.set_traceparent(&format!("00-{trace}-{CALLER_SPAN}-01"));
     host.client.call_tool(request).await.unwrap();
@@ -456,10 +455,32 @@ async fn http_json_is_spoken_when_asked_for() {
     );
     let types = collector.content_types();
     assert!(
-        types.iter().all(|t| t.starts_with("application/json")),
-        "{types:?}"
+        !types.is_empty() && types.iter().all(|t| t.starts_with(content_type)),
+        "{protocol}: {types:?}"
     );
     host.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_json_is_spoken_when_asked_for() {
+    exports_over(
+        Collector::start().await,
+        "http/json",
+        "application/json",
+        0x15,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn grpc_is_spoken_when_asked_for() {
+    exports_over(
+        Collector::start_grpc().await,
+        "grpc",
+        "application/grpc",
+        0x16,
+    )
+    .await;
 }
 
 #[test]
