@@ -12,6 +12,8 @@ import { UriTemplate } from "./uri-template.js";
 
 const ROLES = ["user", "assistant"];
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+// A tool's `task`: whether a call may run as an MCP task (the WIT enum's names).
+const TASK_SUPPORT = ["forbidden", "optional", "required"];
 
 // What `bind` registered from the plugin's declarations; the exports serve it.
 let registry = emptyRegistry();
@@ -274,6 +276,11 @@ function registerTools(tools) {
   for (const [name, spec] of Object.entries(tools)) {
     if (!NAME.test(name)) throw new Error(`tool name "${name}": letters, digits, _, - and . only`);
     if (typeof spec.run !== "function") throw new Error(`tool "${name}" has no run function`);
+    const task = spec.task === undefined ? "forbidden" : spec.task;
+    if (!TASK_SUPPORT.includes(task)) {
+      const given = JSON.stringify(task) ?? String(task);
+      throw new Error(`tool "${name}": task must be "forbidden", "optional" or "required", not ${given}`);
+    }
     const hints = spec.annotations || {};
     const annotations =
       spec.title !== undefined || Object.keys(hints).length
@@ -292,6 +299,7 @@ function registerTools(tools) {
       inputSchema: JSON.stringify(objectSchema(spec.input || {}, name)),
       outputSchema: spec.output ? JSON.stringify(objectSchema(spec.output, `${name} output`)) : undefined,
       annotations,
+      taskSupport: task,
     });
     registry.runners.set(name, spec.run);
   }

@@ -65,6 +65,12 @@
 // `anyOf`, `oneOf`, `allOf` or `$ref`; `optional: true` makes it optional), or
 // a plain object of further properties (a nested object).
 //
+// A tool may also declare `title`, `annotations` (`{readOnly, destructive,
+// idempotent, openWorld}`, hints for the client) and `task`, whether a call
+// may run as an MCP task: "forbidden" (the default: always an ordinary call),
+// "optional" (a task when the client supports tasks) or "required" (only as a
+// task). `run` is the same either way.
+//
 // What `run` returns: a string is one text block; an object with a `content`
 // array is MCP-shaped content (`{type: "text", text}`, `{type: "image", data,
 // mimeType}` with `data` a Uint8Array or base64 string, `audio`,

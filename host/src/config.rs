@@ -177,6 +177,32 @@ pub struct ServeArgs {
     /// The longest time per call any plugin may have, in ms.
     #[arg(long, env = "MCP_WASM_HOST_MAX_TIMEOUT_MS", default_value_t = 300_000)]
     pub max_timeout_ms: u64,
+    /// Time per tool call run as an MCP task, for plugins whose manifest
+    /// asks for none, in ms.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_DEFAULT_TASK_TIMEOUT_MS",
+        default_value_t = 600_000
+    )]
+    pub default_task_timeout_ms: u64,
+    /// The longest time per task any plugin may have, in ms.
+    #[arg(
+        long,
+        env = "MCP_WASM_HOST_MAX_TASK_TIMEOUT_MS",
+        default_value_t = 3_600_000
+    )]
+    pub max_task_timeout_ms: u64,
+    /// How long a finished task's result is kept for the client to fetch,
+    /// in ms (a client asking for less gets less).
+    #[arg(long, env = "MCP_WASM_HOST_TASK_TTL_MS", default_value_t = crate::mcp::TaskOptions::DEFAULT_TTL.as_millis() as u64)]
+    pub task_ttl_ms: u64,
+    /// Tasks one principal may have running at once (across its
+    /// sessions); one more is refused until one finishes.
+    #[arg(long, env = "MCP_WASM_HOST_MAX_TASKS_PER_PRINCIPAL", default_value_t = crate::mcp::TaskOptions::DEFAULT_MAX_PER_PRINCIPAL)]
+    pub max_tasks_per_principal: usize,
+    /// Tasks of one plugin that may run at once on this host.
+    #[arg(long, env = "MCP_WASM_HOST_MAX_TASKS_PER_PLUGIN", default_value_t = crate::mcp::TaskOptions::DEFAULT_MAX_PER_PLUGIN)]
+    pub max_tasks_per_plugin: usize,
     /// How many sandboxes may run at once across all plugins.
     #[arg(long, env = "MCP_WASM_HOST_MAX_INSTANCES", default_value_t = 256)]
     pub max_instances: u32,

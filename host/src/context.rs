@@ -216,6 +216,8 @@ pub struct CallContext {
     /// The span the call's own spans hang under (the request's server
     /// span); disabled when tracing is off.
     pub span: tracing::Span,
+    /// The call runs as a task: under the plugin's task time limit.
+    pub as_task: bool,
     state: RequestState,
 }
 
@@ -249,6 +251,7 @@ impl CallContext {
             depth: 0,
             access: Access::everything(),
             span: tracing::Span::none(),
+            as_task: false,
             state: RequestState::default(),
         }
     }
@@ -269,6 +272,7 @@ impl CallContext {
             depth: self.depth + 1,
             access: self.access.clone(),
             span: self.span.clone(),
+            as_task: self.as_task,
             state: RequestState::default(),
         }
     }
@@ -283,6 +287,12 @@ impl CallContext {
 
     pub fn with_session_scope(mut self, scope: Option<String>) -> Self {
         self.session_scope = scope;
+        self
+    }
+
+    /// The call runs as a task.
+    pub fn as_task(mut self) -> Self {
+        self.as_task = true;
         self
     }
 

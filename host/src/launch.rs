@@ -42,6 +42,8 @@ pub async fn open_host(args: &ServeArgs) -> anyhow::Result<OpenedHost> {
         max_memory_bytes: mib(args.max_memory_mib)?,
         default_timeout: Duration::from_millis(args.default_timeout_ms),
         max_timeout: Duration::from_millis(args.max_timeout_ms),
+        default_task_timeout: Duration::from_millis(args.default_task_timeout_ms),
+        max_task_timeout: Duration::from_millis(args.max_task_timeout_ms),
         max_instances: args.max_instances,
         max_response_bytes: usize::try_from(args.max_response_kib)
             .ok()
@@ -69,6 +71,14 @@ pub async fn open_host(args: &ServeArgs) -> anyhow::Result<OpenedHost> {
         max_parked: args.max_parked,
         state_key,
         max_calls_per_principal: args.max_calls_per_principal,
+        tasks: crate::mcp::TaskOptions {
+            ttl: Duration::from_millis(
+                args.task_ttl_ms
+                    .clamp(1, crate::mcp::TaskOptions::MAX_TTL.as_millis() as u64),
+            ),
+            max_per_principal: args.max_tasks_per_principal.max(1),
+            max_per_plugin: args.max_tasks_per_plugin.max(1),
+        },
     };
     let state = open_state(args).await?;
     tracing::info!("plugin state in {}", state.describe());

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "schema",
             "sealed",
             "state",
+            "tasks",
             "metrics",
             "telemetry",
             "limits",

@@ -44,6 +44,7 @@ pub mod schema;
 pub mod sealed;
 pub mod serving;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod tool;
 pub mod tryout;

@@ -16,6 +16,11 @@ pub struct HostLimits {
     pub default_timeout: Duration,
     /// The longest time per call any plugin may get.
     pub max_timeout: Duration,
+    /// Wall-clock time per call run as a task when the manifest asks for
+    /// none.
+    pub default_task_timeout: Duration,
+    /// The longest time per task any plugin may get.
+    pub max_task_timeout: Duration,
     /// How many sandboxes may run at once across all plugins.
     pub max_instances: u32,
     /// The largest result a call may return (text, binary content and
@@ -30,6 +35,8 @@ impl Default for HostLimits {
             max_memory_bytes: 512 << 20,
             default_timeout: Duration::from_secs(30),
             max_timeout: Duration::from_secs(300),
+            default_task_timeout: Duration::from_secs(600),
+            max_task_timeout: Duration::from_secs(3600),
             max_instances: 256,
             max_response_bytes: 4 << 20,
         }
@@ -41,6 +48,8 @@ impl Default for HostLimits {
 pub struct PluginLimits {
     pub memory_bytes: usize,
     pub timeout: Duration,
+    /// Wall-clock time per call run as a task.
+    pub task_timeout: Duration,
     /// Calls of this plugin that may run at once; `None`: only the host's
     /// sandbox count bounds them.
     pub max_concurrent: Option<u32>,
@@ -60,9 +69,14 @@ impl HostLimits {
             .and_then(|l| l.timeout_ms)
             .map(Duration::from_millis)
             .unwrap_or(self.default_timeout);
+        let task_timeout = requested
+            .and_then(|l| l.task_timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(self.default_task_timeout);
         PluginLimits {
             memory_bytes: memory.min(self.max_memory_bytes),
             timeout: timeout.min(self.max_timeout),
+            task_timeout: task_timeout.min(self.max_task_timeout),
             max_concurrent: requested.and_then(|l| l.max_concurrent),
             fuel: requested.and_then(|l| l.fuel),
         }
@@ -79,12 +93,14 @@ mod tests {
         let asked = ManifestLimits {
             memory_mib: Some(4096),
             timeout_ms: Some(10),
+            task_timeout_ms: Some(u64::MAX),
             max_concurrent: Some(2),
             fuel: Some(1000),
         };
         let got = host.for_plugin(Some(&asked));
         assert_eq!(got.memory_bytes, host.max_memory_bytes);
         assert_eq!(got.timeout, Duration::from_millis(10));
+        assert_eq!(got.task_timeout, host.max_task_timeout);
         assert_eq!(got.max_concurrent, Some(2));
         assert_eq!(got.fuel, Some(1000));
     }

@@ -114,6 +114,8 @@ pub struct ManifestLimits {
     pub memory_mib: Option<u64>,
     /// Wall-clock time per call, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// Wall-clock time per call run as an MCP task, in milliseconds.
+    pub task_timeout_ms: Option<u64>,
     /// Calls that may run at once; more wait (up to their time limit).
     pub max_concurrent: Option<u32>,
     /// Fuel per call: a budget of executed instructions, so a call's
@@ -212,6 +214,9 @@ impl PluginManifest {
             if limits.timeout_ms == Some(0) {
                 return Err("limits.timeout-ms must be at least 1".into());
             }
+            if limits.task_timeout_ms == Some(0) {
+                return Err("limits.task-timeout-ms must be at least 1".into());
+            }
             if limits.max_concurrent == Some(0) {
                 return Err("limits.max-concurrent must be at least 1".into());
             }
@@ -276,6 +281,7 @@ mod tests {
             Some(ManifestLimits {
                 memory_mib: Some(16),
                 timeout_ms: Some(250),
+                task_timeout_ms: None,
                 max_concurrent: None,
                 fuel: None,
             })

@@ -429,6 +429,7 @@ fn validate_tools(
             input_schema: Arc::new(input),
             output_schema: output,
             hints: d.hints,
+            task_support: d.task_support,
             validator: Arc::new(validator),
             output_validator,
         });
@@ -530,6 +531,7 @@ mod tests {
             input_schema: input.into(),
             output_schema: None,
             hints: None,
+            task_support: Default::default(),
         }
     }
 

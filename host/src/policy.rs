@@ -47,6 +47,7 @@ use crate::capability::{
 };
 use crate::limits::PluginLimits;
 use crate::manifest::{ManifestCapabilities, describe_toml_error};
+use crate::tool::TaskSupport;
 
 /// What the policy does with capabilities no rule names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -76,8 +77,10 @@ struct RuleFile {
     deny: Vec<Spanned<String>>,
     max_memory_mib: Option<u64>,
     max_timeout_ms: Option<u64>,
+    max_task_timeout_ms: Option<u64>,
     max_concurrent: Option<u32>,
     max_fuel: Option<u64>,
+    tasks: Option<Spanned<String>>,
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -86,7 +89,9 @@ const RULE_KEYS: &[&str] = &[
     "deny",
     "max-memory-mib",
     "max-timeout-ms",
+    "max-task-timeout-ms",
     "max-concurrent",
+    "tasks",
     "max-fuel",
 ];
 
@@ -99,8 +104,12 @@ pub struct Rule {
     pub deny: Vec<Capability>,
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
+    pub max_task_timeout_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
     pub max_fuel: Option<u64>,
+    /// Whether calls of the plugins' tools run as MCP tasks, whatever the
+    /// plugins declare.
+    pub tasks: Option<TaskSupport>,
     /// What the rule says of each capability with keys of its own (the
     /// directories `files` may reach, the origins `http` may, ...), as the
     /// capability parsed it.
@@ -115,8 +124,10 @@ impl PartialEq for Rule {
             && self.deny == other.deny
             && self.max_memory_mib == other.max_memory_mib
             && self.max_timeout_ms == other.max_timeout_ms
+            && self.max_task_timeout_ms == other.max_task_timeout_ms
             && self.max_concurrent == other.max_concurrent
             && self.max_fuel == other.max_fuel
+            && self.tasks == other.tasks
             && same_params(&self.params, &other.params)
     }
 }
@@ -215,8 +226,12 @@ pub struct Grants {
     pub refused: BTreeMap<Capability, Decider>,
     pub max_memory_mib: Option<u64>,
     pub max_timeout_ms: Option<u64>,
+    pub max_task_timeout_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
     pub max_fuel: Option<u64>,
+    /// Whether its tools' calls run as MCP tasks, overriding what the
+    /// plugin declares (the first matching rule that says).
+    pub tasks: Option<TaskSupport>,
     /// What each granted capability reaches, as it narrowed its
     /// declaration (directories, origins, namespaces, ...).
     pub params: BTreeMap<Capability, ParamsRef>,
@@ -231,8 +246,10 @@ impl PartialEq for Grants {
             && self.refused == other.refused
             && self.max_memory_mib == other.max_memory_mib
             && self.max_timeout_ms == other.max_timeout_ms
+            && self.max_task_timeout_ms == other.max_task_timeout_ms
             && self.max_concurrent == other.max_concurrent
             && self.max_fuel == other.max_fuel
+            && self.tasks == other.tasks
             && same_params(&self.params, &other.params)
             && self.withheld == other.withheld
     }
@@ -265,6 +282,7 @@ impl Grants {
             .max_memory_mib
             .map(|mib| (mib as usize).saturating_mul(1 << 20));
         let timeout = self.max_timeout_ms.map(Duration::from_millis);
+        let task_timeout = self.max_task_timeout_ms.map(Duration::from_millis);
         fn lowest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
             match (a, b) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -274,6 +292,7 @@ impl Grants {
         PluginLimits {
             memory_bytes: memory.map_or(limits.memory_bytes, |m| m.min(limits.memory_bytes)),
             timeout: timeout.map_or(limits.timeout, |t| t.min(limits.timeout)),
+            task_timeout: task_timeout.map_or(limits.task_timeout, |t| t.min(limits.task_timeout)),
             max_concurrent: lowest(limits.max_concurrent, self.max_concurrent),
             fuel: lowest(limits.fuel, self.max_fuel),
         }
@@ -515,6 +534,8 @@ impl Policy {
         let lowest = |f: fn(&Rule) -> Option<u64>| matching.iter().filter_map(|(_, r)| f(r)).min();
         grants.max_memory_mib = lowest(|r| r.max_memory_mib);
         grants.max_timeout_ms = lowest(|r| r.max_timeout_ms);
+        grants.max_task_timeout_ms = lowest(|r| r.max_task_timeout_ms);
+        grants.tasks = matching.iter().find_map(|(_, r)| r.tasks);
         grants.max_concurrent = matching.iter().filter_map(|(_, r)| r.max_concurrent).min();
         grants.max_fuel = lowest(|r| r.max_fuel);
         grants
@@ -559,6 +580,16 @@ fn parse_rule(
     if plugins.is_empty() {
         return Err(format!("line {line}: `plugins` must not be empty"));
     }
+    let tasks = match &r.tasks {
+        None => None,
+        Some(value) => Some(TaskSupport::parse(value.get_ref()).ok_or_else(|| {
+            format!(
+                "line {}: `tasks` is `{}`; expected forbidden, optional or required",
+                line_of(text, value.span().start),
+                value.get_ref()
+            )
+        })?),
+    };
     let grant = resolve_names(text, r.grant, capabilities)?;
     let deny = resolve_names(text, r.deny, capabilities)?;
     if let Some(c) = grant.iter().find(|c| deny.contains(c)) {
@@ -568,6 +599,7 @@ fn parse_rule(
     }
     if r.max_memory_mib == Some(0)
         || r.max_timeout_ms == Some(0)
+        || r.max_task_timeout_ms == Some(0)
         || r.max_concurrent == Some(0)
         || r.max_fuel == Some(0)
     {
@@ -598,8 +630,10 @@ fn parse_rule(
         deny,
         max_memory_mib: r.max_memory_mib,
         max_timeout_ms: r.max_timeout_ms,
+        max_task_timeout_ms: r.max_task_timeout_ms,
         max_concurrent: r.max_concurrent,
         max_fuel: r.max_fuel,
+        tasks,
         params,
     })
 }

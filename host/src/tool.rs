@@ -19,6 +19,40 @@ pub struct ToolHints {
     pub open_world: Option<bool>,
 }
 
+/// Whether a call of a tool may run as an MCP task (answered at once with a
+/// task the client polls while the call runs on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TaskSupport {
+    /// Every call is answered when it finishes.
+    #[default]
+    Forbidden,
+    /// A call runs as a task when the client supports tasks.
+    Optional,
+    /// Calls run only as tasks; a client without tasks is refused.
+    Required,
+}
+
+impl TaskSupport {
+    /// The name the manifest, the policy and the wire use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        }
+    }
+
+    /// The value named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "forbidden" => Some(TaskSupport::Forbidden),
+            "optional" => Some(TaskSupport::Optional),
+            "required" => Some(TaskSupport::Required),
+            _ => None,
+        }
+    }
+}
+
 /// One tool as a plugin declares it, its schemas still JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolDeclaration {
@@ -28,6 +62,7 @@ pub struct ToolDeclaration {
     pub input_schema: String,
     pub output_schema: Option<String>,
     pub hints: Option<ToolHints>,
+    pub task_support: TaskSupport,
 }
 
 /// One tool as its plugin declared it, with its input validator compiled.
@@ -39,6 +74,8 @@ pub struct ToolSpec {
     pub input_schema: Arc<Map<String, Value>>,
     pub output_schema: Option<Arc<Map<String, Value>>>,
     pub hints: Option<ToolHints>,
+    /// As the plugin declared it; the policy may override it per plugin.
+    pub task_support: TaskSupport,
     pub(crate) validator: Arc<jsonschema::Validator>,
     pub(crate) output_validator: Option<Arc<jsonschema::Validator>>,
 }

@@ -73,6 +73,8 @@ static void describe(exports_mcp_plugin_tools_tool_descriptor_t *tool, const cha
     tool->annotations.is_some = true;
     tool->annotations.val.read_only_hint.is_some = true;
     tool->annotations.val.read_only_hint.val = true;
+    // The hashes are quick: every call is an ordinary call, never an MCP task.
+    tool->task_support = MCP_PLUGIN_TYPES_TASK_SUPPORT_FORBIDDEN;
 }
 
 // One text block and, when given, structured content.

@@ -74,7 +74,7 @@ fn list_shows_tools_prompts_and_resources_with_their_schemas() {
     let listed = host(&["list", path(&example("hello"))], &data);
     assert!(listed.status.success(), "{}", stderr(&listed));
     let text = stdout(&listed);
-    assert!(text.starts_with("tools (2):\n"), "{text}");
+    assert!(text.starts_with("tools (3):\n"), "{text}");
     assert!(text.contains("  add — "), "{text}");
     assert!(text.contains("    input: {\"properties\":{\"a\""), "{text}");
     assert!(
@@ -354,7 +354,7 @@ fn an_installed_binary_finds_its_plugins_in_its_data_directory() {
     let listed = list();
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(
-        stdout(&listed).starts_with("tools (2):"),
+        stdout(&listed).starts_with("tools (3):"),
         "{}",
         stdout(&listed)
     );

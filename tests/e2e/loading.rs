@@ -35,7 +35,7 @@ async fn broken_plugins_are_reported_and_the_good_ones_serve() {
     let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
         .await
         .unwrap();
-    assert_eq!(host.tool_names().await, ["add", "echo"]);
+    assert_eq!(host.tool_names().await, ["add", "countdown", "echo"]);
     assert_eq!(text_of(&host.call_ok("echo", echo_args("ok")).await), "ok");
 
     let log = host.stderr.text();
@@ -79,6 +79,7 @@ async fn colliding_tool_names_are_qualified_by_plugin() {
             [
                 "add",
                 "calls",
+                "countdown",
                 "elicit_name",
                 "hello.echo",
                 "trap",

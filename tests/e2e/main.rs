@@ -34,5 +34,6 @@ mod sdk_parity;
 mod shares;
 mod state;
 mod support;
+mod tasks;
 mod tools;
 mod traces;

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::support::*;
 
 /// `GET path` on the host serving `mcp_url`: the status line and the body.
-async fn get(mcp_url: &str, path: &str) -> (String, String) {
+pub(crate) async fn get(mcp_url: &str, path: &str) -> (String, String) {
     let authority = mcp_url
         .trim_start_matches("http://")
         .split('/')
@@ -291,7 +291,7 @@ async fn a_configuration_file_sets_what_flags_and_environment_leave() {
     .await
     .unwrap();
     let page = host.client.list_tools(Default::default()).await.unwrap();
-    assert_eq!(page.tools.len(), 2, "a page of 50 holds both tools");
+    assert_eq!(page.tools.len(), 3, "a page of 50 holds every tool");
     let text = host
         .stderr
         .wait_for("ready", Duration::from_secs(20))

@@ -133,7 +133,7 @@ async fn deleting_a_plugin_removes_its_tools_and_tells_clients() {
         r.tool_list_changes >= 1
     })
     .await;
-    assert_eq!(host.tool_names().await, ["add", "echo"]);
+    assert_eq!(host.tool_names().await, ["add", "countdown", "echo"]);
     let error = host
         .call("slugify", json!({"text": "a b"}))
         .await
@@ -258,7 +258,7 @@ async fn a_broken_replacement_leaves_the_old_version_serving() {
             dir.replace("hello.wasm", &good_component);
             wait_for_count(&host, "load failure is resolved", n + 1).await;
         }
-        assert_eq!(host.tool_names().await, ["add", "echo"]);
+        assert_eq!(host.tool_names().await, ["add", "countdown", "echo"]);
         assert_eq!(host.received.lock().unwrap().tool_list_changes, 0);
         host.shutdown().await;
     }
@@ -378,7 +378,7 @@ async fn a_changed_policy_is_applied_and_a_broken_one_ignored() {
         text.contains("requires the `keyvalue` capability"),
         "{text}"
     );
-    assert_eq!(host.tool_names().await, ["add", "echo"]);
+    assert_eq!(host.tool_names().await, ["add", "countdown", "echo"]);
     host.call_ok("add", json!({"a": 1, "b": 1})).await;
 
     // An empty policy, and one that does not parse, keep the one in force.
@@ -388,7 +388,7 @@ async fn a_changed_policy_is_applied_and_a_broken_one_ignored() {
     config.replace("policy.toml", "[[rule]]\nplugins = 42\n");
     let text = wait_for_count(&host, "the policy in force keeps serving", 2).await;
     assert!(text.contains("policy.toml"), "{text}");
-    assert_eq!(host.tool_names().await, ["add", "echo"]);
+    assert_eq!(host.tool_names().await, ["add", "countdown", "echo"]);
     host.call_ok("add", json!({"a": 1, "b": 1})).await;
 
     // Granting it again brings it back.

@@ -12,13 +12,13 @@ use super::support::*;
 
 /// A `redis-server` of the test's own on a free loopback port, stopped on
 /// drop.
-struct Redis {
+pub(crate) struct Redis {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Redis {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")

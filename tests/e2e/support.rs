@@ -213,6 +213,8 @@ pub struct ClientScript {
     pub delay: Option<Duration>,
     /// Answer requests only once the test has added permits to this.
     pub gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// Declare the tasks extension (`io.modelcontextprotocol/tasks`).
+    pub tasks: bool,
 }
 
 impl ClientScript {
@@ -223,7 +225,14 @@ impl ClientScript {
             elicit_answers: Arc::new(Mutex::new(answers.into_iter().collect())),
             delay: None,
             gate: None,
+            tasks: false,
         }
+    }
+
+    /// Also declare the tasks extension.
+    pub fn with_tasks(mut self) -> Self {
+        self.tasks = true;
+        self
     }
 }
 
@@ -262,7 +271,7 @@ impl RecordingClient {
 
 impl ClientHandler for RecordingClient {
     fn get_info(&self) -> ClientInfo {
-        let capabilities = if self.script.capable {
+        let mut capabilities = if self.script.capable {
             ClientCapabilities::builder()
                 .enable_elicitation_with(
                     rmcp::model::ElicitationCapability::new()
@@ -275,6 +284,12 @@ impl ClientHandler for RecordingClient {
         } else {
             ClientCapabilities::default()
         };
+        if self.script.tasks {
+            capabilities
+                .extensions
+                .get_or_insert_default()
+                .insert(rmcp::model::TASKS_EXTENSION_ID.into(), Default::default());
+        }
         ClientInfo::new(capabilities, Implementation::new("e2e-client", "1.2.3"))
     }
 

@@ -14,7 +14,10 @@ async fn lists_and_calls_tools_in_every_era_and_transport() {
             .await
             .unwrap();
         let names = host.tool_names().await;
-        assert_eq!(names, ["add", "count", "echo", "search", "slugify"]);
+        assert_eq!(
+            names,
+            ["add", "count", "countdown", "echo", "search", "slugify"]
+        );
 
         let echo = host.call_ok("echo", echo_args("hello, world")).await;
         assert_eq!(text_of(&echo), "hello, world");
@@ -70,7 +73,7 @@ async fn tools_list_paginates() {
             .await
             .unwrap();
         assert_eq!(second.tools.len(), 2);
-        assert_eq!(host.tool_names().await.len(), 5);
+        assert_eq!(host.tool_names().await.len(), 6);
 
         let bad = host
             .client

@@ -118,6 +118,52 @@ test("bad specs are refused naming the place", () => {
   assert.throws(() => bind({}, { tools: { t: { input: {} } } }), /no run function/);
 });
 
+test("a tool says whether a call may run as a task: forbidden by default", () => {
+  bind(
+    { context: fakeContext([]) },
+    {
+      tools: {
+        plain: { run: () => "done" },
+        never: { task: "forbidden", run: () => "done" },
+        maybe: {
+          task: "optional",
+          annotations: { readOnly: true },
+          input: { seconds: "integer" },
+          run: ({ seconds }) => `waited ${seconds}`,
+        },
+        always: { task: "required", run: () => "done" },
+      },
+    },
+  );
+  const listed = Object.fromEntries(tools.listTools().map((tool) => [tool.name, tool]));
+  assert.equal(listed.plain.taskSupport, "forbidden");
+  assert.equal(listed.never.taskSupport, "forbidden");
+  assert.equal(listed.maybe.taskSupport, "optional");
+  assert.equal(listed.maybe.annotations.readOnlyHint, true);
+  assert.deepEqual(JSON.parse(listed.maybe.inputSchema).required, ["seconds"]);
+  assert.equal(listed.always.taskSupport, "required");
+  assert.equal(listed.always.annotations, undefined);
+  // `run` is called the same way either way.
+  assert.deepEqual(tools.callTool("maybe", '{"seconds": 1}'), {
+    content: [text("waited 1")],
+    structuredContent: undefined,
+  });
+});
+
+test("a task value other than forbidden, optional or required is refused", () => {
+  for (const [task, shown] of [
+    ["sometimes", '"sometimes"'],
+    ["Optional", '"Optional"'],
+    [true, "true"],
+    [null, "null"],
+  ]) {
+    assert.throws(
+      () => bind({}, { tools: { slow: { task, run() {} } } }),
+      (error) => error.message === `tool "slow": task must be "forbidden", "optional" or "required", not ${shown}`,
+    );
+  }
+});
+
 test("results and errors become WIT values", () => {
   const logs = [];
   bind(

@@ -172,6 +172,14 @@ def _output_schema(hint: Any) -> Optional[dict]:
     return None
 
 
+# ``@tool(task=...)``: whether a call may run as an MCP task.
+_TASK_SUPPORT = {
+    "forbidden": _types.TaskSupport.FORBIDDEN,
+    "optional": _types.TaskSupport.OPTIONAL,
+    "required": _types.TaskSupport.REQUIRED,
+}
+
+
 def tool(
     function: Optional[Callable] = None,
     *,
@@ -182,16 +190,27 @@ def tool(
     destructive: Optional[bool] = None,
     idempotent: Optional[bool] = None,
     open_world: Optional[bool] = None,
+    task: str = "forbidden",
 ) -> Any:
     """Register a function as a tool: ``@tool`` or ``@tool(name=..., read_only=True)``.
 
     Every parameter needs a type hint; a parameter annotated ``Context``
     receives the request's context and is not part of the schema. Parameters
     with defaults are optional.
+
+    ``task`` says whether a call may run as an MCP task (answered at once
+    with a task id the client polls): ``"forbidden"`` (the default, always
+    an ordinary call), ``"optional"`` (a task when the client supports
+    tasks) or ``"required"`` (only as a task). The function is the same
+    either way.
     """
 
     def register(function: Callable) -> Callable:
         tool_name = name or function.__name__
+        if not isinstance(task, str) or task not in _TASK_SUPPORT:
+            raise ValueError(
+                f"tool {tool_name!r}: task must be 'forbidden', 'optional' or 'required', not {task!r}"
+            )
         if tool_name in _TOOLS:
             raise ValueError(f"two tools are named {tool_name!r}")
         hints = typing.get_type_hints(function, include_extras=True)
@@ -235,6 +254,7 @@ def tool(
             input_schema=json.dumps(input_schema),
             output_schema=None if output_schema is None else json.dumps(output_schema),
             annotations=annotations,
+            task_support=_TASK_SUPPORT[task],
         )
         _TOOLS[tool_name] = _Tool(
             tool_name, function, descriptor, parameters, context_parameter, output_schema is not None

@@ -437,6 +437,55 @@ def _numeric_prompt(count: int) -> str:
     return str(count)
 
 
+class TaskSupport(unittest.TestCase):
+    def descriptor(self, name):
+        [descriptor] = [t for t in mcp.Tools().list_tools() if t.name == name]
+        return descriptor
+
+    def test_a_call_runs_as_a_task_only_when_the_tool_says_so(self):
+        @mcp.tool(name="task_default")
+        def task_default() -> str:
+            return "done"
+
+        @mcp.tool(name="task_optional", task="optional", read_only=True)
+        def task_optional(seconds: int) -> str:
+            return f"waited {seconds}"
+
+        @mcp.tool(name="task_required", task="required")
+        def task_required() -> str:
+            return "done"
+
+        @mcp.tool(name="task_forbidden", task="forbidden")
+        def task_forbidden() -> str:
+            return "done"
+
+        self.assertEqual(self.descriptor("task_default").task_support, types.TaskSupport.FORBIDDEN)
+        self.assertEqual(self.descriptor("task_forbidden").task_support, types.TaskSupport.FORBIDDEN)
+        optional = self.descriptor("task_optional")
+        self.assertEqual(optional.task_support, types.TaskSupport.OPTIONAL)
+        self.assertTrue(optional.annotations.read_only_hint)
+        self.assertEqual(json.loads(optional.input_schema)["required"], ["seconds"])
+        required = self.descriptor("task_required")
+        self.assertEqual(required.task_support, types.TaskSupport.REQUIRED)
+        self.assertIsNone(required.annotations)
+        # The function is called the same way either way.
+        self.assertEqual(mcp.Tools().call_tool("task_optional", '{"seconds": 2}').content[0].value, "waited 2")
+
+    def test_an_unknown_task_value_is_refused_naming_the_allowed_ones(self):
+        for value in ["sometimes", "Optional", True, None]:
+            with self.assertRaises(ValueError) as caught:
+
+                @mcp.tool(name="task_bad", task=value)
+                def task_bad() -> str:
+                    return "never"
+
+            message = str(caught.exception)
+            self.assertIn("tool 'task_bad'", message)
+            self.assertIn("'forbidden', 'optional' or 'required'", message)
+            self.assertIn(repr(value), message)
+        self.assertNotIn("task_bad", [t.name for t in mcp.Tools().list_tools()])
+
+
 class UncaughtInATool(Fakes):
     def test_the_model_reads_the_message_and_the_log_gets_the_traceback(self):
         @mcp.tool(name="explodes")

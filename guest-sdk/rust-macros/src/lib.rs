@@ -137,6 +137,10 @@ fn expand(
     if let Some(open_world) = &options.open_world {
         builder.push(quote!(.open_world(#open_world)));
     }
+    if let Some(task) = options.task {
+        let variant = syn::Ident::new(task.variant(), ident.span());
+        builder.push(quote!(.task(::mcp_plugin::TaskSupport::#variant)));
+    }
 
     let idents: Vec<_> = analysis.params.iter().map(|p| &p.ident).collect();
     let fields = analysis.params.iter().map(|param| {
@@ -314,6 +318,29 @@ mod tests {
     }
 
     #[test]
+    fn task_support_is_declared_by_its_name_and_forbidden_by_default() {
+        let item = quote!(
+            #[doc = "Doc."]
+            fn f() -> String {
+                todo!()
+            }
+        );
+        for (value, variant) in [
+            ("forbidden", "Forbidden"),
+            ("optional", "Optional"),
+            ("required", "Required"),
+        ] {
+            let expanded = expand_tool(quote!(task = #value), item.clone()).to_string();
+            assert!(!expanded.contains("compile_error"), "{expanded}");
+            let declared = format!(". task (:: mcp_plugin :: TaskSupport :: {variant})");
+            assert!(expanded.contains(&declared), "{expanded}");
+        }
+        // Left out, the builder's default (forbidden) stands.
+        let expanded = expand_tool(TokenStream2::new(), item).to_string();
+        assert!(!expanded.contains(". task ("), "{expanded}");
+    }
+
+    #[test]
     fn signatures_a_tool_cannot_have_are_refused() {
         let cases = [
             ("fn f(&self) -> String", "cannot take `self`"),
@@ -352,6 +379,18 @@ mod tests {
             (quote!(title = "A", title = "B"), "`title` is given twice"),
             (quote!(name = "a b"), "must be 1 to 128 ASCII letters"),
             (quote!(output = Out), "`output = Type` declares"),
+            (
+                quote!(task = "sometimes"),
+                r#"`task` must be `\"forbidden\"`, `\"optional\"` or `\"required\"`, not `\"sometimes\"`"#,
+            ),
+            (
+                quote!(task = optional),
+                r#"`task` must be `\"forbidden\"`, `\"optional\"` or `\"required\"`, as a string"#,
+            ),
+            (
+                quote!(task = "optional", task = "required"),
+                "`task` is given twice",
+            ),
         ];
         for (attr, expected) in cases {
             let text = errors(attr.clone(), item.clone());

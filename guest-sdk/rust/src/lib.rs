@@ -139,13 +139,15 @@
 //! | `idempotent` | hint: a repeated call changes nothing more | [`Tool::idempotent`] |
 //! | `open_world = true\|false` | hint: reaches an open world (`open_world` alone means `true`) | [`Tool::open_world`] |
 //! | `output = T` | the output schema of a `ToolOutput` or `Json` return | [`Tool::output`] |
+//! | `task = "forbidden"\|"optional"\|"required"` | whether a call may run as an MCP task (default `"forbidden"`) | [`Tool::task`] |
 //!
 //! What the attribute refuses at compile time, each with its reason: an
 //! `async`, `unsafe` or generic function, a `self` parameter, a reference
 //! parameter other than a leading `&Context` (and `&Context` anywhere else,
 //! or `&mut Context`), a parameter that is a pattern rather than a name, a
 //! function returning nothing or `impl Trait`, an undocumented function, an
-//! invalid name, and attribute arguments it does not know or that repeat.
+//! invalid name, a `task` other than `"forbidden"`, `"optional"` or
+//! `"required"`, and attribute arguments it does not know or that repeat.
 //! For what it cannot say — a hand-written input schema, a handler that is
 //! a closure over configuration — build a [`Tool`]:
 //!
@@ -262,7 +264,7 @@ pub use sampling::{
     IncludeContext, SampledMessage, Sampling, SamplingContent, SamplingMessage, ToolChoice,
 };
 pub use session::Session;
-pub use tool::Tool;
+pub use tool::{TaskSupport, Tool};
 pub use trace::Span;
 
 /// Make a function a tool: its doc comment is the description, its

@@ -5,7 +5,8 @@
 //! input schema comes from the handler's argument type through
 //! [`schemars`] (or is given as JSON with [`Tool::input_schema_json`]); at
 //! call time the SDK deserializes the host's JSON arguments into that type,
-//! runs the handler and converts its output.
+//! runs the handler and converts its output. [`TaskSupport`] says whether
+//! a call may run as an MCP task.
 
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde::de::DeserializeOwned;
@@ -14,6 +15,33 @@ use crate::bindings::mcp::plugin::types as wit;
 use crate::context::Context;
 use crate::error::ToolError;
 use crate::output::{IntoToolOutput, ToolOutput};
+
+/// Whether a call of a tool may run as an MCP task: answered at once with a
+/// task id the client polls while the call runs on. The handler is the same
+/// either way: progress, logs, elicitation and cancellation all work inside
+/// a task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TaskSupport {
+    /// Every call is an ordinary call, answered when it finishes (the
+    /// default).
+    #[default]
+    Forbidden,
+    /// The host runs a call as a task when the client supports MCP tasks,
+    /// and as an ordinary call otherwise.
+    Optional,
+    /// Calls run only as tasks; a client without MCP tasks is refused.
+    Required,
+}
+
+impl TaskSupport {
+    fn to_wit(self) -> wit::TaskSupport {
+        match self {
+            Self::Forbidden => wit::TaskSupport::Forbidden,
+            Self::Optional => wit::TaskSupport::Optional,
+            Self::Required => wit::TaskSupport::Required,
+        }
+    }
+}
 
 type Handler = Box<dyn Fn(&Context, &str) -> Result<ToolOutput, ToolError>>;
 
@@ -39,6 +67,7 @@ pub struct Tool {
     destructive: Option<bool>,
     idempotent: Option<bool>,
     open_world: Option<bool>,
+    task_support: TaskSupport,
     input_schema: Option<SchemaFn>,
     output_schema: Option<SchemaFn>,
     input_schema_json: Option<serde_json::Value>,
@@ -52,6 +81,7 @@ impl std::fmt::Debug for Tool {
             .field("name", &self.name)
             .field("title", &self.title)
             .field("description", &self.description)
+            .field("task_support", &self.task_support)
             .field("has_output_schema", &self.output_schema.is_some())
             .finish_non_exhaustive()
     }
@@ -69,6 +99,7 @@ impl Tool {
             destructive: None,
             idempotent: None,
             open_world: None,
+            task_support: TaskSupport::Forbidden,
             input_schema: None,
             output_schema: None,
             input_schema_json: None,
@@ -106,6 +137,13 @@ impl Tool {
     /// (the web, say) rather than a closed domain.
     pub fn open_world(mut self, open_world: bool) -> Self {
         self.open_world = Some(open_world);
+        self
+    }
+
+    /// Whether a call may run as an MCP task ([`TaskSupport::Forbidden`]
+    /// unless set).
+    pub fn task(mut self, support: TaskSupport) -> Self {
+        self.task_support = support;
         self
     }
 
@@ -255,6 +293,7 @@ impl Tool {
                 (None, None) => None,
             },
             annotations,
+            task_support: self.task_support.to_wit(),
         }
     }
 }
@@ -433,6 +472,29 @@ mod tests {
         let descriptor = Tool::new("add", "Add").handler(add).descriptor();
         assert!(descriptor.annotations.is_none());
         assert!(descriptor.output_schema.is_none());
+    }
+
+    #[test]
+    fn calls_run_as_tasks_only_when_the_tool_says_so() {
+        let support = |tool: Tool| tool.handler(add).descriptor().task_support;
+        assert_eq!(
+            support(Tool::new("add", "Add")),
+            wit::TaskSupport::Forbidden
+        );
+        assert_eq!(TaskSupport::default(), TaskSupport::Forbidden);
+        for (declared, advertised) in [
+            (TaskSupport::Forbidden, wit::TaskSupport::Forbidden),
+            (TaskSupport::Optional, wit::TaskSupport::Optional),
+            (TaskSupport::Required, wit::TaskSupport::Required),
+        ] {
+            assert_eq!(support(Tool::new("add", "Add").task(declared)), advertised);
+        }
+        // Task support is no hint: it adds no annotations.
+        let descriptor = Tool::new("add", "Add")
+            .task(TaskSupport::Required)
+            .handler(add)
+            .descriptor();
+        assert!(descriptor.annotations.is_none());
     }
 
     #[test]

@@ -175,6 +175,18 @@ mod tests {
         sum: f64,
     }
 
+    /// Wait, maybe as a task.
+    #[tool(task = "optional", read_only)]
+    fn wait(seconds: u32) -> String {
+        format!("waited {seconds} s")
+    }
+
+    /// Wait, only as a task.
+    #[tool(name = "wait.long", task = "required")]
+    fn wait_long(_ctx: &Context) -> &str {
+        "waited long"
+    }
+
     /// Raw JSON.
     #[tool(description = "Described by the attribute")]
     fn raw() -> Json<Value> {
@@ -265,6 +277,20 @@ mod tests {
             Some("Described by the attribute")
         );
         assert!(output.is_none(), "Json keeps the builder's rule");
+    }
+
+    #[test]
+    fn the_attribute_says_whether_a_call_may_run_as_a_task() {
+        let (add, _, _) = descriptor(add::tool());
+        assert_eq!(add.task_support, wit::TaskSupport::Forbidden);
+        let (wait, input, _) = descriptor(wait::tool());
+        assert_eq!(wait.task_support, wit::TaskSupport::Optional);
+        assert_eq!(wait.annotations.unwrap().read_only_hint, Some(true));
+        assert_eq!(input["required"], json!(["seconds"]));
+        let (long, _, _) = descriptor(wait_long::tool());
+        assert_eq!(long.name, "wait.long");
+        assert_eq!(long.task_support, wit::TaskSupport::Required);
+        assert!(long.annotations.is_none());
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod sessions;
 mod shares;
 pub mod stdin_watch;
 mod subscriptions;
+mod tasks;
 mod traced;
 mod transport;
 
@@ -30,6 +31,7 @@ pub use multi_round::ParkedCalls;
 pub use server::{CALLS_LOG, McpServer};
 pub use shares::CallShares;
 pub use subscriptions::{ListKind, SubscriptionHub};
+pub use tasks::{RunningTasks, TaskOptions};
 pub use traced::Traced;
 pub use transport::{HttpOptions, serve_http, serve_stdio};
 
@@ -53,6 +55,8 @@ pub struct FacadeOptions {
     pub state_key: SealKey,
     /// Tool calls one principal may have running at once.
     pub max_calls_per_principal: usize,
+    /// How tool calls run as tasks.
+    pub tasks: TaskOptions,
 }
 
 impl FacadeOptions {
@@ -68,6 +72,7 @@ impl FacadeOptions {
             max_parked: Self::DEFAULT_MAX_PARKED,
             state_key,
             max_calls_per_principal: shares::CallShares::DEFAULT_MAX,
+            tasks: TaskOptions::default(),
         }
     }
 }
@@ -88,6 +93,10 @@ pub struct ServerState {
     pub client_timeout: Duration,
     /// Each principal's share of the calls running.
     pub shares: Arc<shares::CallShares>,
+    /// The tool calls running as tasks on this host.
+    pub tasks: Arc<RunningTasks>,
+    /// Where task records live when the host has no state store.
+    task_fallback_store: crate::state::SharedStore,
     /// Set once shutdown begins: calls running finish, new ones are refused.
     draining: std::sync::atomic::AtomicBool,
     rendered: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
@@ -120,6 +129,8 @@ impl ServerState {
             parked: ParkedCalls::new(facade.state_key, facade.parked_ttl, facade.max_parked),
             client_timeout: facade.client_timeout,
             shares: Arc::new(shares::CallShares::new(facade.max_calls_per_principal)),
+            tasks: Arc::new(RunningTasks::new(facade.tasks)),
+            task_fallback_store: crate::state::in_memory(),
             draining: Default::default(),
             rendered: Mutex::new(None),
         }

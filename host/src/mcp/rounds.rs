@@ -497,7 +497,7 @@ fn until(expires: u64) -> std::time::Duration {
 }
 
 /// The MCP form of a question for the client, for `inputRequests`.
-fn input_request(asked: &ClientRequest) -> Result<InputRequest, String> {
+pub(super) fn input_request(asked: &ClientRequest) -> Result<InputRequest, String> {
     let method = asked.kind().method();
     let wire = match asked.kind() {
         ClientRequestKind::Roots => serde_json::json!({"method": method}),

@@ -289,6 +289,7 @@ pub async fn serve_http(
                 crate::metrics::Gauges {
                     sessions: services.hub.active_sessions(),
                     parked_calls: services.parked.parked(),
+                    tasks_running: services.tasks.running(),
                     plugins: catalog.plugins().len(),
                     tools: catalog.tools().len(),
                     catalog_generation: catalog.generation(),

@@ -66,6 +66,8 @@ struct Scrape {
     in_flight: u64,
     gauges: Gauges,
     auth_failures: Vec<(&'static str, u64)>,
+    task_ends: Vec<(&'static str, u64)>,
+    tasks_started: u64,
 }
 
 /// Write one family of counters or gauges: `name`, and a value per label set.
@@ -230,6 +232,27 @@ impl Collector for Scrape {
                 .iter()
                 .map(|(r, n)| ([("reason", *r)], *n)),
         )?;
+        single(
+            &mut encoder,
+            "mcp_wasm_host_tasks_started",
+            "Tool calls started as MCP tasks.",
+            Counter,
+            self.tasks_started,
+        )?;
+        family(
+            &mut encoder,
+            "mcp_wasm_host_tasks_ended",
+            "Tool calls run as MCP tasks that ended, by status (completed, failed, cancelled).",
+            Counter,
+            self.task_ends.iter().map(|(s, n)| ([("status", *s)], *n)),
+        )?;
+        single(
+            &mut encoder,
+            "mcp_wasm_host_tasks_running",
+            "Tool calls running as MCP tasks on this host.",
+            Gauge,
+            self.gauges.tasks_running as u64,
+        )?;
         let spans = crate::telemetry::stats();
         single(
             &mut encoder,
@@ -343,6 +366,10 @@ impl Metrics {
             in_flight: self.calls_in_flight(),
             gauges: gauges.clone(),
             auth_failures: self.auth_failures(),
+            task_ends: self.task_ends(),
+            tasks_started: self
+                .tasks_started
+                .load(std::sync::atomic::Ordering::Relaxed),
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(scrape));

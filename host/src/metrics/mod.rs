@@ -149,9 +149,16 @@ pub struct Metrics {
     pub round_repeats: AtomicU64,
     /// Requests refused for their bearer token: missing, invalid.
     auth_failures: [AtomicU64; 2],
+    /// Tool calls run as tasks, by how they ended ([`TASK_ENDS`]).
+    task_ends: [AtomicU64; TASK_ENDS.len()],
+    /// Tasks started.
+    pub tasks_started: AtomicU64,
     /// The MCP semantic conventions' histograms.
     pub mcp: mcp::McpMetrics,
 }
+
+/// How a task may end.
+pub const TASK_ENDS: [&str; 3] = ["completed", "failed", "cancelled"];
 
 /// Why a request was refused at a trust boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +213,8 @@ pub struct Gauges {
     pub sessions: usize,
     /// 2026-07-28 calls parked between rounds.
     pub parked_calls: usize,
+    /// Tool calls running as tasks on this host.
+    pub tasks_running: usize,
     pub plugins: usize,
     pub tools: usize,
     pub catalog_generation: u64,
@@ -226,6 +235,22 @@ impl Metrics {
     /// had none, else it was not valid.
     pub fn auth_failed(&self, missing: bool) {
         self.auth_failures[usize::from(!missing)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a task that ended `how` (one of [`TASK_ENDS`]).
+    pub fn task_ended(&self, how: &str) {
+        if let Some(i) = TASK_ENDS.iter().position(|t| *t == how) {
+            self.task_ends[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The tasks ended, by status label.
+    pub(super) fn task_ends(&self) -> Vec<(&'static str, u64)> {
+        TASK_ENDS
+            .iter()
+            .zip(&self.task_ends)
+            .map(|(how, n)| (*how, n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// The auth failures by reason label.

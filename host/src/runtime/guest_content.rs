@@ -8,7 +8,7 @@ use crate::content::{
     Completion, CompletionTarget, Content, PromptArgument, PromptDescriptor, PromptMessage,
     PromptResult, ResourceBody, ResourceContents, ResourceDescriptor, ResourceTemplate, Role,
 };
-use crate::tool::{ToolDeclaration, ToolHints};
+use crate::tool::{TaskSupport, ToolDeclaration, ToolHints};
 
 impl From<types::ResourceBody> for ResourceBody {
     fn from(body: types::ResourceBody) -> Self {
@@ -267,6 +267,11 @@ impl From<types::ToolDescriptor> for ToolDeclaration {
                 idempotent: a.idempotent_hint,
                 open_world: a.open_world_hint,
             }),
+            task_support: match d.task_support {
+                types::TaskSupport::Forbidden => TaskSupport::Forbidden,
+                types::TaskSupport::Optional => TaskSupport::Optional,
+                types::TaskSupport::Required => TaskSupport::Required,
+            },
         }
     }
 }

@@ -60,6 +60,18 @@ impl Runtime {
         body: Body<R>,
     ) -> Result<R, InvocationError> {
         let mut usage = CallUsage::default();
+        // A task runs under its own time limit; fuel and memory stay.
+        let guest = if call.as_task {
+            Guest {
+                limits: PluginLimits {
+                    timeout: guest.limits.task_timeout,
+                    ..guest.limits
+                },
+                ..guest
+            }
+        } else {
+            guest
+        };
         let span = spans::guest(&call.span, guest.name);
         let call = call.with_span(span.clone());
         let result = self.run_measured(guest, call, runs, body, &mut usage).await;
