@@ -18,6 +18,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 scripts/build-plugins.sh
+# The TypeScript SDK the end-to-end tests drive the host with (pinned).
+ts_client=target/ts-client
+if ! cmp -s tests/ts-client/package.json "$ts_client/package.json" ||
+    [[ ! -f $ts_client/node_modules/@modelcontextprotocol/sdk/package.json ]]; then
+    echo "test: installing the TypeScript SDK into $ts_client (npm)" >&2
+    scripts/ensure-node.sh
+    mkdir -p "$ts_client"
+    cp tests/ts-client/package.json "$ts_client/package.json"
+    (cd "$ts_client" && npm install --no-audit --no-fund --loglevel=error >&2)
+fi
 # The Python and JavaScript SDKs' own tests (no component needed).
 python3 -m unittest discover -s guest-sdk/python/tests
 node --test guest-sdk/js/test/

@@ -12,6 +12,7 @@ mod catalog_requests;
 mod collector;
 mod commands;
 mod componentize;
+mod core_tasks;
 mod deploy;
 mod dev;
 mod examples;

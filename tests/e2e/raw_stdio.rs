@@ -11,7 +11,7 @@ use tokio::process::{ChildStdin, ChildStdout, Command};
 
 use crate::support::*;
 
-struct RawSession {
+pub(crate) struct RawSession {
     stdin: ChildStdin,
     stdout: tokio::io::Lines<BufReader<ChildStdout>>,
     child: tokio::process::Child,
@@ -21,12 +21,18 @@ struct RawSession {
 }
 
 impl RawSession {
-    async fn start(dir: &PluginDir) -> Self {
+    pub(crate) async fn start(dir: &PluginDir) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    /// Serve `dir` with the extra `args`.
+    pub(crate) async fn start_with(dir: &PluginDir, args: &[&str]) -> Self {
         let mut child = Command::new(host_binary())
             .args(["serve", "--plugins"])
             .arg(&dir.path)
             .arg("--cache-dir")
             .arg(shared_cache_dir())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -44,25 +50,31 @@ impl RawSession {
         }
     }
 
-    async fn send(&mut self, line: &str) {
+    pub(crate) async fn send(&mut self, line: &str) {
         self.stdin.write_all(line.as_bytes()).await.unwrap();
         self.stdin.write_all(b"\n").await.unwrap();
         self.stdin.flush().await.unwrap();
     }
 
+    /// The next message the host writes (bounded).
+    pub(crate) async fn next(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+            .await
+            .expect("the host answered in time")
+            .unwrap()
+            .expect("the host kept stdout open");
+        self.seen.push(line.clone());
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        message
+    }
+
     /// Read lines until the response with `id` arrives (bounded).
-    async fn response(&mut self, id: i64) -> Value {
+    pub(crate) async fn response(&mut self, id: i64) -> Value {
         loop {
-            let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
-                .await
-                .expect("the host answered in time")
-                .unwrap()
-                .expect("the host kept stdout open");
-            self.seen.push(line.clone());
-            let message: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"));
-            assert_eq!(message["jsonrpc"], "2.0", "{line}");
-            if message["id"] == json!(id) {
+            let message = self.next().await;
+            if message["id"] == json!(id) && message.get("method").is_none() {
                 return message;
             }
         }

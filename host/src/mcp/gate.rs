@@ -93,6 +93,7 @@ pub(super) async fn guard(
         );
     }
     let (mut parts, body) = request.into_parts();
+    let mut initialize = false;
     let body = if parts.method == http::Method::POST {
         match tokio::time::timeout(gate.body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
             Err(_) => {
@@ -123,16 +124,23 @@ pub(super) async fn guard(
                     )
                         .into_response();
                 }
-                axum::body::Body::from(bytes)
+                initialize = opens_a_session(&bytes);
+                match super::core_tasks::rewrite_incoming(&bytes) {
+                    Some(rewritten) => axum::body::Body::from(rewritten),
+                    None => axum::body::Body::from(bytes),
+                }
             }
         }
     } else {
         body
     };
     parts.extensions.insert(access);
-    let response = next
+    let mut response = next
         .run(axum::extract::Request::from_parts(parts, body))
         .await;
+    if initialize {
+        response = with_tasks_capability(response);
+    }
     if session.is_none()
         && let Some(id) = response
             .headers()
@@ -155,6 +163,54 @@ fn unauthorized(failure: AuthFailure) -> axum::response::Response {
         format!("{failure}\n"),
     )
         .into_response()
+}
+
+/// An `initialize` response (a JSON body, or an event stream) with the
+/// core tasks capability added to its result.
+fn with_tasks_capability(response: axum::response::Response) -> axum::response::Response {
+    use http_body_util::BodyExt as _;
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    let body = body.map_frame(|frame| match frame.into_data() {
+        Ok(data) => hyper::body::Frame::data(match rewrite_event(&data) {
+            Some(rewritten) => bytes::Bytes::from(rewritten),
+            None => data,
+        }),
+        Err(frame) => frame,
+    });
+    axum::response::Response::from_parts(parts, axum::body::Body::new(body))
+}
+
+/// A JSON message, or the `data:` lines of server-sent events, with the
+/// result of `initialize` rewritten; `None` when nothing changed.
+fn rewrite_event(data: &[u8]) -> Option<Vec<u8>> {
+    if data.first() == Some(&b'{') {
+        return super::core_tasks::rewrite_outgoing(data);
+    }
+    let mut changed = false;
+    let mut out = Vec::with_capacity(data.len() + 64);
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        let payload = line
+            .strip_prefix(b"data:")
+            .map(|p| p.strip_prefix(b" ").unwrap_or(p));
+        let rewritten = payload.and_then(|p| {
+            let end = p
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(0, |i| i + 1);
+            super::core_tasks::rewrite_outgoing(&p[..end])
+        });
+        match rewritten {
+            Some(json) => {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(&json);
+                out.push(b'\n');
+                changed = true;
+            }
+            None => out.extend_from_slice(line),
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Whether a request body is an `initialize` request (which opens a
@@ -221,6 +277,26 @@ mod tests {
         ] {
             assert!(!origin_allowed(refused, &hosts), "{refused}");
         }
+    }
+
+    #[test]
+    fn an_initialize_result_gains_the_tasks_capability_in_either_body() {
+        let result = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"h","version":"1"}}}"#;
+        let json = rewrite_event(result.as_bytes()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert!(parsed["result"]["capabilities"]["tasks"]["requests"]["tools"]["call"].is_object());
+        let event = format!("id: 0\nevent: message\ndata: {result}\n\n");
+        let rewritten = String::from_utf8(rewrite_event(event.as_bytes()).unwrap()).unwrap();
+        assert!(
+            rewritten.starts_with("id: 0\nevent: message\ndata: {"),
+            "{rewritten}"
+        );
+        assert!(rewritten.ends_with("}\n\n"), "{rewritten}");
+        assert!(rewritten.contains(r#""tasks":{"#), "{rewritten}");
+        assert_eq!(
+            rewrite_event(b"data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n"),
+            None
+        );
     }
 
     #[test]

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
-    CompleteResult, GetPromptRequestParams, GetPromptResponse, GetTaskParams, GetTaskResult,
-    Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
-    UnsubscribeRequestParams, UpdateTaskParams,
+    CompleteResult, CustomRequest, CustomResult, GetPromptRequestParams, GetPromptResponse,
+    GetTaskParams, GetTaskResult, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -26,6 +26,7 @@ use serde_json::Value;
 use super::channel::{PeerChannel, from_mcp_level};
 use super::rounds::{Finished, RoundOutcome, Rounds};
 use super::subscriptions::SessionLogLevel;
+use super::tasks::TaskAsk;
 use super::{ServerState, convert};
 use crate::auth::Access;
 use crate::catalog::ExposedTool;
@@ -346,153 +347,18 @@ impl ServerHandler for McpServer {
 
     async fn call_tool(
         &self,
-        mut request: CallToolRequestParams,
+        request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
-        if self.shared.is_draining() && !resuming {
-            return Err(McpError::internal_error(
-                "the host is shutting down and takes no new calls; call again after it restarts",
-                None,
-            ));
-        }
-        let facts = self.facts(&ctx);
-        let access = &facts.access;
-        let principal = access.principal().map_or("", |p| p.id.as_str());
-        let Some(_share) = self.shared.shares.take(principal) else {
-            let plugin = self
-                .shared
-                .catalog
-                .snapshot()
-                .tool(&request.name)
-                .map(|t| t.plugin.name.to_string());
-            audit_refused(
-                &facts,
-                plugin.as_deref(),
-                &request.name,
-                "calls_per_principal",
-            );
-            return Ok(convert::call_result(ToolResult::error_text(format!(
-                "{} already has {} calls running, the most one caller may \
-                 (--max-calls-per-principal); call again when one has finished",
-                if principal.is_empty() {
-                    "this client".to_string()
-                } else {
-                    format!("principal `{principal}`")
-                },
-                self.shared.shares.max()
-            )))
-            .into());
-        };
-        let arguments = Value::Object(request.arguments.take().unwrap_or_default());
-        // A later round of a parked 2026-07-28 call finishes on the version
-        // it started with (its arguments are bound to the parked state), even
-        // if a reload changed the tool's schema or removed the tool since.
-        let catalog = self.shared.catalog.snapshot();
-        let exposed = catalog.tool(&request.name);
-        if let Some(tool) = exposed
-            && !access.allows(&tool.plugin.name)
-        {
-            audit_refused(&facts, Some(&tool.plugin.name), &request.name, DENIED);
-        }
-        let exposed = exposed.filter(|t| access.allows(&t.plugin.name));
-        let target = match exposed {
-            Some(tool) => {
-                if !resuming {
-                    check_tool_arguments(tool, &arguments)
-                        .map_err(|m| McpError::invalid_params(m, None))?;
-                }
-                Some(tool.clone())
-            }
-            None if resuming => None,
-            None => {
-                return Err(McpError::invalid_params(
-                    format!("unknown tool `{}`", request.name),
-                    None,
-                ));
-            }
-        };
-        drop(catalog);
+        self.call_tool_asking(request, ctx, TaskAsk::Decide).await
+    }
 
-        if !resuming
-            && let Some(tool) = &target
-            && self.runs_as_task(&ctx, tool)?
-        {
-            return self.start_task(&ctx, &facts, tool.clone(), arguments).await;
-        }
-
-        if Self::is_modern(&ctx) {
-            let operation = format!("tool:{}", request.name);
-            let plugin = target.as_ref().map(|t| t.plugin.name.to_string());
-            let rounds = Rounds::of(
-                &operation,
-                &arguments,
-                plugin.as_deref(),
-                &request.request_state,
-                &request.input_responses,
-            );
-            let runtime = self.shared.runtime.clone();
-            let name = request.name.clone();
-            let shown = request.name.clone();
-            // Runs when the call starts, or is replayed because its parked
-            // task is gone: then on the version now in the catalog.
-            return self
-                .answer_rounds(
-                    &ctx,
-                    &facts,
-                    rounds,
-                    move |call| async move {
-                        let Some(tool) = target else {
-                            return Finished::Lost(format!(
-                                "the call cannot be resumed: tool `{name}` is no longer served"
-                            ));
-                        };
-                        if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
-                            return Finished::Lost(format!(
-                                "the call cannot be resumed: {problem}"
-                            ));
-                        }
-                        let index = tool.index();
-                        Finished::Tool(
-                            runtime
-                                .dispatch_tool(tool.plugin, index, arguments, call())
-                                .await,
-                        )
-                    },
-                    |outcome| {
-                        Ok(match outcome {
-                            RoundOutcome::Done(Finished::Tool(outcome)) => {
-                                tool_response(&shown, outcome)
-                            }
-                            RoundOutcome::Done(Finished::Cancelled) => {
-                                tool_response(&shown, Err(InvocationError::Cancelled))
-                            }
-                            RoundOutcome::Done(other) => {
-                                convert::call_result(ToolResult::error_text(other.missing_result()))
-                                    .into()
-                            }
-                            RoundOutcome::Input(input) => input.into(),
-                        })
-                    },
-                )
-                .await;
-        }
-        let Some(tool) = target else {
-            // Only a 2026-07-28 request goes on without its tool.
-            return Err(McpError::invalid_params(
-                format!("unknown tool `{}`", request.name),
-                None,
-            ));
-        };
-        let channel = self.peer_channel(&ctx);
-        let call = self.call_context(&facts, channel, ctx.ct.clone());
-        let index = tool.index();
-        let outcome = self
-            .shared
-            .runtime
-            .dispatch_tool(tool.plugin, index, arguments, call)
-            .await;
-        Ok(tool_response(&request.name, outcome))
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        self.custom_request(request, ctx).await
     }
 
     async fn get_task(
@@ -620,6 +486,164 @@ impl ServerHandler for McpServer {
         self.shared.hub.remove_listener(id);
         tracing::info!(listener = id, "subscriptions/listen stream closed");
         Ok(())
+    }
+}
+
+impl McpServer {
+    /// `tools/call`: run the tool, or start it as a task when the request
+    /// asks for one or the host decides it runs as one.
+    pub(super) async fn call_tool_asking(
+        &self,
+        mut request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+        ask: TaskAsk,
+    ) -> Result<CallToolResponse, McpError> {
+        let resuming = Self::is_modern(&ctx) && request.request_state.is_some();
+        if self.shared.is_draining() && !resuming {
+            return Err(McpError::internal_error(
+                "the host is shutting down and takes no new calls; call again after it restarts",
+                None,
+            ));
+        }
+        let facts = self.facts(&ctx);
+        let access = &facts.access;
+        let principal = access.principal().map_or("", |p| p.id.as_str());
+        let Some(_share) = self.shared.shares.take(principal) else {
+            let plugin = self
+                .shared
+                .catalog
+                .snapshot()
+                .tool(&request.name)
+                .map(|t| t.plugin.name.to_string());
+            audit_refused(
+                &facts,
+                plugin.as_deref(),
+                &request.name,
+                "calls_per_principal",
+            );
+            return Ok(convert::call_result(ToolResult::error_text(format!(
+                "{} already has {} calls running, the most one caller may \
+                 (--max-calls-per-principal); call again when one has finished",
+                if principal.is_empty() {
+                    "this client".to_string()
+                } else {
+                    format!("principal `{principal}`")
+                },
+                self.shared.shares.max()
+            )))
+            .into());
+        };
+        let arguments = Value::Object(request.arguments.take().unwrap_or_default());
+        // A later round of a parked 2026-07-28 call finishes on the version
+        // it started with (its arguments are bound to the parked state), even
+        // if a reload changed the tool's schema or removed the tool since.
+        let catalog = self.shared.catalog.snapshot();
+        let exposed = catalog.tool(&request.name);
+        if let Some(tool) = exposed
+            && !access.allows(&tool.plugin.name)
+        {
+            audit_refused(&facts, Some(&tool.plugin.name), &request.name, DENIED);
+        }
+        let exposed = exposed.filter(|t| access.allows(&t.plugin.name));
+        let target = match exposed {
+            Some(tool) => {
+                if !resuming {
+                    check_tool_arguments(tool, &arguments)
+                        .map_err(|m| McpError::invalid_params(m, None))?;
+                }
+                Some(tool.clone())
+            }
+            None if resuming => None,
+            None => {
+                return Err(McpError::invalid_params(
+                    format!("unknown tool `{}`", request.name),
+                    None,
+                ));
+            }
+        };
+        drop(catalog);
+
+        if !resuming
+            && let Some(tool) = &target
+            && self.runs_as_task(&ctx, tool, ask)?
+        {
+            return self
+                .start_task(&ctx, &facts, tool.clone(), arguments, ask)
+                .await;
+        }
+
+        if Self::is_modern(&ctx) {
+            let operation = format!("tool:{}", request.name);
+            let plugin = target.as_ref().map(|t| t.plugin.name.to_string());
+            let rounds = Rounds::of(
+                &operation,
+                &arguments,
+                plugin.as_deref(),
+                &request.request_state,
+                &request.input_responses,
+            );
+            let runtime = self.shared.runtime.clone();
+            let name = request.name.clone();
+            let shown = request.name.clone();
+            // Runs when the call starts, or is replayed because its parked
+            // task is gone: then on the version now in the catalog.
+            return self
+                .answer_rounds(
+                    &ctx,
+                    &facts,
+                    rounds,
+                    move |call| async move {
+                        let Some(tool) = target else {
+                            return Finished::Lost(format!(
+                                "the call cannot be resumed: tool `{name}` is no longer served"
+                            ));
+                        };
+                        if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
+                            return Finished::Lost(format!(
+                                "the call cannot be resumed: {problem}"
+                            ));
+                        }
+                        let index = tool.index();
+                        Finished::Tool(
+                            runtime
+                                .dispatch_tool(tool.plugin, index, arguments, call())
+                                .await,
+                        )
+                    },
+                    |outcome| {
+                        Ok(match outcome {
+                            RoundOutcome::Done(Finished::Tool(outcome)) => {
+                                tool_response(&shown, outcome)
+                            }
+                            RoundOutcome::Done(Finished::Cancelled) => {
+                                tool_response(&shown, Err(InvocationError::Cancelled))
+                            }
+                            RoundOutcome::Done(other) => {
+                                convert::call_result(ToolResult::error_text(other.missing_result()))
+                                    .into()
+                            }
+                            RoundOutcome::Input(input) => input.into(),
+                        })
+                    },
+                )
+                .await;
+        }
+        let Some(tool) = target else {
+            // Only a 2026-07-28 request goes on without its tool.
+            return Err(McpError::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
+        let channel = self.peer_channel(&ctx);
+        let call = self.call_context(&facts, channel, ctx.ct.clone());
+        let index = tool.index();
+        let outcome = self
+            .shared
+            .runtime
+            .dispatch_tool(tool.plugin, index, arguments, call)
+            .await;
+        Ok(tool_response(&request.name, outcome))
     }
 }
 

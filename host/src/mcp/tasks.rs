@@ -42,6 +42,15 @@ use crate::error::InvocationError;
 use crate::tasks::{HEARTBEAT, TaskRecord, TaskStatus, TaskStore};
 use crate::tool::TaskSupport;
 
+/// Whether the request asked for a task itself.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TaskAsk {
+    /// It did not: the host decides by the tool and the extension.
+    Decide,
+    /// A 2025-11-25 `tools/call` with `task` (and its time to live, ms).
+    Core { ttl: Option<u64> },
+}
+
 /// How the host runs tasks.
 #[derive(Debug, Clone)]
 pub struct TaskOptions {
@@ -196,7 +205,7 @@ fn store_failed(e: crate::state::StateError) -> McpError {
 }
 
 /// An RFC 3339 UTC timestamp of `ms` since the Unix epoch.
-fn timestamp(ms: u64) -> String {
+pub(super) fn timestamp(ms: u64) -> String {
     let days = (ms / 86_400_000) as i64;
     let in_day = ms % 86_400_000;
     // Days to a civil date (proleptic Gregorian), from the era of 400 years.
@@ -284,8 +293,16 @@ impl McpServer {
         &self,
         ctx: &RequestContext<RoleServer>,
         tool: &ExposedTool,
+        ask: TaskAsk,
     ) -> Result<bool, McpError> {
         let support = tool.plugin.grants.tasks.unwrap_or(tool.spec().task_support);
+        if let TaskAsk::Core { .. } = ask {
+            return super::core_tasks::decide(support, true, &tool.name);
+        }
+        if super::core_tasks::speaks_core_tasks(ctx) {
+            // A 2025-11-25 client decides, within what the tool allows.
+            return super::core_tasks::decide(support, false, &tool.name);
+        }
         match (support, declares_tasks(ctx)) {
             (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => Ok(false),
             (_, true) => Ok(true),
@@ -302,14 +319,25 @@ impl McpServer {
         facts: &RequestFacts,
         tool: ExposedTool,
         arguments: Value,
+        ask: TaskAsk,
     ) -> Result<CallToolResponse, McpError> {
         let owner = owner_of(facts);
         let plugin = tool.plugin.name.to_string();
+        // A client may ask for less than the host keeps.
+        let asked_ttl = match ask {
+            TaskAsk::Core { ttl } => ttl,
+            TaskAsk::Decide => None,
+        };
+        let ttl = asked_ttl
+            .map(Duration::from_millis)
+            .map_or(self.shared.tasks.options.ttl, |asked| {
+                asked.clamp(Duration::from_millis(1), self.shared.tasks.options.ttl)
+            });
         let record = TaskRecord::new(
             &owner,
             &plugin,
             &tool.name,
-            self.shared.tasks.options.ttl,
+            ttl,
             tool.plugin.limits.task_timeout,
         );
         let local = match self.shared.tasks.admit(&record.id, &owner, &plugin) {
@@ -359,7 +387,7 @@ impl McpServer {
 
     /// Task `id` as the request's principal may see it, with its store;
     /// unknown when it is someone else's.
-    async fn owned_task(
+    pub(super) async fn owned_task(
         &self,
         id: &str,
         ctx: &RequestContext<RoleServer>,
@@ -372,6 +400,15 @@ impl McpServer {
             .map_err(store_failed)?
             .ok_or_else(|| unknown_task(id))?;
         Ok((store, record))
+    }
+
+    /// The tasks the request's principal may see, newest first.
+    pub(super) async fn owned_tasks(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Vec<TaskRecord>, McpError> {
+        let owner = owner_of(&self.facts(ctx));
+        self.task_store().list(&owner).await.map_err(store_failed)
     }
 
     pub(super) async fn task_get(

@@ -398,7 +398,7 @@ impl ServerHandler for Traced {
         request: CustomRequest,
         mut context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
-        let method = request.method.clone();
+        let method = super::core_tasks::wire_method(&request.method).to_string();
         let opened = self.open(&method, Target::default(), &mut context);
         self.answer(opened, self.0.on_custom_request(request, context), |_| {
             false

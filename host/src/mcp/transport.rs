@@ -11,7 +11,9 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::core_tasks;
 use super::gate::{Gate, LOOPBACK_HOSTS, guard};
+use super::line_rewrite::{RewrittenInput, RewrittenOutput};
 use super::sessions::{OwnedSessions, SessionOwners};
 use super::{McpServer, ServerState, Traced};
 use crate::auth::SharedAuthenticator;
@@ -45,6 +47,8 @@ pub async fn serve_stdio(
     let server = Traced::new(McpServer::new(services.clone(), Some(new_session_id())));
     let output_closed = CancellationToken::new();
     let (reader, writer) = stdio_streams(output_closed.clone());
+    let reader = RewrittenInput::new(reader, core_tasks::rewrite_incoming);
+    let writer = RewrittenOutput::new(writer, core_tasks::rewrite_outgoing);
     let serving = tokio::select! {
         serving = server.serve((reader, writer)) => serving,
         () = output_closed.cancelled() => return Ok(()),
