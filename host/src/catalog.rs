@@ -36,6 +36,12 @@ impl ExposedTool {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// Whether its calls may, must or must not run as tasks: what the
+    /// policy says for its plugin, else what the tool declares.
+    pub fn task_support(&self) -> crate::tool::TaskSupport {
+        self.plugin.grants.tasks.unwrap_or(self.spec().task_support)
+    }
 }
 
 /// A prompt as clients see it.

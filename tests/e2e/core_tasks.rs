@@ -71,6 +71,24 @@ async fn a_2025_11_25_client_runs_tasks_in_its_own_format_over_stdio() {
     let mut s = core_session(&dir).await;
     let mut id = 1;
 
+    // Each tool says whether it may run as a task: as declared, or as the
+    // policy says for its plugin; a tool that may not says nothing.
+    let listed = ask(&mut s, 100, "tools/list", json!({})).await;
+    let support = |name: &str| {
+        let tool = listed["result"]["tools"]
+            .as_array()
+            .and_then(|tools| tools.iter().find(|t| t["name"] == name))
+            .unwrap_or_else(|| panic!("{name} is listed: {listed}"));
+        assert!(
+            tool["_meta"].get("mcp-wasm-host/taskSupport").is_none(),
+            "{tool}"
+        );
+        tool["execution"]["taskSupport"].clone()
+    };
+    assert_eq!(support("countdown"), "optional");
+    assert_eq!(support("elicit_name"), "optional");
+    assert_eq!(support("add"), Value::Null);
+
     // Created with the client's time to live, polled, its result fetched.
     let created = ask(
         &mut s,
@@ -88,6 +106,13 @@ async fn a_2025_11_25_client_runs_tasks_in_its_own_format_over_stdio() {
     id = id.max(2);
     let done = until(&mut s, &mut id, &task_id, "completed").await;
     assert_eq!(done["taskId"], task_id.as_str());
+    // The session also heard of it.
+    let notice = s
+        .notification("notifications/tasks/status", |p| {
+            p["taskId"] == task_id.as_str() && p["status"] == "completed"
+        })
+        .await;
+    assert_eq!(notice["params"]["ttl"], 60000, "{notice}");
     id += 1;
     let result = ask(&mut s, id, "tasks/result", json!({"taskId": task_id})).await;
     assert_eq!(
@@ -172,6 +197,10 @@ async fn a_2025_11_25_client_runs_tasks_in_its_own_format_over_stdio() {
         .unwrap()
         .to_string();
     until(&mut s, &mut id, &asking_id, "input_required").await;
+    s.notification("notifications/tasks/status", |p| {
+        p["taskId"] == asking_id.as_str() && p["status"] == "input_required"
+    })
+    .await;
     id += 1;
     let result_id = id;
     s.send(
@@ -240,6 +269,7 @@ fn run_typescript_client(args: &[&str]) -> Value {
 }
 
 fn check_typescript_client(seen: &Value) {
+    assert_eq!(seen["countdownTaskSupport"], "optional", "{seen}");
     assert!(
         seen["tasksCapability"]["requests"]["tools"]["call"].is_object(),
         "{seen}"

@@ -70,6 +70,30 @@ impl RawSession {
         message
     }
 
+    /// The notification `method` whose params `wanted` accepts, already
+    /// written or the next such one (bounded).
+    pub(crate) async fn notification(
+        &mut self,
+        method: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let matches = |message: &Value| message["method"] == method && wanted(&message["params"]);
+        if let Some(found) = self
+            .seen
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|m| matches(m))
+        {
+            return found;
+        }
+        loop {
+            let message = self.next().await;
+            if matches(&message) {
+                return message;
+            }
+        }
+    }
+
     /// Read lines until the response with `id` arrives (bounded).
     pub(crate) async fn response(&mut self, id: i64) -> Value {
         loop {

@@ -7,9 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 
+use super::core_tasks::TASK_SUPPORT_MARK;
 use crate::catalog::ExposedTool;
 use crate::content::Content;
-use crate::tool::ToolResult;
+use crate::tool::{TaskSupport, ToolResult};
 
 /// The MCP descriptor of an exposed tool.
 pub(super) fn tool_descriptor(exposed: &ExposedTool) -> Tool {
@@ -33,6 +34,15 @@ pub(super) fn tool_descriptor(exposed: &ExposedTool) -> Tool {
         a.idempotent_hint = hints.idempotent;
         a.open_world_hint = hints.open_world;
         tool = tool.with_annotations(a);
+    }
+    let support = exposed.task_support();
+    if support != TaskSupport::Forbidden {
+        // The SDK's descriptor has no `execution`; the outgoing rewrite
+        // moves this there.
+        let mut meta = rmcp::model::MetaObject::new();
+        meta.0
+            .insert(TASK_SUPPORT_MARK.into(), support.as_str().into());
+        tool.meta = Some(meta);
     }
     tool
 }

@@ -10,7 +10,8 @@
 //! methods of the host's own, which [`McpServer::custom_request`] answers in
 //! the format the session speaks (`tasks/list` and `tasks/result` reach it
 //! as they are). Outgoing, the `initialize` result gains
-//! `capabilities.tasks` ([`rewrite_outgoing`]). `tasks/result` waits for the
+//! `capabilities.tasks` and each tool in a `tools/list` result that may run
+//! as a task its `execution.taskSupport` ([`rewrite_outgoing`]). `tasks/result` waits for the
 //! outcome, putting the task's questions to the client as requests tagged
 //! with the task (`io.modelcontextprotocol/related-task`) and handing the
 //! answers to the task.
@@ -23,7 +24,8 @@ use rmcp::model::{
     GetTaskParams, InputResponses, ListRootsRequest, PaginatedRequestParams, ServerRequest,
     TASKS_EXTENSION_ID, UpdateTaskParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::model::{CustomNotification, ServerNotification};
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer};
 use serde_json::{Map, Value, json};
 
@@ -38,6 +40,9 @@ pub(super) const CORE_TASKS_KEY: &str = "mcp-wasm-host/core-tasks";
 
 /// The `_meta` key naming the task a message belongs to.
 const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+
+/// The notification telling a session its task's status changed.
+const STATUS_NOTIFICATION: &str = "notifications/tasks/status";
 
 /// The most tasks one `tasks/list` page holds.
 const LIST_PAGE: usize = 100;
@@ -108,19 +113,70 @@ fn tasks_capability() -> Value {
     json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}})
 }
 
-/// `message` with `capabilities.tasks` added when it is the result of a
-/// handshake-era `initialize`; `None` otherwise.
+/// The `_meta` key in which a tool descriptor carries its task support
+/// (`optional` or `required`) until [`rewrite_outgoing`] moves it to
+/// `execution.taskSupport`, which the SDK's descriptor lacks.
+pub(super) const TASK_SUPPORT_MARK: &str = "mcp-wasm-host/taskSupport";
+
+/// `message` with what the SDK cannot write put in: `capabilities.tasks` in
+/// the result of a handshake-era `initialize`, and `execution.taskSupport`
+/// in each tool of a `tools/list` result that carries the mark. `None` when
+/// nothing changed, which is decided without parsing for any other message.
 pub(super) fn rewrite_outgoing(message: &[u8]) -> Option<Vec<u8>> {
-    if !message.windows(12).any(|w| w == b"\"serverInfo\"") {
+    use memchr::memmem::find;
+    let initialize = find(message, b"\"serverInfo\"").is_some();
+    let tools = find(message, TASK_SUPPORT_MARK.as_bytes()).is_some();
+    if !initialize && !tools {
         return None;
     }
     let mut value: Value = serde_json::from_slice(message).ok()?;
     let result = value.get_mut("result")?.as_object_mut()?;
-    result.get("protocolVersion")?.as_str()?;
-    result.get("serverInfo")?;
-    let capabilities = result.get_mut("capabilities")?.as_object_mut()?;
-    capabilities.insert("tasks".into(), tasks_capability());
+    let changed =
+        (initialize && add_tasks_capability(result)) | (tools && move_task_support(result));
+    if !changed {
+        return None;
+    }
     serde_json::to_vec(&value).ok()
+}
+
+/// Add `capabilities.tasks` to an `initialize` result; whether it is one.
+fn add_tasks_capability(result: &mut Map<String, Value>) -> bool {
+    if !result.get("protocolVersion").is_some_and(Value::is_string)
+        || !result.contains_key("serverInfo")
+    {
+        return false;
+    }
+    let Some(capabilities) = result
+        .get_mut("capabilities")
+        .and_then(Value::as_object_mut)
+    else {
+        return false;
+    };
+    capabilities.insert("tasks".into(), tasks_capability());
+    true
+}
+
+/// Move each listed tool's marked task support to `execution.taskSupport`;
+/// whether any was.
+fn move_task_support(result: &mut Map<String, Value>) -> bool {
+    let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let mut moved = false;
+    for tool in tools.iter_mut().filter_map(Value::as_object_mut) {
+        let Some(meta) = tool.get_mut("_meta").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let Some(support) = meta.remove(TASK_SUPPORT_MARK) else {
+            continue;
+        };
+        if meta.is_empty() {
+            tool.remove("_meta");
+        }
+        tool.insert("execution".into(), json!({ "taskSupport": support }));
+        moved = true;
+    }
+    moved
 }
 
 /// Whether the session behind `ctx` declared core tasks.
@@ -147,6 +203,19 @@ pub(super) fn core_task(record: &TaskRecord) -> Value {
         task["statusMessage"] = json!(message);
     }
     task
+}
+
+/// Tell a 2025-11-25 session its task's status changed
+/// (`notifications/tasks/status`, the task as `tasks/get` shows it). A
+/// session that has gone only misses the notice.
+pub(super) async fn notify_status(peer: &Peer<RoleServer>, record: &TaskRecord) {
+    let notice = CustomNotification::new(STATUS_NOTIFICATION, Some(core_task(record)));
+    if let Err(e) = peer
+        .send_notification(ServerNotification::CustomNotification(notice))
+        .await
+    {
+        tracing::debug!(task = record.id, "cannot send the task's status: {e}");
+    }
 }
 
 fn related(id: &str) -> Value {
@@ -541,5 +610,37 @@ mod tests {
         assert_eq!(out["result"]["capabilities"]["tasks"], tasks_capability());
         let other = json!({"jsonrpc": "2.0", "id": 2, "result": {"content": []}});
         assert_eq!(rewrite_outgoing(&serde_json::to_vec(&other).unwrap()), None);
+    }
+
+    #[test]
+    fn listed_tools_carry_their_task_support_in_execution() {
+        let list = json!({"jsonrpc": "2.0", "id": 3, "result": {"tools": [
+            {"name": "countdown", "inputSchema": {}, "_meta": {TASK_SUPPORT_MARK: "optional"}},
+            {"name": "slow", "inputSchema": {},
+             "_meta": {TASK_SUPPORT_MARK: "required", "other": 1}},
+            {"name": "add", "inputSchema": {}},
+        ]}});
+        let out: Value =
+            serde_json::from_slice(&rewrite_outgoing(&serde_json::to_vec(&list).unwrap()).unwrap())
+                .unwrap();
+        let tools = &out["result"]["tools"];
+        assert_eq!(tools[0]["execution"], json!({"taskSupport": "optional"}));
+        assert!(tools[0].get("_meta").is_none());
+        assert_eq!(tools[1]["execution"], json!({"taskSupport": "required"}));
+        assert_eq!(tools[1]["_meta"], json!({"other": 1}));
+        assert!(tools[2].get("execution").is_none());
+    }
+
+    #[test]
+    fn a_tool_result_naming_the_mark_is_not_rewritten() {
+        // A guest's own output may contain the mark's text: only a
+        // `tools/list` result's descriptors move.
+        let result = json!({"jsonrpc": "2.0", "id": 4, "result": {
+            "content": [{"type": "text", "text": TASK_SUPPORT_MARK}],
+            "structuredContent": {"tools": [{"_meta": {TASK_SUPPORT_MARK: "x"}}]}}});
+        assert_eq!(
+            rewrite_outgoing(&serde_json::to_vec(&result).unwrap()),
+            None
+        );
     }
 }

@@ -93,7 +93,7 @@ pub(super) async fn guard(
         );
     }
     let (mut parts, body) = request.into_parts();
-    let mut initialize = false;
+    let mut rewrite_answer = false;
     let body = if parts.method == http::Method::POST {
         match tokio::time::timeout(gate.body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
             Err(_) => {
@@ -112,7 +112,11 @@ pub(super) async fn guard(
                 );
             }
             Ok(Ok(bytes)) => {
-                if session.is_none() && gate.sessions.full() && opens_a_session(&bytes) {
+                let method = method_of(&bytes);
+                if session.is_none()
+                    && gate.sessions.full()
+                    && method.as_deref() == Some("initialize")
+                {
                     gate.metrics.refused(Refusal::SessionsFull);
                     return (
                         http::StatusCode::SERVICE_UNAVAILABLE,
@@ -124,7 +128,8 @@ pub(super) async fn guard(
                     )
                         .into_response();
                 }
-                initialize = opens_a_session(&bytes);
+                // What the SDK cannot write goes into these answers.
+                rewrite_answer = matches!(method.as_deref(), Some("initialize" | "tools/list"));
                 match super::core_tasks::rewrite_incoming(&bytes) {
                     Some(rewritten) => axum::body::Body::from(rewritten),
                     None => axum::body::Body::from(bytes),
@@ -138,8 +143,8 @@ pub(super) async fn guard(
     let mut response = next
         .run(axum::extract::Request::from_parts(parts, body))
         .await;
-    if initialize {
-        response = with_tasks_capability(response);
+    if rewrite_answer {
+        response = rewritten_answer(response);
     }
     if session.is_none()
         && let Some(id) = response
@@ -165,9 +170,10 @@ fn unauthorized(failure: AuthFailure) -> axum::response::Response {
         .into_response()
 }
 
-/// An `initialize` response (a JSON body, or an event stream) with the
-/// core tasks capability added to its result.
-fn with_tasks_capability(response: axum::response::Response) -> axum::response::Response {
+/// An `initialize` or `tools/list` response (a JSON body, or an event
+/// stream) with what the SDK cannot write put into its result
+/// ([`super::core_tasks::rewrite_outgoing`]).
+fn rewritten_answer(response: axum::response::Response) -> axum::response::Response {
     use http_body_util::BodyExt as _;
     let (mut parts, body) = response.into_parts();
     parts.headers.remove(http::header::CONTENT_LENGTH);
@@ -181,8 +187,8 @@ fn with_tasks_capability(response: axum::response::Response) -> axum::response::
     axum::response::Response::from_parts(parts, axum::body::Body::new(body))
 }
 
-/// A JSON message, or the `data:` lines of server-sent events, with the
-/// result of `initialize` rewritten; `None` when nothing changed.
+/// A JSON message, or the `data:` lines of server-sent events, with each
+/// message rewritten; `None` when nothing changed.
 fn rewrite_event(data: &[u8]) -> Option<Vec<u8>> {
     if data.first() == Some(&b'{') {
         return super::core_tasks::rewrite_outgoing(data);
@@ -213,15 +219,15 @@ fn rewrite_event(data: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
-/// Whether a request body is an `initialize` request (which opens a
-/// session); a body that does not parse opens none.
-fn opens_a_session(body: &[u8]) -> bool {
+/// The method of a request body (`initialize` opens a session), escapes
+/// undone; `None` for a body that does not parse or names none.
+fn method_of(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     #[derive(serde::Deserialize)]
     struct Method<'a> {
         #[serde(borrow)]
-        method: Option<&'a str>,
+        method: Option<std::borrow::Cow<'a, str>>,
     }
-    serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method == Some("initialize"))
+    serde_json::from_slice::<Method>(body).ok()?.method
 }
 
 /// Whether an `Origin` header value names one of `hosts` (each a host, or
@@ -300,21 +306,29 @@ mod tests {
     }
 
     #[test]
-    fn only_initialize_opens_a_session() {
-        assert!(opens_a_session(
-            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
-        ));
-        assert!(!opens_a_session(
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
-        ));
-        assert!(!opens_a_session(b"not json"));
-        assert!(!opens_a_session(br#"[{"method":"initialize"}]"#));
+    fn the_method_is_read_with_its_escapes_undone() {
+        let method = |body: &str| method_of(body.as_bytes()).map(|m| m.into_owned());
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).as_deref(),
+            Some("initialize")
+        );
+        // An escaped name is the same method, so it meets the session cap.
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","id":1,"method":"initi\u0061lize"}"#).as_deref(),
+            Some("initialize")
+        );
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","id":1,"method":"tools\/list"}"#).as_deref(),
+            Some("tools/list")
+        );
+        assert_eq!(method("not json"), None);
+        assert_eq!(method(r#"[{"method":"initialize"}]"#), None);
     }
 }
 
 #[cfg(test)]
 mod properties {
-    use super::{opens_a_session, origin_allowed};
+    use super::{method_of, origin_allowed};
     use crate::test_strategies::{CASES, text_from};
     use proptest::prelude::*;
 
@@ -350,7 +364,7 @@ mod properties {
 
         #[test]
         fn any_body_is_looked_into_safely(body in any::<Vec<u8>>()) {
-            let _ = opens_a_session(&body);
+            let _ = method_of(&body);
         }
     }
 }

@@ -10,25 +10,25 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// A rewrite of one message: `None` leaves it as it is.
 pub(super) type Rewrite = fn(&[u8]) -> Option<Vec<u8>>;
 
-/// Move the complete lines of `pending` to `out`, each rewritten (with
-/// `once`, only until a rewrite applies); whether one did.
-fn take_lines(pending: &mut Vec<u8>, out: &mut Vec<u8>, rewrite: Rewrite, once: bool) -> bool {
-    let mut rewrote = false;
-    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-        match rewrite(&pending[..end]) {
+/// Move the complete lines of `pending` to `out`, each rewritten; `from`
+/// is where bytes new since the last call begin (none before it is a
+/// newline), so a long line arriving in pieces is scanned once.
+fn take_lines(pending: &mut Vec<u8>, from: usize, out: &mut Vec<u8>, rewrite: Rewrite) {
+    let mut start = 0;
+    let mut scan = from;
+    while let Some(at) = memchr::memchr(b'\n', &pending[scan..]) {
+        let end = scan + at;
+        match rewrite(&pending[start..end]) {
             Some(new) => {
                 out.extend_from_slice(&new);
                 out.push(b'\n');
-                rewrote = true;
             }
-            None => out.extend_from_slice(&pending[..=end]),
+            None => out.extend_from_slice(&pending[start..=end]),
         }
-        pending.drain(..=end);
-        if once && rewrote {
-            break;
-        }
+        start = end + 1;
+        scan = start;
     }
-    rewrote
+    pending.drain(..start);
 }
 
 /// An input whose lines are rewritten before they are read.
@@ -89,14 +89,14 @@ impl<R: AsyncRead + Unpin> AsyncRead for RewrittenInput<R> {
                 this.ended = true;
                 continue;
             }
+            let from = this.pending.len();
             this.pending.extend_from_slice(read.filled());
-            take_lines(&mut this.pending, &mut this.ready, this.rewrite, false);
+            take_lines(&mut this.pending, from, &mut this.ready, this.rewrite);
         }
     }
 }
 
-/// An output whose first lines are rewritten as they are written, until
-/// the rewrite has applied once; then it is the inner output.
+/// An output whose lines are rewritten as they are written.
 pub(super) struct RewrittenOutput<W> {
     inner: W,
     rewrite: Rewrite,
@@ -104,7 +104,6 @@ pub(super) struct RewrittenOutput<W> {
     /// Rewritten bytes not yet written, from `start`.
     out: Vec<u8>,
     start: usize,
-    done: bool,
 }
 
 impl<W> RewrittenOutput<W> {
@@ -115,7 +114,6 @@ impl<W> RewrittenOutput<W> {
             pending: Vec::new(),
             out: Vec::new(),
             start: 0,
-            done: false,
         }
     }
 }
@@ -144,19 +142,9 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for RewrittenOutput<W> {
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
-        if this.done {
-            if !this.pending.is_empty() {
-                this.out = std::mem::take(&mut this.pending);
-                ready!(this.poll_drain(cx))?;
-            }
-            return Pin::new(&mut this.inner).poll_write(cx, buf);
-        }
+        let from = this.pending.len();
         this.pending.extend_from_slice(buf);
-        if take_lines(&mut this.pending, &mut this.out, this.rewrite, true) {
-            // From here on the bytes pass as they are.
-            this.done = true;
-            this.out.append(&mut this.pending);
-        }
+        take_lines(&mut this.pending, from, &mut this.out, this.rewrite);
         // The bytes are taken; they go out on the next write or flush.
         let _ = this.poll_drain(cx)?;
         Poll::Ready(Ok(buf.len()))
@@ -198,7 +186,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn output_is_rewritten_until_the_rewrite_applies_once() {
+    async fn output_lines_are_rewritten_however_they_are_split() {
         let mut written = Vec::new();
         {
             let mut write = RewrittenOutput::new(&mut written, shout);
@@ -207,6 +195,6 @@ mod tests {
             }
             write.flush().await.unwrap();
         }
-        assert_eq!(written, b"xyz\nABC\nabc\n");
+        assert_eq!(written, b"xyz\nABC\nABC\n");
     }
 }

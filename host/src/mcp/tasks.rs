@@ -26,7 +26,7 @@ use rmcp::model::{
     CallToolResponse, CancelTaskParams, ClientCapabilities, CreateTaskResult, DetailedTask,
     GetTaskParams, GetTaskResult, InputRequests, JsonObject, Task, TaskPayload, UpdateTaskParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -295,7 +295,7 @@ impl McpServer {
         tool: &ExposedTool,
         ask: TaskAsk,
     ) -> Result<bool, McpError> {
-        let support = tool.plugin.grants.tasks.unwrap_or(tool.spec().task_support);
+        let support = tool.task_support();
         if let TaskAsk::Core { .. } = ask {
             return super::core_tasks::decide(support, true, &tool.name);
         }
@@ -376,9 +376,11 @@ impl McpServer {
             .tasks_started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let answer = CreateTaskResult::new(detailed(&record).task);
+        // A 2025-11-25 session hears of each change of its task's status.
+        let status_to = super::core_tasks::speaks_core_tasks(ctx).then(|| ctx.peer.clone());
         tokio::spawn(async move {
             let id = record.id.clone();
-            let ended = drive(run, record, &name, store, local).await;
+            let ended = drive(run, record, &name, store, local, status_to).await;
             tasks.release(&id);
             metrics.task_ended(ended);
         });
@@ -486,6 +488,7 @@ async fn drive(
     tool: &str,
     store: TaskStore,
     local: Local,
+    status_to: Option<Peer<RoleServer>>,
 ) -> &'static str {
     let id = record.id.clone();
     let mut current = record;
@@ -496,9 +499,13 @@ async fn drive(
     let write = |record: &TaskRecord| {
         let store = store.clone();
         let record = record.clone();
+        let status_to = status_to.clone();
         async move {
             if let Err(e) = store.put(&record).await {
                 tracing::warn!(task = record.id, "cannot record the task's state: {e}");
+            }
+            if let Some(peer) = status_to {
+                super::core_tasks::notify_status(&peer, &record).await;
             }
         }
     };
