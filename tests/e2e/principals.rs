@@ -239,6 +239,20 @@ async fn sessions_are_capped_and_a_closed_one_frees_its_place() {
         refused.body.contains("maximum of 2 sessions"),
         "{refused:?}"
     );
+    // The same method spelled with a JSON escape is the same method.
+    let escaped = raw_http(
+        &url,
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", "Bearer bob-token"),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        &INITIALIZE.replace("\"initialize\"", "\"initi\\u0061lize\""),
+    )
+    .await;
+    assert_eq!(escaped.status, 503, "{escaped:?}");
     // Requests of existing sessions still go through.
     host.call_ok("add", json!({"a": 1, "b": 2})).await;
     let closed = raw_http(
@@ -260,7 +274,7 @@ async fn sessions_are_capped_and_a_closed_one_frees_its_place() {
             &text,
             "mcp_wasm_host_refused_total{reason=\"sessions-full\"}"
         ),
-        Some(1.0),
+        Some(2.0),
         "{text}"
     );
     host.shutdown().await;
