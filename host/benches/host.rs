@@ -22,10 +22,13 @@
 //! 7. Polyglot: the Python and JavaScript examples (language runtimes inside):
 //!    start with a cache miss and a warm cache, first and later calls with an
 //!    instance per session and per call.
+//! 8. Tasks: `countdown` with zero steps as a plain call and as a task
+//!    (create, first `tasks/get`, completed), over stdio and HTTP; tasks run
+//!    to completion per second by 16 HTTP clients.
 //!
 //! `cargo bench --bench host -- NAME` runs only the sections whose name
 //! contains NAME (`in-process`, `stdio`, `traced`, `cold-start`, `reload`, `http`,
-//! `compile`, `polyglot`). `MCP_WASM_HOST_BENCH_BINARY=PATH` runs the
+//! `compile`, `polyglot`, `tasks`). `MCP_WASM_HOST_BENCH_BINARY=PATH` runs the
 //! end-to-end sections against another build of the host, to compare two
 //! builds in one run.
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
@@ -38,6 +41,8 @@ mod http_load;
 mod polyglot;
 #[path = "host/reload.rs"]
 mod reload;
+#[path = "host/tasks.rs"]
+mod tasks;
 #[path = "host/traced.rs"]
 mod traced;
 
@@ -118,6 +123,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("compile") {
         compile::compile_times(&plugins, &repo().join("target/fixture-plugins"))?;
+    }
+    if wanted("tasks") {
+        tasks::tasks(&plugins, &cache)?;
     }
     Ok(())
 }

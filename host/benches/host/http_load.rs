@@ -22,13 +22,13 @@ const SOAK_CALLS: usize = 100_000;
 const SOAK_SAMPLES: usize = 10;
 
 /// The host serving HTTP on an ephemeral loopback port.
-struct HttpHost {
+pub(super) struct HttpHost {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl HttpHost {
-    fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
+    pub(super) fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
         let mut child = std::process::Command::new(super::host_binary())
             .arg("serve")
             .arg("--plugins")
@@ -39,6 +39,7 @@ impl HttpHost {
             .arg("--http")
             .arg("127.0.0.1:0")
             .env("MCP_WASM_HOST_LOG", "info")
+            .envs(super::HOST_ENV.lock().unwrap().clone())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -75,7 +76,7 @@ impl Drop for HttpHost {
 /// A raw JSON-RPC client for one handshake-era session: `initialize`, then
 /// POSTs carrying the session id, reading the one SSE event (or JSON body)
 /// that answers each. Light, so the figures are mostly the server's.
-struct Session {
+pub(super) struct Session {
     http: reqwest::Client,
     url: String,
     id: String,
@@ -84,6 +85,14 @@ struct Session {
 
 impl Session {
     async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, json!({})).await
+    }
+
+    /// A session whose client declares `capabilities`.
+    pub(super) async fn connect_with(
+        url: &str,
+        capabilities: serde_json::Value,
+    ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().no_proxy().build()?;
         let response = http
@@ -92,7 +101,7 @@ impl Session {
             .header("content-type", "application/json")
             .body(
                 json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "protocolVersion": "2025-11-25", "capabilities": capabilities,
                     "clientInfo": {"name": "bench", "version": "0"}}})
                 .to_string(),
             )
@@ -117,7 +126,7 @@ impl Session {
         Ok(session)
     }
 
-    async fn post(
+    pub(super) async fn post(
         &mut self,
         message: serde_json::Value,
     ) -> anyhow::Result<Option<serde_json::Value>> {
@@ -155,7 +164,7 @@ impl Session {
         }
     }
 
-    async fn close(self) {
+    pub(super) async fn close(self) {
         let _ = self
             .http
             .delete(&self.url)
