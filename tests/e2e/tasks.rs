@@ -3,8 +3,9 @@
 //! question to the client moves a task to `input_required` until
 //! `tasks/update` answers it; `tasks/cancel` stops the guest; outcomes
 //! expire with their time to live and survive a restart; a task belongs to
-//! its principal; and a request without the extension gets an ordinary
-//! result (or -32021 from a tool that runs only as a task).
+//! its principal; a task fails at its own time limit and is refused beyond
+//! its caller's or its plugin's share; and a request without the extension
+//! gets an ordinary result (or -32021 from a tool that runs only as a task).
 
 use std::time::{Duration, Instant};
 
@@ -449,4 +450,70 @@ async fn two_replicas_sharing_redis_answer_for_each_others_tasks() {
     until(&a, &long, TaskStatus::Cancelled).await;
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_task_fails_at_its_own_time_limit_naming_it() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    // The policy's ceiling lowers the task limit below the default.
+    let options = task_client(Era::Modern, Transport::Stdio).policy(
+        &dir,
+        "[[rule]]\nplugins = \"hello\"\nmax-task-timeout-ms = 400\n",
+    );
+    let host = Connected::start(&dir, options).await.unwrap();
+    let id = start(&host, "countdown", json!({"seconds": 60, "step_ms": 50})).await;
+    let failed = until(&host, &id, TaskStatus::Failed).await;
+    let TaskPayload::Failed { error } = &failed.task.payload else {
+        panic!("not failed: {failed:?}");
+    };
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("time limit of 400 ms"), "{error:?}");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn tasks_beyond_a_callers_or_a_plugins_share_are_refused_naming_the_share() {
+    for (flag, named) in [
+        ("--max-tasks-per-principal=1", "--max-tasks-per-principal"),
+        ("--max-tasks-per-plugin=1", "--max-tasks-per-plugin"),
+    ] {
+        let dir = PluginDir::with(&["hello"], &[]);
+        let options = task_client(Era::Modern, Transport::Stdio).arg(flag);
+        let host = Connected::start(&dir, options).await.unwrap();
+        let first = start(&host, "countdown", json!({"seconds": 60, "step_ms": 100})).await;
+        let refused = host
+            .client
+            .call_tool_once(params("countdown", json!({"seconds": 0})))
+            .await
+            .unwrap();
+        let CallToolResponse::Complete(refused) = refused else {
+            panic!("{flag}: a second task was started: {refused:?}");
+        };
+        assert_eq!(refused.is_error, Some(true), "{flag}: {refused:?}");
+        assert!(text_of(&refused).contains(named), "{flag}: {refused:?}");
+        // Its place is free again once the first has ended.
+        host.client
+            .cancel_task(CancelTaskParams::new(first.clone()))
+            .await
+            .unwrap();
+        until(&host, &first, TaskStatus::Cancelled).await;
+        let started = Instant::now();
+        let second = loop {
+            match host
+                .client
+                .call_tool_once(params("countdown", json!({"seconds": 0})))
+                .await
+                .unwrap()
+            {
+                CallToolResponse::Task(created) => break created.task.task_id,
+                other => assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "{flag}: the place was never freed: {other:?}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        until(&host, &second, TaskStatus::Completed).await;
+        host.shutdown().await;
+    }
 }

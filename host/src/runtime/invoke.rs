@@ -60,18 +60,6 @@ impl Runtime {
         body: Body<R>,
     ) -> Result<R, InvocationError> {
         let mut usage = CallUsage::default();
-        // A task runs under its own time limit; fuel and memory stay.
-        let guest = if call.as_task {
-            Guest {
-                limits: PluginLimits {
-                    timeout: guest.limits.task_timeout,
-                    ..guest.limits
-                },
-                ..guest
-            }
-        } else {
-            guest
-        };
         let span = spans::guest(&call.span, guest.name);
         let call = call.with_span(span.clone());
         let result = self.run_measured(guest, call, runs, body, &mut usage).await;
@@ -95,6 +83,19 @@ impl Runtime {
         body: Body<R>,
         usage: &mut CallUsage,
     ) -> Result<R, InvocationError> {
+        // A task runs under its own time limit (every kind of run, tool
+        // calls included); fuel and memory stay.
+        let guest = if call.as_task {
+            Guest {
+                limits: PluginLimits {
+                    timeout: guest.limits.task_timeout,
+                    ..guest.limits
+                },
+                ..guest
+            }
+        } else {
+            guest
+        };
         let cancel: CancellationToken = call.cancel.clone();
         let clock = CallClock::new(Instant::now() + guest.limits.timeout);
         let wait_deadline = Instant::now() + guest.limits.timeout;
