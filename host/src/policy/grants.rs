@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use super::{DefaultGrant, Policy, Rule, glob_matches};
+use super::{Caller, DefaultGrant, Policy, Rule, glob_matches};
 use crate::capability::{Capability, Narrowing, Params, ParamsRef, same_params};
 use crate::limits::PluginLimits;
 use crate::manifest::ManifestCapabilities;
@@ -69,6 +69,9 @@ pub struct Grants {
     /// What a granted capability's declaration asked for and does not get,
     /// each with the reason (for the load log and `plugin check`).
     pub withheld: Vec<String>,
+    /// Refused capabilities that a rule grants to other callers, with which
+    /// rule and whom it is for.
+    pub not_for_caller: BTreeMap<Capability, String>,
 }
 
 impl PartialEq for Grants {
@@ -83,6 +86,7 @@ impl PartialEq for Grants {
             && self.tasks == other.tasks
             && same_params(&self.params, &other.params)
             && self.withheld == other.withheld
+            && self.not_for_caller == other.not_for_caller
     }
 }
 
@@ -101,6 +105,11 @@ impl Grants {
 
     /// Why a capability is not available, for the guest's `denied`.
     pub fn denial(&self, capability: Capability) -> String {
+        if let Some(other_callers) = self.not_for_caller.get(&capability) {
+            return format!(
+                "the `{capability}` capability is not granted to this caller: {other_callers}"
+            );
+        }
         match self.refused.get(&capability) {
             Some(decider) => format!("the `{capability}` capability is not granted by {decider}"),
             None => format!("the plugin's manifest does not declare the `{capability}` capability"),
@@ -131,13 +140,57 @@ impl Grants {
 }
 
 impl Policy {
-    /// What the policy grants `plugin`, which declares `declared`.
+    /// The declared capabilities some caller of `plugin` may be granted:
+    /// the ones to link. For each, the first rule for every caller that
+    /// names it decides, unless a rule for some callers grants it first.
+    pub fn grantable(&self, plugin: &str, declared: &ManifestCapabilities) -> Vec<Capability> {
+        declared
+            .declared()
+            .filter(|capability| {
+                let Some(kind) = self.capabilities.kind_of(*capability) else {
+                    return false;
+                };
+                for rule in self
+                    .rules
+                    .iter()
+                    .filter(|r| glob_matches(&r.plugins, plugin))
+                {
+                    if rule.grant.contains(capability) {
+                        return true;
+                    }
+                    if rule.audience.is_none() && rule.deny.contains(capability) {
+                        return false;
+                    }
+                }
+                self.default == DefaultGrant::GrantDeclared && kind.granted_by_default()
+            })
+            .collect()
+    }
+
+    /// What the policy grants `plugin`, which declares `declared`, for a
+    /// caller with every role.
     pub fn evaluate(&self, plugin: &str, declared: &ManifestCapabilities) -> Grants {
-        let matching: Vec<(usize, &Rule)> = self
+        self.evaluate_for(plugin, declared, &Caller::EveryRole)
+    }
+
+    /// What the policy grants `plugin`, which declares `declared`, when
+    /// `caller` calls it: the rules for other callers are passed over.
+    pub fn evaluate_for(
+        &self,
+        plugin: &str,
+        declared: &ManifestCapabilities,
+        caller: &Caller,
+    ) -> Grants {
+        let for_plugin: Vec<(usize, &Rule)> = self
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| glob_matches(&r.plugins, plugin))
+            .collect();
+        let matching: Vec<(usize, &Rule)> = for_plugin
+            .iter()
+            .copied()
+            .filter(|(_, r)| r.audience.as_ref().is_none_or(|a| a.admits(caller)))
             .collect();
         let mut grants = Grants::default();
         let needs_rule = NeedsRule(self.capabilities.needing_a_rule());
@@ -165,6 +218,22 @@ impl Policy {
                 None,
             ));
             if !granted {
+                // A rule for other callers that would grant it: say so.
+                if let Some((i, r, audience)) = for_plugin.iter().find_map(|(i, r)| {
+                    let audience = r.audience.as_ref()?;
+                    (!audience.admits(caller) && r.grant.contains(&capability))
+                        .then_some((i, r, audience))
+                }) {
+                    grants.not_for_caller.insert(
+                        capability,
+                        format!(
+                            "policy rule {} (line {}) grants it only to {audience}, and the \
+                             caller is {caller}",
+                            i + 1,
+                            r.line
+                        ),
+                    );
+                }
                 grants.refused.insert(capability, decider);
                 continue;
             }

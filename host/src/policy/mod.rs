@@ -31,9 +31,11 @@
 //! capability by name. A policy that cannot be read or parsed stops the
 //! host (fail closed), naming the line.
 
+mod caller;
 mod grants;
 mod parse;
 
+pub use caller::{Audience, Caller};
 pub use grants::{Decider, Grants, NeedsRule};
 
 use std::collections::BTreeMap;
@@ -60,6 +62,9 @@ pub enum DefaultGrant {
 pub struct Rule {
     pub plugins: String,
     pub line: usize,
+    /// The callers it applies to (`roles`, `principals`); `None`: every
+    /// caller. A rule with an audience grants, denies and narrows only.
+    pub audience: Option<Audience>,
     pub grant: Vec<Capability>,
     pub deny: Vec<Capability>,
     pub max_memory_mib: Option<u64>,
@@ -80,6 +85,7 @@ impl PartialEq for Rule {
     fn eq(&self, other: &Self) -> bool {
         self.plugins == other.plugins
             && self.line == other.line
+            && self.audience == other.audience
             && self.grant == other.grant
             && self.deny == other.deny
             && self.max_memory_mib == other.max_memory_mib
@@ -226,7 +232,28 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, Some(path), capabilities)
+        Self::parse(&text, Some(path), capabilities)?.enforceable()
+    }
+
+    /// This policy, if the host can enforce all of it. Grants are not
+    /// evaluated per caller at calls, so a rule for some callers (`roles`,
+    /// `principals`) is refused rather than granted to every caller.
+    pub fn enforceable(self) -> Result<Self, PolicyError> {
+        match self.rules.iter().find(|r| r.audience.is_some()) {
+            None => Ok(self),
+            Some(rule) => Err(PolicyError::Invalid {
+                path: self
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("(policy)")),
+                message: format!(
+                    "line {}: this host does not evaluate grants per caller at calls, so it \
+                     refuses a rule for some callers (`roles`, `principals`) rather than grant \
+                     its capabilities to every caller",
+                    rule.line
+                ),
+            }),
+        }
     }
 
     /// The host's capabilities this policy knows.

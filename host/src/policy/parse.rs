@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{DefaultGrant, Policy, PolicyError, Rule};
+use super::{Audience, DefaultGrant, Policy, PolicyError, Rule};
 use crate::capability::{
     Capability, CapabilitySet, TomlProblem, from_toml, line_of, resolve_names,
 };
@@ -39,10 +39,14 @@ struct RuleFile {
     max_concurrent: Option<u32>,
     max_fuel: Option<u64>,
     tasks: Option<Spanned<String>>,
+    roles: Option<Vec<String>>,
+    principals: Option<Vec<String>>,
 }
 
 const RULE_KEYS: &[&str] = &[
     "plugins",
+    "roles",
+    "principals",
     "grant",
     "deny",
     "max-memory-mib",
@@ -160,6 +164,37 @@ fn parse_rule(
             )
         })?),
     };
+    let audience = match (r.roles, r.principals) {
+        (None, None) => None,
+        (roles, principals) => {
+            let audience = Audience {
+                roles: roles.unwrap_or_default(),
+                principals: principals.unwrap_or_default(),
+            };
+            if audience.roles.is_empty() && audience.principals.is_empty() {
+                return Err(format!(
+                    "line {line}: `roles` and `principals` name no caller, so the rule would \
+                     apply to none; name at least one, or leave both out for every caller"
+                ));
+            }
+            let per_plugin = [
+                ("max-memory-mib", r.max_memory_mib.is_some()),
+                ("max-timeout-ms", r.max_timeout_ms.is_some()),
+                ("max-task-timeout-ms", r.max_task_timeout_ms.is_some()),
+                ("max-concurrent", r.max_concurrent.is_some()),
+                ("max-fuel", r.max_fuel.is_some()),
+                ("tasks", r.tasks.is_some()),
+            ];
+            if let Some((key, _)) = per_plugin.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "line {line}: `{key}` is set on a rule for some callers ({audience}); \
+                     limits and task support hold for every caller of a plugin, so set \
+                     them on a rule without `roles` or `principals`"
+                ));
+            }
+            Some(audience)
+        }
+    };
     let grant = resolve_names(text, r.grant, capabilities)?;
     let deny = resolve_names(text, r.deny, capabilities)?;
     if let Some(c) = grant.iter().find(|c| deny.contains(c)) {
@@ -196,6 +231,7 @@ fn parse_rule(
     Ok(Rule {
         plugins,
         line,
+        audience,
         grant,
         deny,
         max_memory_mib: r.max_memory_mib,
