@@ -79,6 +79,22 @@ impl Access {
         }
     }
 
+    /// The caller grants are evaluated for: without an identity, one with
+    /// every role.
+    pub fn caller(&self) -> crate::policy::Caller {
+        match self {
+            Self::Everything => crate::policy::Caller::EveryRole,
+            Self::Principal(p) => crate::policy::Caller::Principal {
+                id: p.id.clone(),
+                roles: p.roles.clone(),
+            },
+            Self::Nothing => crate::policy::Caller::Principal {
+                id: String::new(),
+                roles: Vec::new(),
+            },
+        }
+    }
+
     pub fn principal(&self) -> Option<&Arc<Principal>> {
         match self {
             Self::Principal(p) => Some(p),

@@ -12,7 +12,7 @@ use crate::content::{PromptDescriptor, ResourceTemplate};
 use crate::error::LoadError;
 use crate::limits::PluginLimits;
 use crate::manifest::PluginManifest;
-use crate::policy::{Grants, PolicyHandle};
+use crate::policy::{CallerGrants, Grants, PolicyHandle};
 use crate::runtime::{CacheOutcome, Guest, GuestExports, HostState, Runnable, Runtime};
 use crate::schema;
 use crate::tool::{ToolDeclaration, ToolSpec};
@@ -63,8 +63,10 @@ pub struct Plugin {
     pub prompts: Vec<PromptSpec>,
     /// The interfaces the component imports, as it names them.
     pub imports: Vec<String>,
-    /// What the policy grants it.
+    /// What the policy grants a caller with every role.
     pub grants: Arc<Grants>,
+    /// What the policy grants each caller.
+    pub caller_grants: CallerGrants,
     /// Its concurrency cap and its counters of denials and limit hits.
     pub budget: crate::runtime::PluginBudget,
     pub(crate) pre: InstancePre<HostState>,
@@ -104,6 +106,7 @@ impl Runnable for Plugin {
             name: &self.name,
             limits: self.limits,
             grants: &self.grants,
+            caller_grants: Some(&self.caller_grants),
             budget: &self.budget,
             pre: &self.pre,
         }
@@ -196,8 +199,7 @@ impl Plugin {
         };
         crate::capabilities::table::check_imports(&manifest.capabilities, &imports)
             .map_err(capability_error)?;
-        let (grants, limits) = grant(cx, &name, &manifest)?;
-        let grants = Arc::new(grants);
+        let (grants, caller_grants, limits) = grant(cx, &name, &manifest)?;
         let pre = runtime
             .instantiate_pre(&component)
             .map_err(|e| link_error(crate::error::one_line(&e)))?;
@@ -219,6 +221,7 @@ impl Plugin {
             name: &name,
             limits,
             grants: &grants,
+            caller_grants: None,
             budget: &budget,
             pre: &pre,
         };
@@ -259,6 +262,7 @@ impl Plugin {
             prompts,
             imports,
             grants,
+            caller_grants,
             budget,
             pre,
             exports,
@@ -270,8 +274,11 @@ impl Plugin {
     /// (the same compiled component and descriptors, fresh instances), or
     /// the [`LoadError::Capability`] refusing a capability it requires.
     pub fn under_policy(&self, cx: &LoadContext) -> Result<Option<Plugin>, LoadError> {
-        let (grants, limits) = grant(cx, &self.name, &self.manifest)?;
-        if grants == *self.grants && limits == self.limits {
+        let (grants, caller_grants, limits) = grant(cx, &self.name, &self.manifest)?;
+        if *grants == *self.grants
+            && limits == self.limits
+            && self.caller_grants.same_rules_as(&cx.policy.current())
+        {
             return Ok(None);
         }
         Ok(Some(Plugin {
@@ -286,7 +293,8 @@ impl Plugin {
             lists_resources: self.lists_resources,
             prompts: self.prompts.clone(),
             imports: self.imports.clone(),
-            grants: Arc::new(grants),
+            grants,
+            caller_grants,
             budget: crate::runtime::PluginBudget::new(
                 limits.max_concurrent,
                 self.manifest.instance,
@@ -299,21 +307,25 @@ impl Plugin {
     }
 }
 
-/// What the policy in force grants plugin `name` and the limits it runs
-/// under; a refused required capability is an error.
+/// What the policy in force grants plugin `name` (a caller with every
+/// role, and each caller) and the limits it runs under; a required
+/// capability no caller may be granted is an error.
 fn grant(
     cx: &LoadContext,
     name: &str,
     manifest: &PluginManifest,
-) -> Result<(Grants, PluginLimits), LoadError> {
-    let grants = cx.policy.current().evaluate(name, &manifest.capabilities);
+) -> Result<(Arc<Grants>, CallerGrants, PluginLimits), LoadError> {
+    let policy = cx.policy.current();
+    let grants = Arc::new(policy.evaluate(name, &manifest.capabilities));
     for withheld in &grants.withheld {
         tracing::warn!(plugin = name, "not granted: {withheld}");
     }
+    let grantable = policy.grantable(name, &manifest.capabilities);
     if let Some((c, decider)) = manifest
         .capabilities
         .required
         .iter()
+        .filter(|c| !grantable.contains(c))
         .find_map(|c| grants.refused.get(c).map(|d| (c, d)))
     {
         return Err(LoadError::Capability {
@@ -322,7 +334,8 @@ fn grant(
         });
     }
     let limits = grants.clamp(cx.runtime.limits().for_plugin(manifest.limits.as_ref()));
-    Ok((grants, limits))
+    let caller_grants = CallerGrants::new(policy, name, &manifest.capabilities, grants.clone());
+    Ok((grants, caller_grants, limits))
 }
 
 /// The names of the interfaces `component` imports.

@@ -461,3 +461,69 @@ async fn a_2026_07_28_request_never_takes_a_session_from_its_header() {
     assert_eq!(result_text(&post_mcp(&url, &in_session, &calls).await), "2");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_same_tool_is_granted_per_caller_role() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let config = PluginDir::empty();
+    config.write(
+        "auth.toml",
+        format!(
+            "[[role]]\nname = \"writer\"\nplugins = [\"*\"]\n\
+             [[role]]\nname = \"reader\"\nplugins = [\"*\"]\n\
+             [[principal]]\nid = \"ann\"\nroles = [\"writer\"]\ntoken-sha256 = \"{}\"\n\
+             [[principal]]\nid = \"rex\"\nroles = [\"reader\"]\ntoken-sha256 = \"{}\"\n",
+            token_digest("ann-token"),
+            token_digest("rex-token"),
+        ),
+    );
+    // Session state for writers only; everyone else is denied it.
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .arg("--auth-file")
+        .arg(config.path.join("auth.toml").to_str().unwrap())
+        .bearer("ann-token")
+        .script(ClientScript::capable([]))
+        .policy(
+            &dir,
+            "[[rule]]\nplugins = \"facade\"\nroles = [\"writer\"]\ngrant = [\"session-state\"]\n\n\
+             [[rule]]\nplugins = \"facade\"\ndeny = [\"session-state\"]\n",
+        );
+    let host = Connected::start(&dir, options).await.unwrap();
+    let url = host.url.clone().unwrap();
+    let remember = |token: &'static str, session: String| {
+        let url = url.clone();
+        async move {
+            call_in_session(
+                &url,
+                token,
+                &session,
+                "remember",
+                json!({"key": "k", "value": "v"}),
+            )
+            .await
+        }
+    };
+    let ann = open_session(&url, "ann-token").await;
+    let stored = remember("ann-token", ann).await;
+    assert!(stored.body.contains("remembered k"), "{stored:?}");
+    // The same tool, the same plugin instance kind, another role.
+    let rex = open_session(&url, "rex-token").await;
+    let denied = remember("rex-token", rex.clone()).await;
+    assert!(
+        denied.body.contains("not granted to this caller")
+            && denied.body.contains("only to role `writer`")
+            && denied.body.contains("principal `rex` (roles: reader)"),
+        "{denied:?}"
+    );
+    // Asked again, the answer is the same (the grant is kept per caller).
+    let again = remember("rex-token", rex).await;
+    assert!(
+        again.body.contains("not granted to this caller"),
+        "{again:?}"
+    );
+    // And the writer still writes.
+    let ann_again = open_session(&url, "ann-token").await;
+    let stored = remember("ann-token", ann_again).await;
+    assert!(stored.body.contains("remembered k"), "{stored:?}");
+    host.shutdown().await;
+}

@@ -1,7 +1,110 @@
 //! Rules for some callers: a rule's audience (the roles and principals it
-//! is written for) and the caller a grant is evaluated for.
+//! is written for), the caller a grant is evaluated for, and a plugin's
+//! grants per caller, evaluated once per caller and plugin version.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use super::{Grants, Policy, Rule, glob_matches};
+use crate::manifest::ManifestCapabilities;
+
+/// Callers whose grants one plugin version keeps; beyond, the cache starts
+/// over (a flood of principals costs evaluations, never memory).
+const CACHED_CALLERS: usize = 1024;
+
+/// What the policy grants one plugin, per caller. A plugin version is
+/// replaced when the rules that match it change, so the cache never
+/// outlives the rules it was evaluated under.
+pub struct CallerGrants {
+    policy: Arc<Policy>,
+    plugin: String,
+    declared: ManifestCapabilities,
+    every_role: Arc<Grants>,
+    /// `None` when no rule matching the plugin names callers: every
+    /// caller has `every_role`.
+    by_caller: Option<Mutex<HashMap<Caller, Arc<Grants>>>>,
+}
+
+impl fmt::Debug for CallerGrants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallerGrants")
+            .field("plugin", &self.plugin)
+            .field("depends_on_caller", &self.depends_on_caller())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallerGrants {
+    /// `plugin`'s grants under `policy`; `every_role` is what a caller
+    /// with every role gets (its evaluation, done at load).
+    pub fn new(
+        policy: Arc<Policy>,
+        plugin: &str,
+        declared: &ManifestCapabilities,
+        every_role: Arc<Grants>,
+    ) -> Self {
+        let depends = matching(&policy, plugin).any(|r| r.audience.is_some());
+        Self {
+            policy,
+            plugin: plugin.to_string(),
+            declared: declared.clone(),
+            every_role,
+            by_caller: depends.then(|| Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Whether some rule makes the grants differ between callers.
+    pub fn depends_on_caller(&self) -> bool {
+        self.by_caller.is_some()
+    }
+
+    /// What `caller` is granted.
+    pub fn for_caller(&self, caller: &Caller) -> Arc<Grants> {
+        let Some(cache) = &self.by_caller else {
+            return self.every_role.clone();
+        };
+        if *caller == Caller::EveryRole {
+            return self.every_role.clone();
+        }
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(grants) = cache.get(caller) {
+            return grants.clone();
+        }
+        if cache.len() >= CACHED_CALLERS {
+            cache.clear();
+        }
+        let grants = Arc::new(
+            self.policy
+                .evaluate_for(&self.plugin, &self.declared, caller),
+        );
+        cache.insert(caller.clone(), grants.clone());
+        grants
+    }
+
+    /// Whether `policy` has the same rules for this plugin (and the same
+    /// default) as the one these grants were evaluated under.
+    pub fn same_rules_as(&self, policy: &Policy) -> bool {
+        let rules = |p: &Policy| -> Vec<Rule> {
+            matching(p, &self.plugin)
+                .map(|r| Rule {
+                    line: 0,
+                    ..r.clone()
+                })
+                .collect()
+        };
+        self.policy.default == policy.default
+            && self.policy.protected == policy.protected
+            && rules(&self.policy) == rules(policy)
+    }
+}
+
+fn matching<'a>(policy: &'a Policy, plugin: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+    policy
+        .rules
+        .iter()
+        .filter(move |r| glob_matches(&r.plugins, plugin))
+}
 
 /// Whom a rule applies to: callers holding one of `roles`, and the
 /// principals named in `principals`. A rule without an audience applies to
@@ -209,22 +312,28 @@ mod tests {
             assert!(err.contains("line 2") && err.contains(problem), "{err}");
         }
     }
-}
-
-#[cfg(test)]
-mod enforcement {
-    use crate::capability::testing::policy;
 
     #[test]
-    fn a_host_that_cannot_enforce_rules_for_some_callers_refuses_them() {
-        let scoped =
-            policy("[[rule]]\nplugins = \"*\"\nroles = [\"admin\"]\ngrant = [\"http\"]\n").unwrap();
-        let err = scoped.enforceable().unwrap_err().to_string();
-        assert!(
-            err.contains("line 2") && err.contains("per caller"),
-            "{err}"
-        );
-        let plain = policy("[[rule]]\nplugins = \"*\"\ngrant = [\"http\"]\n").unwrap();
-        assert!(plain.enforceable().is_ok());
+    fn grants_are_evaluated_once_per_caller_and_only_when_rules_differ() {
+        let scoped = Arc::new(policy(ROLE_GATED).unwrap());
+        let d = declaring("[capabilities]\noptional = [\"sampling\", \"roots\"]\n");
+        let every = Arc::new(scoped.evaluate("crm", &d));
+        let by_caller = CallerGrants::new(scoped.clone(), "crm", &d, every.clone());
+        assert!(by_caller.depends_on_caller());
+        let eve = principal("eve", &["reader"]);
+        let first = by_caller.for_caller(&eve);
+        assert!(Arc::ptr_eq(&first, &by_caller.for_caller(&eve)), "kept");
+        assert!(!first.allows(SAMPLING));
+        assert!(Arc::ptr_eq(
+            &every,
+            &by_caller.for_caller(&Caller::EveryRole)
+        ));
+        // A plugin no rule for some callers matches: one answer for all.
+        let plain = CallerGrants::new(scoped.clone(), "other", &d, every.clone());
+        assert!(!plain.depends_on_caller());
+        assert!(Arc::ptr_eq(&every, &plain.for_caller(&eve)));
+        // Moving a rule's line changes nothing; changing its roles does.
+        assert!(by_caller.same_rules_as(&policy(&format!("\n\n{ROLE_GATED}")).unwrap()));
+        assert!(!by_caller.same_rules_as(&policy(&ROLE_GATED.replace("admin", "ops")).unwrap()));
     }
 }

@@ -35,7 +35,7 @@ mod caller;
 mod grants;
 mod parse;
 
-pub use caller::{Audience, Caller};
+pub use caller::{Audience, Caller, CallerGrants};
 pub use grants::{Decider, Grants, NeedsRule};
 
 use std::collections::BTreeMap;
@@ -232,28 +232,7 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, Some(path), capabilities)?.enforceable()
-    }
-
-    /// This policy, if the host can enforce all of it. Grants are not
-    /// evaluated per caller at calls, so a rule for some callers (`roles`,
-    /// `principals`) is refused rather than granted to every caller.
-    pub fn enforceable(self) -> Result<Self, PolicyError> {
-        match self.rules.iter().find(|r| r.audience.is_some()) {
-            None => Ok(self),
-            Some(rule) => Err(PolicyError::Invalid {
-                path: self
-                    .source
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("(policy)")),
-                message: format!(
-                    "line {}: this host does not evaluate grants per caller at calls, so it \
-                     refuses a rule for some callers (`roles`, `principals`) rather than grant \
-                     its capabilities to every caller",
-                    rule.line
-                ),
-            }),
-        }
+        Self::parse(&text, Some(path), capabilities)
     }
 
     /// The host's capabilities this policy knows.

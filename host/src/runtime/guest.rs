@@ -123,7 +123,10 @@ pub(super) fn resources_export(
 pub struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: PluginLimits,
+    /// What a caller with every role is granted.
     pub grants: &'a Arc<crate::policy::Grants>,
+    /// What each caller is granted, when that differs between callers.
+    pub caller_grants: Option<&'a crate::policy::CallerGrants>,
     pub budget: &'a super::PluginBudget,
     pub pre: &'a InstancePre<HostState>,
 }

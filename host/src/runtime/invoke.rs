@@ -116,6 +116,14 @@ impl Runtime {
         // the host catalog) may come from this session's instance itself,
         // busy until the call returns: it runs on a fresh instance instead
         // of waiting for itself.
+        // What this caller is granted (evaluated once per caller and plugin
+        // version, when rules for some callers match the plugin).
+        let grants = match guest.caller_grants {
+            Some(by_caller) if by_caller.depends_on_caller() => {
+                by_caller.for_caller(&call.access.caller())
+            }
+            _ => guest.grants.clone(),
+        };
         let mut warm_place = match (&guest.budget.warm, &call.session_id) {
             (Some(pool), Some(session)) if call.depth == 0 => {
                 let owner = call.access.principal().map_or("", |p| p.id.as_str());
@@ -135,7 +143,13 @@ impl Runtime {
             }
             _ => None,
         };
-        let (mut store, warm_instance, slot) = match warm_place.as_mut().and_then(|p| p.take()) {
+        // A warm instance granted otherwise (its caller's roles changed)
+        // is dropped: its WASI context holds what it was granted.
+        let warm = warm_place
+            .as_mut()
+            .and_then(|p| p.take())
+            .filter(|w| Arc::ptr_eq(&w.store.data().grants, &grants));
+        let (mut store, warm_instance, slot) = match warm {
             Some(warm) => {
                 let mut store = warm.store;
                 self.reuse_store(&mut store, call, guest.limits, clock.clone());
@@ -152,7 +166,7 @@ impl Runtime {
                 let store = self.new_store(
                     guest.name.clone(),
                     call,
-                    guest.grants.clone(),
+                    grants,
                     guest.budget,
                     guest.limits,
                     clock.clone(),
