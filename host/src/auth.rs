@@ -240,6 +240,14 @@ impl Authenticator {
         Ok(Self { principals })
     }
 
+    /// The principal with `id`.
+    pub fn principal(&self, id: &str) -> Option<Arc<Principal>> {
+        self.principals
+            .iter()
+            .find(|(_, p)| p.id == id)
+            .map(|(_, p)| p.clone())
+    }
+
     /// The principal an `Authorization` header value names.
     pub fn verify(&self, authorization: Option<&str>) -> Result<Arc<Principal>, AuthFailure> {
         let value = authorization.ok_or(AuthFailure::Missing)?.trim();

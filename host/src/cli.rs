@@ -141,6 +141,13 @@ pub struct CheckArgs {
     /// what is declared except files, env, http and secrets).
     #[arg(long, env = "MCP_WASM_HOST_POLICY")]
     pub policy: Option<PathBuf>,
+    /// Show the grants of this principal of --auth-file (policy rules for
+    /// some callers apply by its roles). Default: a caller with every role.
+    #[arg(long, value_name = "ID", requires = "auth_file")]
+    pub principal: Option<String>,
+    /// The auth file naming the principals and their roles.
+    #[arg(long, env = "MCP_WASM_HOST_AUTH_FILE", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -229,9 +236,14 @@ async fn check_plugin(args: &CheckArgs, json: bool) -> anyhow::Result<()> {
         None => Policy::grant_declared(crate::capabilities::registry()),
     };
     let policy = policy.protecting(
-        [default_cache_dir(), default_data_dir(), args.policy.clone()]
-            .into_iter()
-            .flatten(),
+        [
+            default_cache_dir(),
+            default_data_dir(),
+            args.policy.clone(),
+            args.auth_file.clone(),
+        ]
+        .into_iter()
+        .flatten(),
     );
     let cache_dir = default_cache_dir();
     let cache_key = default_state_key(cache_dir.as_deref())
@@ -251,7 +263,21 @@ async fn check_plugin(args: &CheckArgs, json: bool) -> anyhow::Result<()> {
         .manifest
         .clone()
         .unwrap_or_else(|| args.file.with_extension("toml"));
-    let inspection = crate::inspect::inspect(&cx, &args.file, &manifest).await;
+    let access = match &args.principal {
+        None => crate::auth::Access::everything(),
+        Some(id) => {
+            let path = args
+                .auth_file
+                .as_ref()
+                .context("--principal needs --auth-file, which gives the principal its roles")?;
+            let file = crate::auth::Authenticator::load(path, |name| std::env::var(name).ok())?;
+            let principal = file.principal(id).ok_or_else(|| {
+                anyhow::anyhow!("--principal `{id}`: the auth file names no such principal")
+            })?;
+            crate::auth::Access::of(principal)
+        }
+    };
+    let inspection = crate::inspect::inspect(&cx, &args.file, &manifest, &access).await;
     if json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {
@@ -335,13 +361,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Changes from here until the watch begins are caught up on then.
     let loaded_at = std::time::SystemTime::now();
     // Fail closed: and an auth file.
-    let auth = match &args.auth_file {
-        Some(path) if args.http.is_some() => Some(Arc::new(arc_swap::ArcSwap::from_pointee(
-            crate::auth::Authenticator::load(path, |name| std::env::var(name).ok())?,
-        ))),
-        Some(_) => bail!("--auth-file applies to HTTP only; add --http ADDR"),
+    let authenticator = match &args.auth_file {
+        Some(path) if args.http.is_some() || args.stdio_principal.is_some() => {
+            Some(crate::auth::Authenticator::load(path, |name| {
+                std::env::var(name).ok()
+            })?)
+        }
+        Some(_) => bail!(
+            "--auth-file applies to HTTP, or to stdio with --stdio-principal ID; add --http ADDR \
+             or --stdio-principal"
+        ),
         None => None,
     };
+    let stdio_access = match (&args.stdio_principal, &authenticator) {
+        (None, _) => crate::auth::Access::everything(),
+        (Some(_), None) => {
+            bail!("--stdio-principal needs --auth-file, which gives the principal its roles")
+        }
+        (Some(id), Some(file)) => crate::auth::Access::of(file.principal(id).ok_or_else(|| {
+            anyhow::anyhow!("--stdio-principal `{id}`: the auth file names no such principal")
+        })?),
+    };
+    let auth = authenticator
+        .filter(|_| args.http.is_some())
+        .map(|file| Arc::new(arc_swap::ArcSwap::from_pointee(file)));
     if let Some(addr) = args.http
         && !addr.ip().is_loopback()
         && auth.is_none()
@@ -386,7 +429,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     spawn_signal_handler(shutdown.clone());
     let shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);
     match args.http {
-        None => mcp::serve_stdio(services, shutdown, shutdown_grace).await?,
+        None => mcp::serve_stdio(services, stdio_access, shutdown, shutdown_grace).await?,
         Some(addr) => {
             let options = HttpOptions {
                 addr,
@@ -409,8 +452,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             if args.stdio {
                 let stdio_shutdown = shutdown.clone();
                 let stdio = async move {
-                    let r =
-                        mcp::serve_stdio(services, stdio_shutdown.clone(), shutdown_grace).await;
+                    let r = mcp::serve_stdio(
+                        services,
+                        stdio_access,
+                        stdio_shutdown.clone(),
+                        shutdown_grace,
+                    )
+                    .await;
                     stdio_shutdown.cancel();
                     r
                 };

@@ -68,6 +68,11 @@ pub struct ServeArgs {
     /// or invalid file stops the host.
     #[arg(long, env = "MCP_WASM_HOST_AUTH_FILE", value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
+    /// The principal stdio requests are made as, with its roles from
+    /// --auth-file (policy rules for some callers apply to it). Without
+    /// it, stdio is a caller with every role.
+    #[arg(long, env = "MCP_WASM_HOST_STDIO_PRINCIPAL", value_name = "ID")]
+    pub stdio_principal: Option<String>,
     /// Disable the Host header check (only behind a trusted reverse proxy).
     #[arg(long, env = "MCP_WASM_HOST_ALLOW_ANY_HOST")]
     pub allow_any_host: bool,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::auth::Access;
 use crate::capabilities::table::{ImportRule, rule_for};
 use crate::capability::Capability;
 use crate::manifest::PluginManifest;
@@ -32,6 +33,11 @@ pub struct Inspection {
     pub declared: Option<Declared>,
     /// The policy file, or `None` for the default policy.
     pub policy: Option<PathBuf>,
+    /// Whom the grants are evaluated for (`a caller with every role`, or a
+    /// principal and its roles).
+    pub caller: String,
+    /// Whether the auth file lets that caller list and call the plugin.
+    pub caller_may_use: bool,
     pub granted: Vec<Grant>,
     /// Capabilities declared optional that a rule's refusal withholds.
     pub withheld: Vec<String>,
@@ -78,13 +84,22 @@ pub struct Grant {
 pub struct Refusal {
     pub capability: String,
     pub decided_by: String,
+    /// When a rule grants it to other callers: which rule, whom it is for,
+    /// and who this caller is.
+    pub granted_to_others: Option<String>,
     /// `the plugin is refused` (required) or `each use answers denied`.
     pub consequence: String,
 }
 
 /// Inspect the plugin `wasm` described by `manifest` against the policy in
-/// force.
-pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspection {
+/// force, with the grants `caller` gets.
+pub async fn inspect(
+    cx: &LoadContext,
+    wasm: &Path,
+    manifest: &Path,
+    access: &Access,
+) -> Inspection {
+    let caller = access.caller();
     let runtime = &cx.runtime;
     let policy = cx.policy.current();
     let mut inspection = Inspection {
@@ -96,6 +111,8 @@ pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspecti
         manifest: manifest.to_path_buf(),
         declared: None,
         policy: policy.source.clone(),
+        caller: caller.to_string(),
+        caller_may_use: true,
         granted: Vec::new(),
         withheld: Vec::new(),
         refused: Vec::new(),
@@ -146,7 +163,8 @@ pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspecti
             required: names(&parsed.capabilities.required),
             optional: names(&parsed.capabilities.optional),
         });
-        let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
+        let grants = policy.evaluate_for(&parsed.name, &parsed.capabilities, &caller);
+        inspection.caller_may_use = access.allows(&parsed.name);
         for (c, decider) in &grants.granted {
             let reaches = policy
                 .capabilities()
@@ -169,6 +187,7 @@ pub async fn inspect(cx: &LoadContext, wasm: &Path, manifest: &Path) -> Inspecti
             inspection.refused.push(Refusal {
                 capability: c.to_string(),
                 decided_by: decider.to_string(),
+                granted_to_others: grants.not_for_caller.get(c).cloned(),
                 consequence: consequence.to_string(),
             });
         }
@@ -274,6 +293,16 @@ impl Inspection {
                     );
                 }
             }
+            let _ = writeln!(
+                out,
+                "caller: {}{}",
+                self.caller,
+                if self.caller_may_use {
+                    ""
+                } else {
+                    " — the auth file does not let it list or call this plugin"
+                }
+            );
             for grant in &self.granted {
                 let _ = writeln!(
                     out,
@@ -288,11 +317,18 @@ impl Inspection {
                 let _ = writeln!(out, "  withheld: {withheld}");
             }
             for refusal in &self.refused {
-                let _ = writeln!(
-                    out,
-                    "  {}: not granted by {}; {}",
-                    refusal.capability, refusal.decided_by, refusal.consequence
-                );
+                let _ = match &refusal.granted_to_others {
+                    Some(others) => writeln!(
+                        out,
+                        "  {}: not granted to this caller: {others}; {}",
+                        refusal.capability, refusal.consequence
+                    ),
+                    None => writeln!(
+                        out,
+                        "  {}: not granted by {}; {}",
+                        refusal.capability, refusal.decided_by, refusal.consequence
+                    ),
+                };
             }
         }
         match &self.refusal {

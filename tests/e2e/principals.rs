@@ -462,9 +462,10 @@ async fn a_2026_07_28_request_never_takes_a_session_from_its_header() {
     host.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_same_tool_is_granted_per_caller_role() {
-    let dir = PluginDir::with(&[], &["facade"]);
+/// An auth file with a `writer` (ann) and a `reader` (rex), both allowed
+/// every plugin, and a policy granting the facade session state for
+/// writers only.
+fn writers_and_readers(dir: &PluginDir) -> PluginDir {
     let config = PluginDir::empty();
     config.write(
         "auth.toml",
@@ -477,17 +478,25 @@ async fn the_same_tool_is_granted_per_caller_role() {
             token_digest("rex-token"),
         ),
     );
-    // Session state for writers only; everyone else is denied it.
+    dir.write(
+        "policy.toml",
+        "[[rule]]\nplugins = \"facade\"\nroles = [\"writer\"]\ngrant = [\"session-state\"]\n\n\
+         [[rule]]\nplugins = \"facade\"\ndeny = [\"session-state\"]\n",
+    );
+    config
+}
+
+#[tokio::test]
+async fn the_same_tool_is_granted_per_caller_role() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let config = writers_and_readers(&dir);
     let options = HostOptions::new(Era::Handshake, Transport::Http)
         .arg("--auth-file")
         .arg(config.path.join("auth.toml").to_str().unwrap())
+        .arg("--policy")
+        .arg(dir.path.join("policy.toml").to_str().unwrap())
         .bearer("ann-token")
-        .script(ClientScript::capable([]))
-        .policy(
-            &dir,
-            "[[rule]]\nplugins = \"facade\"\nroles = [\"writer\"]\ngrant = [\"session-state\"]\n\n\
-             [[rule]]\nplugins = \"facade\"\ndeny = [\"session-state\"]\n",
-        );
+        .script(ClientScript::capable([]));
     let host = Connected::start(&dir, options).await.unwrap();
     let url = host.url.clone().unwrap();
     let remember = |token: &'static str, session: String| {
@@ -526,4 +535,127 @@ async fn the_same_tool_is_granted_per_caller_role() {
     let stored = remember("ann-token", ann_again).await;
     assert!(stored.body.contains("remembered k"), "{stored:?}");
     host.shutdown().await;
+}
+
+#[tokio::test]
+async fn stdio_is_the_principal_it_is_told_to_be() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let config = writers_and_readers(&dir);
+    let auth = config.path.join("auth.toml");
+    let policy = dir.path.join("policy.toml");
+    for (id, granted) in [("ann", true), ("rex", false)] {
+        let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+            .arg("--auth-file")
+            .arg(auth.to_str().unwrap())
+            .arg("--stdio-principal")
+            .arg(id)
+            .arg("--policy")
+            .arg(policy.to_str().unwrap());
+        let host = Connected::start(&dir, options).await.unwrap();
+        let result = host
+            .call("remember", json!({"key": "k", "value": "v"}))
+            .await
+            .unwrap();
+        let text = text_of(&result);
+        if granted {
+            assert!(text.contains("remembered k"), "{id}: {text}");
+        } else {
+            assert!(
+                result.is_error == Some(true)
+                    && text.contains("not granted to this caller")
+                    && text.contains("principal `rex`"),
+                "{id}: {text}"
+            );
+        }
+        host.shutdown().await;
+    }
+    // Without a principal, stdio holds every role.
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio)
+            .arg("--policy")
+            .arg(policy.to_str().unwrap()),
+    )
+    .await
+    .unwrap();
+    let result = host
+        .call_ok("remember", json!({"key": "k", "value": "v"}))
+        .await;
+    assert!(text_of(&result).contains("remembered k"));
+    host.shutdown().await;
+    // A principal the auth file does not name, or no auth file: the host
+    // does not start.
+    for args in [
+        vec![
+            "--auth-file",
+            auth.to_str().unwrap(),
+            "--stdio-principal",
+            "nobody",
+        ],
+        vec!["--stdio-principal", "ann"],
+    ] {
+        let output = std::process::Command::new(host_binary())
+            .arg("serve")
+            .arg("--plugins")
+            .arg(&dir.path)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("--stdio-principal"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn plugin_check_shows_the_grants_of_one_principal() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let config = writers_and_readers(&dir);
+    let check = |extra: &[&str]| {
+        let output = std::process::Command::new(host_binary())
+            .args(["plugin", "check"])
+            .arg(dir.path.join("facade.wasm"))
+            .arg("--policy")
+            .arg(dir.path.join("policy.toml"))
+            .arg("--auth-file")
+            .arg(config.path.join("auth.toml"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (status, ann, _) = check(&["--principal", "ann"]);
+    assert!(status.success(), "{ann}");
+    assert!(
+        ann.contains("caller: principal `ann` (roles: writer)"),
+        "{ann}"
+    );
+    assert!(
+        ann.contains("session-state: granted by policy rule 1"),
+        "{ann}"
+    );
+    let (status, rex, _) = check(&["--principal", "rex"]);
+    assert!(status.success(), "{rex}");
+    assert!(
+        rex.contains("session-state: not granted to this caller: policy rule 1")
+            && rex.contains("role `writer`")
+            && rex.contains("principal `rex` (roles: reader)"),
+        "{rex}"
+    );
+    let (_, everyone, _) = check(&[]);
+    assert!(
+        everyone.contains("caller: a caller with every role"),
+        "{everyone}"
+    );
+    assert!(everyone.contains("session-state: granted"), "{everyone}");
+    let (status, _, stderr) = check(&["--principal", "nobody"]);
+    assert!(
+        !status.success() && stderr.contains("no such principal"),
+        "{stderr}"
+    );
 }

@@ -53,6 +53,8 @@ pub struct McpServer {
     log_level: SessionLogLevel,
     /// This session's id in the subscription hub.
     pub(super) hub_id: u64,
+    /// Who requests over stdio are made as.
+    stdio_access: Access,
 }
 
 impl McpServer {
@@ -63,7 +65,14 @@ impl McpServer {
             session_id,
             log_level: Arc::new(Mutex::new(None)),
             hub_id,
+            stdio_access: Access::everything(),
         }
+    }
+
+    /// This server, its stdio requests made as `access`.
+    pub fn with_stdio_access(mut self, access: Access) -> Self {
+        self.stdio_access = access;
+        self
     }
 
     pub(super) fn is_modern(ctx: &RequestContext<RoleServer>) -> bool {
@@ -196,7 +205,7 @@ impl McpServer {
 
     /// Which plugins the request may reach: over HTTP, what the transport's
     /// authentication decided (nothing, should it not have); over stdio,
-    /// every plugin.
+    /// the stdio principal's (every plugin, without one).
     pub(super) fn access(&self, ctx: &RequestContext<RoleServer>) -> Access {
         match ctx.extensions.get::<http::request::Parts>() {
             Some(parts) => parts
@@ -204,7 +213,7 @@ impl McpServer {
                 .get::<Access>()
                 .cloned()
                 .unwrap_or(Access::Nothing),
-            None => Access::everything(),
+            None => self.stdio_access.clone(),
         }
     }
 

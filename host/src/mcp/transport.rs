@@ -41,10 +41,13 @@ pub enum TransportError {
 /// is how stdio sessions end.
 pub async fn serve_stdio(
     services: Arc<ServerState>,
+    access: crate::auth::Access,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), TransportError> {
-    let server = Traced::new(McpServer::new(services.clone(), Some(new_session_id())));
+    let server = Traced::new(
+        McpServer::new(services.clone(), Some(new_session_id())).with_stdio_access(access),
+    );
     let output_closed = CancellationToken::new();
     let (reader, writer) = stdio_streams(output_closed.clone());
     let reader = RewrittenInput::new(reader, core_tasks::rewrite_incoming);
