@@ -268,6 +268,43 @@ for dest in "$ROOT/target/plugins" "$ROOT/target/conformance-plugins" "$ROOT/tar
     done
 done
 
+# The examples' configuration, `target/examples.toml`: the plugins, the
+# example policy (plugins/examples-policy.toml) and the databases file naming
+# the `crm` example's SQLite database, created from plugins/crm/seed.sql
+# (again whenever the seed changes). `scripts/run.sh` serves with it.
+examples=$ROOT/target/examples
+mkdir -p "$examples"
+if [[ ! -f $examples/crm.sqlite3 || $ROOT/plugins/crm/seed.sql -nt $examples/crm.sqlite3 ]]; then
+    rm -f "$examples/crm.sqlite3.tmp"
+    python3 - "$ROOT/plugins/crm/seed.sql" "$examples/crm.sqlite3.tmp" <<'PY'
+import sqlite3, sys
+with open(sys.argv[1]) as seed:
+    db = sqlite3.connect(sys.argv[2])
+    db.executescript(seed.read())
+    db.commit()
+    db.close()
+PY
+    mv -f "$examples/crm.sqlite3.tmp" "$examples/crm.sqlite3"
+    log "created target/examples/crm.sqlite3 from plugins/crm/seed.sql"
+fi
+write_if_changed() { # write_if_changed <file> (text on stdin)
+    local text
+    text=$(cat)
+    [[ -f $1 && $(cat "$1") == "$text" ]] || printf '%s\n' "$text" >"$1"
+}
+write_if_changed "$examples/databases.toml" <<EOF
+# The examples' databases (written by scripts/build-plugins.sh).
+[databases.crm]
+url = "sqlite://crm.sqlite3"
+EOF
+write_if_changed "$ROOT/target/examples.toml" <<EOF
+# Serve the examples: mcp-wasm-host serve --config $ROOT/target/examples.toml
+# (written by scripts/build-plugins.sh).
+plugins = "$ROOT/target/plugins"
+policy = "$ROOT/plugins/examples-policy.toml"
+databases = "$examples/databases.toml"
+EOF
+
 for dir in "${plain_crates[@]}" "${wasi_crates[@]}" "${polyglot[@]}"; do
     crate=$(basename "$dir")
     printf '%8s  %s\n' "$(wc -c <"${out_dir[$crate]}/$crate.wasm")" \

@@ -14,4 +14,4 @@ run.sh: next: give your MCP client the command $host
 run.sh: with the arguments "serve --plugins $PWD/target/plugins" (README, "Use it from an MCP
 run.sh: client"), or try "$host list" and "$host call add '{"a": 1, "b": 2}'" in another terminal.
 EOF
-exec "$host" serve --plugins target/plugins "$@"
+exec "$host" serve --config target/examples.toml "$@"

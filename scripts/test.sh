@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh or warm machine: installs the guest
 # toolchain if needed, builds the host and every plugin from source once,
-# installs redis-server for the shared-state tests, then runs the guest
-# SDKs' tests and the unit and end-to-end tests (release build, so the host is
-# built only once for plugins, tests and benchmarks).
+# installs redis-server for the shared-state tests and PostgreSQL for the
+# sql tests, then runs the guest SDKs' tests and the unit and end-to-end
+# tests (release build, so the host is built only once for plugins, tests
+# and benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends redis-server >&2
+fi
+
+# The PostgreSQL tests start their own server (Debian's postgresql) on
+# 127.0.0.1, as the postgres user when run as root; setpriv is in util-linux.
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    echo "test: installing postgresql (apt)" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends postgresql >&2
 fi
 
 scripts/build-plugins.sh

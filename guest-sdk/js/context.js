@@ -43,6 +43,74 @@ function keyvalueCall(name, ...args) {
   return facade(() => needs("keyvalue", "keyvalue")[name](...args));
 }
 
+/** A JavaScript value as a SQL parameter: null/undefined, boolean, number
+ * (an integer when it is one), bigint, string, Uint8Array, or any other object
+ * as JSON. */
+function sqlValue(value) {
+  if (value === null || value === undefined) return { tag: "null" };
+  if (typeof value === "boolean") return { tag: "boolean", val: value };
+  if (typeof value === "bigint") return { tag: "integer", val: value };
+  if (typeof value === "number") {
+    return Number.isSafeInteger(value) ? { tag: "integer", val: BigInt(value) } : { tag: "real", val: value };
+  }
+  if (typeof value === "string") return { tag: "text", val: value };
+  if (value instanceof Uint8Array) return { tag: "blob", val: value };
+  return { tag: "json", val: JSON.stringify(value) };
+}
+
+/** A column's value as JavaScript: integers as numbers (bigint beyond
+ * 2^53), JSON columns parsed, blobs as Uint8Array. */
+function jsValue(value) {
+  switch (value.tag) {
+    case "null":
+      return null;
+    case "integer": {
+      const n = value.val;
+      return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+    }
+    case "json":
+      return JSON.parse(value.val);
+    default:
+      return value.val;
+  }
+}
+
+/** One database the operator configures, from `ctx.sql(name)`: statements
+ * with parameters bound to their placeholders (`?1` on SQLite, `$1` on
+ * PostgreSQL), each call in a transaction of its own. */
+class Database {
+  constructor(name) {
+    this.name = name;
+  }
+
+  /** Run a statement that returns rows: `{columns, rows, truncated}`, with
+   * `rows` arrays of values in column order; `objects()` gives each row as
+   * an object keyed by column name. */
+  query(statement, params = []) {
+    const result = facade(() => needs("sql", "sql").query(this.name, statement, params.map(sqlValue)));
+    const rows = result.rows.map((row) => row.map(jsValue));
+    const columns = result.columns;
+    return {
+      columns,
+      rows,
+      truncated: result.truncated,
+      objects: () => rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]]))),
+    };
+  }
+
+  /** Run a statement that changes data; how many rows it changed. */
+  execute(statement, params = []) {
+    return Number(facade(() => needs("sql", "sql").execute(this.name, statement, params.map(sqlValue))));
+  }
+
+  /** Run `[statement, params]` pairs atomically: all take effect, or none.
+   * The rows each changed. */
+  transaction(statements) {
+    const batch = statements.map(([sql, params = []]) => ({ sql, params: params.map(sqlValue) }));
+    return facade(() => needs("sql", "sql").transaction(this.name, batch)).map(Number);
+  }
+}
+
 /** One namespace of the host's key-value store, from `ctx.keyvalue(namespace)`.
  * Each method asks the host. */
 class KeyValue {
@@ -282,6 +350,14 @@ export class Context {
   get principal() {
     return interfaces.context.principal();
   }
+  /** What the policy grants this request's caller of `capability` ("sql",
+   * "http", ...): `{granted, reason, scope}`, `scope` in the capability's own
+   * keys (`databases`, `write`, `tables` for sql), to explain what is missing
+   * before acting. */
+  grant(capability) {
+    const grant = interfaces.context.grant(capability);
+    return { granted: grant.granted, reason: grant.reason, scope: JSON.parse(grant.scope) };
+  }
   /** True once the client cancelled the request: stop early. */
   get cancelled() {
     return interfaces.context.isCancelled();
@@ -397,6 +473,12 @@ export class Context {
    * error status is still a response (see `errorForStatus()`). */
   http(request) {
     return new HttpResponse(facade(() => needs("http", "http").send(httpRequest(request))));
+  }
+
+  /** The database the operator calls `name` (one the manifest declares;
+   * others answer ContextError `denied`). */
+  sql(name) {
+    return new Database(name);
   }
 
   /** The operator's secret `name` (declared in `[capabilities.secrets]` and

@@ -192,6 +192,12 @@ pub trait CapabilityKind: Send + Sync {
     fn describe(&self, _grant: Option<&dyn Params>) -> Vec<String> {
         Vec::new()
     }
+
+    /// What the grant reaches as a JSON object of the capability's own
+    /// keys, for a plugin that asks before it acts (`context.grant`).
+    fn scope(&self, _grant: Option<&dyn Params>) -> serde_json::Value {
+        serde_json::json!({})
+    }
 }
 
 /// The line of byte `offset` in `text`, from 1.
@@ -234,7 +240,7 @@ pub trait CapabilitySet: Send + Sync {
     }
 
     /// The capabilities a `grant-declared` policy default does not grant,
-    /// for messages: `files, env, http and secrets`.
+    /// for messages: `files, env, http, secrets and sql`.
     fn needing_a_rule(&self) -> String {
         let names: Vec<&str> = self
             .kinds()

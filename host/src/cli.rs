@@ -138,7 +138,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub manifest: Option<PathBuf>,
     /// The operator policy to check against (default: none, which grants
-    /// what is declared except files, env, http and secrets).
+    /// what is declared except files, env, http, secrets and sql).
     #[arg(long, env = "MCP_WASM_HOST_POLICY")]
     pub policy: Option<PathBuf>,
     /// Show the grants of this principal of --auth-file (policy rules for

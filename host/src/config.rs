@@ -78,7 +78,7 @@ pub struct ServeArgs {
     pub allow_any_host: bool,
     /// Operator policy (TOML): which capabilities each plugin is granted,
     /// and limit ceilings. Without one, what is declared is granted, except
-    /// files, env, http and secrets. An unreadable or invalid policy stops the host.
+    /// files, env, http, secrets and sql. An unreadable or invalid policy stops the host.
     #[arg(long, env = "MCP_WASM_HOST_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Where the host keeps data that must survive restarts, such as the

@@ -346,7 +346,7 @@ async fn without_a_policy_rule_or_a_secret_nothing_is_sent() {
     assert!(
         denied.contains(
             "denied: the `http` capability is not granted by the policy default (grant what is \
-             declared, except files, env, http and secrets, which need a rule)"
+             declared, except files, env, http, secrets and sql, which need a rule)"
         ),
         "{}",
         denied

@@ -33,6 +33,8 @@ mod sandbox;
 mod scaffold;
 mod sdk_parity;
 mod shares;
+mod sql;
+mod sql_postgres;
 mod state;
 mod support;
 mod tasks;

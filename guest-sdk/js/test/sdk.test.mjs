@@ -1047,3 +1047,57 @@ test("errors are recognised across copies of the SDK", async () => {
   assert.ok(new copy.ContextError("denied", "no") instanceof ContextError);
   assert.throws(() => new ExportError("gone", "x"), /unknown export error kind "gone"/);
 });
+
+test("sql: values bind by kind and rows come back as JavaScript values", () => {
+  const seen = [];
+  const sql = {
+    query(database, statement, params) {
+      seen.push([database, statement, params]);
+      return {
+        columns: ["id", "big", "doc", "name", "gone"],
+        rows: [[
+          { tag: "integer", val: 7n },
+          { tag: "integer", val: 9007199254740993n },
+          { tag: "json", val: '{"a":1}' },
+          { tag: "text", val: "Ada" },
+          { tag: "null" },
+        ]],
+        truncated: false,
+      };
+    },
+    execute: () => 3n,
+    transaction: (database, statements) => {
+      seen.push([database, statements]);
+      return [1n, 2n];
+    },
+  };
+  const answer = withContext({ sql }, (ctx) => {
+    const db = ctx.sql("crm");
+    const rows = db.query("SELECT ?1", [1, 2.5, 3n, "x", null, true, new Uint8Array([1]), { k: 1 }]);
+    return {
+      rows: rows.rows,
+      objects: rows.objects(),
+      changed: db.execute("DELETE FROM t"),
+      each: db.transaction([["INSERT ?1", [1]], ["UPDATE t SET a = 1"]]),
+    };
+  });
+  assert.deepEqual(
+    seen[0][2].map((p) => p.tag),
+    ["integer", "real", "integer", "text", "null", "boolean", "blob", "json"],
+  );
+  assert.equal(seen[0][2][0].val, 1n);
+  assert.deepEqual(answer.rows, [[7, 9007199254740993n, { a: 1 }, "Ada", null]]);
+  assert.equal(answer.objects[0].name, "Ada");
+  assert.equal(answer.changed, 3);
+  assert.deepEqual(answer.each, [1, 2]);
+  assert.deepEqual(seen[1][1][1], { sql: "UPDATE t SET a = 1", params: [] });
+});
+
+test("grant: what the caller may do, with its scope parsed", () => {
+  const context = fakeContext([]);
+  context.grant = (name) => ({ granted: name === "sql", reason: undefined, scope: '{"write":false}' });
+  let grant;
+  bind({ context }, { tools: { t: { run: (_args, ctx) => ((grant = ctx.grant("sql")), "") } } });
+  tools.callTool("t", "{}");
+  assert.deepEqual(grant, { granted: true, reason: undefined, scope: { write: false } });
+});

@@ -48,7 +48,7 @@ from wit_world import exports as _world_exports
 from wit_world.imports import types as _types
 
 from ._content import Audio, Image, Resource, ResourceContents, ResourceLink, is_block, to_block
-from ._context import Client, Context, Elicited, Principal, Root, Sampled, Span
+from ._context import Client, Context, Elicited, Grant, Principal, Root, Sampled, Span
 from ._exports import (
     Completion,
     Completions,
@@ -64,6 +64,7 @@ from ._facade import ContextError
 from ._schema import Field, SchemaError, _with_default, convert, schema_of, to_json_value
 from ._services import (
     Catalog,
+    Database,
     KeyValue,
     PromptArgument,
     PromptDescriptor,
@@ -72,6 +73,7 @@ from ._services import (
     Request,
     RequestState,
     ResourceDescriptor,
+    Rows,
     ResourceTemplateDescriptor,
     Response,
     SessionState,
@@ -105,6 +107,9 @@ __all__ = [
     "Elicited",
     "Sampled",
     "Principal",
+    "Grant",
+    "Database",
+    "Rows",
     "Client",
     "Root",
     "Span",

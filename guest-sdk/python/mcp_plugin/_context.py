@@ -19,9 +19,18 @@ from wit_world.imports import types as _types
 
 from ._facade import call, interface
 from ._schema import schema_of
-from ._services import Catalog, KeyValue, Request, RequestState, Response, SessionState, send
+from ._services import (
+    Catalog,
+    Database,
+    KeyValue,
+    Request,
+    RequestState,
+    Response,
+    SessionState,
+    send,
+)
 
-__all__ = ["Context", "Elicited", "Principal", "Client", "Root", "Sampled", "Span"]
+__all__ = ["Context", "Elicited", "Grant", "Principal", "Client", "Root", "Sampled", "Span"]
 
 _LEVELS = {
     "debug": _types.LogLevel.DEBUG,
@@ -41,6 +50,18 @@ class Principal:
 
     id: str
     roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the policy grants the caller of one capability: whether it may
+    use it, why not, and what the grant reaches in the capability's own keys
+    (``databases``, ``write`` and ``tables`` for ``sql``; ``origins`` for
+    ``http``; ...)."""
+
+    granted: bool
+    reason: Optional[str]
+    scope: dict
 
 
 @dataclass(frozen=True)
@@ -151,6 +172,13 @@ class Context:
     def principal(self) -> Optional[Principal]:
         info = _context.principal()
         return None if info is None else Principal(info.id, tuple(info.roles))
+
+    def grant(self, capability: str) -> Grant:
+        """What the policy grants this request's caller of ``capability``
+        (``"sql"``, ``"http"``, ...), to explain what is missing before
+        acting."""
+        grant = _context.grant(capability)
+        return Grant(grant.granted, grant.reason, json.loads(grant.scope))
 
     @property
     def cancelled(self) -> bool:
@@ -285,6 +313,11 @@ class Context:
         and adds the credentials bound to the origin. Needs the ``http``
         capability."""
         return send(request)
+
+    def sql(self, name: str) -> Database:
+        """The database the operator calls ``name``. Needs the ``sql``
+        capability, with the database declared in the manifest."""
+        return Database(name)
 
     def secret(self, name: str) -> str:
         """The value of a secret the manifest declares and the policy grants.

@@ -114,6 +114,88 @@ class KeyValue:
         return call(interface("keyvalue").increment, self.namespace, key, delta)
 
 
+class Rows:
+    """What a query returned: ``columns``, then ``rows`` of Python values in
+    column order (``None``, ``int``, ``float``, ``str``, ``bytes``,
+    ``bool``, and JSON columns decoded), and whether the grant's row or size
+    cap left rows out (``truncated``)."""
+
+    def __init__(self, columns: list[str], rows: list[list[Any]], truncated: bool) -> None:
+        self.columns = columns
+        self.rows = rows
+        self.truncated = truncated
+
+    def dicts(self) -> list[dict]:
+        """Each row as a dict keyed by column name."""
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+def _sql_value(sql: Any, value: Any) -> Any:
+    if value is None:
+        return sql.SqlValue_Null()
+    if isinstance(value, bool):
+        return sql.SqlValue_Boolean(value)
+    if isinstance(value, int):
+        return sql.SqlValue_Integer(value)
+    if isinstance(value, float):
+        return sql.SqlValue_Real(value)
+    if isinstance(value, str):
+        return sql.SqlValue_Text(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return sql.SqlValue_Blob(bytes(value))
+    if isinstance(value, (dict, list)):
+        return sql.SqlValue_Json(json.dumps(value))
+    raise TypeError(f"a SQL parameter cannot be a {type(value).__name__}")
+
+
+def _python_value(value: Any) -> Any:
+    name = type(value).__name__
+    if name == "SqlValue_Null":
+        return None
+    if name == "SqlValue_Blob":
+        return bytes(value.value)
+    if name == "SqlValue_Json":
+        return json.loads(value.value)
+    return value.value
+
+
+class Database:
+    """One database the operator configures (``ctx.sql("crm")``): statements
+    with parameters bound to their placeholders (``?1`` on SQLite, ``$1`` on
+    PostgreSQL), each call in a transaction of its own. The database must be
+    one the manifest declares. Needs the ``sql`` capability."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _params(self, params: Any) -> list:
+        sql = interface("sql")
+        return [_sql_value(sql, p) for p in params]
+
+    def query(self, statement: str, params: Any = ()) -> Rows:
+        """Run a statement that returns rows."""
+        result = call(interface("sql").query, self.name, statement, self._params(params))
+        rows = [[_python_value(v) for v in row] for row in result.rows]
+        return Rows(list(result.columns), rows, result.truncated)
+
+    def execute(self, statement: str, params: Any = ()) -> int:
+        """Run a statement that changes data; how many rows it changed."""
+        return call(interface("sql").execute, self.name, statement, self._params(params))
+
+    def transaction(self, statements: list) -> list[int]:
+        """Run ``(statement, params)`` pairs atomically: all take effect, or
+        none. The rows each changed."""
+        sql = interface("sql")
+        batch = [sql.Statement(text, self._params(params)) for text, params in statements]
+        return call(sql.transaction, self.name, batch)
+
+
 class Request:
     """An outbound HTTP request for ``ctx.http``.
 

@@ -30,7 +30,7 @@ def _componentize_py() -> Optional[str]:
 
 def setUpModule():
     global BINDINGS, mcp, Err, types, kv_bindings, http_bindings, secrets_bindings
-    global catalog_bindings, session_bindings, completions_bindings, context_bindings
+    global catalog_bindings, session_bindings, completions_bindings, context_bindings, sql_bindings
     command = _componentize_py()
     if command is None:
         raise unittest.SkipTest(
@@ -47,13 +47,14 @@ def setUpModule():
     import mcp_plugin
     from componentize_py_types import Err as err_type
     from wit_world.exports import completions
-    from wit_world.imports import context, host_catalog, http, keyvalue, secrets, session_state
+    from wit_world.imports import context, host_catalog, http, keyvalue, secrets, session_state, sql
     from wit_world.imports import types as wit_types
 
     mcp, Err, types = mcp_plugin, err_type, wit_types
     kv_bindings, http_bindings, secrets_bindings = keyvalue, http, secrets
     catalog_bindings, session_bindings, completions_bindings = host_catalog, session_state, completions
     context_bindings = context
+    sql_bindings = sql
 
 
 def tearDownModule():
@@ -202,6 +203,60 @@ class SecretsAndSession(Fakes):
         with self.assertRaises(mcp.ContextError) as caught:
             mcp.Context().secret("token")
         self.assertEqual((caught.exception.kind, caught.exception.message), ("failed", "secret `token` is not set"))
+
+    def test_sql_binds_python_values_and_reads_typed_rows(self):
+        seen = []
+
+        def query(database, statement, params):
+            seen.append((database, statement, params))
+            return sql_bindings.QueryResult(
+                ["id", "name", "doc", "raw", "ok", "gone"],
+                [[sql_bindings.SqlValue_Integer(1), sql_bindings.SqlValue_Text("Ada"),
+                  sql_bindings.SqlValue_Json('{"a": 1}'), sql_bindings.SqlValue_Blob(b"\x00"),
+                  sql_bindings.SqlValue_Boolean(True), sql_bindings.SqlValue_Null()]],
+                True,
+            )
+
+        self.fake(sql_bindings, "query", query)
+        rows = mcp.Context().sql("crm").query("SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7", [1, "x", 2.5, None, True, b"b", {"k": 1}])
+        database, _, params = seen[0]
+        self.assertEqual(database, "crm")
+        self.assertEqual(
+            [type(p).__name__ for p in params],
+            ["SqlValue_Integer", "SqlValue_Text", "SqlValue_Real", "SqlValue_Null",
+             "SqlValue_Boolean", "SqlValue_Blob", "SqlValue_Json"],
+        )
+        self.assertEqual(params[6].value, '{"k": 1}')
+        self.assertEqual(rows.rows, [[1, "Ada", {"a": 1}, b"\x00", True, None]])
+        self.assertTrue(rows.truncated)
+        self.assertEqual(rows.dicts()[0]["name"], "Ada")
+        with self.assertRaises(TypeError):
+            mcp.Context().sql("crm").query("SELECT ?1", [object()])
+
+    def test_sql_transactions_and_refusals(self):
+        batches = []
+        self.fake(sql_bindings, "transaction", lambda db, statements: batches.append(statements) or [1, 2])
+        changed = mcp.Context().sql("crm").transaction([("INSERT ?1", [1]), ("UPDATE", [])])
+        self.assertEqual(changed, [1, 2])
+        self.assertEqual([st.sql for st in batches[0]], ["INSERT ?1", "UPDATE"])
+
+        def refuse(db, statement, params):
+            raise Err(types.FacadeError_Denied("database `crm` refused it: read-only"))
+
+        self.fake(sql_bindings, "execute", refuse)
+        with self.assertRaises(mcp.ContextError) as caught:
+            mcp.Context().sql("crm").execute("DELETE FROM t")
+        self.assertEqual(caught.exception.kind, "denied")
+
+    def test_a_grant_is_read_with_its_scope(self):
+        self.fake(
+            context_bindings,
+            "grant",
+            lambda name: context_bindings.CapabilityGrant(True, None, '{"databases": ["crm"], "write": false}'),
+        )
+        grant = mcp.Context().grant("sql")
+        self.assertTrue(grant.granted)
+        self.assertEqual(grant.scope, {"databases": ["crm"], "write": False})
 
     def test_session_state_holds_json(self):
         kept = {}

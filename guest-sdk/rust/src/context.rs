@@ -69,6 +69,20 @@ pub struct Principal {
     pub roles: Vec<String>,
 }
 
+/// What the policy grants the current caller of one capability, from
+/// [`Context::grant`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// Whether the caller may use the capability.
+    pub granted: bool,
+    /// Why not (the rule, and what the caller lacks).
+    pub reason: Option<String>,
+    /// What the grant reaches, in the capability's own keys: `databases`,
+    /// `write` and `tables` for `sql`; `origins` for `http`; ... An empty
+    /// object when not granted.
+    pub scope: serde_json::Value,
+}
+
 /// A handle on the MCP request the current call runs for: a tool call, a
 /// resource read, a prompt or a completion.
 ///
@@ -157,6 +171,31 @@ impl Context {
             id: p.id,
             roles: p.roles,
         })
+    }
+
+    /// What the policy grants this request's caller of `capability` (a name
+    /// as manifests write it, such as `"sql"`), so a tool can explain what
+    /// is missing before it fails on it:
+    ///
+    /// ```no_run
+    /// # use mcp_plugin::{Context, ToolError};
+    /// # fn record(ctx: &Context) -> Result<(), ToolError> {
+    /// let sql = ctx.grant("sql");
+    /// if sql.scope["write"] != true {
+    ///     return Err(ToolError::new(
+    ///         "recording an order needs write access to `crm`, which your role lacks",
+    ///     ));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn grant(&self, capability: &str) -> Grant {
+        let grant = host::grant(capability);
+        Grant {
+            granted: grant.granted,
+            reason: grant.reason,
+            scope: serde_json::from_str(&grant.scope)
+                .unwrap_or_else(|_| serde_json::Value::Object(Default::default())),
+        }
     }
 
     /// The MCP protocol version of the current request, for example

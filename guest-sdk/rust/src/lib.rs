@@ -234,6 +234,7 @@ mod resource;
 mod roots;
 mod sampling;
 mod session;
+mod sql;
 mod tool;
 mod trace;
 mod typed;
@@ -247,7 +248,7 @@ pub use arena::{ARENA_BYTES, ArenaFirst};
 pub use args::{Arguments, PromptArgs, TemplateVars};
 pub use catalog::Catalog;
 pub use completion::{Completion, CompletionRef, CompletionRequest};
-pub use context::{ClientInfo, Context, Level, Principal};
+pub use context::{ClientInfo, Context, Grant, Level, Principal};
 pub use elicitation::{Elicited, UrlOutcome};
 pub use error::{ExportError, FacadeError, ToolError};
 pub use http::{Request, Response};
@@ -264,6 +265,7 @@ pub use sampling::{
     IncludeContext, SampledMessage, Sampling, SamplingContent, SamplingMessage, ToolChoice,
 };
 pub use session::Session;
+pub use sql::{Database, Rows, SqlValue, value_to_json};
 pub use tool::{TaskSupport, Tool};
 pub use trace::Span;
 

@@ -6,6 +6,7 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::{context, types};
+use crate::capability::CapabilitySet as _;
 use crate::context::{ClientIdentity, LogLevel};
 use crate::runtime::{Admission, HostState, Notice, PanicReport};
 use crate::telemetry::{propagation, spans};
@@ -143,6 +144,37 @@ impl context::Host for HostState {
                 roles: p.roles.clone(),
             }),
             _ => None,
+        })
+    }
+
+    async fn grant(&mut self, capability: String) -> wasmtime::Result<context::CapabilityGrant> {
+        let registry = super::registry();
+        let Some(kind) = registry.kind(&capability) else {
+            return Ok(context::CapabilityGrant {
+                granted: false,
+                reason: Some(format!(
+                    "this host has no capability `{}` (it has {})",
+                    capability.chars().take(64).collect::<String>(),
+                    registry.names()
+                )),
+                scope: "{}".into(),
+            });
+        };
+        let id = kind.id();
+        Ok(if self.grants.allows(id) {
+            context::CapabilityGrant {
+                granted: true,
+                reason: None,
+                scope: kind
+                    .scope(self.grants.params.get(&id).map(|p| &**p))
+                    .to_string(),
+            }
+        } else {
+            context::CapabilityGrant {
+                granted: false,
+                reason: Some(self.grants.denial(id)),
+                scope: "{}".into(),
+            }
         })
     }
 

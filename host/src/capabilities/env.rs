@@ -128,6 +128,14 @@ impl CapabilityKind for Env {
             .unwrap_or_default();
         vec![format!("variables: {}", super::listed(&variables))]
     }
+
+    fn scope(&self, grant: Option<&dyn Params>) -> serde_json::Value {
+        let variables = grant
+            .and_then(downcast::<EnvGrant>)
+            .map(|g| g.variables.clone())
+            .unwrap_or_default();
+        serde_json::json!({ "variables": variables })
+    }
 }
 
 impl HostCapability for Env {

@@ -147,6 +147,16 @@ impl CapabilityKind for Files {
             .collect();
         vec![format!("read-only: {}", super::listed(&dirs))]
     }
+
+    fn scope(&self, grant: Option<&dyn Params>) -> serde_json::Value {
+        let dirs: Vec<String> = grant
+            .and_then(downcast::<FilesGrant>)
+            .iter()
+            .flat_map(|g| &g.dirs)
+            .map(|d| d.guest.display().to_string())
+            .collect();
+        serde_json::json!({ "read-only": dirs })
+    }
 }
 
 impl HostCapability for Files {

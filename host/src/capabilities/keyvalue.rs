@@ -133,6 +133,18 @@ impl CapabilityKind for KeyValue {
             grant.quota.bytes / 1024
         )]
     }
+
+    fn scope(&self, grant: Option<&dyn Params>) -> serde_json::Value {
+        let grant = grant
+            .and_then(downcast::<KeyValueGrant>)
+            .cloned()
+            .unwrap_or_default();
+        serde_json::json!({
+            "namespaces": grant.namespaces,
+            "quota-entries": grant.quota.entries,
+            "quota-kib": grant.quota.bytes / 1024,
+        })
+    }
 }
 
 impl HostCapability for KeyValue {

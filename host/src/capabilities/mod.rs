@@ -13,6 +13,7 @@
 //! - [`http`]: outbound HTTP to allowed origins, with host-injected
 //!   credentials.
 //! - [`secrets`]: the operator's named secrets.
+//! - [`sql`]: parameterized SQL against the operator's databases.
 //!
 //! Always linked, never declared: [`context`] (logging, progress, request
 //! identity, cancellation, per-request state, resource change notices) and
@@ -33,6 +34,7 @@ pub mod sampling;
 pub mod secrets;
 pub mod services;
 pub mod session_state;
+pub mod sql;
 pub mod table;
 pub mod wasi;
 
@@ -103,6 +105,7 @@ static ALL: &[&dyn HostCapability] = &[
     &keyvalue::KeyValue,
     &http::Http,
     &secrets::Secrets,
+    &sql::Sql,
 ];
 
 /// The host's capabilities, as manifests and policies are checked against

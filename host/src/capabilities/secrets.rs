@@ -106,6 +106,14 @@ impl CapabilityKind for Secrets {
             .unwrap_or_default();
         vec![format!("names: {}", super::listed(&names))]
     }
+
+    fn scope(&self, grant: Option<&dyn Params>) -> serde_json::Value {
+        let names = grant
+            .and_then(downcast::<SecretsGrant>)
+            .map(|g| g.names.clone())
+            .unwrap_or_default();
+        serde_json::json!({ "names": names })
+    }
 }
 
 impl HostCapability for Secrets {

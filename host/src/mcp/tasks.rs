@@ -206,18 +206,8 @@ fn store_failed(e: crate::state::StateError) -> McpError {
 
 /// An RFC 3339 UTC timestamp of `ms` since the Unix epoch.
 pub(super) fn timestamp(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
     let in_day = ms % 86_400_000;
-    // Days to a civil date (proleptic Gregorian), from the era of 400 years.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::calendar::civil_from_days((ms / 86_400_000) as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         in_day / 3_600_000,

@@ -26,7 +26,7 @@ pub enum Decider {
 }
 
 /// The capabilities a `grant-declared` default does not grant, as a list
-/// for messages (`files, env, http and secrets`).
+/// for messages (`files, env, http, secrets and sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeedsRule(pub String);
 

@@ -23,7 +23,7 @@
 //! ```
 //!
 //! With no policy file, every declared capability is granted except `files`,
-//! `env`, `http` and `secrets`. Besides the keys every rule has (`plugins`,
+//! `env`, `http`, `secrets` and `sql`. Besides the keys every rule has (`plugins`,
 //! `grant`, `deny`, the `max-*` ceilings), a rule may carry keys owned by
 //! one capability (`files-read-only`, `http-allow`, `keyvalue-quota-kib`,
 //! ...): this module hands each capability its keys and, when it grants
@@ -311,7 +311,7 @@ mod tests {
             notes.refused.get(&SAMPLING),
             Some(&Decider::Default(
                 DefaultGrant::Deny,
-                NeedsRule("files, env, http and secrets".into())
+                NeedsRule("files, env, http, secrets and sql".into())
             ))
         );
         assert_eq!(notes.max_timeout_ms, Some(500));

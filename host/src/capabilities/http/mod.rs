@@ -256,6 +256,21 @@ impl CapabilityKind for Http {
         }
         lines
     }
+
+    fn scope(&self, grant: Option<&dyn Params>) -> serde_json::Value {
+        let grant = grant.and_then(downcast::<HttpGrant>);
+        let origins: Vec<String> = grant
+            .iter()
+            .flat_map(|g| &g.allow)
+            .map(ToString::to_string)
+            .collect();
+        let credentials: Vec<String> = grant
+            .iter()
+            .flat_map(|g| &g.credentials)
+            .map(|c| c.origin.to_string())
+            .collect();
+        serde_json::json!({"origins": origins, "credentials-for": credentials})
+    }
 }
 
 impl HostCapability for Http {
