@@ -426,3 +426,88 @@ async fn an_unusable_secrets_file_stops_the_host() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_per_caller_credential_reaches_the_server_only_for_its_own_caller() {
+    let (api, other) = servers().await;
+    let dir = PluginDir::with(&["fetch"], &[]);
+    let config = super::sql::crm_callers();
+    config.write(
+        "secrets.toml",
+        "fetch-local-token = \"shared-token\"\n\
+         [principal.ada]\nfetch-local-token = \"ada-credential\"\n\
+         [principal.uma]\nfetch-local-token = \"uma-credential\"\n",
+    );
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .policy(&dir, &policy_for(&api, &other))
+        .arg("--auth-file")
+        .arg(config.path.join("auth.toml").to_str().unwrap())
+        .arg("--secrets-file")
+        .arg(config.path.join("secrets.toml").to_str().unwrap())
+        .bearer("ada-token");
+    let host = Connected::start(&dir, options).await.unwrap();
+    let url = host.url.clone().unwrap();
+    let echo = fetch_args(&api.url("/echo"));
+
+    assert_eq!(
+        text_of(&host.call_ok("fetch", echo.clone()).await),
+        "echoed"
+    );
+    let uma = super::sql::client_as(&url, "uma-token").await;
+    let uma_result = super::sql::call_as(&uma, "fetch", echo.clone())
+        .await
+        .unwrap();
+    assert_ne!(uma_result.is_error, Some(true), "{uma_result:?}");
+    // `gus` has no value of its own and the rule allows no fallback to the
+    // shared one: nothing is sent.
+    let gus = super::sql::client_as(&url, "gus-token").await;
+    let refused = super::sql::call_as(&gus, "fetch", echo.clone())
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        text_of(&refused).contains("denied")
+            && text_of(&refused).contains("none for principal `gus`"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        api.seen.authorization_of("/echo"),
+        [
+            Some("Bearer ada-credential".to_string()),
+            Some("Bearer uma-credential".to_string())
+        ],
+        "each caller's own credential, and nothing for gus"
+    );
+    // The callers' own bearer tokens never leave the host.
+    for (_, headers) in api.seen.0.lock().unwrap().iter() {
+        for value in headers.values() {
+            let value = value.to_str().unwrap_or_default();
+            assert!(!value.contains("-token"), "{value}");
+        }
+    }
+    uma.cancel().await.unwrap();
+    gus.cancel().await.unwrap();
+    host.shutdown().await;
+
+    // With `http-credential-fallback`, gus sends the shared value.
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .policy(
+            &dir,
+            &format!(
+                "{}http-credential-fallback = true\n",
+                policy_for(&api, &other)
+            ),
+        )
+        .arg("--auth-file")
+        .arg(config.path.join("auth.toml").to_str().unwrap())
+        .arg("--secrets-file")
+        .arg(config.path.join("secrets.toml").to_str().unwrap())
+        .bearer("gus-token");
+    let host = Connected::start(&dir, options).await.unwrap();
+    assert_eq!(text_of(&host.call_ok("fetch", echo).await), "echoed");
+    assert_eq!(
+        api.seen.authorization_of("/echo").last().cloned().flatten(),
+        Some("Bearer shared-token".to_string())
+    );
+    host.shutdown().await;
+}

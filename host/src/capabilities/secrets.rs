@@ -1,6 +1,11 @@
 //! Secrets: values the operator gives the host by name, from a secrets file
 //! (`--secrets-file`, TOML `name = "value"` lines) or from the environment
-//! (`MCP_WASM_HOST_SECRET_<NAME>`, which wins). Plugins reach them two ways:
+//! (`MCP_WASM_HOST_SECRET_<NAME>`, which wins). The file may also give a
+//! secret a value per principal (`[principal.<id>]` tables): a caller then
+//! gets its own value, and the shared one only when the granting rule allows
+//! falling back to it (`secret-fallback`, `http-credential-fallback`); a
+//! caller with neither is denied before anything leaves the host. The
+//! caller's own bearer token is never a secret. Plugins reach them two ways:
 //! the `secrets` capability (`mcp:plugin/secrets`) reads the names the
 //! manifest declares in `[capabilities.secrets]` and a policy rule grants;
 //! and credentials bound in `[capabilities.http]`, which the host adds to
@@ -29,17 +34,23 @@ use crate::runtime::{HostServices, HostState, PluginCounters};
 /// Named secrets of the operator (`mcp:plugin/secrets`).
 pub const SECRETS: Capability = Capability::named("secrets");
 
-/// A rule's `secret-names`: the names a plugin may read.
+/// A rule's `secret-names` (the names a plugin may read) and
+/// `secret-fallback` (whether a caller without its own value of a
+/// per-caller secret gets the shared one).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct SecretsRule {
     secret_names: Option<Vec<String>>,
+    secret_fallback: Option<bool>,
 }
 
 /// The secrets granted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SecretsGrant {
     pub names: Vec<String>,
+    /// Callers without their own value of a per-caller secret get the
+    /// shared one.
+    pub fallback: bool,
 }
 
 /// The `secrets` capability.
@@ -69,22 +80,17 @@ impl CapabilityKind for Secrets {
     }
 
     fn rule_keys(&self) -> &'static [&'static str] {
-        &["secret-names"]
+        &["secret-names", "secret-fallback"]
     }
 
     fn rule(&self, keys: Toml<'_>, _grants_it: bool) -> Result<Option<ParamsRef>, TomlProblem> {
         let rule: SecretsRule = from_toml(keys)?;
-        Ok(rule
-            .secret_names
-            .is_some()
-            .then(|| Arc::new(rule) as ParamsRef))
+        Ok((rule != SecretsRule::default()).then(|| Arc::new(rule) as ParamsRef))
     }
 
     fn narrow(&self, narrowing: Narrowing<'_>) -> Narrowed {
-        let allowed = narrowing
-            .granting_rule
-            .and_then(downcast::<SecretsRule>)
-            .and_then(|r| r.secret_names.as_ref());
+        let rule = narrowing.granting_rule.and_then(downcast::<SecretsRule>);
+        let allowed = rule.and_then(|r| r.secret_names.as_ref());
         let names = narrowing
             .declared
             .and_then(downcast::<SecretsParams>)
@@ -94,7 +100,10 @@ impl CapabilityKind for Secrets {
             .cloned()
             .collect();
         Narrowed {
-            grant: Some(Arc::new(SecretsGrant { names })),
+            grant: Some(Arc::new(SecretsGrant {
+                names,
+                fallback: rule.is_some_and(|r| r.secret_fallback == Some(true)),
+            })),
             withheld: Vec::new(),
         }
     }
@@ -108,11 +117,11 @@ impl CapabilityKind for Secrets {
     }
 
     fn scope(&self, grant: Option<&dyn Params>) -> serde_json::Value {
-        let names = grant
+        let grant = grant
             .and_then(downcast::<SecretsGrant>)
-            .map(|g| g.names.clone())
+            .cloned()
             .unwrap_or_default();
-        serde_json::json!({ "names": names })
+        serde_json::json!({ "names": grant.names, "fallback": grant.fallback })
     }
 }
 
@@ -152,6 +161,20 @@ impl HostCapability for Secrets {
 
 /// The setting naming the secrets file.
 const SECRETS_FILE: &str = "secrets-file";
+
+/// The secrets file's table of values per principal.
+const PER_PRINCIPAL: &str = "principal";
+
+/// One `name = "value"` line of the secrets file.
+fn secret_entry(name: String, value: toml::Value) -> Result<(String, SecretValue), String> {
+    if !is_secret_name(&name) {
+        return Err(secret_name_error(&name));
+    }
+    match value {
+        toml::Value::String(value) => Ok((name, SecretValue(value))),
+        _ => Err(format!("secret `{name}` must be a string")),
+    }
+}
 
 /// The prefix of environment variables holding secrets.
 pub const ENV_PREFIX: &str = "MCP_WASM_HOST_SECRET_";
@@ -238,6 +261,19 @@ pub enum SecretsError {
 #[derive(Debug, Default)]
 pub struct SecretStore {
     from_file: BTreeMap<String, SecretValue>,
+    /// Values per principal id, then secret name.
+    per_principal: BTreeMap<String, BTreeMap<String, SecretValue>>,
+}
+
+/// A secret's value as one caller gets it.
+#[derive(Debug, PartialEq)]
+pub enum CallerSecret {
+    Value(SecretValue),
+    /// The operator set no value the caller could get.
+    NotSet,
+    /// The secret has values per caller, none for this one, and falling
+    /// back to the shared value is not allowed (the text says why).
+    NotForCaller(String),
 }
 
 impl SecretStore {
@@ -260,19 +296,67 @@ impl SecretStore {
     }
 
     fn parse(text: &str) -> Result<Self, String> {
-        let table: BTreeMap<String, toml::Value> =
+        let mut table: BTreeMap<String, toml::Value> =
             toml::from_str(text).map_err(|e| crate::manifest::describe_toml_error(text, &e))?;
-        let mut from_file = BTreeMap::new();
-        for (name, value) in table {
-            if !is_secret_name(&name) {
-                return Err(secret_name_error(&name));
+        let mut per_principal = BTreeMap::new();
+        match table.remove(PER_PRINCIPAL) {
+            None => {}
+            Some(toml::Value::Table(principals)) => {
+                for (id, values) in principals {
+                    let toml::Value::Table(values) = values else {
+                        return Err(format!(
+                            "[{PER_PRINCIPAL}.{id}] must be a table of `name = \"value\"` lines"
+                        ));
+                    };
+                    let values = values
+                        .into_iter()
+                        .map(|(name, value)| {
+                            secret_entry(name, value)
+                                .map_err(|e| format!("[{PER_PRINCIPAL}.{id}]: {e}"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                    per_principal.insert(id, values);
+                }
             }
-            let toml::Value::String(value) = value else {
-                return Err(format!("secret `{name}` must be a string"));
-            };
-            from_file.insert(name, SecretValue(value));
+            Some(_) => {
+                return Err(format!(
+                    "`{PER_PRINCIPAL}` holds values per principal: [{PER_PRINCIPAL}.<id>] tables"
+                ));
+            }
         }
-        Ok(Self { from_file })
+        let from_file = table
+            .into_iter()
+            .map(|(name, value)| secret_entry(name, value))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            from_file,
+            per_principal,
+        })
+    }
+
+    /// The value of secret `name` for the caller `principal` (`None`: a
+    /// caller without identity). `fallback`: a caller without its own value
+    /// of a per-caller secret gets the shared one.
+    pub fn for_caller(&self, name: &str, principal: Option<&str>, fallback: bool) -> CallerSecret {
+        if let Some(value) = principal.and_then(|id| {
+            self.per_principal
+                .get(id)
+                .and_then(|values| values.get(name))
+        }) {
+            return CallerSecret::Value(value.clone());
+        }
+        let per_caller = self.per_principal.values().any(|v| v.contains_key(name));
+        if per_caller && !fallback {
+            let who = principal.map_or("a caller without identity".to_string(), |id| {
+                format!("principal `{id}`")
+            });
+            return CallerSecret::NotForCaller(format!(
+                "secret `{name}` has a value per caller and none for {who}, and the policy does \
+                 not let it fall back to the shared value"
+            ));
+        }
+        self.get(name)
+            .map_or(CallerSecret::NotSet, CallerSecret::Value)
     }
 
     /// The value of secret `name`: its environment variable, else the file.
@@ -319,9 +403,21 @@ impl secrets::Host for HostState {
                 granted.join(", ")
             ))));
         }
-        match self.service::<SecretStore>()?.get(&name) {
-            Some(value) => Ok(value.expose().to_string()),
-            None => Err(FacadeFailure::Guest(types::FacadeError::Failed(format!(
+        let fallback = self
+            .grants
+            .params::<SecretsGrant>(SECRETS)
+            .is_some_and(|g| g.fallback);
+        let principal = self.call.access.principal().map(|p| p.id.clone());
+        match self
+            .service::<SecretStore>()?
+            .for_caller(&name, principal.as_deref(), fallback)
+        {
+            CallerSecret::Value(value) => Ok(value.expose().to_string()),
+            CallerSecret::NotForCaller(why) => {
+                PluginCounters::bump(&self.counters.denials);
+                Err(FacadeFailure::Guest(types::FacadeError::Denied(why)))
+            }
+            CallerSecret::NotSet => Err(FacadeFailure::Guest(types::FacadeError::Failed(format!(
                 "the operator has not set secret `{name}` ({})",
                 SecretStore::where_to_set(&name)
             )))),
@@ -344,6 +440,41 @@ mod tests {
         assert!(store.get("missing").is_none());
         assert_eq!(format!("{:?}", store.get("other").unwrap()), "[redacted]");
         assert_eq!(store.get("other").unwrap().to_string(), "[redacted]");
+    }
+
+    #[test]
+    fn a_per_caller_secret_goes_only_to_its_caller() {
+        let store = SecretStore::parse(
+            "crm-api = \"shared\"\nplain = \"p\"\n\
+             [principal.ann]\ncrm-api = \"ann's\"\n[principal.rex]\ncrm-api = \"rex's\"\n",
+        )
+        .unwrap();
+        let value = |name, who, fallback| match store.for_caller(name, who, fallback) {
+            CallerSecret::Value(v) => Ok(v.expose().to_string()),
+            other => Err(other),
+        };
+        assert_eq!(value("crm-api", Some("ann"), false).unwrap(), "ann's");
+        assert_eq!(value("crm-api", Some("rex"), false).unwrap(), "rex's");
+        let denied = value("crm-api", Some("gus"), false).unwrap_err();
+        assert!(
+            matches!(&denied, CallerSecret::NotForCaller(w) if w.contains("none for principal `gus`")),
+            "{denied:?}"
+        );
+        assert!(value("crm-api", None, false).is_err());
+        assert_eq!(value("crm-api", Some("gus"), true).unwrap(), "shared");
+        // A secret with no per-caller values is shared as before.
+        assert_eq!(value("plain", Some("gus"), false).unwrap(), "p");
+        assert_eq!(
+            store.for_caller("missing", Some("ann"), false),
+            CallerSecret::NotSet
+        );
+        let err = SecretStore::parse("principal = \"x\"").unwrap_err();
+        assert!(err.contains("[principal.<id>] tables"), "{err}");
+        let err = SecretStore::parse("[principal.ann]\nBad = \"x\"").unwrap_err();
+        assert!(
+            err.contains("[principal.ann]") && err.contains("`Bad`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -175,6 +175,7 @@ struct HttpRule {
     http_credentials: Option<Vec<String>>,
     http_allow_private: Option<bool>,
     max_http_response_kib: Option<u64>,
+    http_credential_fallback: Option<bool>,
 }
 
 /// The `http` capability.
@@ -209,6 +210,7 @@ impl CapabilityKind for Http {
             "http-credentials",
             "http-allow-private",
             "max-http-response-kib",
+            "http-credential-fallback",
         ]
     }
 
@@ -236,6 +238,10 @@ impl CapabilityKind for Http {
                 },
             ),
             None => HttpGrant::default(),
+        };
+        let grant = HttpGrant {
+            credential_fallback: rule.is_some_and(|r| r.http_credential_fallback == Some(true)),
+            ..grant
         };
         Narrowed {
             grant: Some(Arc::new(grant)),
@@ -312,6 +318,9 @@ pub struct HttpGrant {
     /// private, link-local, ...): the granting rule's `http-allow-private`.
     /// Without it only an allowed origin naming an IP literal reaches one.
     pub allow_private: bool,
+    /// A caller without its own value of a per-caller credential secret
+    /// sends the shared one: the granting rule's `http-credential-fallback`.
+    pub credential_fallback: bool,
 }
 
 impl HttpGrant {
@@ -323,6 +332,7 @@ impl HttpGrant {
             max_redirects: 0,
             max_response_bytes: 0,
             allow_private: false,
+            credential_fallback: false,
         }
     }
 
@@ -366,6 +376,7 @@ impl HttpGrant {
                 .min(ceilings.max_response_kib.unwrap_or(u64::MAX))
                 * 1024) as usize,
             allow_private: ceilings.allow_private,
+            credential_fallback: false,
         }
     }
 

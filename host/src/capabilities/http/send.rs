@@ -13,7 +13,7 @@ use super::address::{PublicOnlyResolver, non_public_range};
 use super::{HOST_HEADERS, HttpGrant};
 use crate::bindings::{http as wit, types};
 use crate::capabilities::client_requests::FacadeResult;
-use crate::capabilities::secrets::{SecretStore, SecretValue};
+use crate::capabilities::secrets::{CallerSecret, SecretStore, SecretValue};
 use crate::runtime::{HostState, PluginCounters};
 use crate::telemetry::propagation;
 
@@ -204,6 +204,8 @@ struct Sender<'a> {
     plugin: &'a str,
     grant: &'a HttpGrant,
     secrets: &'a SecretStore,
+    /// The caller's principal id, for credentials with a value per caller.
+    principal: Option<&'a str>,
     counters: &'a PluginCounters,
     /// The span of the `http.send` call, whose context goes out with it.
     span: &'a tracing::Span,
@@ -238,10 +240,20 @@ impl Sender<'_> {
             .iter()
             .filter(|c| c.origin.matches(url))
         {
-            let secret: SecretValue = match self.secrets.get(&credential.secret) {
-                Some(secret) => secret,
-                None if credential.optional => continue,
-                None => {
+            let secret: SecretValue = match self.secrets.for_caller(
+                &credential.secret,
+                self.principal,
+                self.grant.credential_fallback,
+            ) {
+                CallerSecret::Value(secret) => secret,
+                CallerSecret::NotForCaller(why) => {
+                    return Err(self.deny(format!(
+                        "the credential for {} is not sent: {why}",
+                        credential.origin
+                    )));
+                }
+                CallerSecret::NotSet if credential.optional => continue,
+                CallerSecret::NotSet => {
                     return Err(types::FacadeError::Failed(format!(
                         "the credential for {} needs secret `{}`, which the operator has not set ({})",
                         credential.origin,
@@ -454,6 +466,7 @@ impl wit::Host for HostState {
             plugin: &self.plugin,
             grant,
             secrets: self.service::<SecretStore>()?,
+            principal: self.call.access.principal().map(|p| p.id.as_str()),
             counters: &self.counters,
             span: &span,
         };
