@@ -148,6 +148,10 @@ pub struct CheckArgs {
     /// The auth file naming the principals and their roles.
     #[arg(long, env = "MCP_WASM_HOST_AUTH_FILE", value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
+    /// A `serve` configuration file (TOML), for its `policy` and
+    /// `auth-file`; its other settings are passed over.
+    #[arg(long, env = "MCP_WASM_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

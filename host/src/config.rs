@@ -363,11 +363,16 @@ pub fn with_config_file(
     env: impl Fn(&str) -> Option<OsString>,
     settings: &[(String, bool)],
 ) -> Result<Vec<OsString>, ConfigError> {
-    // The commands that take the `serve` settings.
-    let Some(serve) = args
-        .iter()
-        .position(|a| ["serve", "list", "call", "dev"].iter().any(|c| a == c))
-    else {
+    // The commands that take the `serve` settings, and `plugin check` and
+    // `plugin inspect`, which take those they use and pass over the rest.
+    let checking = args
+        .windows(2)
+        .position(|w| w[0] == "plugin" && (w[1] == "check" || w[1] == "inspect"))
+        .map(|i| i + 1);
+    let Some(serve) = checking.or_else(|| {
+        args.iter()
+            .position(|a| ["serve", "list", "call", "dev"].iter().any(|c| a == c))
+    }) else {
         return Ok(args);
     };
     let given = |name: &str| {
@@ -416,7 +421,10 @@ pub fn with_config_file(
         if name == "config" {
             return Err(invalid("a configuration file cannot name another".into()));
         }
-        if given(name) || env(&env_name(name)).is_some() {
+        if given(name)
+            || env(&env_name(name)).is_some()
+            || (checking.is_some() && !CHECK_SETTINGS.contains(&name.as_str()))
+        {
             continue;
         }
         let flag = OsString::from(format!("--{name}"));
@@ -440,6 +448,10 @@ pub fn with_config_file(
     expanded.splice(serve + 1..serve + 1, added);
     Ok(expanded)
 }
+
+/// The settings of a configuration file that `plugin check` and `plugin
+/// inspect` use.
+const CHECK_SETTINGS: &[&str] = &["policy", "auth-file"];
 
 /// A single setting value as its flag's argument.
 fn scalar(name: &str, value: &toml::Value) -> Result<OsString, String> {
@@ -493,6 +505,30 @@ mod tests {
                 .filter(|a| !a.ends_with(".toml") && a != "--config")
                 .collect()
         })
+    }
+
+    #[test]
+    fn plugin_check_takes_only_the_settings_it_uses() {
+        let path = std::env::temp_dir().join(format!(
+            "mcp-wasm-host-config-check-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&path, "policy = \"p.toml\"\npage-size = 7\n").unwrap();
+        let args: Vec<OsString> = ["mcp-wasm-host", "plugin", "check", "x.wasm", "--config"]
+            .into_iter()
+            .map(OsString::from)
+            .chain([path.clone().into_os_string()])
+            .collect();
+        let mut known = settings();
+        known.push(("policy".into(), false));
+        let out = with_config_file(args, |_| None, &known).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let out: Vec<String> = out.into_iter().map(|a| a.into_string().unwrap()).collect();
+        assert_eq!(
+            &out[..5],
+            ["mcp-wasm-host", "plugin", "check", "--policy", "p.toml"]
+        );
+        assert!(!out.iter().any(|a| a == "--page-size"), "{out:?}");
     }
 
     #[test]

@@ -366,3 +366,46 @@ fn a_bad_databases_file_stops_the_host_naming_the_problem() {
 async fn outcome(host: &Connected, tool: &str, arguments: Value) -> CallToolResult {
     host.call(tool, arguments).await.unwrap()
 }
+
+#[test]
+fn every_command_that_loads_plugins_takes_the_examples_configuration() {
+    let dir = PluginDir::with(&["crm"], &[]);
+    let config = PluginDir::empty();
+    let databases = crm_database(&config);
+    config.write(
+        "examples.toml",
+        format!(
+            "plugins = \"{}\"\npolicy = \"{}\"\ndatabases = \"{}\"\n",
+            dir.path.display(),
+            repo_root().join("plugins/examples-policy.toml").display(),
+            databases.display()
+        ),
+    );
+    let examples = config.path.join("examples.toml");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(host_binary())
+            .args(args)
+            .arg("--config")
+            .arg(&examples)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{args:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let found = run(&["call", "find_customer", r#"{"query": "hopper"}"#]);
+    assert!(found.contains("Grace Hopper"), "{found}");
+    let listed = run(&["list"]);
+    assert!(listed.contains("record_order"), "{listed}");
+    let crm = dir.path.join("crm.wasm");
+    let checked = run(&["plugin", "check", crm.to_str().unwrap()]);
+    assert!(
+        checked.contains("sql: granted by policy rule 1")
+            && checked.contains("crm (read and write)"),
+        "{checked}"
+    );
+}
