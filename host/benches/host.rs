@@ -25,10 +25,13 @@
 //! 8. Tasks: `countdown` with zero steps as a plain call and as a task
 //!    (create, first `tasks/get`, completed), over stdio and HTTP; tasks run
 //!    to completion per second by 16 HTTP clients.
+//! 9. SQL: the `crm` example's `find_customer` on SQLite over stdio, and a
+//!    one-row PostgreSQL query from 16 HTTP clients with the server's
+//!    sessions counted (the pool is reused).
 //!
 //! `cargo bench --bench host -- NAME` runs only the sections whose name
 //! contains NAME (`in-process`, `stdio`, `traced`, `cold-start`, `reload`, `http`,
-//! `compile`, `polyglot`, `tasks`). `MCP_WASM_HOST_BENCH_BINARY=PATH` runs the
+//! `compile`, `polyglot`, `tasks`, `sql`). `MCP_WASM_HOST_BENCH_BINARY=PATH` runs the
 //! end-to-end sections against another build of the host, to compare two
 //! builds in one run.
 //! Every loop is bounded in count. Needs `scripts/build-plugins.sh` first.
@@ -41,6 +44,8 @@ mod http_load;
 mod polyglot;
 #[path = "host/reload.rs"]
 mod reload;
+#[path = "host/sql.rs"]
+mod sql;
 #[path = "host/tasks.rs"]
 mod tasks;
 #[path = "host/traced.rs"]
@@ -126,6 +131,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("tasks") {
         tasks::tasks(&plugins, &cache)?;
+    }
+    if wanted("sql") {
+        sql::sql(&plugins, &cache)?;
     }
     Ok(())
 }
