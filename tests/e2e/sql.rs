@@ -409,3 +409,33 @@ fn every_command_that_loads_plugins_takes_the_examples_configuration() {
         "{checked}"
     );
 }
+
+#[tokio::test]
+async fn on_sqlite_a_cancelled_request_stops_its_statement() {
+    // One connection, statements allowed a minute: only the cancellation
+    // can free the connection for the next call in time.
+    let policy = "[[rule]]\nplugins = \"sqlrun\"\ngrant = [\"sql\"]\n";
+    let (host, _dir) =
+        sqlrun_on_sqlite(policy, "pool-size = 1\nstatement-timeout-ms = 60000\n").await;
+    let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                   SELECT count(*) FROM n";
+    let started = std::time::Instant::now();
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        host.call("query", run(endless, json!([]))),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the statement cannot finish: {gave_up:?}");
+    let next = outcome(
+        &host,
+        "query",
+        run("SELECT count(*) FROM customers", json!([])),
+    )
+    .await;
+    assert_ne!(next.is_error, Some(true), "{next:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the cancelled statement held the connection"
+    );
+    host.shutdown().await;
+}
