@@ -3,7 +3,8 @@
 //! SQLite: `query_only` for read-only grants, and an authorizer callback
 //! that refuses tables outside the grant's list and every statement that
 //! would reach past the call's transaction (ATTACH, PRAGMA, BEGIN/COMMIT,
-//! savepoints, virtual tables). Statements are prepared fresh for each call,
+//! savepoints, virtual tables, temporary objects, which would outlive the
+//! call on its connection). Statements are prepared fresh for each call,
 //! never cached, because SQLite authorizes a statement when it prepares it.
 
 use std::path::PathBuf;
@@ -211,15 +212,10 @@ fn authorizer(
             | AuthAction::DropTrigger { .. }
             | AuthAction::AlterTable { .. }
             | AuthAction::Reindex { .. }
-            | AuthAction::Analyze { .. }
-            | AuthAction::CreateTempTable { .. }
-            | AuthAction::CreateTempIndex { .. }
-            | AuthAction::CreateTempView { .. }
-            | AuthAction::CreateTempTrigger { .. }
-            | AuthAction::DropTempTable { .. }
-            | AuthAction::DropTempIndex { .. }
-            | AuthAction::DropTempView { .. }
-            | AuthAction::DropTempTrigger { .. } => schema_changes,
+            | AuthAction::Analyze { .. } => schema_changes,
+            // Temporary objects would outlive the call on its pooled
+            // connection, and a temporary table shadows the table of its
+            // name for every later caller: never.
             _ => false,
         };
         if verdict {

@@ -239,6 +239,10 @@ async fn a_read_only_grant_is_refused_writes_by_sqlite() {
         "BEGIN",
         "SAVEPOINT s",
         "ATTACH DATABASE '/tmp/elsewhere.db' AS other",
+        // A temporary table would shadow `customers` for later callers of
+        // the same pooled connection.
+        "CREATE TEMP TABLE customers (name TEXT)",
+        "CREATE TEMP VIEW customers AS SELECT 'fake' AS name",
         "VACUUM INTO '/tmp/mcp-wasm-host-copy.db'",
     ] {
         let err = db
