@@ -144,17 +144,26 @@ struct Standing {
     read_only: String,
 }
 
+/// The transaction's role and access mode, asked in one round trip (an
+/// unnamed statement parsed, bound and run together).
 async fn standing(tx: &Transaction<'_>) -> Result<Standing, tokio_postgres::Error> {
-    let row = tx
-        .query_one(
+    let rows = tx
+        .query_typed(
             "SELECT current_user::text, current_setting('transaction_read_only')",
             &[],
         )
         .await?;
-    Ok(Standing {
-        user: row.get(0),
-        read_only: row.get(1),
-    })
+    // One row always; none would read as a changed standing and refuse.
+    Ok(rows.first().map_or(
+        Standing {
+            user: String::new(),
+            read_only: String::new(),
+        },
+        |row| Standing {
+            user: row.get(0),
+            read_only: row.get(1),
+        },
+    ))
 }
 
 async fn run_on(
@@ -178,28 +187,19 @@ async fn run_on(
     if let Some(role) = &bounds.role {
         setup.push_str(&format!("; SET LOCAL ROLE {}", quote_identifier(role)));
     }
-    tx.batch_execute(&setup)
-        .await
-        .map_err(|e| describe(&e, bounds))?;
-    // Taking a snapshot here also fixes the access mode for the rest of
-    // the transaction.
-    let began = standing(&tx).await.map_err(|e| describe(&e, bounds))?;
+    // The settings and the first check travel together (the connection
+    // sends requests in the order they are made). Taking a snapshot in the
+    // check also fixes the access mode for the rest of the transaction.
+    let (set, began) = tokio::join!(tx.batch_execute(&setup), standing(&tx));
+    set.map_err(|e| describe(&e, bounds))?;
+    let began = began.map_err(|e| describe(&e, bounds))?;
     let done = match work {
-        Work::Query(statement) => {
-            let rows = query(&tx, &statement, bounds).await?;
-            still(&tx, &began, bounds).await?;
-            Done::Rows(rows)
-        }
-        Work::Execute(statement) => {
-            let n = execute(&tx, &statement, bounds).await?;
-            still(&tx, &began, bounds).await?;
-            Done::Changed(n)
-        }
+        Work::Query(statement) => Done::Rows(query(&tx, &statement, bounds, &began).await?),
+        Work::Execute(statement) => Done::Changed(execute(&tx, &statement, bounds, &began).await?),
         Work::Transaction(statements) => {
             let mut each = Vec::with_capacity(statements.len());
             for statement in &statements {
-                each.push(execute(&tx, statement, bounds).await?);
-                still(&tx, &began, bounds).await?;
+                each.push(execute(&tx, statement, bounds, &began).await?);
             }
             Done::EachChanged(each)
         }
@@ -242,10 +242,13 @@ async fn prepared(
     Ok((prepared, params))
 }
 
+/// Run a statement that returns rows, then check the transaction still
+/// stands as it `began` (the check sent right behind the statement).
 async fn query(
     tx: &Transaction<'_>,
     statement: &Statement,
     bounds: &Bounds,
+    began: &Standing,
 ) -> Result<crate::bindings::mcp::plugin::sql::QueryResult, SqlError> {
     let (prepared, params) = prepared(tx, statement, bounds).await?;
     let columns = prepared
@@ -270,30 +273,39 @@ async fn query(
         .query_portal_raw(&portal, fetch)
         .await
         .map_err(|e| describe(&e, bounds))?;
-    futures_util::pin_mut!(rows);
-    while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| describe(&e, bounds))?;
-        let values = (0..width)
-            .map(|i| {
-                row.try_get::<_, Cell>(i).map(|c| c.0).map_err(|e| {
-                    SqlError::Invalid(format!(
-                        "column `{}`: {e}; cast it to text (`::text`) to read it",
-                        row.columns()[i].name()
-                    ))
+    let read = async {
+        futures_util::pin_mut!(rows);
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(|e| describe(&e, bounds))?;
+            let values = (0..width)
+                .map(|i| {
+                    row.try_get::<_, Cell>(i).map(|c| c.0).map_err(|e| {
+                        SqlError::Invalid(format!(
+                            "column `{}`: {e}; cast it to text (`::text`) to read it",
+                            row.columns()[i].name()
+                        ))
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if !result.push(values) {
-            break;
+                .collect::<Result<Vec<_>, _>>()?;
+            if !result.push(values) {
+                break;
+            }
         }
-    }
+        Ok::<_, SqlError>(())
+    };
+    let (read, check) = tokio::join!(read, still(tx, began, bounds));
+    read?;
+    check?;
     Ok(result.finish())
 }
 
+/// Run a statement that changes data, then check the transaction still
+/// stands as it `began` (the check sent right behind the statement).
 async fn execute(
     tx: &Transaction<'_>,
     statement: &Statement,
     bounds: &Bounds,
+    began: &Standing,
 ) -> Result<u64, SqlError> {
     let (prepared, params) = prepared(tx, statement, bounds).await?;
     if !prepared.columns().is_empty() {
@@ -301,14 +313,16 @@ async fn execute(
             "the statement returns rows: run it with `query`".into(),
         ));
     }
-    tx.execute_raw(
+    let run = tx.execute_raw(
         &prepared,
         params
             .iter()
             .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)),
-    )
-    .await
-    .map_err(|e| describe(&e, bounds))
+    );
+    let (changed, check) = tokio::join!(run, still(tx, began, bounds));
+    let changed = changed.map_err(|e| describe(&e, bounds))?;
+    check?;
+    Ok(changed)
 }
 
 /// `name` as a quoted SQL identifier.
