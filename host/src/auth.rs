@@ -103,6 +103,42 @@ impl Access {
     }
 }
 
+/// Who stdio requests are made as: a caller with every role, or one
+/// principal of the auth file, looked up in the file in force at each
+/// request, so a SIGHUP that changes its roles applies at once (and one that
+/// removes it leaves stdio reaching nothing).
+#[derive(Clone, Default)]
+pub enum StdioCaller {
+    #[default]
+    Everything,
+    Principal {
+        id: String,
+        file: SharedAuthenticator,
+    },
+}
+
+impl std::fmt::Debug for StdioCaller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Everything => f.write_str("StdioCaller::Everything"),
+            Self::Principal { id, .. } => write!(f, "StdioCaller::Principal({id})"),
+        }
+    }
+}
+
+impl StdioCaller {
+    /// What the current request may reach.
+    pub fn access(&self) -> Access {
+        match self {
+            Self::Everything => Access::Everything,
+            Self::Principal { id, file } => file
+                .load()
+                .principal(id)
+                .map_or(Access::Nothing, Access::of),
+        }
+    }
+}
+
 /// Why a request was not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthFailure {

@@ -377,18 +377,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let stdio_access = match (&args.stdio_principal, &authenticator) {
-        (None, _) => crate::auth::Access::everything(),
+    let auth_file = authenticator.map(|file| Arc::new(arc_swap::ArcSwap::from_pointee(file)));
+    let stdio_caller = match (&args.stdio_principal, &auth_file) {
+        (None, _) => crate::auth::StdioCaller::Everything,
         (Some(_), None) => {
             bail!("--stdio-principal needs --auth-file, which gives the principal its roles")
         }
-        (Some(id), Some(file)) => crate::auth::Access::of(file.principal(id).ok_or_else(|| {
-            anyhow::anyhow!("--stdio-principal `{id}`: the auth file names no such principal")
-        })?),
+        (Some(id), Some(file)) => {
+            if file.load().principal(id).is_none() {
+                bail!("--stdio-principal `{id}`: the auth file names no such principal");
+            }
+            crate::auth::StdioCaller::Principal {
+                id: id.clone(),
+                file: file.clone(),
+            }
+        }
     };
-    let auth = authenticator
-        .filter(|_| args.http.is_some())
-        .map(|file| Arc::new(arc_swap::ArcSwap::from_pointee(file)));
+    // HTTP authenticates with it; SIGHUP re-reads it for both.
+    let auth = auth_file.clone().filter(|_| args.http.is_some());
     if let Some(addr) = args.http
         && !addr.ip().is_loopback()
         && auth.is_none()
@@ -426,14 +432,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .inspect_err(|e| tracing::warn!("{e}; send SIGHUP to reload"))
             .ok()
     };
-    reload_on_hangup(hangups, reloader, args.auth_file.clone().zip(auth.clone()));
+    reload_on_hangup(hangups, reloader, args.auth_file.clone().zip(auth_file));
     tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "ready");
 
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
     let shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);
     match args.http {
-        None => mcp::serve_stdio(services, stdio_access, shutdown, shutdown_grace).await?,
+        None => mcp::serve_stdio(services, stdio_caller, shutdown, shutdown_grace).await?,
         Some(addr) => {
             let options = HttpOptions {
                 addr,
@@ -458,7 +464,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 let stdio = async move {
                     let r = mcp::serve_stdio(
                         services,
-                        stdio_access,
+                        stdio_caller,
                         stdio_shutdown.clone(),
                         shutdown_grace,
                     )

@@ -659,3 +659,75 @@ fn plugin_check_shows_the_grants_of_one_principal() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_stdio_principal_takes_its_roles_from_the_auth_file_in_force() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let config = writers_and_readers(&dir);
+    let auth = config.path.join("auth.toml");
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .arg("--auth-file")
+        .arg(auth.to_str().unwrap())
+        .arg("--stdio-principal")
+        .arg("rex")
+        .arg("--policy")
+        .arg(dir.path.join("policy.toml").to_str().unwrap());
+    let host = Connected::start(&dir, options).await.unwrap();
+    let remember = json!({"key": "k", "value": "v"});
+    let denied = host.call("remember", remember.clone()).await.unwrap();
+    assert!(
+        text_of(&denied).contains("principal `rex` (roles: reader)"),
+        "{denied:?}"
+    );
+    // The operator makes rex a writer and sends SIGHUP.
+    let text = std::fs::read_to_string(&auth).unwrap();
+    std::fs::write(
+        &auth,
+        text.replace(
+            "id = \"rex\"\nroles = [\"reader\"]",
+            "id = \"rex\"\nroles = [\"writer\"]",
+        ),
+    )
+    .unwrap();
+    hang_up(&dir);
+    host.stderr
+        .wait_for("re-read", std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let granted = host.call_ok("remember", remember.clone()).await;
+    assert!(text_of(&granted).contains("remembered k"), "{granted:?}");
+    // Removed from the file, rex reaches nothing.
+    std::fs::write(&auth, text.replace("id = \"rex\"", "id = \"rhea\"")).unwrap();
+    hang_up(&dir);
+    host.stderr
+        .wait_until_count("re-read", 2, std::time::Duration::from_secs(10))
+        .await;
+    let gone = host.call("remember", remember).await;
+    assert!(
+        gone.as_ref().map_or(true, |r| r.is_error == Some(true)),
+        "{gone:?}"
+    );
+    host.shutdown().await;
+}
+
+/// Send SIGHUP to the stdio host serving `dir` (its process belongs to the
+/// client transport, so it is found by the directory on its command line).
+fn hang_up(dir: &PluginDir) {
+    let wanted = dir.path.to_string_lossy().into_owned();
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| {
+                let cmd = String::from_utf8_lossy(&cmd);
+                cmd.contains("serve") && cmd.split('\0').any(|a| a == wanted)
+            })
+        })
+        .expect("the host serving the directory");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -54,7 +54,7 @@ pub struct McpServer {
     /// This session's id in the subscription hub.
     pub(super) hub_id: u64,
     /// Who requests over stdio are made as.
-    stdio_access: Access,
+    stdio_caller: crate::auth::StdioCaller,
 }
 
 impl McpServer {
@@ -65,13 +65,13 @@ impl McpServer {
             session_id,
             log_level: Arc::new(Mutex::new(None)),
             hub_id,
-            stdio_access: Access::everything(),
+            stdio_caller: crate::auth::StdioCaller::Everything,
         }
     }
 
-    /// This server, its stdio requests made as `access`.
-    pub fn with_stdio_access(mut self, access: Access) -> Self {
-        self.stdio_access = access;
+    /// This server, its stdio requests made as `caller`.
+    pub fn with_stdio_caller(mut self, caller: crate::auth::StdioCaller) -> Self {
+        self.stdio_caller = caller;
         self
     }
 
@@ -213,7 +213,7 @@ impl McpServer {
                 .get::<Access>()
                 .cloned()
                 .unwrap_or(Access::Nothing),
-            None => self.stdio_access.clone(),
+            None => self.stdio_caller.access(),
         }
     }
 

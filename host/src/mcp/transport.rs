@@ -41,12 +41,12 @@ pub enum TransportError {
 /// is how stdio sessions end.
 pub async fn serve_stdio(
     services: Arc<ServerState>,
-    access: crate::auth::Access,
+    caller: crate::auth::StdioCaller,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), TransportError> {
     let server = Traced::new(
-        McpServer::new(services.clone(), Some(new_session_id())).with_stdio_access(access),
+        McpServer::new(services.clone(), Some(new_session_id())).with_stdio_caller(caller),
     );
     let output_closed = CancellationToken::new();
     let (reader, writer) = stdio_streams(output_closed.clone());
