@@ -201,7 +201,8 @@ const POLICY: &str = "[[rule]]\nplugins = \"sqlrun\"\nroles = [\"admin\"]\ngrant
     sql-write = true\n\n\
     [[rule]]\nplugins = \"sqlrun\"\nroles = [\"user\"]\ngrant = [\"sql\"]\n\
     sql-role = \"shop_reader\"\nsql-max-rows = 3\n\n\
-    [[rule]]\nplugins = \"sqlrun\"\ndeny = [\"sql\"]\n";
+    [[rule]]\nplugins = \"sqlrun\"\nroles = [\"guest\"]\ngrant = [\"sql\"]\n\
+    sql-tables = [\"customers\"]\n";
 
 fn pg(sql: &str, params: Value) -> Value {
     json!({"database": "pg", "sql": sql, "params": params})
@@ -338,12 +339,20 @@ async fn on_postgresql_each_role_gets_what_the_server_allows_it() {
     assert_eq!(capped["rows"].as_array().unwrap().len(), 3, "{capped}");
     assert_eq!(capped["truncated"], true);
 
-    // A caller no rule grants is denied before anything reaches the server.
+    // A table list without a role would hold nothing back on PostgreSQL:
+    // refused before anything reaches the server.
     let gus = client_as(&url, "gus-token").await;
-    let denied = call(Who::Other(&gus), "query", pg("SELECT 1", json!([])))
-        .await
-        .unwrap_err();
-    assert!(denied.contains("not granted to this caller"), "{denied}");
+    let denied = call(
+        Who::Other(&gus),
+        "query",
+        pg("SELECT value FROM secrets", json!([])),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        denied.contains("denied") && denied.contains("must also name `sql-role`"),
+        "{denied}"
+    );
 
     // A statement past its deadline is cancelled on the server, and the
     // pool goes on serving on at most its two connections.

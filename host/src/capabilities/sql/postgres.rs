@@ -88,6 +88,16 @@ impl PostgresPool {
     /// Run `work` within `bounds`. Dropping the future cancels the
     /// statement on the server and closes its connection.
     pub(crate) async fn run(&self, work: Work, bounds: Bounds) -> Result<Done, SqlError> {
+        if bounds.tables.is_some() && bounds.role.is_none() {
+            // PostgreSQL enforces a table list only through a role's
+            // privileges: without one, the list would hold nothing back.
+            return Err(SqlError::Refused(
+                "the grant limits which tables statements may touch (`sql-tables`), which \
+                 PostgreSQL enforces only through the privileges of a role: the operator's \
+                 rule must also name `sql-role`"
+                    .into(),
+            ));
+        }
         let mut client = tokio::time::timeout_at(bounds.deadline.into(), self.pool.get())
             .await
             .map_err(|_| SqlError::Timeout)?
