@@ -319,9 +319,11 @@ impl Databases {
         let mut by_name = std::collections::BTreeMap::new();
         for (name, config) in file.databases {
             let engine = match &config.location {
-                config::Location::Sqlite(path) => {
-                    Engine::Sqlite(sqlite::SqlitePool::new(path.clone(), config.pool_size))
-                }
+                config::Location::Sqlite(path) => Engine::Sqlite(sqlite::SqlitePool::new(
+                    path.clone(),
+                    config.pool_size,
+                    config.max_result_kib.saturating_mul(1024),
+                )),
                 config::Location::Postgres(url) => {
                     Engine::Postgres(postgres::PostgresPool::new(&name, url, config.pool_size)?)
                 }

@@ -24,6 +24,10 @@ use crate::bindings::mcp::plugin::sql::SqlValue;
 /// Connections to one SQLite file.
 pub(crate) struct SqlitePool {
     path: PathBuf,
+    /// The largest string or blob a statement may make (the database's
+    /// result cap): a larger one fails in SQLite instead of being built in
+    /// the host's memory.
+    max_value_bytes: i32,
     idle: Arc<Mutex<Vec<Connection>>>,
     slots: Arc<Semaphore>,
     opened: Arc<AtomicU64>,
@@ -34,9 +38,10 @@ pub(crate) struct SqlitePool {
 const PROGRESS_STEPS: i32 = 1000;
 
 impl SqlitePool {
-    pub(crate) fn new(path: PathBuf, size: usize) -> Self {
+    pub(crate) fn new(path: PathBuf, size: usize, max_value_bytes: u64) -> Self {
         Self {
             path,
+            max_value_bytes: i32::try_from(max_value_bytes).unwrap_or(i32::MAX),
             idle: Arc::default(),
             slots: Arc::new(Semaphore::new(size)),
             opened: Arc::default(),
@@ -62,6 +67,7 @@ impl SqlitePool {
         };
         let idle = self.idle.clone();
         let path = self.path.clone();
+        let max_value_bytes = self.max_value_bytes;
         let opened = self.opened.clone();
         let job = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -69,7 +75,7 @@ impl SqlitePool {
             let conn = match taken {
                 Some(conn) => conn,
                 None => {
-                    let conn = open(&path)?;
+                    let conn = open(&path, max_value_bytes)?;
                     opened.fetch_add(1, Ordering::Relaxed);
                     conn
                 }
@@ -111,7 +117,7 @@ impl Drop for Stopper {
 
 /// A connection to `path`, which must exist, with the settings every call
 /// relies on.
-fn open(path: &std::path::Path) -> Result<Connection, SqlError> {
+fn open(path: &std::path::Path, max_value_bytes: i32) -> Result<Connection, SqlError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -122,6 +128,10 @@ fn open(path: &std::path::Path) -> Result<Connection, SqlError> {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        conn.set_limit(
+            rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+            max_value_bytes,
+        )?;
         Ok(())
     };
     settings().map_err(|e| SqlError::Failed(format!("cannot set up {}: {e}", path.display())))?;

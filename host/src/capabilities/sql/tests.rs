@@ -125,7 +125,7 @@ impl Fixture {
         )
         .unwrap();
         Self {
-            pool: sqlite::SqlitePool::new(path.clone(), 2),
+            pool: sqlite::SqlitePool::new(path.clone(), 2, 1 << 20),
             path,
             _dir: dir,
         }
@@ -358,6 +358,20 @@ async fn caps_truncate_and_deadlines_stop_statements() {
     );
     assert_eq!((result.rows.len(), result.truncated), (2, true));
 
+    // A value larger than the database's result cap (1 MiB here) is never
+    // built: SQLite refuses to make it.
+    let err = db
+        .run(
+            Work::Query(statement(
+                "SELECT length(zeroblob(?1))",
+                vec![SqlValue::Integer(500 << 20)],
+            )),
+            bounds(false, None),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too big"), "{err}");
+
     let mut soon = bounds(false, None);
     soon.deadline = Instant::now() + Duration::from_millis(200);
     let started = Instant::now();
@@ -390,7 +404,7 @@ async fn caps_truncate_and_deadlines_stop_statements() {
 async fn a_missing_file_is_a_clear_error_and_never_created() {
     let dir = tempfile_dir::TempDir::new();
     let path = dir.0.join("absent.sqlite3");
-    let pool = sqlite::SqlitePool::new(path.clone(), 1);
+    let pool = sqlite::SqlitePool::new(path.clone(), 1, 1 << 20);
     let err = pool
         .run(
             Work::Query(statement("SELECT 1", vec![])),
