@@ -332,15 +332,6 @@ impl Databases {
         }
         Ok(Self { by_name })
     }
-
-    /// Connections opened so far to database `name` (for the figures that
-    /// show pools are reused).
-    pub fn connections_opened(&self, name: &str) -> Option<u64> {
-        self.by_name.get(name).map(|db| match &db.engine {
-            Engine::Sqlite(pool) => pool.opened(),
-            Engine::Postgres(pool) => pool.opened(),
-        })
-    }
 }
 
 /// What one call asks of a database.

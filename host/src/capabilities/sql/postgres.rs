@@ -13,9 +13,6 @@
 
 mod convert;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::StreamExt as _;
 use tokio_postgres::error::SqlState;
@@ -28,7 +25,6 @@ use convert::{Cell, Param};
 /// Connections to one PostgreSQL database.
 pub(crate) struct PostgresPool {
     pool: Pool,
-    opened: Arc<AtomicU64>,
     /// How the operator's settings name the server, for errors (never the
     /// password).
     server: String,
@@ -40,8 +36,6 @@ impl PostgresPool {
         config: &tokio_postgres::Config,
         size: usize,
     ) -> Result<Self, DatabasesError> {
-        let opened = Arc::new(AtomicU64::new(0));
-        let counter = opened.clone();
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -52,10 +46,6 @@ impl PostgresPool {
         let pool = Pool::builder(manager)
             .max_size(size)
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .post_create(deadpool_postgres::Hook::sync_fn(move |_, _| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }))
             .build()
             .map_err(|e| DatabasesError::Database {
                 name: name.to_string(),
@@ -72,17 +62,12 @@ impl PostgresPool {
         let port = config.get_ports().first().copied().unwrap_or(5432);
         Ok(Self {
             pool,
-            opened,
             server: format!(
                 "{}:{port}/{}",
                 hosts.join(","),
                 config.get_dbname().unwrap_or_default()
             ),
         })
-    }
-
-    pub(crate) fn opened(&self) -> u64 {
-        self.opened.load(Ordering::Relaxed)
     }
 
     /// Run `work` within `bounds`. Dropping the future cancels the

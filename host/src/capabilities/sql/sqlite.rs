@@ -48,6 +48,8 @@ impl SqlitePool {
         }
     }
 
+    /// Connections opened so far (the tests show they are reused).
+    #[cfg(test)]
     pub(crate) fn opened(&self) -> u64 {
         self.opened.load(Ordering::Relaxed)
     }
