@@ -689,18 +689,19 @@ async fn the_stdio_principal_takes_its_roles_from_the_auth_file_in_force() {
         ),
     )
     .unwrap();
+    // The policy is re-read too; wait for the auth file's own line.
+    let auth_reread = format!("auth file {} re-read", auth.display());
     hang_up(&dir);
     host.stderr
-        .wait_for("re-read", std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
+        .wait_until_count(&auth_reread, 1, std::time::Duration::from_secs(10))
+        .await;
     let granted = host.call_ok("remember", remember.clone()).await;
     assert!(text_of(&granted).contains("remembered k"), "{granted:?}");
     // Removed from the file, rex reaches nothing.
     std::fs::write(&auth, text.replace("id = \"rex\"", "id = \"rhea\"")).unwrap();
     hang_up(&dir);
     host.stderr
-        .wait_until_count("re-read", 2, std::time::Duration::from_secs(10))
+        .wait_until_count(&auth_reread, 2, std::time::Duration::from_secs(10))
         .await;
     let gone = host.call("remember", remember).await;
     assert!(
