@@ -150,6 +150,7 @@ async fn in_process(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         policy: Arc::new(mcp_wasm_host::policy::PolicyHandle::new(
             mcp_wasm_host::policy::Policy::grant_declared(mcp_wasm_host::capabilities::registry()),
         )),
+        consent_file: None,
     };
     let plugin = Plugin::load(
         &cx,

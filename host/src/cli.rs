@@ -96,6 +96,23 @@ pub enum PluginCommand {
     /// Start a new plugin: a directory with source holding one working tool,
     /// a manifest, a build script and the SDK for its language.
     New(NewArgs),
+    /// Fetch a plugin published as an OCI artifact into the plugin
+    /// directory (atomically), with its cosign signatures, and record its
+    /// digest in `plugins.lock`.
+    Pull(crate::distribution::PullArgs),
+    /// Publish a plugin (component and manifest) as an OCI artifact,
+    /// optionally signed with a cosign key.
+    Push(crate::distribution::PushArgs),
+    /// Print the digest statement of a plugin, which a minisign signature
+    /// (`<name>.wasm.minisig`) signs.
+    Digest(crate::distribution::DigestArgs),
+    /// List the plugins waiting for the operator's consent, with what they
+    /// reach.
+    Pending(crate::distribution::ConsentArgs),
+    /// Approve what a plugin reaches; a running host serves it at once.
+    Approve(crate::distribution::DecideArgs),
+    /// Deny a plugin what it reaches; a running host stops serving it.
+    Deny(crate::distribution::DecideArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -148,10 +165,13 @@ pub struct CheckArgs {
     /// The auth file naming the principals and their roles.
     #[arg(long, env = "MCP_WASM_HOST_AUTH_FILE", value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
-    /// A `serve` configuration file (TOML), for its `policy` and
-    /// `auth-file`; its other settings are passed over.
+    /// A `serve` configuration file (TOML), for its `policy`, `auth-file`
+    /// and `data-dir`; its other settings are passed over.
     #[arg(long, env = "MCP_WASM_HOST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The data directory holding the operator's consent decisions.
+    #[arg(long, env = "MCP_WASM_HOST_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +236,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Inspect(args)) => check_plugin(&args.check, args.json).await,
         Command::Plugin(PluginCommand::Wit(args)) => write_plugin_wit(&args),
         Command::Plugin(PluginCommand::New(args)) => new_plugin(&args),
+        Command::Plugin(PluginCommand::Pull(args)) => crate::distribution::pull(&args).await,
+        Command::Plugin(PluginCommand::Push(args)) => crate::distribution::push(&args).await,
+        Command::Plugin(PluginCommand::Digest(args)) => crate::distribution::digest(&args),
+        Command::Plugin(PluginCommand::Pending(args)) => crate::distribution::list_pending(&args),
+        Command::Plugin(PluginCommand::Approve(args)) => {
+            crate::distribution::approve_or_deny(&args, crate::trust::consent::Verdict::Approved)
+        }
+        Command::Plugin(PluginCommand::Deny(args)) => {
+            crate::distribution::approve_or_deny(&args, crate::trust::consent::Verdict::Denied)
+        }
         Command::Auth(AuthCommand::HashToken) => {
             let mut token = String::new();
             std::io::stdin()
@@ -262,6 +292,11 @@ async fn check_plugin(args: &CheckArgs, json: bool) -> anyhow::Result<()> {
     let cx = LoadContext {
         runtime,
         policy: Arc::new(PolicyHandle::new(policy)),
+        consent_file: args
+            .data_dir
+            .clone()
+            .or_else(default_data_dir)
+            .map(|dir| dir.join(crate::trust::consent::CONSENT_FILE)),
     };
     let manifest = args
         .manifest

@@ -363,12 +363,21 @@ pub fn with_config_file(
     env: impl Fn(&str) -> Option<OsString>,
     settings: &[(String, bool)],
 ) -> Result<Vec<OsString>, ConfigError> {
-    // The commands that take the `serve` settings, and `plugin check` and
-    // `plugin inspect`, which take those they use and pass over the rest.
-    let checking = args
-        .windows(2)
-        .position(|w| w[0] == "plugin" && (w[1] == "check" || w[1] == "inspect"))
-        .map(|i| i + 1);
+    // The commands that take the `serve` settings, and the `plugin`
+    // commands that take those they use and pass over the rest.
+    let (checking, taken) = match args.windows(2).enumerate().find_map(|(i, w)| {
+        let taken = (w[0] == "plugin")
+            .then(|| {
+                PLUGIN_COMMAND_SETTINGS
+                    .iter()
+                    .find(|(command, _)| w[1] == *command)
+            })
+            .flatten()?;
+        Some((i + 1, taken.1))
+    }) {
+        Some((at, taken)) => (Some(at), taken),
+        None => (None, &[][..]),
+    };
     let Some(serve) = checking.or_else(|| {
         args.iter()
             .position(|a| ["serve", "list", "call", "dev"].iter().any(|c| a == c))
@@ -423,7 +432,7 @@ pub fn with_config_file(
         }
         if given(name)
             || env(&env_name(name)).is_some()
-            || (checking.is_some() && !CHECK_SETTINGS.contains(&name.as_str()))
+            || (checking.is_some() && !taken.contains(&name.as_str()))
         {
             continue;
         }
@@ -449,9 +458,15 @@ pub fn with_config_file(
     Ok(expanded)
 }
 
-/// The settings of a configuration file that `plugin check` and `plugin
-/// inspect` use.
-const CHECK_SETTINGS: &[&str] = &["policy", "auth-file"];
+/// The `plugin` commands that read a `serve` configuration file, each with
+/// the settings it takes from it.
+const PLUGIN_COMMAND_SETTINGS: &[(&str, &[&str])] = &[
+    ("check", &["policy", "auth-file", "data-dir"]),
+    ("inspect", &["policy", "auth-file", "data-dir"]),
+    ("pending", &["plugins", "policy", "data-dir"]),
+    ("approve", &["plugins", "policy", "data-dir"]),
+    ("deny", &["plugins", "policy", "data-dir"]),
+];
 
 /// A single setting value as its flag's argument.
 fn scalar(name: &str, value: &toml::Value) -> Result<OsString, String> {

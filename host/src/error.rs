@@ -54,6 +54,33 @@ pub enum LoadError {
         tool: String,
         reason: String,
     },
+    /// The policy requires a signature by a trusted key, and there is none.
+    #[error(
+        "plugin `{plugin}` is refused: {by} requires a signature by a trusted key; it is {state}"
+    )]
+    Signature {
+        plugin: String,
+        by: String,
+        state: String,
+    },
+    /// It reaches what the operator has not approved: compiled and
+    /// checked, never served, until `plugin approve`.
+    #[error(
+        "plugin `{plugin}` is pending the operator's consent ({by}): not yet approved: {}; \
+         run `mcp-wasm-host plugin pending` to review and `mcp-wasm-host plugin approve {plugin}`",
+        unapproved.join(", ")
+    )]
+    ConsentPending {
+        plugin: String,
+        by: String,
+        unapproved: Vec<String>,
+    },
+    /// The operator denied this plugin reaching what it reaches.
+    #[error("plugin `{plugin}` is refused: the operator denied it (on version {digest})")]
+    ConsentDenied { plugin: String, digest: String },
+    /// The consent file cannot be read, so nothing needing consent is served.
+    #[error("plugin `{plugin}` is pending: {reason}")]
+    ConsentUnknown { plugin: String, reason: String },
     /// The compile cache could not be used; the load itself may still succeed.
     #[error("compile cache {}: {reason}", path.display())]
     Cache { path: PathBuf, reason: String },

@@ -50,8 +50,31 @@ pub struct Inspection {
     pub prompts: Vec<Value>,
     pub resource_templates: Vec<Value>,
     pub lists_resources: bool,
+    /// Digests, signature, lock and consent (when both files can be read).
+    pub provenance: Option<ProvenanceReport>,
     #[serde(skip)]
     default_policy: String,
+}
+
+/// Where the plugin comes from and who let it in.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvenanceReport {
+    /// The version's digest (of its digest statement).
+    pub version_digest: String,
+    pub component_digest: String,
+    pub manifest_digest: String,
+    /// Whether a trusted key signed it, or why not.
+    pub signature: String,
+    /// The trusted key that signed it.
+    pub signed_by: Option<String>,
+    /// The rule requiring a signature, if one does.
+    pub signature_required_by: Option<String>,
+    /// How its files compare with `plugins.lock`.
+    pub lock: String,
+    /// Whether it is approved, pending or denied, and what asks for it.
+    pub consent: String,
+    pub consent_required_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -122,6 +145,7 @@ pub async fn inspect(
         prompts: Vec::new(),
         resource_templates: Vec::new(),
         lists_resources: false,
+        provenance: None,
         default_policy: policy.capabilities().needing_a_rule(),
     };
     let stem = wasm
@@ -163,6 +187,7 @@ pub async fn inspect(
             required: names(&parsed.capabilities.required),
             optional: names(&parsed.capabilities.optional),
         });
+        inspection.provenance = provenance(cx, &policy, &parsed, wasm, manifest);
         let grants = policy.evaluate_for(&parsed.name, &parsed.capabilities, &caller);
         inspection.caller_may_use = access.allows(&parsed.name);
         for (c, decider) in &grants.granted {
@@ -232,6 +257,51 @@ pub async fn inspect(
         Err(e) => inspection.refusal = Some(e.to_string()),
     }
     inspection
+}
+
+/// The provenance of the plugin files, whether or not they would load.
+fn provenance(
+    cx: &LoadContext,
+    policy: &crate::policy::Policy,
+    parsed: &PluginManifest,
+    wasm: &Path,
+    manifest: &Path,
+) -> Option<ProvenanceReport> {
+    use crate::trust::consent::{ConsentBook, ConsentState};
+    let digests = crate::trust::PluginDigests::of_files(wasm, manifest).ok()?;
+    let signature = crate::trust::verify(policy.trusted_keys(), wasm, &digests);
+    let signed_by = match &signature {
+        crate::trust::SignatureState::Signed { key, .. } => Some(key.clone()),
+        _ => None,
+    };
+    let lock = match crate::trust::lock::LockFile::load(wasm.parent().unwrap_or(Path::new("."))) {
+        Ok(lock) => lock.state(&parsed.name, &digests).to_string(),
+        Err(e) => e.to_string(),
+    };
+    let consent_required_by = policy.consent_required_by(&parsed.name);
+    let consent = match (&consent_required_by, &cx.consent_file) {
+        (None, _) => ConsentState::NotRequired.to_string(),
+        (Some(_), None) => "required, and there is no data directory to keep it".to_string(),
+        (Some(_), Some(file)) => match ConsentBook::load(file) {
+            Ok(book) => {
+                let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
+                book.state(&parsed.name, &grants.reach(policy.capabilities()))
+                    .to_string()
+            }
+            Err(e) => e.to_string(),
+        },
+    };
+    Some(ProvenanceReport {
+        version_digest: digests.version(),
+        component_digest: digests.component.clone(),
+        manifest_digest: digests.manifest.clone(),
+        signature: signature.to_string(),
+        signed_by,
+        signature_required_by: policy.signature_required_by(&parsed.name),
+        lock,
+        consent,
+        consent_required_by,
+    })
 }
 
 fn tool_json(tool: &crate::tool::ToolSpec) -> Value {
@@ -330,6 +400,29 @@ impl Inspection {
                     ),
                 };
             }
+        }
+        if let Some(p) = &self.provenance {
+            let _ = writeln!(out, "provenance:");
+            let _ = writeln!(out, "  version digest: {}", p.version_digest);
+            let _ = writeln!(out, "  manifest: {}", p.manifest_digest);
+            let required = |by: &Option<String>| {
+                by.as_ref()
+                    .map(|by| format!(" (required by {by})"))
+                    .unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "  signature: {}{}",
+                p.signature,
+                required(&p.signature_required_by)
+            );
+            let _ = writeln!(out, "  lock: {}", p.lock);
+            let _ = writeln!(
+                out,
+                "  consent: {}{}",
+                p.consent,
+                required(&p.consent_required_by)
+            );
         }
         match &self.refusal {
             None => {

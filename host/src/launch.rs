@@ -112,6 +112,11 @@ pub async fn open_host(args: &ServeArgs) -> anyhow::Result<OpenedHost> {
     let cx = LoadContext {
         runtime: runtime.clone(),
         policy: Arc::new(PolicyHandle::new(policy)),
+        consent_file: args
+            .data_dir
+            .clone()
+            .or_else(default_data_dir)
+            .map(|dir| dir.join(crate::trust::consent::CONSENT_FILE)),
     };
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&cx, &plugin_dir, args.policy.as_deref()).await?;

@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "capability",
             "client_request",
             "uri_template",
+            "trust",
         ],
     ),
     (
@@ -41,13 +42,28 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "plugins",
         &[
-            "plugin", "catalog", "serving", "loader", "reload", "inspect", "scaffold",
+            "plugin",
+            "admission",
+            "catalog",
+            "serving",
+            "loader",
+            "reload",
+            "inspect",
+            "scaffold",
         ],
     ),
     (
         "edge",
         &[
-            "listener", "ops", "mcp", "config", "launch", "tryout", "dev", "cli",
+            "listener",
+            "ops",
+            "mcp",
+            "config",
+            "launch",
+            "tryout",
+            "dev",
+            "distribution",
+            "cli",
         ],
     ),
 ];

@@ -13,6 +13,7 @@
 //!    arguments ([`schema`]), then runs in a fresh sandbox through
 //!    [`runtime::Runtime::call_tool`] with a per-request [`context`].
 
+pub mod admission;
 pub mod auth;
 pub mod calendar;
 pub mod capabilities;
@@ -26,6 +27,7 @@ pub mod content;
 pub mod context;
 pub mod contract;
 pub mod dev;
+pub mod distribution;
 pub mod error;
 pub mod inspect;
 pub mod launch;
@@ -48,6 +50,7 @@ pub mod state;
 pub mod tasks;
 pub mod telemetry;
 pub mod tool;
+pub mod trust;
 pub mod tryout;
 pub mod uri_template;
 

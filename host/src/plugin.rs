@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use wasmtime::component::InstancePre;
 
+use crate::admission::Provenance;
 use crate::content::{PromptDescriptor, ResourceTemplate};
 use crate::error::LoadError;
 use crate::limits::PluginLimits;
@@ -30,6 +31,9 @@ pub const MAX_RESOURCE_TEMPLATES_PER_PLUGIN: usize = 1024;
 pub struct LoadContext {
     pub runtime: Arc<Runtime>,
     pub policy: Arc<PolicyHandle>,
+    /// Where the operator's consent decisions are kept (in the data
+    /// directory); `None` without one.
+    pub consent_file: Option<PathBuf>,
 }
 
 /// A resource template as the plugin declared it.
@@ -67,6 +71,8 @@ pub struct Plugin {
     pub grants: Arc<Grants>,
     /// What the policy grants each caller.
     pub caller_grants: CallerGrants,
+    /// Its digests, signature and consent.
+    pub provenance: Provenance,
     /// Its concurrency cap and its counters of denials and limit hits.
     pub budget: crate::runtime::PluginBudget,
     pub(crate) pre: InstancePre<HostState>,
@@ -168,6 +174,14 @@ impl Plugin {
                 source,
             })?;
         let digest = content_digest(&bytes, &manifest_text);
+        let digests = crate::trust::PluginDigests::of(&bytes, manifest_text.as_bytes());
+        // Refused before the compiler sees the bytes.
+        crate::admission::check_signature(
+            &cx.policy.current(),
+            &manifest.name,
+            wasm_path,
+            &digests,
+        )?;
 
         check_component_bytes(&bytes).map_err(|reason| LoadError::InvalidComponent {
             path: wasm_path.to_path_buf(),
@@ -200,6 +214,14 @@ impl Plugin {
         crate::capabilities::table::check_imports(&manifest.capabilities, &imports)
             .map_err(capability_error)?;
         let (grants, caller_grants, limits) = grant(cx, &name, &manifest)?;
+        let provenance = crate::admission::admit(
+            &cx.policy.current(),
+            cx.consent_file.as_deref(),
+            &name,
+            wasm_path,
+            &digests,
+            &grants,
+        )?;
         let pre = runtime
             .instantiate_pre(&component)
             .map_err(|e| link_error(crate::error::one_line(&e)))?;
@@ -263,6 +285,7 @@ impl Plugin {
             imports,
             grants,
             caller_grants,
+            provenance,
             budget,
             pre,
             exports,
@@ -275,8 +298,17 @@ impl Plugin {
     /// the [`LoadError::Capability`] refusing a capability it requires.
     pub fn under_policy(&self, cx: &LoadContext) -> Result<Option<Plugin>, LoadError> {
         let (grants, caller_grants, limits) = grant(cx, &self.name, &self.manifest)?;
+        let provenance = crate::admission::admit(
+            &cx.policy.current(),
+            cx.consent_file.as_deref(),
+            &self.name,
+            &self.wasm_path,
+            &self.provenance.digests,
+            &grants,
+        )?;
         if *grants == *self.grants
             && limits == self.limits
+            && provenance == self.provenance
             && self.caller_grants.same_rules_as(&cx.policy.current())
         {
             return Ok(None);
@@ -295,6 +327,7 @@ impl Plugin {
             imports: self.imports.clone(),
             grants,
             caller_grants,
+            provenance,
             budget: crate::runtime::PluginBudget::new(
                 limits.max_concurrent,
                 self.manifest.instance,

@@ -74,6 +74,26 @@ pub struct Grants {
     pub not_for_caller: BTreeMap<Capability, String>,
 }
 
+impl Grants {
+    /// What the granted capabilities reach, one line each (`keyvalue`,
+    /// `http: origins: https://api.example.com`): what the operator
+    /// consents to.
+    pub fn reach(&self, capabilities: &dyn crate::capability::CapabilitySet) -> Vec<String> {
+        let mut lines = Vec::new();
+        for c in self.granted.keys() {
+            let described = capabilities
+                .kind_of(*c)
+                .map(|kind| kind.describe(self.params.get(c).map(|p| &**p)))
+                .unwrap_or_default();
+            if described.is_empty() {
+                lines.push(c.to_string());
+            }
+            lines.extend(described.into_iter().map(|line| format!("{c}: {line}")));
+        }
+        lines
+    }
+}
+
 impl PartialEq for Grants {
     fn eq(&self, other: &Self) -> bool {
         self.granted == other.granted

@@ -34,9 +34,11 @@
 mod caller;
 mod grants;
 mod parse;
+mod provenance;
 
 pub use caller::{Audience, Caller, CallerGrants};
 pub use grants::{Decider, Grants, NeedsRule};
+pub use provenance::ConsentMode;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,6 +77,10 @@ pub struct Rule {
     /// Whether calls of the plugins' tools run as MCP tasks, whatever the
     /// plugins declare.
     pub tasks: Option<TaskSupport>,
+    /// Whether the plugins must be signed by a trusted key.
+    pub require_signature: Option<bool>,
+    /// Whether the plugins need the operator's consent to be served.
+    pub consent: Option<ConsentMode>,
     /// What the rule says of each capability with keys of its own (the
     /// directories `files` may reach, the origins `http` may, ...), as the
     /// capability parsed it.
@@ -94,6 +100,8 @@ impl PartialEq for Rule {
             && self.max_concurrent == other.max_concurrent
             && self.max_fuel == other.max_fuel
             && self.tasks == other.tasks
+            && self.require_signature == other.require_signature
+            && self.consent == other.consent
             && same_params(&self.params, &other.params)
     }
 }
@@ -105,6 +113,10 @@ pub struct Policy {
     pub source: Option<PathBuf>,
     pub default: DefaultGrant,
     pub rules: Vec<Rule>,
+    /// Whether plugins no rule decides for need consent to be served.
+    pub consent: ConsentMode,
+    /// The keys whose signatures are trusted (`[trusted-keys]`).
+    trusted_keys: Vec<crate::trust::TrustedKey>,
     /// The host's own files and directories (data directory, compile cache,
     /// state key, secrets, auth file, policy), resolved: no plugin is ever
     /// granted a directory holding one of them or lying inside one, whatever
@@ -129,6 +141,8 @@ impl PartialEq for Policy {
         self.source == other.source
             && self.default == other.default
             && self.rules == other.rules
+            && self.consent == other.consent
+            && self.trusted_keys == other.trusted_keys
             && self.protected == other.protected
     }
 }
@@ -218,6 +232,8 @@ impl Policy {
             source: None,
             default: DefaultGrant::GrantDeclared,
             rules: Vec::new(),
+            consent: ConsentMode::NotRequired,
+            trusted_keys: Vec::new(),
             protected: Vec::new(),
             capabilities,
         }
@@ -263,7 +279,10 @@ impl Policy {
                 })
                 .collect()
         };
-        self.default == other.default && rules(self) == rules(other)
+        self.default == other.default
+            && rules(self) == rules(other)
+            && self.consent == other.consent
+            && self.trusted_keys == other.trusted_keys
     }
 }
 

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Audience, DefaultGrant, Policy, PolicyError, Rule};
+use super::provenance::{KeyEntry, trusted_keys};
+use super::{Audience, ConsentMode, DefaultGrant, Policy, PolicyError, Rule};
 use crate::capability::{
     Capability, CapabilitySet, TomlProblem, from_toml, line_of, resolve_names,
 };
@@ -22,6 +23,10 @@ use crate::tool::TaskSupport;
 struct PolicyFile {
     #[serde(default)]
     default: Option<DefaultGrant>,
+    #[serde(default)]
+    consent: Option<ConsentMode>,
+    #[serde(default)]
+    trusted_keys: BTreeMap<String, KeyEntry>,
 }
 
 /// The keys every rule may have; the others belong to capabilities.
@@ -41,6 +46,8 @@ struct RuleFile {
     tasks: Option<Spanned<String>>,
     roles: Option<Vec<String>>,
     principals: Option<Vec<String>>,
+    require_signature: Option<bool>,
+    consent: Option<ConsentMode>,
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -55,6 +62,8 @@ const RULE_KEYS: &[&str] = &[
     "max-concurrent",
     "tasks",
     "max-fuel",
+    "require-signature",
+    "consent",
 ];
 
 impl Policy {
@@ -93,7 +102,11 @@ impl Policy {
         }
         let file: PolicyFile =
             from_toml(Spanned::new(span, DeValue::Table(top))).map_err(|e| toml_error(&e))?;
-        if file.default.is_none() && tables.is_empty() {
+        if file.default.is_none()
+            && tables.is_empty()
+            && file.consent.is_none()
+            && file.trusted_keys.is_empty()
+        {
             // Most likely a file caught between being emptied and written.
             return Err(invalid(
                 "the policy is empty; write at least `default = \"grant-declared\"` or \
@@ -106,10 +119,13 @@ impl Policy {
         for table in tables {
             rules.push(parse_rule(text, table, capabilities).map_err(invalid)?);
         }
+        let trusted_keys = trusted_keys(file.trusted_keys, path).map_err(invalid)?;
         Ok(Self {
             source: path.map(Path::to_path_buf),
             default: file.default.unwrap_or_default(),
             rules,
+            consent: file.consent.unwrap_or_default(),
+            trusted_keys,
             protected: Vec::new(),
             capabilities,
         })
@@ -184,12 +200,14 @@ fn parse_rule(
                 ("max-concurrent", r.max_concurrent.is_some()),
                 ("max-fuel", r.max_fuel.is_some()),
                 ("tasks", r.tasks.is_some()),
+                ("require-signature", r.require_signature.is_some()),
+                ("consent", r.consent.is_some()),
             ];
             if let Some((key, _)) = per_plugin.iter().find(|(_, set)| *set) {
                 return Err(format!(
                     "line {line}: `{key}` is set on a rule for some callers ({audience}); \
-                     limits and task support hold for every caller of a plugin, so set \
-                     them on a rule without `roles` or `principals`"
+                     limits, task support, signatures and consent hold for every caller of \
+                     a plugin, so set them on a rule without `roles` or `principals`"
                 ));
             }
             Some(audience)
@@ -240,6 +258,8 @@ fn parse_rule(
         max_concurrent: r.max_concurrent,
         max_fuel: r.max_fuel,
         tasks,
+        require_signature: r.require_signature,
+        consent: r.consent,
         params,
     })
 }

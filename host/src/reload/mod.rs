@@ -45,6 +45,9 @@ pub struct ReloadRequest {
     pub policy: bool,
     /// Every plugin in the directory (unchanged files are skipped).
     pub everything: bool,
+    /// A signature file or the operator's consent file changed: admit
+    /// every plugin again (and retry those waiting for consent).
+    pub provenance: bool,
 }
 
 impl ReloadRequest {
@@ -53,12 +56,13 @@ impl ReloadRequest {
         Self {
             policy: true,
             everything: true,
+            provenance: true,
             ..Self::default()
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.plugins.is_empty() && !self.policy && !self.everything
+        self.plugins.is_empty() && !self.policy && !self.everything && !self.provenance
     }
 }
 
@@ -216,6 +220,11 @@ impl Reloader {
         self.policy_file.as_deref()
     }
 
+    /// The operator's consent file, if the host has a data directory.
+    pub fn consent_file(&self) -> Option<&Path> {
+        self.cx.consent_file.as_deref()
+    }
+
     /// Reports of every reload from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ReloadReport>> {
         self.reports.subscribe()
@@ -229,7 +238,9 @@ impl Reloader {
         let mut failures = Vec::new();
 
         let policy_changed = request.policy && self.refresh_policy(&mut failures);
-        let stems = if policy_changed || request.everything {
+        // Grants, signatures or consent may differ: evaluate every plugin.
+        let readmit = policy_changed || request.provenance;
+        let stems = if readmit || request.everything {
             let mut stems = loader::plugin_stems(&self.dir, self.policy_file.as_deref())
                 .unwrap_or_else(|e| {
                     failures.push(ReloadFailure {
@@ -262,7 +273,7 @@ impl Reloader {
             failures,
         };
         for stem in &stems {
-            self.bring_up_to_date(stem, policy_changed, &mut next).await;
+            self.bring_up_to_date(stem, readmit, &mut next).await;
         }
         let NextCatalog {
             plugins,
@@ -349,9 +360,10 @@ impl Reloader {
     }
 
     /// Bring plugin `stem` up to date in `next`: load a new or changed
-    /// version, drop a deleted one, and (when the policy changed) evaluate
-    /// an unchanged one again under the policy now in force.
-    async fn bring_up_to_date(&self, stem: &str, policy_changed: bool, next: &mut NextCatalog<'_>) {
+    /// version, drop a deleted one, and (with `readmit`) evaluate an
+    /// unchanged one again under the policy, signatures and consent now in
+    /// force.
+    async fn bring_up_to_date(&self, stem: &str, readmit: bool, next: &mut NextCatalog<'_>) {
         let (wasm, manifest) = loader::plugin_files(&self.dir, stem);
         next.load_failures
             .retain(|f| f.path != wasm && f.path != manifest);
@@ -375,7 +387,7 @@ impl Reloader {
         if let Some(i) = old
             && files_digest(&wasm, &manifest).await.as_deref() == Some(&next.plugins[i].digest)
         {
-            if policy_changed && let Err(refusal) = next.regrant(i, &self.cx) {
+            if readmit && let Err(refusal) = next.regrant(i, &self.cx) {
                 next.fail(wasm, refusal, None, true);
             }
             return;
@@ -396,7 +408,7 @@ impl Reloader {
                     // The version serving stays, if the policy in force
                     // still lets it.
                     let serving = next.plugins[i].clone();
-                    let regranted = if policy_changed {
+                    let regranted = if readmit {
                         next.regrant(i, &self.cx)
                     } else {
                         Ok(())

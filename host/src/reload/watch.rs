@@ -56,6 +56,9 @@ struct Watched {
     /// The policy file's directory and file name; when it is a symbolic
     /// link, also those of the file it points to.
     policy: Vec<(PathBuf, std::ffi::OsString)>,
+    /// The consent file's directory and file name, when that directory
+    /// exists.
+    consent: Option<(PathBuf, std::ffi::OsString)>,
 }
 
 /// Start watching the reloader's plugin directory (and the directory of its
@@ -74,6 +77,10 @@ pub fn watch(
             .policy_file()
             .map(|file| policy_locations(file, canonical))
             .unwrap_or_default(),
+        consent: reloader.consent_file().and_then(|file| {
+            let dir = file.parent().filter(|dir| dir.is_dir())?;
+            Some((canonical(dir), file.file_name()?.to_owned()))
+        }),
     };
     let (events, received) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event| {
@@ -94,10 +101,10 @@ pub fn watch(
     };
     add(&watched.dir)?;
     let mut dirs = vec![watched.dir.clone()];
-    for (policy_dir, _) in &watched.policy {
-        if !dirs.contains(policy_dir) {
-            add(policy_dir)?;
-            dirs.push(policy_dir.clone());
+    for (dir, _) in watched.policy.iter().chain(&watched.consent) {
+        if !dirs.contains(dir) {
+            add(dir)?;
+            dirs.push(dir.clone());
         }
     }
     tracing::info!(dir = %watched.dir.display(), "watching the plugin directory for changes");
@@ -244,10 +251,22 @@ impl Watched {
                 request.policy = true;
                 continue;
             }
+            if self
+                .consent
+                .as_ref()
+                .is_some_and(|(dir, file)| parent == dir && name == file)
+            {
+                request.provenance = true;
+                continue;
+            }
             if parent != self.dir {
                 continue;
             }
             let Some(file) = name.to_str() else { continue };
+            if crate::trust::signature_stem(file).is_some() {
+                request.provenance = true;
+                continue;
+            }
             if let Some(stem) = crate::loader::plugin_stem(file) {
                 request.plugins.insert(stem.to_owned());
                 if complete && file.ends_with(".wasm") && path.is_file() {
@@ -282,6 +301,7 @@ mod tests {
         Watched {
             dir: PathBuf::from("/plugins"),
             policy: vec![(PathBuf::from("/etc/host"), "policy.toml".into())],
+            consent: Some((PathBuf::from("/var/lib/host"), "consent.toml".into())),
         }
     }
 
@@ -311,6 +331,30 @@ mod tests {
         );
         assert!(r.policy);
         assert!(!r.everything);
+        assert!(!r.provenance);
+    }
+
+    #[test]
+    fn signature_and_consent_files_readmit_every_plugin() {
+        let w = watched();
+        for path in [
+            "/plugins/a.wasm.minisig",
+            "/plugins/a.wasm.cosign.json",
+            "/var/lib/host/consent.toml",
+        ] {
+            let mut r = ReloadRequest::default();
+            w.add(&mut r, event(EventKind::Modify(ModifyKind::Any), path));
+            assert!(r.provenance && r.plugins.is_empty(), "{path}");
+        }
+        let mut r = ReloadRequest::default();
+        w.add(
+            &mut r,
+            event(
+                EventKind::Modify(ModifyKind::Any),
+                "/var/lib/host/other.toml",
+            ),
+        );
+        assert!(r.is_empty(), "another file of the data directory");
     }
 
     #[test]
@@ -357,6 +401,7 @@ mod tests {
         let w = Watched {
             dir: dir.clone(),
             policy: Vec::new(),
+            consent: None,
         };
         let path = |f: &str| dir.join(f).to_str().unwrap().to_owned();
         let mut r = ReloadRequest::default();
@@ -400,6 +445,7 @@ mod tests {
         let watched = Watched {
             dir: dir.clone(),
             policy: Vec::new(),
+            consent: None,
         };
         let later = SystemTime::now() + Duration::from_secs(60);
         assert!(!watched.changed_since(later));

@@ -1,0 +1,190 @@
+//! The operator's decisions on what plugins may reach, kept in the data
+//! directory (`consent.toml`). A decision names a plugin, the version it
+//! was made on (its digest) and the capabilities that version reaches; an
+//! approval covers any later version reaching no more. Only the
+//! `plugin approve` and `plugin deny` commands write it: nothing a client
+//! or a plugin can call does.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The file in the data directory.
+pub const CONSENT_FILE: &str = "consent.toml";
+
+/// The decisions on record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBook {
+    #[serde(default, rename = "plugin")]
+    decisions: Vec<Decision>,
+}
+
+/// One decision on one plugin; a later one replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub name: String,
+    pub verdict: Verdict,
+    /// The version decided on (see `PluginDigests::version`).
+    pub digest: String,
+    /// What that version reaches, one line per capability or scope.
+    pub capabilities: Vec<String>,
+    /// When, as seconds since the Unix epoch.
+    pub decided_at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Approved,
+    Denied,
+}
+
+/// Whether a version may be served, as far as consent goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentState {
+    /// No rule asks for consent.
+    NotRequired,
+    /// It reaches nothing, so there is nothing to consent to.
+    NothingToApprove,
+    /// Approved (on the version with this digest).
+    Approved { digest: String },
+    /// Waiting for the operator: what it reaches that no approval covers.
+    Pending { unapproved: Vec<String> },
+    /// The operator denied a version reaching exactly this.
+    Denied { digest: String },
+}
+
+impl ConsentState {
+    pub fn allows_serving(&self) -> bool {
+        matches!(
+            self,
+            ConsentState::NotRequired
+                | ConsentState::NothingToApprove
+                | ConsentState::Approved { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for ConsentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsentState::NotRequired => f.write_str("not required"),
+            ConsentState::NothingToApprove => f.write_str("required; nothing to approve"),
+            ConsentState::Approved { digest } => write!(f, "approved (on version {digest})"),
+            ConsentState::Pending { unapproved } => {
+                write!(f, "pending; not yet approved: {}", unapproved.join(", "))
+            }
+            ConsentState::Denied { digest } => write!(f, "denied (on version {digest})"),
+        }
+    }
+}
+
+/// Why the consent file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error("cannot read the consent file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the consent file {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write the consent file {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ConsentBook {
+    /// The decisions in `path`; none when it does not exist.
+    pub fn load(path: &Path) -> Result<Self, ConsentError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConsentError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConsentError::Invalid {
+            path: path.to_path_buf(),
+            message: crate::manifest::describe_toml_error(&text, &e),
+        })
+    }
+
+    pub fn decision(&self, name: &str) -> Option<&Decision> {
+        self.decisions.iter().find(|d| d.name == name)
+    }
+
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    /// Whether plugin `name` reaching `reaches` may be served.
+    pub fn state(&self, name: &str, reaches: &[String]) -> ConsentState {
+        if reaches.is_empty() {
+            return ConsentState::NothingToApprove;
+        }
+        let asked: BTreeSet<&String> = reaches.iter().collect();
+        match self.decision(name) {
+            Some(d) if d.verdict == Verdict::Approved => {
+                let approved: BTreeSet<&String> = d.capabilities.iter().collect();
+                let unapproved: Vec<String> =
+                    asked.difference(&approved).map(|s| (*s).clone()).collect();
+                if unapproved.is_empty() {
+                    ConsentState::Approved {
+                        digest: d.digest.clone(),
+                    }
+                } else {
+                    ConsentState::Pending { unapproved }
+                }
+            }
+            Some(d) if d.capabilities.iter().collect::<BTreeSet<_>>() == asked => {
+                ConsentState::Denied {
+                    digest: d.digest.clone(),
+                }
+            }
+            _ => ConsentState::Pending {
+                unapproved: reaches.to_vec(),
+            },
+        }
+    }
+
+    /// Record `decision`, replacing any earlier one on the same plugin, and
+    /// write the file (atomically: a running host never reads half of it).
+    pub fn record(path: &Path, decision: Decision) -> Result<(), ConsentError> {
+        let mut book = Self::load(path)?;
+        book.decisions.retain(|d| d.name != decision.name);
+        book.decisions.push(decision);
+        book.decisions.sort_by(|a, b| a.name.cmp(&b.name));
+        let text = toml::to_string_pretty(&book).map_err(|e| ConsentError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let write_error = |source| ConsentError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(write_error)?;
+        }
+        let text =
+            format!("# Written by `mcp-wasm-host plugin approve` and `plugin deny`.\n{text}");
+        super::write_atomically(path, text.as_bytes()).map_err(write_error)
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
