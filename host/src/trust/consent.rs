@@ -21,7 +21,7 @@ pub struct ConsentBook {
     decisions: Vec<Decision>,
 }
 
-/// One decision on one plugin; a later one replaces it.
+/// One decision on one plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
@@ -120,49 +120,64 @@ impl ConsentBook {
         })
     }
 
-    pub fn decision(&self, name: &str) -> Option<&Decision> {
-        self.decisions.iter().find(|d| d.name == name)
-    }
-
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions
     }
 
-    /// Whether plugin `name` reaching `reaches` may be served.
+    /// Whether plugin `name` reaching `reaches` may be served: an
+    /// approval of at least that admits it; a denial of exactly that
+    /// refuses it; anything else waits.
     pub fn state(&self, name: &str, reaches: &[String]) -> ConsentState {
         if reaches.is_empty() {
             return ConsentState::NothingToApprove;
         }
         let asked: BTreeSet<&String> = reaches.iter().collect();
-        match self.decision(name) {
-            Some(d) if d.verdict == Verdict::Approved => {
-                let approved: BTreeSet<&String> = d.capabilities.iter().collect();
-                let unapproved: Vec<String> =
-                    asked.difference(&approved).map(|s| (*s).clone()).collect();
-                if unapproved.is_empty() {
-                    ConsentState::Approved {
-                        digest: d.digest.clone(),
-                    }
-                } else {
-                    ConsentState::Pending { unapproved }
-                }
-            }
-            Some(d) if d.capabilities.iter().collect::<BTreeSet<_>>() == asked => {
-                ConsentState::Denied {
-                    digest: d.digest.clone(),
-                }
-            }
-            _ => ConsentState::Pending {
-                unapproved: reaches.to_vec(),
-            },
+        let mine = || self.decisions.iter().filter(|d| d.name == name);
+        if let Some(approval) = mine().find(|d| d.verdict == Verdict::Approved && d.covers(&asked))
+        {
+            return ConsentState::Approved {
+                digest: approval.digest.clone(),
+            };
+        }
+        if let Some(denial) = mine().find(|d| d.verdict == Verdict::Denied && d.is_exactly(&asked))
+        {
+            return ConsentState::Denied {
+                digest: denial.digest.clone(),
+            };
+        }
+        let approved: BTreeSet<&String> = mine()
+            .filter(|d| d.verdict == Verdict::Approved)
+            .flat_map(|d| &d.capabilities)
+            .collect();
+        ConsentState::Pending {
+            unapproved: reaches
+                .iter()
+                .filter(|r| !approved.contains(r))
+                .cloned()
+                .collect(),
         }
     }
 
-    /// Record `decision`, replacing any earlier one on the same plugin, and
-    /// write the file (atomically: a running host never reads half of it).
+    /// Record `decision` and write the file (atomically: a running host
+    /// never reads half of it). An approval replaces the plugin's earlier
+    /// approval and lifts the denials it covers; a denial revokes an
+    /// approval that would admit what it denies, and leaves one of less
+    /// standing (denying an upgrade keeps the version before it).
     pub fn record(path: &Path, decision: Decision) -> Result<(), ConsentError> {
         let mut book = Self::load(path)?;
-        book.decisions.retain(|d| d.name != decision.name);
+        let set: BTreeSet<&String> = decision.capabilities.iter().collect();
+        book.decisions.retain(|d| {
+            d.name != decision.name
+                || match decision.verdict {
+                    Verdict::Approved => {
+                        d.verdict == Verdict::Denied && !decision.covers_decision(d)
+                    }
+                    Verdict::Denied => match d.verdict {
+                        Verdict::Approved => !d.covers(&set),
+                        Verdict::Denied => !d.is_exactly(&set),
+                    },
+                }
+        });
         book.decisions.push(decision);
         book.decisions.sort_by(|a, b| a.name.cmp(&b.name));
         let text = toml::to_string_pretty(&book).map_err(|e| ConsentError::Invalid {
@@ -179,6 +194,23 @@ impl ConsentBook {
         let text =
             format!("# Written by `mcp-wasm-host plugin approve` and `plugin deny`.\n{text}");
         super::write_atomically(path, text.as_bytes()).map_err(write_error)
+    }
+}
+
+impl Decision {
+    fn covers(&self, asked: &BTreeSet<&String>) -> bool {
+        asked.iter().all(|a| self.capabilities.contains(a))
+    }
+
+    fn covers_decision(&self, other: &Decision) -> bool {
+        other
+            .capabilities
+            .iter()
+            .all(|c| self.capabilities.contains(c))
+    }
+
+    fn is_exactly(&self, asked: &BTreeSet<&String>) -> bool {
+        self.capabilities.iter().collect::<BTreeSet<_>>() == *asked
     }
 }
 

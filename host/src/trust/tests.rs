@@ -250,16 +250,48 @@ fn consent_covers_versions_reaching_no_more() {
         },
     )
     .unwrap();
+    // Denying an upgrade keeps the version before it.
     let book = ConsentBook::load(&file).unwrap();
-    assert_eq!(book.decisions().len(), 1, "a decision replaces the last");
+    assert_eq!(book.decisions().len(), 2);
     assert!(matches!(
         book.state("x", &more),
         ConsentState::Denied { .. }
     ));
+    assert!(book.state("x", &asks).allows_serving());
+    // Denying what the approval covers revokes it; approving lifts it.
+    let deny_all = |caps: &[String]| Decision {
+        name: "x".into(),
+        verdict: Verdict::Denied,
+        digest: "sha256:3".into(),
+        capabilities: caps.to_vec(),
+        decided_at: 3,
+    };
+    ConsentBook::record(&file, deny_all(&asks)).unwrap();
+    let book = ConsentBook::load(&file).unwrap();
     assert!(matches!(
         book.state("x", &asks),
+        ConsentState::Denied { .. }
+    ));
+    assert!(matches!(
+        book.state("x", &asks[..1]),
         ConsentState::Pending { .. }
     ));
+    ConsentBook::record(
+        &file,
+        Decision {
+            verdict: Verdict::Approved,
+            ..deny_all(&more)
+        },
+    )
+    .unwrap();
+    let book = ConsentBook::load(&file).unwrap();
+    assert!(book.state("x", &asks).allows_serving());
+    assert!(book.state("x", &more).allows_serving());
+    assert_eq!(
+        book.decisions().len(),
+        1,
+        "the approval lifted both denials"
+    );
     std::fs::write(&file, "[[plugin]]\nname = 1\n").unwrap();
     let err = ConsentBook::load(&file).unwrap_err().to_string();
     assert!(err.contains("line 2"), "{err}");
