@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh or warm machine: installs the guest
 # toolchain if needed, builds the host and every plugin from source once,
-# installs redis-server for the shared-state tests and PostgreSQL for the
-# sql tests, then runs the guest SDKs' tests and the unit and end-to-end
+# installs redis-server for the shared-state tests, PostgreSQL for the
+# sql tests, and an OCI registry and minisign for the distribution tests,
+# then runs the guest SDKs' tests and the unit and end-to-end
 # tests (release build, so the host is built only once for plugins, tests
 # and benchmarks).
 set -euo pipefail
@@ -27,6 +28,21 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends postgresql >&2
+fi
+
+# The distribution tests start their own OCI registry (Debian's
+# docker-registry, the CNCF distribution registry) on 127.0.0.1, and sign
+# plugins with the minisign tool.
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v minisign >/dev/null 2>&1 || missing+=(minisign)
+if ((${#missing[@]})); then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    echo "test: installing ${missing[*]} (apt)" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 scripts/build-plugins.sh

@@ -1,34 +1,38 @@
 //! Whether a plugin version may be served, beyond what it asks for: the
 //! signature the policy requires of it, and the operator's consent to what
 //! it reaches. Checked when a version loads and again whenever the policy,
-//! a signature file or the consent file changes; a version refused here
-//! never replaces the one serving.
+//! a signature file or the consent file changes (a loaded version against
+//! the signature files it loaded with); a version refused here never
+//! replaces the one serving.
 
 use std::path::Path;
 
 use crate::error::LoadError;
 use crate::policy::{Grants, Policy};
 use crate::trust::consent::{ConsentBook, ConsentState};
-use crate::trust::{PluginDigests, SignatureState};
+use crate::trust::{PluginDigests, SignatureFiles, SignatureState};
 
 /// Where a served version comes from and who let it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
     pub digests: PluginDigests,
+    /// The signature files as they were when the version loaded.
+    pub signature_files: SignatureFiles,
     pub signature: SignatureState,
     pub consent: ConsentState,
 }
 
-/// The signature state of version `digests` of plugin `name` (component
-/// at `wasm`), or the refusal when the policy requires a signature and
-/// there is no valid one. Checked before the component is compiled.
+/// The signature state of version `digests` of plugin `name` (with the
+/// signature files `files`), or the refusal when the policy requires a
+/// signature and there is no valid one. Checked before the component is
+/// compiled.
 pub fn check_signature(
     policy: &Policy,
     name: &str,
-    wasm: &Path,
+    files: &SignatureFiles,
     digests: &PluginDigests,
 ) -> Result<SignatureState, LoadError> {
-    let signature = crate::trust::verify(policy.trusted_keys(), wasm, digests);
+    let signature = files.verify(policy.trusted_keys(), digests);
     match policy.signature_required_by(name) {
         Some(by) if !signature.is_signed() => Err(LoadError::Signature {
             plugin: name.to_string(),
@@ -39,20 +43,22 @@ pub fn check_signature(
     }
 }
 
-/// Admit version `digests` of plugin `name`, granted `grants`, under
+/// Admit version `digests` of plugin `name` (signed by `signature_files`),
+/// granted `grants`, under
 /// `policy` and the decisions in `consent_file`: its provenance, or the refusal naming what is missing.
 pub fn admit(
     policy: &Policy,
     consent_file: Option<&Path>,
     name: &str,
-    wasm: &Path,
+    signature_files: SignatureFiles,
     digests: &PluginDigests,
     grants: &Grants,
 ) -> Result<Provenance, LoadError> {
-    let signature = check_signature(policy, name, wasm, digests)?;
+    let signature = check_signature(policy, name, &signature_files, digests)?;
     let consent = check_consent(policy, consent_file, name, grants)?;
     Ok(Provenance {
         digests: digests.clone(),
+        signature_files,
         signature,
         consent,
     })

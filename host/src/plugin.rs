@@ -175,11 +175,12 @@ impl Plugin {
             })?;
         let digest = content_digest(&bytes, &manifest_text);
         let digests = crate::trust::PluginDigests::of(&bytes, manifest_text.as_bytes());
+        let signature_files = crate::trust::read_signatures(wasm_path);
         // Refused before the compiler sees the bytes.
         crate::admission::check_signature(
             &cx.policy.current(),
             &manifest.name,
-            wasm_path,
+            &signature_files,
             &digests,
         )?;
 
@@ -218,7 +219,7 @@ impl Plugin {
             &cx.policy.current(),
             cx.consent_file.as_deref(),
             &name,
-            wasm_path,
+            signature_files,
             &digests,
             &grants,
         )?;
@@ -302,7 +303,7 @@ impl Plugin {
             &cx.policy.current(),
             cx.consent_file.as_deref(),
             &self.name,
-            &self.wasm_path,
+            self.provenance.signature_files.clone(),
             &self.provenance.digests,
             &grants,
         )?;

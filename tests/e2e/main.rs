@@ -15,6 +15,7 @@ mod componentize;
 mod core_tasks;
 mod deploy;
 mod dev;
+mod distribution;
 mod examples;
 mod facade;
 mod http;

@@ -219,56 +219,80 @@ impl fmt::Display for SignatureState {
     }
 }
 
-/// Check the signature files beside `wasm` against `keys` for the version
-/// with `digests`.
-pub fn verify(keys: &[TrustedKey], wasm: &Path, digests: &PluginDigests) -> SignatureState {
-    let mut problems = Vec::new();
-    let mut found = false;
-    let minisig = minisig_path(wasm);
-    match std::fs::read_to_string(&minisig) {
-        Ok(text) => {
-            found = true;
-            match minisign::verify(keys, &text, digests) {
+/// The signature files beside a component as they were read: kept with
+/// the version loaded, so that version's signature can be checked again
+/// (against changed keys) after the files beside it are replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignatureFiles {
+    /// The component's file name, to name the signature files.
+    component: String,
+    /// `<name>.wasm.minisig`, or why it could not be read.
+    minisig: Option<Result<String, String>>,
+    /// `<name>.wasm.cosign.json`, or why it could not be read.
+    cosign: Option<Result<Vec<u8>, String>>,
+}
+
+/// Read the signature files beside `wasm`.
+pub fn read_signatures(wasm: &Path) -> SignatureFiles {
+    fn read<T>(
+        path: &Path,
+        read: impl Fn(&Path) -> std::io::Result<T>,
+    ) -> Option<Result<T, String>> {
+        match read(path) {
+            Ok(content) => Some(Ok(content)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(Err(format!("{}: cannot be read: {e}", file_name(path)))),
+        }
+    }
+    SignatureFiles {
+        component: file_name(wasm),
+        minisig: read(&minisig_path(wasm), |p| std::fs::read_to_string(p)),
+        cosign: read(&cosign_path(wasm), |p| std::fs::read(p)),
+    }
+}
+
+impl SignatureFiles {
+    /// Whether a key of `keys` signed the version with `digests`.
+    pub fn verify(&self, keys: &[TrustedKey], digests: &PluginDigests) -> SignatureState {
+        let mut problems = Vec::new();
+        match &self.minisig {
+            Some(Ok(text)) => match minisign::verify(keys, text, digests) {
                 Ok(key) => {
                     return SignatureState::Signed {
                         key,
                         format: SignatureFormat::Minisign,
                     };
                 }
-                Err(why) => problems.push(format!("{}: {why}", file_name(&minisig))),
-            }
+                Err(why) => problems.push(format!("{}.minisig: {why}", self.component)),
+            },
+            Some(Err(why)) => problems.push(why.clone()),
+            None => {}
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            found = true;
-            problems.push(format!("{}: cannot be read: {e}", file_name(&minisig)));
-        }
-    }
-    let cosign = cosign_path(wasm);
-    match std::fs::read(&cosign) {
-        Ok(bytes) => {
-            found = true;
-            match cosign::verify(keys, &bytes, digests) {
+        match &self.cosign {
+            Some(Ok(bytes)) => match cosign::verify(keys, bytes, digests) {
                 Ok(key) => {
                     return SignatureState::Signed {
                         key,
                         format: SignatureFormat::Cosign,
                     };
                 }
-                Err(why) => problems.push(format!("{}: {why}", file_name(&cosign))),
-            }
+                Err(why) => problems.push(format!("{}.cosign.json: {why}", self.component)),
+            },
+            Some(Err(why)) => problems.push(why.clone()),
+            None => {}
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            found = true;
-            problems.push(format!("{}: cannot be read: {e}", file_name(&cosign)));
+        if problems.is_empty() {
+            SignatureState::Unsigned
+        } else {
+            SignatureState::Invalid(problems.join("; "))
         }
     }
-    if found {
-        SignatureState::Invalid(problems.join("; "))
-    } else {
-        SignatureState::Unsigned
-    }
+}
+
+/// Check the signature files beside `wasm` against `keys` for the version
+/// with `digests`.
+pub fn verify(keys: &[TrustedKey], wasm: &Path, digests: &PluginDigests) -> SignatureState {
+    read_signatures(wasm).verify(keys, digests)
 }
 
 fn file_name(path: &Path) -> String {
