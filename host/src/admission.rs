@@ -15,51 +15,66 @@ use crate::trust::{PluginDigests, SignatureFiles, SignatureState};
 /// Where a served version comes from and who let it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
-    pub digests: PluginDigests,
     /// The signature files as they were when the version loaded.
     pub signature_files: SignatureFiles,
-    pub signature: SignatureState,
+    /// When a rule requires a signature: the version's SHA-256 digests
+    /// and its signature (hashing is paid only for what a rule asks).
+    pub signed: Option<Signed>,
     pub consent: ConsentState,
 }
 
-/// The signature state of version `digests` of plugin `name` (with the
-/// signature files `files`), or the refusal when the policy requires a
-/// signature and there is no valid one. Checked before the component is
-/// compiled.
+/// A version's digests and the signature found over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub digests: PluginDigests,
+    pub signature: SignatureState,
+}
+
+/// When the policy requires plugin `name` to be signed: its digests
+/// (`known`, or computed by `digests`) and the signature `files` hold over
+/// them, or the refusal when no trusted key signed it. `None` when no rule
+/// requires a signature. Checked before the component is compiled.
 pub fn check_signature(
     policy: &Policy,
     name: &str,
     files: &SignatureFiles,
-    digests: &PluginDigests,
-) -> Result<SignatureState, LoadError> {
-    let signature = files.verify(policy.trusted_keys(), digests);
-    match policy.signature_required_by(name) {
-        Some(by) if !signature.is_signed() => Err(LoadError::Signature {
+    known: Option<&PluginDigests>,
+    digests: impl FnOnce() -> Result<PluginDigests, LoadError>,
+) -> Result<Option<Signed>, LoadError> {
+    let Some(by) = policy.signature_required_by(name) else {
+        return Ok(None);
+    };
+    let digests = match known {
+        Some(known) => known.clone(),
+        None => digests()?,
+    };
+    let signature = files.verify(policy.trusted_keys(), &digests);
+    if !signature.is_signed() {
+        return Err(LoadError::Signature {
             plugin: name.to_string(),
             by,
             state: signature.to_string(),
-        }),
-        _ => Ok(signature),
+        });
     }
+    Ok(Some(Signed { digests, signature }))
 }
 
-/// Admit version `digests` of plugin `name` (signed by `signature_files`),
-/// granted `grants`, under
-/// `policy` and the decisions in `consent_file`: its provenance, or the refusal naming what is missing.
+/// Admit a version of plugin `name` whose signature `signed` was checked
+/// (with its `signature_files`), granted `grants`, under `policy` and the
+/// decisions in `consent_file`: its provenance, or the refusal naming what
+/// is missing.
 pub fn admit(
     policy: &Policy,
     consent_file: Option<&Path>,
     name: &str,
     signature_files: SignatureFiles,
-    digests: &PluginDigests,
+    signed: Option<Signed>,
     grants: &Grants,
 ) -> Result<Provenance, LoadError> {
-    let signature = check_signature(policy, name, &signature_files, digests)?;
     let consent = check_consent(policy, consent_file, name, grants)?;
     Ok(Provenance {
-        digests: digests.clone(),
         signature_files,
-        signature,
+        signed,
         consent,
     })
 }

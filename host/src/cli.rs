@@ -296,7 +296,7 @@ async fn check_plugin(args: &CheckArgs, json: bool) -> anyhow::Result<()> {
             .data_dir
             .clone()
             .or_else(default_data_dir)
-            .map(|dir| dir.join(crate::trust::consent::CONSENT_FILE)),
+            .map(|dir| crate::trust::consent::consent_file(&dir)),
     };
     let manifest = args
         .manifest

@@ -116,8 +116,17 @@ pub async fn open_host(args: &ServeArgs) -> anyhow::Result<OpenedHost> {
             .data_dir
             .clone()
             .or_else(default_data_dir)
-            .map(|dir| dir.join(crate::trust::consent::CONSENT_FILE)),
+            .map(|dir| crate::trust::consent::consent_file(&dir)),
     };
+    if let Some(dir) = cx.consent_file.as_deref().and_then(Path::parent) {
+        // Watched for the operator's decisions; the commands write there.
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            tracing::warn!(
+                "cannot create {}: {e}; consent decisions are read at SIGHUP",
+                dir.display()
+            );
+        }
+    }
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&cx, &plugin_dir, args.policy.as_deref()).await?;
     let catalog = Arc::new(CatalogHandle::new(catalog));

@@ -17,6 +17,7 @@ use crate::policy::{CallerGrants, Grants, PolicyHandle};
 use crate::runtime::{CacheOutcome, Guest, GuestExports, HostState, Runnable, Runtime};
 use crate::schema;
 use crate::tool::{ToolDeclaration, ToolSpec};
+pub use crate::trust::{content_digest, files_digest};
 
 /// A plugin may declare at most this many tools.
 pub const MAX_TOOLS_PER_PLUGIN: usize = 1024;
@@ -89,23 +90,6 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-/// The digest identifying a plugin version: its component bytes and its
-/// manifest text.
-pub fn content_digest(component: &[u8], manifest_text: &str) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(component);
-    h.update(manifest_text.as_bytes());
-    h.finalize().to_hex()[..16].to_string()
-}
-
-/// The digest of the plugin files as they are on disk now; `None` when
-/// either cannot be read.
-pub async fn files_digest(wasm_path: &Path, manifest_path: &Path) -> Option<String> {
-    let component = tokio::fs::read(wasm_path).await.ok()?;
-    let manifest_text = tokio::fs::read_to_string(manifest_path).await.ok()?;
-    Some(content_digest(&component, &manifest_text))
-}
-
 impl Runnable for Plugin {
     fn guest(&self) -> Guest<'_> {
         Guest {
@@ -174,14 +158,19 @@ impl Plugin {
                 source,
             })?;
         let digest = content_digest(&bytes, &manifest_text);
-        let digests = crate::trust::PluginDigests::of(&bytes, manifest_text.as_bytes());
         let signature_files = crate::trust::read_signatures(wasm_path);
         // Refused before the compiler sees the bytes.
-        crate::admission::check_signature(
+        let signed = crate::admission::check_signature(
             &cx.policy.current(),
             &manifest.name,
             &signature_files,
-            &digests,
+            None,
+            || {
+                Ok(crate::trust::PluginDigests::of(
+                    &bytes,
+                    manifest_text.as_bytes(),
+                ))
+            },
         )?;
 
         check_component_bytes(&bytes).map_err(|reason| LoadError::InvalidComponent {
@@ -220,7 +209,7 @@ impl Plugin {
             cx.consent_file.as_deref(),
             &name,
             signature_files,
-            &digests,
+            signed,
             &grants,
         )?;
         let pre = runtime
@@ -299,12 +288,27 @@ impl Plugin {
     /// the [`LoadError::Capability`] refusing a capability it requires.
     pub fn under_policy(&self, cx: &LoadContext) -> Result<Option<Plugin>, LoadError> {
         let (grants, caller_grants, limits) = grant(cx, &self.name, &self.manifest)?;
+        let policy = cx.policy.current();
+        let signed = crate::admission::check_signature(
+            &policy,
+            &self.name,
+            &self.provenance.signature_files,
+            self.provenance.signed.as_ref().map(|s| &s.digests),
+            || {
+                crate::trust::PluginDigests::of_version(&self.wasm_path, &self.digest).map_err(
+                    |reason| LoadError::Capability {
+                        plugin: self.name.to_string(),
+                        reason,
+                    },
+                )
+            },
+        )?;
         let provenance = crate::admission::admit(
-            &cx.policy.current(),
+            &policy,
             cx.consent_file.as_deref(),
             &self.name,
             self.provenance.signature_files.clone(),
-            &self.provenance.digests,
+            signed,
             &grants,
         )?;
         if *grants == *self.grants

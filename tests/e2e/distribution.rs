@@ -591,3 +591,46 @@ async fn consent_holds_new_powers_until_the_operator_approves() {
     served.shutdown().await;
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn a_policy_that_comes_to_require_signatures_stops_the_unsigned() {
+    let keys = scratch("minisign-policy-keys");
+    minisign(&[
+        "-G",
+        "-W",
+        "-p",
+        path(&keys.join("release.pub")),
+        "-s",
+        path(&keys.join("release.key")),
+    ]);
+    let dir = PluginDir::with(&["hello", "texttools"], &[]);
+    minisign_plugin(&dir, "hello", &keys.join("release.key"));
+    let trusted = format!(
+        "[trusted-keys]\nrelease = {{ minisign-file = {:?} }}\n",
+        path(&keys.join("release.pub"))
+    );
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .policy(&dir, &format!("default = \"grant-declared\"\n{trusted}"));
+    let served = Connected::start(&dir, options).await.unwrap();
+    until_listed(&served, "slugify", true).await;
+    until_listed(&served, "add", true).await;
+
+    // Signatures become required: the unsigned plugin stops being served,
+    // the signed one (checked against the files it loaded from) serves on.
+    dir.replace(
+        "policy.toml",
+        format!("{trusted}\n[[rule]]\nplugins = \"*\"\nrequire-signature = true\n"),
+    );
+    until_listed(&served, "slugify", false).await;
+    served
+        .stderr
+        .wait_for(
+            "requires a signature by a trusted key; it is unsigned",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    served.call_ok("add", json!({"a": 1, "b": 2})).await;
+    served.shutdown().await;
+    let _ = std::fs::remove_dir_all(&keys);
+}

@@ -68,7 +68,7 @@ fn consent_file(args: &ConsentArgs) -> anyhow::Result<PathBuf> {
         .clone()
         .or_else(crate::launch::default_data_dir)
         .context("no data directory: give --data-dir")?;
-    Ok(dir.join(crate::trust::consent::CONSENT_FILE))
+    Ok(crate::trust::consent::consent_file(&dir))
 }
 
 /// Every plugin of the directory, evaluated under the policy.

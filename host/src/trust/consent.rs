@@ -1,5 +1,5 @@
 //! The operator's decisions on what plugins may reach, kept in the data
-//! directory (`consent.toml`). A decision names a plugin, the version it
+//! directory (`consent/consent.toml`). A decision names a plugin, the version it
 //! was made on (its digest) and the capabilities that version reaches; an
 //! approval covers any later version reaching no more. Only the
 //! `plugin approve` and `plugin deny` commands write it: nothing a client
@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The file in the data directory.
-pub const CONSENT_FILE: &str = "consent.toml";
+/// Where the decisions are kept in data directory `data_dir`: a directory
+/// of their own, so the host watches it without hearing every write of
+/// the plugin state beside it.
+pub fn consent_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("consent").join("consent.toml")
+}
 
 /// The decisions on record.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -38,6 +38,23 @@ pub fn sha256(bytes: &[u8]) -> String {
     out
 }
 
+/// The digest identifying a plugin version as the host tracks it (fast,
+/// not for signatures): its component bytes and its manifest text.
+pub fn content_digest(component: &[u8], manifest_text: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(component);
+    h.update(manifest_text.as_bytes());
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// The [`content_digest`] of the plugin files as they are on disk now;
+/// `None` when either cannot be read.
+pub async fn files_digest(wasm_path: &Path, manifest_path: &Path) -> Option<String> {
+    let component = tokio::fs::read(wasm_path).await.ok()?;
+    let manifest_text = tokio::fs::read_to_string(manifest_path).await.ok()?;
+    Some(content_digest(&component, &manifest_text))
+}
+
 /// The digests of one plugin version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginDigests {
@@ -58,6 +75,23 @@ impl PluginDigests {
     /// Read both files.
     pub fn of_files(wasm: &Path, manifest: &Path) -> std::io::Result<Self> {
         Ok(Self::of(&std::fs::read(wasm)?, &std::fs::read(manifest)?))
+    }
+
+    /// The digests of the version with [`content_digest`] `version`, read
+    /// from its files (`<name>.wasm` and `<name>.toml`), for a version that
+    /// loaded before a rule required its signature; why not when the files
+    /// are no longer that version's (whose reload then follows).
+    pub fn of_version(wasm: &Path, version: &str) -> Result<Self, String> {
+        let component = std::fs::read(wasm)
+            .map_err(|e| format!("cannot read its component to check its signature: {e}"))?;
+        let manifest = std::fs::read_to_string(wasm.with_extension("toml"))
+            .map_err(|e| format!("cannot read its manifest to check its signature: {e}"))?;
+        if content_digest(&component, &manifest) != version {
+            return Err(
+                "its files changed since it loaded; the new version is checked as it loads".into(),
+            );
+        }
+        Ok(Self::of(&component, manifest.as_bytes()))
     }
 
     /// The text a minisign signature covers: both digests, so neither file
