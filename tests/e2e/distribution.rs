@@ -634,3 +634,70 @@ async fn a_policy_that_comes_to_require_signatures_stops_the_unsigned() {
     served.shutdown().await;
     let _ = std::fs::remove_dir_all(&keys);
 }
+
+/// Push `wasm` as `wkg` publishes a component: the wasm config and one
+/// `application/wasm` layer, no plugin manifest.
+async fn push_bare_component(reference: &str, wasm: &Path) {
+    use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = oci_client::Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..ClientConfig::default()
+    });
+    let layers = vec![ImageLayer::new(
+        std::fs::read(wasm).unwrap(),
+        "application/wasm".to_string(),
+        None,
+    )];
+    let config = Config::new(
+        br#"{"architecture":"wasm","os":"wasip2"}"#.to_vec(),
+        "application/vnd.wasm.config.v0+json".to_string(),
+        None,
+    );
+    client
+        .push(
+            &reference.parse().unwrap(),
+            &layers,
+            config,
+            &oci_client::secrets::RegistryAuth::Anonymous,
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_bare_component_is_pulled_only_with_the_operators_manifest() {
+    let registry = Registry::start();
+    let source = PluginDir::with(&["hello"], &[]);
+    let reference = registry.reference("components/hello:0.1");
+    push_bare_component(&reference, &source.path.join("hello.wasm")).await;
+
+    let target = PluginDir::empty();
+    let refused = fails(pull(&reference, &target.path, &[]));
+    assert!(refused.contains("is a bare component"), "{refused}");
+    assert!(!target.path.join("hello.wasm").exists());
+    succeeds(pull(
+        &reference,
+        &target.path,
+        &["--manifest", path(&source.path.join("hello.toml"))],
+    ));
+    let report = succeeds(host(&[
+        "plugin",
+        "check",
+        path(&target.path.join("hello.wasm")),
+    ]));
+    assert!(report.contains("verdict: loads"), "{report}");
+    // An artifact with its own manifest layer takes no other.
+    let published = registry.reference("plugins/hello:0.1");
+    push(&source.path.join("hello.wasm"), &published, &[]);
+    let refused = fails(pull(
+        &published,
+        &PluginDir::empty().path,
+        &["--manifest", path(&source.path.join("hello.toml"))],
+    ));
+    assert!(
+        refused.contains("carries its own plugin manifest"),
+        "{refused}"
+    );
+}

@@ -59,6 +59,12 @@ pub struct PullArgs {
     /// records for the plugin.
     #[arg(long)]
     pub locked: bool,
+    /// The manifest to serve a bare component with (an artifact without a
+    /// plugin manifest layer, as `wkg` publishes). A signature in the
+    /// registry cannot cover it; sign the pair with minisign if the
+    /// policy requires signatures.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -169,8 +175,25 @@ pub async fn pull(args: &PullArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let lock = LockFile::load(&args.dir)?;
     let pulled = registry::pull(&args.registry.connection(), &reference).await?;
-    let manifest_text = std::str::from_utf8(&pulled.plugin_manifest)
-        .context("the plugin manifest layer is not UTF-8 text")?;
+    let plugin_manifest = match (&pulled.plugin_manifest, &args.manifest) {
+        (Some(layer), None) => layer.clone(),
+        (None, Some(file)) => {
+            std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        (Some(_), Some(_)) => bail!(
+            "{} carries its own plugin manifest; --manifest is only for bare components",
+            pulled.reference
+        ),
+        (None, None) => bail!(
+            "{} is a bare component: it has no plugin manifest layer ({}). Publish plugins \
+             with `mcp-wasm-host plugin push`, which adds it, or give the manifest to serve it \
+             with (--manifest FILE)",
+            pulled.reference,
+            crate::trust::MANIFEST_MEDIA_TYPE
+        ),
+    };
+    let manifest_text =
+        std::str::from_utf8(&plugin_manifest).context("the plugin manifest is not UTF-8 text")?;
     let name = plugin_name(manifest_text)?;
     if args.locked {
         match lock.entry(&name) {
@@ -188,7 +211,7 @@ pub async fn pull(args: &PullArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    let digests = PluginDigests::of(&pulled.component, &pulled.plugin_manifest);
+    let digests = PluginDigests::of(&pulled.component, &plugin_manifest);
     let wasm = args.dir.join(format!("{name}.wasm"));
     let manifest = args.dir.join(format!("{name}.toml"));
     // Signatures first, the component last: each file is renamed into
@@ -207,7 +230,7 @@ pub async fn pull(args: &PullArgs) -> anyhow::Result<()> {
     }
     // A minisign signature of an earlier version signs other files.
     remove_if_present(&minisig_path(&wasm))?;
-    write_atomically(&manifest, &pulled.plugin_manifest)
+    write_atomically(&manifest, &plugin_manifest)
         .with_context(|| format!("writing {}", manifest.display()))?;
     write_atomically(&wasm, &pulled.component)
         .with_context(|| format!("writing {}", wasm.display()))?;

@@ -53,7 +53,9 @@ pub struct PulledArtifact {
     /// The artifact manifest as the registry served it.
     pub manifest_bytes: Vec<u8>,
     pub component: Vec<u8>,
-    pub plugin_manifest: Vec<u8>,
+    /// The plugin manifest layer; `None` for a bare component (as `wkg`
+    /// publishes one).
+    pub plugin_manifest: Option<Vec<u8>>,
     /// The cosign signatures stored for the artifact.
     pub signatures: Vec<CosignSignature>,
 }
@@ -147,10 +149,6 @@ pub async fn pull(
             .filter(|l| l.media_type == media_type);
         match (found.next(), found.next()) {
             (Some(layer), None) => Ok(layer.clone()),
-            (None, _) if media_type == MANIFEST_MEDIA_TYPE => Err(artifact_error(format!(
-                "it has no plugin manifest layer ({MANIFEST_MEDIA_TYPE}); publish plugins with \
-                 `mcp-wasm-host plugin push`, which adds it"
-            ))),
             (None, _) => Err(artifact_error(format!(
                 "it has no component layer ({media_type})"
             ))),
@@ -160,10 +158,20 @@ pub async fn pull(
         }
     };
     let component_layer = layer(COMPONENT_MEDIA_TYPE)?;
-    let manifest_layer = layer(MANIFEST_MEDIA_TYPE)?;
+    let manifest_layer = match manifest
+        .layers
+        .iter()
+        .any(|l| l.media_type == MANIFEST_MEDIA_TYPE)
+    {
+        true => Some(layer(MANIFEST_MEDIA_TYPE)?),
+        false => None,
+    };
     let pinned = reference.clone_with_digest(digest.clone());
     let component = pull_layer(&client, &pinned, &component_layer).await?;
-    let plugin_manifest = pull_layer(&client, &pinned, &manifest_layer).await?;
+    let plugin_manifest = match &manifest_layer {
+        Some(layer) => Some(pull_layer(&client, &pinned, layer).await?),
+        None => None,
+    };
     let signatures = pull_signatures(&client, &auth, reference, &digest).await?;
     Ok(PulledArtifact {
         reference: reference.whole(),
