@@ -547,6 +547,39 @@ mod tests {
     }
 
     #[test]
+    fn the_consent_commands_take_the_plugins_policy_and_data_directory() {
+        let path = std::env::temp_dir().join(format!(
+            "mcp-wasm-host-config-pending-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            "plugins = \"d\"\npolicy = \"p.toml\"\ndata-dir = \"/var/lib/h\"\nauth-file = \"a\"\npage-size = 7\n",
+        )
+        .unwrap();
+        let mut known = settings();
+        for name in ["plugins", "policy", "data-dir", "auth-file"] {
+            known.push((name.into(), false));
+        }
+        for verb in ["pending", "approve"] {
+            let args: Vec<OsString> = ["mcp-wasm-host", "plugin", verb, "--config"]
+                .into_iter()
+                .map(OsString::from)
+                .chain([path.clone().into_os_string()])
+                .collect();
+            let out = with_config_file(args, |_| None, &known).unwrap();
+            let out: Vec<String> = out.into_iter().map(|a| a.into_string().unwrap()).collect();
+            for wanted in ["--plugins", "--policy", "--data-dir"] {
+                assert!(out.iter().any(|a| a == wanted), "{verb}: {out:?}");
+            }
+            for unwanted in ["--auth-file", "--page-size"] {
+                assert!(!out.iter().any(|a| a == unwanted), "{verb}: {out:?}");
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn the_file_fills_in_what_the_command_line_and_environment_leave() {
         let file = "max-timeout-ms = 5000\npage-size = 7\nno-watch = true\nallowed-host = [\"a\", \"b\"]\n";
         let args = expand(
