@@ -225,6 +225,17 @@ async fn pushed_plugins_pull_by_tag_and_digest_and_the_lock_holds() {
     let sum = served.call_ok("add", json!({"a": 2, "b": 3})).await;
     assert!(text_of(&sum).contains('5'), "{sum:?}");
     served.shutdown().await;
+    // Files edited after the pull no longer match the lock.
+    by_digest.extend_manifest("hello", "# edited by hand\n");
+    let report = succeeds(host(&[
+        "plugin",
+        "check",
+        path(&by_digest.path.join("hello.wasm")),
+    ]));
+    assert!(
+        report.contains("lock: differs from plugins.lock") && report.contains("manifest sha256:"),
+        "{report}"
+    );
 
     // The tag moves to another artifact: a locked pull refuses it and
     // leaves the directory as it was.
@@ -534,12 +545,34 @@ async fn consent_holds_new_powers_until_the_operator_approves() {
     assert_eq!(notes["name"], "notes", "{pending}");
     assert_eq!(notes["reaches"], json!(["session-state"]), "{pending}");
     let digest = notes["digest"].as_str().unwrap().to_string();
+    let check = || {
+        host(&[
+            "plugin",
+            "check",
+            path(&dir.path.join("notes.wasm")),
+            "--policy",
+            path(&policy),
+            "--data-dir",
+            path(&data),
+        ])
+    };
+    let report = fails(check());
+    assert!(
+        report.contains("consent: pending; not yet approved: session-state")
+            && report.contains("pending the operator's consent"),
+        "{report}"
+    );
 
     // A stale review is refused; the reviewed version is approved and
     // served without a restart.
     let stale = fails(command("approve", &["notes", "--digest", "sha256:0"]));
     assert!(stale.contains("review it again"), "{stale}");
     succeeds(command("approve", &["notes", "--digest", &digest]));
+    let report = succeeds(check());
+    assert!(
+        report.contains(&format!("consent: approved (on version {digest})")),
+        "{report}"
+    );
     until_listed(&served, "add_note", true).await;
     served
         .call_ok("add_note", json!({"name": "n", "text": "kept"}))
