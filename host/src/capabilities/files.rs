@@ -350,4 +350,46 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(root);
     }
+
+    #[test]
+    fn the_keys_the_policy_trusts_are_never_granted() {
+        // A plugin that could write the trusted key file could sign itself.
+        let root = temp_tree("keys");
+        std::fs::create_dir_all(root.join("etc/keys")).unwrap();
+        std::fs::create_dir_all(root.join("etc/docs")).unwrap();
+        std::fs::write(
+            root.join("etc/keys/release.pub"),
+            "RWTfcQKogJSDwb6goEGnm5NpPLdUhuwjrzbajNVSTpAGHC8uaJ5w3vnp\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[trusted-keys]\nrelease = {{ minisign-file = {:?} }}\n\n[[rule]]\nplugins = \"p\"\n\
+             grant = [\"files\"]\nfiles-read-only = [\"/\"]\n",
+            root.join("etc/keys/release.pub")
+        );
+        let declared = files_declaring(&[
+            &root.join("etc"),
+            &root.join("etc/keys"),
+            &root.join("etc/docs"),
+        ]);
+        for policy in [
+            policy(&text).unwrap(),
+            policy(&text).unwrap().protecting([]),
+        ] {
+            let g = policy.evaluate("p", &declared);
+            let dirs = granted(&g);
+            assert_eq!(dirs.len(), 1, "{g:?}");
+            assert!(dirs[0].guest.ends_with("etc/docs"));
+            assert_eq!(
+                g.withheld
+                    .join("\n")
+                    .matches("would reach the host's own")
+                    .count(),
+                2,
+                "{:?}",
+                g.withheld
+            );
+        }
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

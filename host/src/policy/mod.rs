@@ -118,10 +118,13 @@ pub struct Policy {
     /// The keys whose signatures are trusted (`[trusted-keys]`).
     trusted_keys: Vec<crate::trust::TrustedKey>,
     /// The host's own files and directories (data directory, compile cache,
-    /// state key, secrets, auth file, policy), resolved: no plugin is ever
-    /// granted a directory holding one of them or lying inside one, whatever
-    /// a rule says. Not part of the file; the host sets it.
+    /// state key, secrets, auth file, policy), and the key files this policy
+    /// trusts, resolved: no plugin is ever granted a directory holding one of
+    /// them or lying inside one, whatever a rule says. The host sets its own
+    /// ([`Policy::protecting`]); the key files come with the policy.
     pub protected: Vec<PathBuf>,
+    /// The host's own part of `protected`, kept across policy changes.
+    host_files: Vec<PathBuf>,
     /// The host's capabilities, which parsed the rules and narrow grants.
     capabilities: &'static dyn CapabilitySet,
 }
@@ -182,9 +185,10 @@ impl PolicyHandle {
 
     /// Put `policy` in force. The host's own files stay protected whatever
     /// the new file says.
-    pub fn replace(&self, mut policy: Policy) {
-        policy.protected = self.0.load().protected.clone();
-        self.0.store(Arc::new(policy));
+    pub fn replace(&self, policy: Policy) {
+        let host_files = self.0.load().host_files.clone();
+        self.0
+            .store(Arc::new(policy.protecting_resolved(host_files)));
     }
 }
 
@@ -206,6 +210,11 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
         }
     }
     rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// `path` resolved where it exists, else lexically.
+fn resolved(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| normalized(path))
 }
 
 /// `path` with `.` and `..` resolved lexically (no file system access).
@@ -235,6 +244,7 @@ impl Policy {
             consent: ConsentMode::NotRequired,
             trusted_keys: Vec::new(),
             protected: Vec::new(),
+            host_files: Vec::new(),
             capabilities,
         }
     }
@@ -258,11 +268,23 @@ impl Policy {
 
     /// This policy, never granting the host's own `paths` (each resolved
     /// where it exists).
-    pub fn protecting(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
-        self.protected = paths
-            .into_iter()
-            .map(|p| std::fs::canonicalize(&p).unwrap_or_else(|_| normalized(&p)))
+    pub fn protecting(self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        let resolved = paths.into_iter().map(|p| resolved(&p)).collect();
+        self.protecting_resolved(resolved)
+    }
+
+    fn protecting_resolved(mut self, host_files: Vec<PathBuf>) -> Self {
+        self.protected = host_files
+            .iter()
+            .cloned()
+            .chain(
+                self.trusted_keys
+                    .iter()
+                    .filter_map(|k| k.file.as_deref())
+                    .map(resolved),
+            )
             .collect();
+        self.host_files = host_files;
         self
     }
 

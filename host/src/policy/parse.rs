@@ -127,8 +127,10 @@ impl Policy {
             consent: file.consent.unwrap_or_default(),
             trusted_keys,
             protected: Vec::new(),
+            host_files: Vec::new(),
             capabilities,
-        })
+        }
+        .protecting_resolved(Vec::new()))
     }
 }
 

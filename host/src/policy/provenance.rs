@@ -66,14 +66,14 @@ pub(super) fn trusted_keys(
             KeyEntry {
                 minisign_file: Some(file),
                 ..
-            } => TrustedKey::minisign(&name, &read(&name, &file)?)?,
+            } => TrustedKey::minisign(&name, &read(&name, &file)?)?.with_file(base.join(file)),
             KeyEntry {
                 cosign: Some(pem), ..
             } => TrustedKey::cosign(&name, &pem)?,
             KeyEntry {
                 cosign_file: Some(file),
                 ..
-            } => TrustedKey::cosign(&name, &read(&name, &file)?)?,
+            } => TrustedKey::cosign(&name, &read(&name, &file)?)?.with_file(base.join(file)),
             _ => unreachable!("exactly one was given"),
         };
         keys.push(key);

@@ -142,6 +142,8 @@ pub struct TrustedKey {
     pub name: String,
     /// The key as written (base64 or PEM), to compare policies.
     pub text: String,
+    /// The file it was read from, if any: never granted to a plugin.
+    pub file: Option<PathBuf>,
     material: KeyMaterial,
 }
 
@@ -194,6 +196,7 @@ impl TrustedKey {
         Ok(Self {
             name: name.to_string(),
             text: line.to_string(),
+            file: None,
             material: KeyMaterial::Minisign(Arc::new(key)),
         })
     }
@@ -206,8 +209,15 @@ impl TrustedKey {
         Ok(Self {
             name: name.to_string(),
             text: pem.trim().to_string(),
+            file: None,
             material: KeyMaterial::Cosign(Arc::new(key)),
         })
+    }
+
+    /// This key, read from `file`.
+    pub fn with_file(mut self, file: PathBuf) -> Self {
+        self.file = Some(file);
+        self
     }
 
     pub fn format(&self) -> SignatureFormat {
