@@ -329,22 +329,37 @@ fn round_trips(
     name: &str,
     message: impl Fn(usize) -> Value,
     check: impl Fn(&Value) -> bool,
-) -> anyhow::Result<()> {
-    for id in 1..=1000 {
+) -> anyhow::Result<Duration> {
+    counted_round_trips(peer, name, STDIO_CALLS, message, check)
+}
+
+/// `calls` sequential requests after a twentieth as many (100 to 1000) to
+/// warm up; prints the row and returns the p50.
+fn counted_round_trips(
+    peer: &mut Host,
+    name: &str,
+    calls: usize,
+    message: impl Fn(usize) -> Value,
+    check: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Duration> {
+    let warm_up = (calls / 20).clamp(100, 1000);
+    for id in 1..=warm_up {
         let r = peer.request(&message(id))?;
         anyhow::ensure!(check(&r), "{name}: unexpected answer {r}");
     }
-    let mut samples = Vec::with_capacity(STDIO_CALLS);
+    let mut samples = Vec::with_capacity(calls);
     let start = Instant::now();
-    for id in 1001..1001 + STDIO_CALLS {
+    for id in warm_up + 1..warm_up + 1 + calls {
         let t = Instant::now();
         let r = peer.request(&message(id))?;
         samples.push(t.elapsed());
         anyhow::ensure!(check(&r), "{name}: unexpected answer {r}");
     }
     let total = start.elapsed();
-    report(name, samples, STDIO_CALLS, total);
-    Ok(())
+    samples.sort();
+    let p50 = percentile(&samples, 0.5);
+    report(name, samples, calls, total);
+    Ok(p50)
 }
 
 fn stdio_round_trips(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
@@ -393,7 +408,7 @@ fn stdio_rows(plugins: &Path, cache: &Path, suffix: &str) -> anyhow::Result<()> 
 
     let mut host = Host::spawn(plugins, cache)?;
     host.initialize()?;
-    round_trips(
+    let ours = round_trips(
         &mut host,
         &format!("stdio end to end `tools/call add` (sequential){suffix}"),
         |id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}),
@@ -407,25 +422,36 @@ fn stdio_rows(plugins: &Path, cache: &Path, suffix: &str) -> anyhow::Result<()> 
         |r| r.get("result").is_some(),
     )?;
     host.close();
-    node_reference_server(suffix)
+    for (peer, p50) in [
+        ("Node reference server", node_reference_server(suffix)?),
+        ("FastMCP", fastmcp_server(suffix)?),
+    ] {
+        if let Some(p50) = p50 {
+            println!(
+                "| ratio, sequential p50: {peer} / this host{suffix} | {:.1}× | | |",
+                p50.as_secs_f64() / ours.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The MCP reference server (Node.js, no sandbox) measured the same way, its
 /// `get-sum` tool beside our `add`; skipped unless
-/// `scripts/setup-bench-peers.sh` has installed it.
-fn node_reference_server(suffix: &str) -> anyhow::Result<()> {
+/// `scripts/setup-bench-peers.sh` has installed it. Returns its p50.
+fn node_reference_server(suffix: &str) -> anyhow::Result<Option<Duration>> {
     let entry = repo().join(
         "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
     );
     if !entry.is_file() {
         println!("| Node reference server: not installed (scripts/setup-bench-peers.sh) | | | |");
-        return Ok(());
+        return Ok(None);
     }
     let mut command = std::process::Command::new("node");
     command.arg(&entry).arg("stdio");
     let mut node = Host::spawn_command(command)?;
     node.initialize()?;
-    round_trips(
+    let p50 = round_trips(
         &mut node,
         &format!("Node reference server (server-everything) `tools/call get-sum`{suffix}"),
         |id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"get-sum","arguments":{"a":2,"b":3}}}),
@@ -436,7 +462,32 @@ fn node_reference_server(suffix: &str) -> anyhow::Result<()> {
         },
     )?;
     node.close();
-    Ok(())
+    Ok(Some(p50))
+}
+
+/// FastMCP (Python) serving the same `add` (`host/benches/peers/
+/// fastmcp_add.py`); skipped unless `scripts/setup-bench-peers.sh` has
+/// installed it. Fewer calls: each takes about a millisecond. Returns its
+/// p50.
+fn fastmcp_server(suffix: &str) -> anyhow::Result<Option<Duration>> {
+    let python = repo().join("target/bench-peers/fastmcp/bin/python");
+    if !python.is_file() {
+        println!("| FastMCP: not installed (scripts/setup-bench-peers.sh) | | | |");
+        return Ok(None);
+    }
+    let mut command = std::process::Command::new(python);
+    command.arg(repo().join("host/benches/peers/fastmcp_add.py"));
+    let mut fastmcp = Host::spawn_command(command)?;
+    fastmcp.initialize()?;
+    let p50 = counted_round_trips(
+        &mut fastmcp,
+        &format!("FastMCP 4.1.6 `tools/call add`{suffix}"),
+        2_000,
+        |id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}),
+        |r| r["result"]["structuredContent"]["sum"] == json!(5.0),
+    )?;
+    fastmcp.close();
+    Ok(Some(p50))
 }
 
 fn cold_start(name: &str, plugins: &Path, cache: &Path) -> anyhow::Result<()> {
