@@ -152,7 +152,8 @@ impl Session {
         Ok(serde_json::from_str(json).ok())
     }
 
-    /// `tools/call add {a: 2, b: 3}`; whether it answered 5.
+    /// `tools/call add {a: 2, b: 3}`; whether it answered 5 (structured,
+    /// as this host and FastMCP do).
     async fn add(&mut self) -> bool {
         let id = self.next_id;
         self.next_id += 1;
@@ -227,6 +228,7 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let host = HttpHost::spawn(plugins, cache)?;
+    let host_16_clients = std::sync::Mutex::new(f64::NAN);
     rt.block_on(async {
         // Warm-up.
         run_clients(&host.url, 4, 2_000, |_| {}).await?;
@@ -234,6 +236,9 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
             let (samples, total, failed) =
                 run_clients(&host.url, clients, CALLS_PER_LEVEL, |_| {}).await?;
             anyhow::ensure!(failed == 0, "{failed} calls failed at {clients} clients");
+            if clients == PEER_CLIENTS {
+                *host_16_clients.lock().unwrap() = CALLS_PER_LEVEL as f64 / total.as_secs_f64();
+            }
             super::report(
                 &format!("HTTP `tools/call add`, {clients} concurrent client(s)"),
                 samples,
@@ -244,6 +249,7 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>(())
     })?;
     drop(host);
+    rt.block_on(fastmcp_http(&host_16_clients))?;
 
     // The soak, on a fresh host.
     let host = HttpHost::spawn(plugins, cache)?;
@@ -278,6 +284,64 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         shown.join(", ")
     );
     anyhow::ensure!(failed == 0, "{failed} soak calls failed");
+    Ok(())
+}
+
+/// How many clients the peers are measured with over HTTP.
+const PEER_CLIENTS: usize = 16;
+/// Calls FastMCP gets (each takes milliseconds).
+const PEER_CALLS: usize = 2_000;
+
+/// FastMCP serving the same `add` over Streamable HTTP on 127.0.0.1 to
+/// `PEER_CLIENTS` clients, and this host's throughput over its; skipped
+/// unless `scripts/setup-bench-peers.sh` has installed it. (The Node
+/// reference server is not measured over HTTP here: it listens on every
+/// interface, and the benchmarks start servers on 127.0.0.1 only.)
+async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()> {
+    let python = super::repo().join("target/bench-peers/fastmcp/bin/python");
+    if !python.is_file() {
+        println!("| FastMCP over HTTP: not installed (scripts/setup-bench-peers.sh) | | | |");
+        return Ok(());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = std::process::Command::new(python)
+        .arg(super::repo().join("host/benches/peers/fastmcp_add.py"))
+        .args(["--http", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            anyhow::bail!("FastMCP did not listen on 127.0.0.1:{port}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let measured = async {
+        run_clients(&url, 4, 200, |_| {}).await?;
+        run_clients(&url, PEER_CLIENTS, PEER_CALLS, |_| {}).await
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let (samples, total, failed) = measured?;
+    anyhow::ensure!(failed == 0, "{failed} FastMCP calls failed");
+    let theirs = PEER_CALLS as f64 / total.as_secs_f64();
+    super::report(
+        &format!("FastMCP 4.1.6 over HTTP `tools/call add`, {PEER_CLIENTS} concurrent clients"),
+        samples,
+        PEER_CALLS,
+        total,
+    );
+    println!(
+        "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / FastMCP | {:.1}× | | |",
+        *host_throughput.lock().unwrap() / theirs
+    );
     Ok(())
 }
 

@@ -1,5 +1,8 @@
-"""The `add` tool of the benchmarks, served by FastMCP over stdio: the
-Python framework peer measured beside this host and the Node reference."""
+"""The `add` tool of the benchmarks, served by FastMCP: the Python framework
+peer measured beside this host and the Node reference. Over stdio, or with
+`--http PORT` over Streamable HTTP on 127.0.0.1:PORT/mcp."""
+
+import sys
 
 from fastmcp import FastMCP
 
@@ -13,4 +16,13 @@ def add(a: float, b: float) -> dict:
 
 
 if __name__ == "__main__":
-    mcp.run(show_banner=False)
+    if sys.argv[1:2] == ["--http"]:
+        mcp.run(
+            transport="http",
+            host="127.0.0.1",
+            port=int(sys.argv[2]),
+            show_banner=False,
+            log_level="warning",
+        )
+    else:
+        mcp.run(show_banner=False)
