@@ -40,6 +40,8 @@
 mod compile;
 #[path = "host/http_load.rs"]
 mod http_load;
+#[path = "host/pipelined.rs"]
+mod pipelined;
 #[path = "host/polyglot.rs"]
 mod polyglot;
 #[path = "host/reload.rs"]
@@ -107,6 +109,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("stdio") {
         stdio_round_trips(&plugins, &cache)?;
+    }
+    if wanted("pipelined") {
+        pipelined::pipelined(&plugins, &cache)?;
     }
     if wanted("traced") {
         traced::traced_stdio(&plugins, &cache)?;

@@ -1,0 +1,150 @@
+//! Pipelined stdio (`-- pipelined`): a raw client keeps 8 requests in flight
+//! (a writer thread sends while the reader takes answers off the pipe), for
+//! this host, the Node reference server and FastMCP serving the same
+//! addition. Prints throughput and the server's CPU per call, read from
+//! `/proc/<pid>/stat` around the measured calls, so the client's own CPU
+//! does not count.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::Host;
+
+const IN_FLIGHT: usize = 8;
+
+/// The server's user and system CPU so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which ends with the last `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    (ticks(11) + ticks(12)) / rustix::param::clock_ticks_per_second() as f64
+}
+
+/// Send `calls` requests with at most `IN_FLIGHT` unanswered; returns the
+/// wall time and how many answers were errors.
+fn drive(
+    peer: &mut Host,
+    first_id: usize,
+    calls: usize,
+    message: &(dyn Fn(usize) -> Value + Sync),
+) -> anyhow::Result<(std::time::Duration, usize)> {
+    let (permits, permit) = mpsc::channel::<()>();
+    for _ in 0..IN_FLIGHT {
+        permits.send(())?;
+    }
+    let lines: Vec<String> = (first_id..first_id + calls)
+        .map(|id| {
+            let mut line = message(id).to_string();
+            line.push('\n');
+            line
+        })
+        .collect();
+    let start = Instant::now();
+    let mut errors = 0;
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let stdin = &mut peer.stdin;
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for line in &lines {
+                if permit.recv().is_err() {
+                    break;
+                }
+                stdin.write_all(line.as_bytes())?;
+                stdin.flush()?;
+            }
+            Ok(())
+        });
+        let mut answered = 0;
+        while answered < calls {
+            let line = peer
+                .stdout
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("the server closed stdout"))??;
+            if !line.contains("\"id\"") {
+                continue; // a notification
+            }
+            if line.contains("\"error\"") || line.contains("\"isError\":true") {
+                errors += 1;
+            }
+            answered += 1;
+            let _ = permits.send(());
+        }
+        drop(permits);
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer panicked"))??;
+        Ok(())
+    })?;
+    Ok((start.elapsed(), errors))
+}
+
+fn measure(
+    mut peer: Host,
+    name: &str,
+    calls: usize,
+    message: &(dyn Fn(usize) -> Value + Sync),
+) -> anyhow::Result<()> {
+    peer.initialize()?;
+    let (_, errors) = drive(&mut peer, 1, calls / 10, message)?;
+    anyhow::ensure!(errors == 0, "{name}: {errors} errors while warming up");
+    let pid = peer.child.id();
+    let cpu_before = cpu_seconds(pid);
+    let (wall, errors) = drive(&mut peer, 1 + calls / 10, calls, message)?;
+    let cpu = cpu_seconds(pid) - cpu_before;
+    anyhow::ensure!(errors == 0, "{name}: {errors} errors");
+    println!(
+        "| {name}, {IN_FLIGHT} in flight | {:.1} µs server CPU per call | | {:.0} calls/s |",
+        cpu / calls as f64 * 1e6,
+        calls as f64 / wall.as_secs_f64()
+    );
+    peer.close();
+    Ok(())
+}
+
+pub fn pipelined(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let add = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
+    measure(
+        Host::spawn(plugins, cache)?,
+        "stdio pipelined `tools/call add`",
+        40_000,
+        &add,
+    )?;
+    let node = super::repo().join(
+        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    if node.is_file() {
+        let mut command = std::process::Command::new("node");
+        command.arg(&node).arg("stdio");
+        measure(
+            Host::spawn_command(command)?,
+            "Node reference server pipelined `tools/call get-sum`",
+            40_000,
+            &|id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"get-sum","arguments":{"a":2,"b":3}}}),
+        )?;
+    }
+    let python = super::repo().join("target/bench-peers/fastmcp/bin/python");
+    if python.is_file() {
+        let mut command = std::process::Command::new(python);
+        command.arg(super::repo().join("host/benches/peers/fastmcp_add.py"));
+        measure(
+            Host::spawn_command(command)?,
+            "FastMCP 4.1.6 pipelined `tools/call add`",
+            4_000,
+            &add,
+        )?;
+    }
+    Ok(())
+}
