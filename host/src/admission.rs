@@ -79,6 +79,30 @@ pub fn admit(
     })
 }
 
+/// What consent says of plugin `name` granted `grants`: which rule asks
+/// for it (`None`: none does, and the state is `NotRequired`) and the
+/// state the decisions in `consent_file` give; `Err` says why they cannot
+/// be read.
+pub fn consent_state(
+    policy: &Policy,
+    consent_file: Option<&Path>,
+    name: &str,
+    grants: &Grants,
+) -> (Option<String>, Result<ConsentState, String>) {
+    let Some(by) = policy.consent_required_by(name) else {
+        return (None, Ok(ConsentState::NotRequired));
+    };
+    let state = match consent_file {
+        None => Err(format!(
+            "{by} requires consent, and the host has no data directory to keep it"
+        )),
+        Some(file) => ConsentBook::load(file)
+            .map(|book| book.state(name, &grants.reach(policy.capabilities())))
+            .map_err(|e| e.to_string()),
+    };
+    (Some(by), state)
+}
+
 /// The consent state of a version, or the refusal when it may not be
 /// served.
 pub fn check_consent(
@@ -87,24 +111,15 @@ pub fn check_consent(
     name: &str,
     grants: &Grants,
 ) -> Result<ConsentState, LoadError> {
-    let Some(by) = policy.consent_required_by(name) else {
-        return Ok(ConsentState::NotRequired);
-    };
-    let Some(file) = consent_file else {
-        return Err(LoadError::ConsentUnknown {
-            plugin: name.to_string(),
-            reason: format!("{by} requires consent, and the host has no data directory to keep it"),
-        });
-    };
-    let book = ConsentBook::load(file).map_err(|e| LoadError::ConsentUnknown {
+    let (by, state) = consent_state(policy, consent_file, name, grants);
+    let state = state.map_err(|reason| LoadError::ConsentUnknown {
         plugin: name.to_string(),
-        reason: e.to_string(),
+        reason,
     })?;
-    let state = book.state(name, &grants.reach(policy.capabilities()));
     match state {
         ConsentState::Pending { unapproved } => Err(LoadError::ConsentPending {
             plugin: name.to_string(),
-            by,
+            by: by.unwrap_or_default(),
             unapproved,
         }),
         ConsentState::Denied { digest } => Err(LoadError::ConsentDenied {

@@ -267,7 +267,6 @@ fn provenance(
     wasm: &Path,
     manifest: &Path,
 ) -> Option<ProvenanceReport> {
-    use crate::trust::consent::{ConsentBook, ConsentState};
     let digests = crate::trust::PluginDigests::of_files(wasm, manifest).ok()?;
     let signature = crate::trust::verify(policy.trusted_keys(), wasm, &digests);
     let signed_by = match &signature {
@@ -278,19 +277,10 @@ fn provenance(
         Ok(lock) => lock.state(&parsed.name, &digests).to_string(),
         Err(e) => e.to_string(),
     };
-    let consent_required_by = policy.consent_required_by(&parsed.name);
-    let consent = match (&consent_required_by, &cx.consent_file) {
-        (None, _) => ConsentState::NotRequired.to_string(),
-        (Some(_), None) => "required, and there is no data directory to keep it".to_string(),
-        (Some(_), Some(file)) => match ConsentBook::load(file) {
-            Ok(book) => {
-                let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
-                book.state(&parsed.name, &grants.reach(policy.capabilities()))
-                    .to_string()
-            }
-            Err(e) => e.to_string(),
-        },
-    };
+    let grants = policy.evaluate(&parsed.name, &parsed.capabilities);
+    let (consent_required_by, consent) =
+        crate::admission::consent_state(policy, cx.consent_file.as_deref(), &parsed.name, &grants);
+    let consent = consent.map_or_else(|why| why, |state| state.to_string());
     Some(ProvenanceReport {
         version_digest: digests.version(),
         component_digest: digests.component.clone(),

@@ -430,6 +430,18 @@ fn minisign(args: &[&str]) {
     );
 }
 
+/// A minisign key pair `<name>.pub` and `<name>.key` (no password) in `dir`.
+fn minisign_keys(dir: &Path, name: &str) {
+    minisign(&[
+        "-G",
+        "-W",
+        "-p",
+        path(&dir.join(format!("{name}.pub"))),
+        "-s",
+        path(&dir.join(format!("{name}.key"))),
+    ]);
+}
+
 /// Sign plugin `name` of `dir` with the minisign secret key `secret`.
 fn minisign_plugin(dir: &PluginDir, name: &str, secret: &Path) {
     let statement = dir.path.join(format!(".{name}.digests"));
@@ -457,14 +469,7 @@ fn minisign_plugin(dir: &PluginDir, name: &str, secret: &Path) {
 async fn minisign_signatures_are_checked_at_load_and_at_every_reload() {
     let keys = scratch("minisign-keys");
     for name in ["release", "stranger"] {
-        minisign(&[
-            "-G",
-            "-W",
-            "-p",
-            path(&keys.join(format!("{name}.pub"))),
-            "-s",
-            path(&keys.join(format!("{name}.key"))),
-        ]);
+        minisign_keys(&keys, name);
     }
     let dir = PluginDir::with(&["hello"], &[]);
     let policy = format!(
@@ -628,14 +633,7 @@ async fn consent_holds_new_powers_until_the_operator_approves() {
 #[tokio::test]
 async fn a_policy_that_comes_to_require_signatures_stops_the_unsigned() {
     let keys = scratch("minisign-policy-keys");
-    minisign(&[
-        "-G",
-        "-W",
-        "-p",
-        path(&keys.join("release.pub")),
-        "-s",
-        path(&keys.join("release.key")),
-    ]);
+    minisign_keys(&keys, "release");
     let dir = PluginDir::with(&["hello", "texttools"], &[]);
     minisign_plugin(&dir, "hello", &keys.join("release.key"));
     let trusted = format!(

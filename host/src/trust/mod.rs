@@ -268,62 +268,52 @@ impl fmt::Display for SignatureState {
 /// (against changed keys) after the files beside it are replaced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignatureFiles {
-    /// The component's file name, to name the signature files.
-    component: String,
-    /// `<name>.wasm.minisig`, or why it could not be read.
-    minisig: Option<Result<String, String>>,
-    /// `<name>.wasm.cosign.json`, or why it could not be read.
-    cosign: Option<Result<Vec<u8>, String>>,
+    /// Each signature file there is (`<name>.wasm.minisig`,
+    /// `<name>.wasm.cosign.json`): its format, name, and its bytes or why
+    /// it could not be read.
+    found: Vec<(SignatureFormat, String, Result<Vec<u8>, String>)>,
 }
 
 /// Read the signature files beside `wasm`.
 pub fn read_signatures(wasm: &Path) -> SignatureFiles {
-    fn read<T>(
-        path: &Path,
-        read: impl Fn(&Path) -> std::io::Result<T>,
-    ) -> Option<Result<T, String>> {
-        match read(path) {
-            Ok(content) => Some(Ok(content)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => Some(Err(format!("{}: cannot be read: {e}", file_name(path)))),
-        }
+    let mut found = Vec::new();
+    for (format, path) in [
+        (SignatureFormat::Minisign, minisig_path(wasm)),
+        (SignatureFormat::Cosign, cosign_path(wasm)),
+    ] {
+        let read = match std::fs::read(&path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => Err(format!("cannot be read: {e}")),
+        };
+        found.push((format, file_name(&path), read));
     }
-    SignatureFiles {
-        component: file_name(wasm),
-        minisig: read(&minisig_path(wasm), |p| std::fs::read_to_string(p)),
-        cosign: read(&cosign_path(wasm), |p| std::fs::read(p)),
-    }
+    SignatureFiles { found }
 }
 
 impl SignatureFiles {
     /// Whether a key of `keys` signed the version with `digests`.
     pub fn verify(&self, keys: &[TrustedKey], digests: &PluginDigests) -> SignatureState {
         let mut problems = Vec::new();
-        match &self.minisig {
-            Some(Ok(text)) => match minisign::verify(keys, text, digests) {
+        for (format, name, read) in &self.found {
+            let verified = read
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|bytes| match format {
+                    SignatureFormat::Minisign => std::str::from_utf8(bytes)
+                        .map_err(|_| "not a minisign signature: not UTF-8 text".to_string())
+                        .and_then(|text| minisign::verify(keys, text, digests)),
+                    SignatureFormat::Cosign => cosign::verify(keys, bytes, digests),
+                });
+            match verified {
                 Ok(key) => {
                     return SignatureState::Signed {
                         key,
-                        format: SignatureFormat::Minisign,
+                        format: *format,
                     };
                 }
-                Err(why) => problems.push(format!("{}.minisig: {why}", self.component)),
-            },
-            Some(Err(why)) => problems.push(why.clone()),
-            None => {}
-        }
-        match &self.cosign {
-            Some(Ok(bytes)) => match cosign::verify(keys, bytes, digests) {
-                Ok(key) => {
-                    return SignatureState::Signed {
-                        key,
-                        format: SignatureFormat::Cosign,
-                    };
-                }
-                Err(why) => problems.push(format!("{}.cosign.json: {why}", self.component)),
-            },
-            Some(Err(why)) => problems.push(why.clone()),
-            None => {}
+                Err(why) => problems.push(format!("{name}: {why}")),
+            }
         }
         if problems.is_empty() {
             SignatureState::Unsigned
