@@ -40,12 +40,16 @@
 mod compile;
 #[path = "host/http_load.rs"]
 mod http_load;
+#[path = "host/noisy.rs"]
+mod noisy;
 #[path = "host/pipelined.rs"]
 mod pipelined;
 #[path = "host/polyglot.rs"]
 mod polyglot;
 #[path = "host/reload.rs"]
 mod reload;
+#[path = "host/scale.rs"]
+mod scale;
 #[path = "host/sql.rs"]
 mod sql;
 #[path = "host/tasks.rs"]
@@ -113,6 +117,9 @@ fn main() -> anyhow::Result<()> {
     if wanted("pipelined") {
         pipelined::pipelined(&plugins, &cache)?;
     }
+    if wanted("sparse") {
+        pipelined::sparse(&plugins, &cache)?;
+    }
     if wanted("traced") {
         traced::traced_stdio(&plugins, &cache)?;
     }
@@ -122,11 +129,17 @@ fn main() -> anyhow::Result<()> {
         cold_start("cold start, 10 plugins", &ten, &cache)?;
         let _ = std::fs::remove_dir_all(&ten);
     }
+    if wanted("scale") {
+        scale::plugins(&plugins, &cache)?;
+    }
     if wanted("reload") {
         reload::file_replaced_to_list_changed(&plugins, &repo().join("target/fixture-plugins"))?;
     }
     if wanted("http") {
         http_load::http_load(&plugins, &cache)?;
+    }
+    if wanted("noisy") {
+        noisy::noisy_neighbours(&cache)?;
     }
     if wanted("polyglot") {
         polyglot::polyglot(&plugins)?;

@@ -211,6 +211,11 @@ pub struct ServeArgs {
     /// How many sandboxes may run at once across all plugins.
     #[arg(long, env = "MCP_WASM_HOST_MAX_INSTANCES", default_value_t = 256)]
     pub max_instances: u32,
+    /// How many calls that have computed for a while (a few milliseconds
+    /// of fuel) may run at once; the rest wait for their turn, so short
+    /// calls keep the other cores. 0: one fewer than the cores.
+    #[arg(long, env = "MCP_WASM_HOST_LONG_CALL_LANES", default_value_t = 0)]
+    pub long_call_lanes: usize,
     /// The largest result a call may return, in KiB.
     #[arg(long, env = "MCP_WASM_HOST_MAX_RESPONSE_KIB", default_value_t = 4096)]
     pub max_response_kib: u64,

@@ -45,6 +45,7 @@ pub async fn open_host(args: &ServeArgs) -> anyhow::Result<OpenedHost> {
         default_task_timeout: Duration::from_millis(args.default_task_timeout_ms),
         max_task_timeout: Duration::from_millis(args.max_task_timeout_ms),
         max_instances: args.max_instances,
+        long_call_lanes: args.long_call_lanes,
         max_response_bytes: usize::try_from(args.max_response_kib)
             .ok()
             .and_then(|k| k.checked_mul(1024))

@@ -26,6 +26,9 @@ pub struct HostLimits {
     /// The largest result a call may return (text, binary content and
     /// structured content together), in bytes.
     pub max_response_bytes: usize,
+    /// How many calls that have run long may compute at once; 0: one
+    /// fewer than the cores (at least one).
+    pub long_call_lanes: usize,
 }
 
 impl Default for HostLimits {
@@ -39,6 +42,7 @@ impl Default for HostLimits {
             max_task_timeout: Duration::from_secs(3600),
             max_instances: 256,
             max_response_bytes: 4 << 20,
+            long_call_lanes: 0,
         }
     }
 }

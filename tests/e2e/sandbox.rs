@@ -232,3 +232,61 @@ async fn a_per_session_plugin_keeps_one_instance_per_session() {
     let _ = other.cancel().await;
     host.shutdown().await;
 }
+
+/// Guests that compute until their deadline take turns: with one lane
+/// (`--long-call-lanes 1`) and four spinning, one computes while three wait
+/// for their turn, short calls of another plugin keep being answered, and
+/// every waiting call still stops at its own deadline.
+#[tokio::test]
+async fn calls_that_run_long_take_turns_and_short_calls_keep_flowing() {
+    use std::time::{Duration, Instant};
+
+    let dir = PluginDir::with(&["hello"], &["spin"]);
+    dir.set_manifest(
+        "spin",
+        "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 4000\n",
+    );
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .arg("--long-call-lanes")
+        .arg("1");
+    let host = Connected::start(&dir, options).await.unwrap();
+    let url = host.url.clone().unwrap();
+    let metrics = |text: &str| {
+        (
+            metric_sample(text, "mcp_wasm_host_long_calls_total").unwrap_or(0.0),
+            metric_sample(text, "mcp_wasm_host_long_calls_waiting").unwrap_or(-1.0),
+        )
+    };
+
+    let spins = futures::future::join_all((0..4).map(|_| host.call("spin", empty_args())));
+    let meanwhile = async {
+        let start = Instant::now();
+        loop {
+            let (_, text) = crate::ops::get(&url, "/metrics").await;
+            let (long, waiting) = metrics(&text);
+            if long == 4.0 && waiting >= 3.0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "four long calls, three of them waiting for their turn: \
+                 {long} long, {waiting} waiting"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for n in 0..20 {
+            let sum = host.call_ok("add", json!({"a": n, "b": 1})).await;
+            assert_eq!(text_of(&sum), format!("{n} + 1 = {}", n + 1));
+        }
+    };
+    let (spins, ()) = tokio::join!(spins, meanwhile);
+    for spin in spins {
+        let spin = spin.unwrap();
+        assert_eq!(spin.is_error, Some(true));
+        let text = text_of(&spin);
+        assert!(text.contains("time limit of 4000 ms"), "{text}");
+    }
+    let (_, text) = crate::ops::get(&url, "/metrics").await;
+    assert_eq!(metrics(&text), (4.0, 0.0), "no call waits once all stopped");
+    host.shutdown().await;
+}

@@ -154,7 +154,7 @@ impl Session {
 
     /// `tools/call add {a: 2, b: 3}`; whether it answered 5 (structured,
     /// as this host and FastMCP do).
-    async fn add(&mut self) -> bool {
+    pub(super) async fn add(&mut self) -> bool {
         let id = self.next_id;
         self.next_id += 1;
         let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",

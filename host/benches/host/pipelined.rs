@@ -148,3 +148,77 @@ pub fn pipelined(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Calls per second of the sparse run.
+const SPARSE_RATE: u32 = 100;
+/// Calls of the sparse run.
+const SPARSE_CALLS: usize = 1_000;
+/// How long the idle host is watched.
+const IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sparse traffic (`-- sparse`): this host's CPU per call at saturation (8
+/// in flight), back to back, and at 100 calls/s (one request every 10 ms,
+/// each answered before the next), with the p50 of the last two; then its
+/// CPU over 10 s without calls.
+pub fn sparse(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let add = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
+    let mut host = Host::spawn(plugins, cache)?;
+    host.initialize()?;
+    let pid = host.child.id();
+    let (_, errors) = drive(&mut host, 1, 2_000, &add)?;
+    anyhow::ensure!(errors == 0, "{errors} errors while warming up");
+
+    let saturated_calls = 20_000;
+    let before = cpu_seconds(pid);
+    let (_, errors) = drive(&mut host, 10_000, saturated_calls, &add)?;
+    let saturated = (cpu_seconds(pid) - before) / saturated_calls as f64;
+    anyhow::ensure!(errors == 0, "{errors} errors at saturation");
+
+    let mut paced = |first_id: usize, calls: usize, every: Option<std::time::Duration>| {
+        let mut latencies = Vec::with_capacity(calls);
+        let before = cpu_seconds(pid);
+        let mut next = Instant::now();
+        for id in first_id..first_id + calls {
+            if let Some(every) = every {
+                next += every;
+                if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            let started = Instant::now();
+            let answer = host.request(&add(id))?;
+            latencies.push(started.elapsed());
+            anyhow::ensure!(answer.get("result").is_some(), "call {id} failed: {answer}");
+        }
+        let cpu = (cpu_seconds(pid) - before) / calls as f64;
+        latencies.sort();
+        anyhow::Ok((cpu, latencies[latencies.len() / 2]))
+    };
+    let (back_to_back, back_to_back_p50) = paced(100_000, 5_000, None)?;
+    let every = std::time::Duration::from_secs(1) / SPARSE_RATE;
+    let (sparse, sparse_p50) = paced(200_000, SPARSE_CALLS, Some(every))?;
+    println!(
+        "| sparse traffic: server CPU per stdio call, {IN_FLIGHT} in flight | {:.1} µs | | |",
+        saturated * 1e6
+    );
+    println!(
+        "| sparse traffic: server CPU per stdio call, back to back | {:.1} µs | p50 {:.1} µs | |",
+        back_to_back * 1e6,
+        back_to_back_p50.as_secs_f64() * 1e6
+    );
+    println!(
+        "| sparse traffic: server CPU per stdio call, {SPARSE_RATE} calls/s | {:.1} µs | p50 {:.1} µs | {:.1}× the CPU per call at saturation |",
+        sparse * 1e6,
+        sparse_p50.as_secs_f64() * 1e6,
+        sparse / saturated
+    );
+    let before = cpu_seconds(pid);
+    std::thread::sleep(IDLE_FOR);
+    println!(
+        "| idle host: server CPU over {} s without calls | {:.1} ms | | |",
+        IDLE_FOR.as_secs(),
+        (cpu_seconds(pid) - before) * 1e3
+    );
+    host.close();
+    Ok(())
+}

@@ -68,6 +68,8 @@ struct Scrape {
     auth_failures: Vec<(&'static str, u64)>,
     task_ends: Vec<(&'static str, u64)>,
     tasks_started: u64,
+    long_calls: u64,
+    long_calls_waiting: u64,
 }
 
 /// Write one family of counters or gauges: `name`, and a value per label set.
@@ -285,6 +287,20 @@ impl Collector for Scrape {
         )?;
         single(
             &mut encoder,
+            "mcp_wasm_host_long_calls",
+            "Calls whose guest computed long enough to run in turns beside short calls.",
+            Counter,
+            self.long_calls,
+        )?;
+        single(
+            &mut encoder,
+            "mcp_wasm_host_long_calls_waiting",
+            "Calls that ran long, waiting for their next turn now.",
+            Gauge,
+            self.long_calls_waiting,
+        )?;
+        single(
+            &mut encoder,
             "mcp_wasm_host_sessions_active",
             "Open handshake-era sessions.",
             Gauge,
@@ -370,6 +386,8 @@ impl Metrics {
             tasks_started: self
                 .tasks_started
                 .load(std::sync::atomic::Ordering::Relaxed),
+            long_calls: self.long_calls.load(Ordering::Relaxed),
+            long_calls_waiting: self.long_calls_waiting.load(Ordering::Relaxed),
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(scrape));

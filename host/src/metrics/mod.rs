@@ -153,6 +153,10 @@ pub struct Metrics {
     task_ends: [AtomicU64; TASK_ENDS.len()],
     /// Tasks started.
     pub tasks_started: AtomicU64,
+    /// Tool calls that computed long enough to run in turns.
+    pub long_calls: AtomicU64,
+    /// Calls that ran long waiting for their next turn now.
+    pub long_calls_waiting: AtomicU64,
     /// The MCP semantic conventions' histograms.
     pub mcp: mcp::McpMetrics,
 }

@@ -175,6 +175,7 @@ impl Runtime {
             }
         };
         let pre = guest.pre;
+        self.long_calls.call_began();
         let _ticking = self.ticker.guest_running();
         let run = async {
             let instance = match warm_instance {

@@ -12,6 +12,7 @@ mod clock;
 mod guest;
 mod guest_content;
 mod invoke;
+mod long_calls;
 mod notices;
 mod panic;
 mod placement;
@@ -34,6 +35,7 @@ pub use budget::{
 pub use cache::{CacheOutcome, CompileCache, default_cache_dir, ensure_private_dir};
 pub(crate) use clock::CallClock;
 pub use guest::{Declarations, Guest, GuestExports, ResourceSupport, Runnable, ServeError};
+pub use long_calls::{LONG_AFTER_TICKS, LongCalls};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub(crate) use panic::PanicReport;
 pub use placement::CallPlacement;
@@ -93,6 +95,8 @@ pub struct Runtime {
     shares: std::sync::RwLock<std::collections::HashMap<Arc<str>, Arc<PluginShares>>>,
     /// Where tool calls run.
     placement: CallPlacement,
+    /// The turns of calls that have run long.
+    long_calls: Arc<LongCalls>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -112,7 +116,9 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         (config.capabilities.link)(&mut linker)
             .map_err(|e| RuntimeError(format!("linking host capabilities: {e}")))?;
-        let ticker = ticker::EpochTicker::start(&engine)?;
+        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let long_calls = Arc::new(LongCalls::new(limits.long_call_lanes, metrics.clone()));
+        let ticker = ticker::EpochTicker::start(&engine, Some(long_calls.clone()))?;
         let slots = Arc::new(tokio::sync::Semaphore::new(
             limits.max_instances.max(1) as usize
         ));
@@ -131,9 +137,10 @@ impl Runtime {
             limits,
             services: config.capabilities.services,
             ticker,
-            metrics: Arc::default(),
+            metrics,
             shares: Default::default(),
             placement: CallPlacement::default(),
+            long_calls,
         })
     }
 
@@ -160,6 +167,11 @@ impl Runtime {
         drop(read);
         let mut write = self.shares.write().unwrap_or_else(|e| e.into_inner());
         write.entry(name.clone()).or_default().clone()
+    }
+
+    /// The turns of calls that have run long.
+    pub fn long_calls(&self) -> &LongCalls {
+        &self.long_calls
     }
 
     /// The services the capabilities share, as they were wired in.
@@ -202,8 +214,10 @@ impl Runtime {
 
     /// A fresh store for one call of `plugin`, with its memory cap, its
     /// deadline, and an epoch callback that stops the guest when the deadline
-    /// passes or the request is cancelled (yielding to the scheduler on every
-    /// tick in between, so a spinning guest never starves other calls).
+    /// passes or the request is cancelled, and otherwise yields to the
+    /// scheduler on every tick; once the call has run long, it yields until
+    /// its next turn (see [`LongCalls`]), so spinning guests never starve
+    /// other calls.
     pub(crate) fn new_store(
         &self,
         plugin: Arc<str>,
@@ -225,7 +239,8 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         arm(&mut store, limits);
-        store.epoch_deadline_callback(|ctx| {
+        let long_calls = self.long_calls.clone();
+        store.epoch_deadline_callback(move |mut ctx| {
             let state = ctx.data();
             if state.clock.expired_now() {
                 return Err(wasmtime::Error::new(Interrupted::Deadline));
@@ -233,7 +248,16 @@ impl Runtime {
             if state.call.cancel.is_cancelled() {
                 return Err(wasmtime::Error::new(Interrupted::Cancelled));
             }
-            Ok(wasmtime::UpdateDeadline::Yield(1))
+            let state = ctx.data_mut();
+            state.ticks_met = state.ticks_met.saturating_add(1);
+            if state.ticks_met < LONG_AFTER_TICKS {
+                return Ok(wasmtime::UpdateDeadline::Yield(1));
+            }
+            let first = state.ticks_met == LONG_AFTER_TICKS;
+            Ok(wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                long_calls.next_turn(first),
+            ))
         });
         store
     }
@@ -247,6 +271,7 @@ fn arm(store: &mut Store<HostState>, limits: PluginLimits) {
     store
         .set_fuel(limits.fuel.unwrap_or(u64::MAX))
         .expect("fuel is enabled in the engine");
+    store.data_mut().ticks_met = 0;
     store.set_epoch_deadline(1);
 }
 

@@ -36,6 +36,10 @@ pub struct HostState {
     pub(crate) panic: Option<PanicReport>,
     /// The spans the guest opened in this call.
     pub(crate) spans: PluginSpans,
+    /// Epoch ticks the guest met in this call; from
+    /// [`LONG_AFTER_TICKS`](super::LONG_AFTER_TICKS) on, it runs in turns
+    /// ([`LongCalls`](super::LongCalls)).
+    pub(crate) ticks_met: u32,
 }
 
 impl HostState {
@@ -63,6 +67,7 @@ impl HostState {
             table: ResourceTable::new(),
             panic: None,
             spans: PluginSpans::default(),
+            ticks_met: 0,
         }
     }
 }

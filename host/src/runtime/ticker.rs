@@ -1,7 +1,8 @@
 //! The epoch ticker: a thread that advances the engine's epoch every
 //! [`EPOCH_TICK`](super::EPOCH_TICK) while guests run, so a guest computing
 //! without calling the host reaches its epoch callback (deadline,
-//! cancellation, yield). Once no guest has run for [`IDLE_PARK`] it parks,
+//! cancellation, yield) and long calls get their turns
+//! ([`LongCalls::tick`]). Once no guest has run for [`IDLE_PARK`] it parks,
 //! so an idle host wakes no CPU; the next guest to start unparks it.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
+use super::long_calls::LongCalls;
 use super::{EPOCH_TICK, RuntimeError};
 
 /// How long the ticker keeps ticking after the last guest finished.
@@ -30,7 +32,10 @@ struct Shared {
 }
 
 impl EpochTicker {
-    pub(crate) fn start(engine: &Engine) -> Result<Self, RuntimeError> {
+    pub(crate) fn start(
+        engine: &Engine,
+        long_calls: Option<Arc<LongCalls>>,
+    ) -> Result<Self, RuntimeError> {
         let shared = Arc::new(Shared::default());
         let weak = engine.weak();
         let ticking = shared.clone();
@@ -55,6 +60,9 @@ impl EpochTicker {
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
                         None => break,
+                    }
+                    if let Some(long_calls) = &long_calls {
+                        long_calls.tick();
                     }
                 }
             })
@@ -116,7 +124,7 @@ mod tests {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).unwrap();
-        let ticker = EpochTicker::start(&engine).unwrap();
+        let ticker = EpochTicker::start(&engine, None).unwrap();
         // Let the ticker go idle and park.
         std::thread::sleep(IDLE_PARK + Duration::from_millis(200));
         let running = ticker.guest_running();
