@@ -1,7 +1,8 @@
 //! HTTP under load: `tools/call add` through Streamable HTTP from 1, 4 and
 //! 16 concurrent handshake-era clients (each its own session, calling back
-//! to back), then a bounded soak: 200 clients, 100 000 calls in all, with
-//! the host's resident memory sampled as the calls go. The clients (raw
+//! to back), then a bounded soak: 1 000 sessions open at once, 100 000
+//! calls in all, with the host's resident memory sampled as the calls go
+//! and again once every session has closed. The clients (raw
 //! JSON-RPC over reqwest) run in this process, on the same two cores as the
 //! host.
 
@@ -16,7 +17,7 @@ use serde_json::json;
 
 const CALLS_PER_LEVEL: usize = 20_000;
 const LEVELS: [usize; 3] = [1, 4, 16];
-const SOAK_CLIENTS: usize = 200;
+const SOAK_CLIENTS: usize = 1_000;
 const SOAK_CALLS: usize = 100_000;
 /// Memory samples taken during the soak.
 const SOAK_SAMPLES: usize = 10;
@@ -254,7 +255,11 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     // The soak, on a fresh host.
     let host = HttpHost::spawn(plugins, cache)?;
     let pid = host.child.id();
-    let rss = Arc::new(std::sync::Mutex::new(vec![(0usize, host.rss_mib())]));
+    // Warm up (compile cache, instance pool, allocator) before the first sample.
+    let (_, _, failed) = rt.block_on(run_clients(&host.url, 4, 2_000, |_| {}))?;
+    anyhow::ensure!(failed == 0, "{failed} warm-up calls failed");
+    let before = host.rss_mib();
+    let rss = Arc::new(std::sync::Mutex::new(vec![(0usize, before)]));
     let every = SOAK_CALLS / SOAK_SAMPLES;
     let (samples, total, failed) =
         rt.block_on(run_clients(&host.url, SOAK_CLIENTS, SOAK_CALLS, {
@@ -282,6 +287,14 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     println!(
         "| HTTP soak host RSS (MiB) after N calls | {} | | |",
         shown.join(", ")
+    );
+    // Every session was closed (DELETE) by its client; give the host a
+    // moment to drop what they held.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = host.rss_mib();
+    println!(
+        "| HTTP soak host RSS once the sessions closed: before / after | {before:.0} / {after:.0} MiB | {:+.0} % | |",
+        (after / before - 1.0) * 100.0
     );
     anyhow::ensure!(failed == 0, "{failed} soak calls failed");
     Ok(())

@@ -156,21 +156,42 @@ const SPARSE_CALLS: usize = 1_000;
 /// How long the idle host is watched.
 const IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Sparse traffic (`-- sparse`): this host's CPU per call at saturation (8
-/// in flight), back to back, and at 100 calls/s (one request every 10 ms,
-/// each answered before the next), with the p50 of the last two; then its
-/// CPU over 10 s without calls.
+/// Sparse traffic (`-- sparse`): the server's CPU per call at saturation
+/// (8 in flight), back to back, and at 100 calls/s (one request every
+/// 10 ms, each answered before the next), with the p50 of the last two;
+/// then its CPU over 10 s without calls. This host, then the Node
+/// reference server for comparison.
 pub fn sparse(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let add = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
-    let mut host = Host::spawn(plugins, cache)?;
+    sparse_traffic(Host::spawn(plugins, cache)?, "this host, `add`", &add)?;
+    let node = super::repo().join(
+        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    if node.is_file() {
+        let mut command = std::process::Command::new("node");
+        command.arg(&node).arg("stdio");
+        sparse_traffic(
+            Host::spawn_command(command)?,
+            "Node reference server, `get-sum`",
+            &|id| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"get-sum","arguments":{"a":2,"b":3}}}),
+        )?;
+    }
+    Ok(())
+}
+
+fn sparse_traffic(
+    mut host: Host,
+    name: &str,
+    add: &(dyn Fn(usize) -> Value + Sync),
+) -> anyhow::Result<()> {
     host.initialize()?;
     let pid = host.child.id();
-    let (_, errors) = drive(&mut host, 1, 2_000, &add)?;
+    let (_, errors) = drive(&mut host, 1, 2_000, add)?;
     anyhow::ensure!(errors == 0, "{errors} errors while warming up");
 
     let saturated_calls = 20_000;
     let before = cpu_seconds(pid);
-    let (_, errors) = drive(&mut host, 10_000, saturated_calls, &add)?;
+    let (_, errors) = drive(&mut host, 10_000, saturated_calls, add)?;
     let saturated = (cpu_seconds(pid) - before) / saturated_calls as f64;
     anyhow::ensure!(errors == 0, "{errors} errors at saturation");
 
@@ -198,16 +219,16 @@ pub fn sparse(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let every = std::time::Duration::from_secs(1) / SPARSE_RATE;
     let (sparse, sparse_p50) = paced(200_000, SPARSE_CALLS, Some(every))?;
     println!(
-        "| sparse traffic: server CPU per stdio call, {IN_FLIGHT} in flight | {:.1} µs | | |",
+        "| sparse traffic, {name}: server CPU per stdio call, {IN_FLIGHT} in flight | {:.1} µs | | |",
         saturated * 1e6
     );
     println!(
-        "| sparse traffic: server CPU per stdio call, back to back | {:.1} µs | p50 {:.1} µs | |",
+        "| sparse traffic, {name}: server CPU per stdio call, back to back | {:.1} µs | p50 {:.1} µs | |",
         back_to_back * 1e6,
         back_to_back_p50.as_secs_f64() * 1e6
     );
     println!(
-        "| sparse traffic: server CPU per stdio call, {SPARSE_RATE} calls/s | {:.1} µs | p50 {:.1} µs | {:.1}× the CPU per call at saturation |",
+        "| sparse traffic, {name}: server CPU per stdio call, {SPARSE_RATE} calls/s | {:.1} µs | p50 {:.1} µs | {:.1}× the CPU per call at saturation |",
         sparse * 1e6,
         sparse_p50.as_secs_f64() * 1e6,
         sparse / saturated
@@ -215,7 +236,7 @@ pub fn sparse(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let before = cpu_seconds(pid);
     std::thread::sleep(IDLE_FOR);
     println!(
-        "| idle host: server CPU over {} s without calls | {:.1} ms | | |",
+        "| idle, {name}: server CPU over {} s without calls | {:.1} ms | | |",
         IDLE_FOR.as_secs(),
         (cpu_seconds(pid) - before) * 1e3
     );

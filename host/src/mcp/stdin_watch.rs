@@ -4,15 +4,19 @@
 //! sleeps in the event loop until stdin has data, and waking a sleeping
 //! thread when the next message arrives can cost more than handling the
 //! message: on virtual machines a sleeping CPU is halted, and waking it goes
-//! through the hypervisor (tens of microseconds). So, shortly after traffic,
-//! the thread first watches stdin (a `poll` that does not block) for a
-//! bounded window, and sleeps only when nothing came. A client that sends
-//! its next request right after reading a response — an agent chaining
-//! calls — finds the host awake; an idle host never watches, because the
-//! window opens only within [`RECENT`] of the last message read.
+//! through the hypervisor (tens of microseconds). So the thread may first
+//! watch stdin (a `poll` that does not block) for a bounded window, and
+//! sleep only when nothing came. It watches only when that is likely to
+//! pay: within [`RECENT`] of the last message read (an idle host never
+//! watches), and only if the client's last message came within the window
+//! after the thread began to wait. A client that sends its next request
+//! right after reading a response (an agent chaining calls) finds the host
+//! awake; one that sends a request every few milliseconds finds it asleep,
+//! and the host spends no CPU watching for it. One message that comes
+//! quickly again turns the watch back on.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How recent the last message from the client must be for the thread to
@@ -31,10 +35,33 @@ fn origin() -> Instant {
 /// Nanoseconds after [`origin`] at which stdin last gave data; 0: never.
 static LAST_INPUT: AtomicU64 = AtomicU64::new(0);
 
-/// Record that stdin just gave data.
+/// Nanoseconds after [`origin`] at which the serving thread last began to
+/// wait for work; 0: never.
+static WAIT_BEGAN: AtomicU64 = AtomicU64::new(0);
+
+/// The watch window, in nanoseconds.
+static WINDOW_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the client's last message came within the window after the
+/// thread began to wait (or while it was busy).
+static CAME_QUICKLY: AtomicBool = AtomicBool::new(true);
+
+fn now_nanos() -> u64 {
+    u64::try_from(origin().elapsed().as_nanos().max(1)).unwrap_or(u64::MAX)
+}
+
+/// Record that stdin just gave data, and whether it came quickly.
 pub(crate) fn note_input() {
-    let nanos = origin().elapsed().as_nanos().max(1);
-    LAST_INPUT.store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+    let now = now_nanos();
+    let began = WAIT_BEGAN.load(Ordering::Relaxed);
+    if began > LAST_INPUT.load(Ordering::Relaxed) {
+        let waited = now.saturating_sub(began);
+        CAME_QUICKLY.store(
+            waited <= WINDOW_NANOS.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
+    LAST_INPUT.store(now, Ordering::Relaxed);
 }
 
 /// Whether stdin gave data within `recent` of now.
@@ -49,10 +76,16 @@ fn input_within(recent: Duration) -> bool {
 
 /// The hook to run before the serving thread sleeps (tokio's
 /// `on_thread_park`): watch stdin for up to `window` if a message came
-/// within [`RECENT`]. A zero window never watches.
+/// within [`RECENT`] and the last one came quickly (see the module docs).
+/// A zero window never watches.
 pub fn before_sleep(window: Duration) -> impl Fn() + Send + Sync + 'static {
+    WINDOW_NANOS.store(
+        u64::try_from(window.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     move || {
-        if window.is_zero() || !input_within(RECENT) {
+        WAIT_BEGAN.store(now_nanos(), Ordering::Relaxed);
+        if window.is_zero() || !CAME_QUICKLY.load(Ordering::Relaxed) || !input_within(RECENT) {
             return;
         }
         watch_stdin(window);
@@ -94,8 +127,39 @@ fn watch_stdin(_window: Duration) {}
 mod tests {
     use super::*;
 
+    /// The tests share the process-wide state: one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn the_watch_stops_after_a_slow_message_and_resumes_after_a_quick_one() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let park = before_sleep(Duration::from_millis(2));
+        // Quick: a message right after the thread began to wait.
+        park();
+        note_input();
+        assert!(CAME_QUICKLY.load(Ordering::Relaxed));
+        // Slow: the next one comes well after the window.
+        WAIT_BEGAN.store(now_nanos(), Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(10));
+        note_input();
+        assert!(
+            !CAME_QUICKLY.load(Ordering::Relaxed),
+            "a slow message turns the watch off"
+        );
+        // Input while the thread was busy (it never waited) changes nothing.
+        note_input();
+        assert!(!CAME_QUICKLY.load(Ordering::Relaxed));
+        WAIT_BEGAN.store(now_nanos(), Ordering::Relaxed);
+        note_input();
+        assert!(
+            CAME_QUICKLY.load(Ordering::Relaxed),
+            "a quick one turns it back on"
+        );
+    }
+
     #[test]
     fn the_window_follows_recent_input_only() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         note_input();
         assert!(input_within(RECENT));
         std::thread::sleep(Duration::from_millis(5));

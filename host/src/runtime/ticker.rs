@@ -2,8 +2,12 @@
 //! [`EPOCH_TICK`](super::EPOCH_TICK) while guests run, so a guest computing
 //! without calling the host reaches its epoch callback (deadline,
 //! cancellation, yield) and long calls get their turns
-//! ([`LongCalls::tick`]). Once no guest has run for [`IDLE_PARK`] it parks,
-//! so an idle host wakes no CPU; the next guest to start unparks it.
+//! ([`LongCalls::tick`]). Most calls end well within a tick, so when the
+//! ticker finds no guest running it *dozes*: it looks again every [`DOZE`]
+//! instead of every tick, and calls that start meanwhile do not wake it (a
+//! guest's first tick then comes at most `DOZE` + a tick after it began).
+//! Once no guest has run for [`IDLE_PARK`] it parks, so an idle host wakes
+//! no CPU; the next guest to start unparks it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,6 +21,9 @@ use super::{EPOCH_TICK, RuntimeError};
 /// How long the ticker keeps ticking after the last guest finished.
 pub const IDLE_PARK: Duration = Duration::from_secs(1);
 
+/// How often a ticker that found no guest running looks again.
+pub const DOZE: Duration = Duration::from_millis(20);
+
 /// The handle on the ticker thread.
 #[derive(Debug)]
 pub(crate) struct EpochTicker {
@@ -28,6 +35,8 @@ pub(crate) struct EpochTicker {
 struct Shared {
     /// Guests running now.
     running: AtomicUsize,
+    /// The ticker is parked (not dozing): a starting guest must unpark it.
+    parked: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -44,18 +53,23 @@ impl EpochTicker {
             .spawn(move || {
                 let mut idle_since: Option<Instant> = None;
                 while !ticking.stop.load(Ordering::Acquire) {
-                    if ticking.running.load(Ordering::Acquire) == 0 {
+                    if ticking.running.load(Ordering::SeqCst) == 0 {
                         let since = *idle_since.get_or_insert_with(Instant::now);
                         if since.elapsed() >= IDLE_PARK {
-                            // A guest starting after the check above has
-                            // unparked us already: park returns at once.
-                            std::thread::park();
+                            ticking.parked.store(true, Ordering::SeqCst);
+                            // A guest starting after `parked` was set sees
+                            // it and unparks us (park then returns at once).
+                            if ticking.running.load(Ordering::SeqCst) == 0 {
+                                std::thread::park();
+                            }
+                            ticking.parked.store(false, Ordering::SeqCst);
                             idle_since = None;
                             continue;
                         }
-                    } else {
-                        idle_since = None;
+                        std::thread::sleep(DOZE);
+                        continue;
                     }
+                    idle_since = None;
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
@@ -76,9 +90,10 @@ impl EpochTicker {
     /// A guest is about to run: keep (or start) ticking until the guard is
     /// dropped.
     pub(crate) fn guest_running(&self) -> RunningGuest<'_> {
-        self.shared.running.fetch_add(1, Ordering::AcqRel);
-        // Cheap when the ticker is not parked (it only leaves a token).
-        self.thread.unpark();
+        self.shared.running.fetch_add(1, Ordering::SeqCst);
+        if self.shared.parked.load(Ordering::SeqCst) {
+            self.thread.unpark();
+        }
         RunningGuest(&self.shared)
     }
 
