@@ -60,6 +60,9 @@ pub struct Plugin {
     pub digest: String,
     /// Whether the compiled code came from the compile cache.
     pub cache: CacheOutcome,
+    /// The compiled component, shared with every loaded plugin of the same
+    /// bytes (see `CompileCache`).
+    pub(crate) compiled: Arc<wasmtime::component::Component>,
     pub tools: Vec<ToolSpec>,
     /// URI templates of the resources it reads.
     pub templates: Vec<TemplateSpec>,
@@ -268,6 +271,7 @@ impl Plugin {
             wasm_path: wasm_path.to_path_buf(),
             digest,
             cache,
+            compiled: component,
             tools,
             templates,
             lists_resources,
@@ -325,6 +329,7 @@ impl Plugin {
             wasm_path: self.wasm_path.clone(),
             digest: self.digest.clone(),
             cache: self.cache,
+            compiled: self.compiled.clone(),
             tools: self.tools.clone(),
             templates: self.templates.clone(),
             lists_resources: self.lists_resources,

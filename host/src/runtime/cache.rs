@@ -17,18 +17,26 @@
 //! group or others may write, is not used at all: the host compiles in
 //! memory and says why. A seal's modification time records the entry's last
 //! use, for pruning.
+//!
+//! Plugins whose components have the same bytes share one compiled
+//! component while any of them is loaded: its code and memory images are
+//! loaded once, however many names it is served under.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Whether a component came from the cache.
+/// Where a compiled component came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
+    /// Already loaded for another plugin with the same bytes, and shared.
+    Shared,
     Hit,
     Miss,
     Disabled,
@@ -40,6 +48,10 @@ pub struct CompileCache {
     dir: Option<PathBuf>,
     /// The key of the entries' MACs.
     mac_key: [u8; 32],
+    /// The compiled components plugins hold now, by cache key: plugins
+    /// with the same bytes share one (its code and memory images), and a
+    /// component no plugin holds any more is dropped.
+    in_use: Arc<Mutex<HashMap<String, Weak<Component>>>>,
 }
 
 impl std::fmt::Debug for CompileCache {
@@ -72,7 +84,11 @@ impl CompileCache {
                 false
             }
         });
-        Self { dir, mac_key }
+        Self {
+            dir,
+            mac_key,
+            in_use: Arc::default(),
+        }
     }
 
     pub fn dir(&self) -> Option<&Path> {
@@ -173,13 +189,37 @@ impl CompileCache {
         engine: &Engine,
         name: &str,
         bytes: &[u8],
+    ) -> wasmtime::Result<(Arc<Component>, CacheOutcome)> {
+        let key = Self::key(engine, bytes);
+        let in_use =
+            |map: &mut HashMap<String, Weak<Component>>| map.get(&key).and_then(Weak::upgrade);
+        if let Some(shared) = in_use(&mut self.in_use.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok((shared, CacheOutcome::Shared));
+        }
+        let (component, outcome) = self.load_or_compile_anew(engine, name, bytes, &key)?;
+        let mut map = self.in_use.lock().unwrap_or_else(|e| e.into_inner());
+        // Another plugin with these bytes may have loaded them meanwhile.
+        if let Some(shared) = in_use(&mut map) {
+            return Ok((shared, CacheOutcome::Shared));
+        }
+        map.retain(|_, held| held.strong_count() > 0);
+        let component = Arc::new(component);
+        map.insert(key, Arc::downgrade(&component));
+        Ok((component, outcome))
+    }
+
+    fn load_or_compile_anew(
+        &self,
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        key: &str,
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(dir) = &self.dir else {
             let _span = crate::telemetry::spans::compile(name);
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
         };
         let plugin = name;
-        let key = Self::key(engine, bytes);
         let name = format!("{key}.cwasm");
         let path = dir.join(&name);
         let seal_path = dir.join(format!("{key}.mac"));
@@ -402,6 +442,26 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugins_with_the_same_bytes_share_one_compiled_component_while_loaded() {
+        // An empty component: the magic number and the component layer.
+        const EMPTY: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        let engine = Engine::default();
+        let cache = CompileCache::new(None, [2; 32]);
+        let (first, outcome) = cache.load_or_compile(&engine, "a", EMPTY).unwrap();
+        assert_eq!(outcome, CacheOutcome::Disabled);
+        let (second, outcome) = cache.load_or_compile(&engine, "b", EMPTY).unwrap();
+        assert_eq!(outcome, CacheOutcome::Shared);
+        assert!(Arc::ptr_eq(&first, &second));
+        drop((first, second));
+        let (_, outcome) = cache.load_or_compile(&engine, "c", EMPTY).unwrap();
+        assert_eq!(
+            outcome,
+            CacheOutcome::Disabled,
+            "compiled again once no plugin held it"
+        );
+    }
 
     #[test]
     fn pruning_removes_only_entries_unused_for_long() {

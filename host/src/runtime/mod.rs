@@ -199,7 +199,7 @@ impl Runtime {
         &self,
         name: &str,
         bytes: &[u8],
-    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+    ) -> wasmtime::Result<(Arc<Component>, CacheOutcome)> {
         self.cache.load_or_compile(&self.engine, name, bytes)
     }
 
