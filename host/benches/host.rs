@@ -138,6 +138,9 @@ fn main() -> anyhow::Result<()> {
     if wanted("http") {
         http_load::http_load(&plugins, &cache)?;
     }
+    if wanted("cores") {
+        http_load::cores(&plugins, &cache)?;
+    }
     if wanted("noisy") {
         noisy::noisy_neighbours(&cache)?;
     }

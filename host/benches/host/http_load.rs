@@ -30,7 +30,24 @@ pub(super) struct HttpHost {
 
 impl HttpHost {
     pub(super) fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
-        let mut child = std::process::Command::new(super::host_binary())
+        Self::spawn_on(plugins, cache, None)
+    }
+
+    /// The host, on the CPUs `cpus` (a `taskset` list) when given.
+    pub(super) fn spawn_on(
+        plugins: &Path,
+        cache: &Path,
+        cpus: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut taskset = std::process::Command::new("taskset");
+                taskset.args(["-c", cpus]).arg(super::host_binary());
+                taskset
+            }
+            None => std::process::Command::new(super::host_binary()),
+        };
+        let mut child = command
             .arg("serve")
             .arg("--plugins")
             .arg(plugins)
@@ -368,4 +385,48 @@ impl HttpHost {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .map_or(f64::NAN, |kib| kib / 1024.0)
     }
+}
+
+/// Scaling with cores (`-- cores`): HTTP `tools/call add` from 16 clients
+/// with the host confined by `taskset` to one CPU, then to every CPU (the
+/// clients run unconfined, in this process).
+pub fn cores(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut one_core = f64::NAN;
+    for (label, list) in [
+        ("1 CPU", "0".to_string()),
+        ("every CPU", format!("0-{}", cpus - 1)),
+    ] {
+        let host = HttpHost::spawn_on(plugins, cache, Some(&list))?;
+        rt.block_on(run_clients(&host.url, 4, 2_000, |_| {}))?;
+        let cpu_before = super::pipelined::cpu_seconds(host.child.id());
+        let (samples, total, failed) = rt.block_on(run_clients(
+            &host.url,
+            PEER_CLIENTS,
+            CALLS_PER_LEVEL,
+            |_| {},
+        ))?;
+        let cpu = super::pipelined::cpu_seconds(host.child.id()) - cpu_before;
+        anyhow::ensure!(failed == 0, "{failed} calls failed on {label}");
+        let throughput = CALLS_PER_LEVEL as f64 / total.as_secs_f64();
+        if one_core.is_nan() {
+            one_core = throughput;
+        }
+        super::report(
+            &format!(
+                "cores: HTTP `tools/call add`, {PEER_CLIENTS} clients, host on {label} \
+                 (taskset -c {list}; {:.2}× 1 CPU; host busy {:.2} CPUs, {:.0} µs CPU per call)",
+                throughput / one_core,
+                cpu / total.as_secs_f64(),
+                cpu / CALLS_PER_LEVEL as f64 * 1e6
+            ),
+            samples,
+            CALLS_PER_LEVEL,
+            total,
+        );
+    }
+    Ok(())
 }

@@ -17,7 +17,7 @@ use super::Host;
 const IN_FLIGHT: usize = 8;
 
 /// The server's user and system CPU so far, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+pub(super) fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name, which ends with the last `)`.
     let fields: Vec<&str> = stat
