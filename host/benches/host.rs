@@ -138,6 +138,9 @@ fn main() -> anyhow::Result<()> {
     if wanted("http") {
         http_load::http_load(&plugins, &cache)?;
     }
+    if wanted("http-soak") {
+        http_load::soak(&plugins, &cache)?;
+    }
     if wanted("cores") {
         http_load::cores(&plugins, &cache)?;
     }

@@ -30,14 +30,16 @@ pub(super) struct HttpHost {
 
 impl HttpHost {
     pub(super) fn spawn(plugins: &Path, cache: &Path) -> anyhow::Result<Self> {
-        Self::spawn_on(plugins, cache, None)
+        Self::spawn_on(plugins, cache, None, &[])
     }
 
-    /// The host, on the CPUs `cpus` (a `taskset` list) when given.
+    /// The host, on the CPUs `cpus` (a `taskset` list) when given, with
+    /// `args` added to `serve`.
     pub(super) fn spawn_on(
         plugins: &Path,
         cache: &Path,
         cpus: Option<&str>,
+        args: &[&str],
     ) -> anyhow::Result<Self> {
         let mut command = match cpus {
             Some(cpus) => {
@@ -56,6 +58,7 @@ impl HttpHost {
             .arg("--no-watch")
             .arg("--http")
             .arg("127.0.0.1:0")
+            .args(args)
             .env("MCP_WASM_HOST_LOG", "info")
             .envs(super::HOST_ENV.lock().unwrap().clone())
             .stdin(Stdio::null())
@@ -125,12 +128,16 @@ impl Session {
             )
             .send()
             .await?;
-        let id = response
+        let Some(id) = response
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| anyhow::anyhow!("no session id"))?
-            .to_string();
+            .map(str::to_string)
+        else {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            anyhow::bail!("no session id: {status} {body}");
+        };
         let _ = response.bytes().await?;
         let mut session = Self {
             http,
@@ -268,14 +275,39 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     })?;
     drop(host);
     rt.block_on(fastmcp_http(&host_16_clients))?;
+    Ok(())
+}
 
-    // The soak, on a fresh host.
-    let host = HttpHost::spawn(plugins, cache)?;
+/// The soak (`-- http-soak`): `SOAK_CLIENTS` sessions open at once,
+/// `SOAK_CALLS` calls in all, resident memory as they go and once they
+/// closed.
+pub fn soak(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    // The soak, on a fresh host. Without authentication every session is
+    // one principal, whose calls in flight are capped (64 by default), and
+    // each client holds a connection (1 024 by default): both are raised
+    // for the number of sessions, as an operator would for a load test.
+    let soak_clients = SOAK_CLIENTS.to_string();
+    let connections = (2 * SOAK_CLIENTS).to_string();
+    let host = HttpHost::spawn_on(
+        plugins,
+        cache,
+        None,
+        &[
+            "--max-calls-per-principal",
+            &soak_clients,
+            "--max-connections",
+            &connections,
+        ],
+    )?;
     let pid = host.child.id();
     // Warm up (compile cache, instance pool, allocator) before the first sample.
     let (_, _, failed) = rt.block_on(run_clients(&host.url, 4, 2_000, |_| {}))?;
     anyhow::ensure!(failed == 0, "{failed} warm-up calls failed");
     let before = host.rss_mib();
+    let anonymous_before = host.anonymous_mib();
     let rss = Arc::new(std::sync::Mutex::new(vec![(0usize, before)]));
     let every = SOAK_CALLS / SOAK_SAMPLES;
     let (samples, total, failed) =
@@ -309,9 +341,31 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     // moment to drop what they held.
     std::thread::sleep(Duration::from_secs(2));
     let after = host.rss_mib();
+    let anonymous_after = host.anonymous_mib();
+    let metrics = rt.block_on(async {
+        let url = host.url.replace("/mcp", "/metrics");
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .get(url)
+            .send()
+            .await?
+            .text()
+            .await
+    })?;
+    let open = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp_wasm_host_sessions_active "))
+        .unwrap_or("?")
+        .to_string();
+    println!("| HTTP soak: sessions still open once every client closed its own | {open} | | |");
     println!(
         "| HTTP soak host RSS once the sessions closed: before / after | {before:.0} / {after:.0} MiB | {:+.0} % | |",
         (after / before - 1.0) * 100.0
+    );
+    println!(
+        "| the same, anonymous memory only (heap and instances, not code pages) | {anonymous_before:.0} / {anonymous_after:.0} MiB | {:+.0} % | |",
+        (anonymous_after / anonymous_before - 1.0) * 100.0
     );
     anyhow::ensure!(failed == 0, "{failed} soak calls failed");
     Ok(())
@@ -378,10 +432,21 @@ async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result
 impl HttpHost {
     /// The resident set size of process `pid`, in MiB.
     fn rss_of(pid: u32) -> f64 {
+        Self::status_mib(pid, "VmRSS:")
+    }
+
+    /// The host's anonymous resident memory (heap and instances, not the
+    /// pages of its code files), in MiB.
+    fn anonymous_mib(&self) -> f64 {
+        Self::status_mib(self.child.id(), "RssAnon:")
+    }
+
+    /// A memory figure of `/proc/<pid>/status`, in MiB.
+    fn status_mib(pid: u32, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .map_or(f64::NAN, |kib| kib / 1024.0)
     }
@@ -400,7 +465,7 @@ pub fn cores(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         ("1 CPU", "0".to_string()),
         ("every CPU", format!("0-{}", cpus - 1)),
     ] {
-        let host = HttpHost::spawn_on(plugins, cache, Some(&list))?;
+        let host = HttpHost::spawn_on(plugins, cache, Some(&list), &[])?;
         rt.block_on(run_clients(&host.url, 4, 2_000, |_| {}))?;
         let cpu_before = super::pipelined::cpu_seconds(host.child.id());
         let (samples, total, failed) = rt.block_on(run_clients(
