@@ -160,7 +160,8 @@ impl Plugin {
                 path: wasm_path.to_path_buf(),
                 source,
             })?;
-        let digest = content_digest(&bytes, &manifest_text);
+        let component_hash = blake3::hash(&bytes);
+        let digest = crate::trust::version_digest(&component_hash, &manifest_text);
         let signature_files = crate::trust::read_signatures(wasm_path);
         // Refused before the compiler sees the bytes.
         let signed = crate::admission::check_signature(
@@ -182,17 +183,18 @@ impl Plugin {
         })?;
         let compile_runtime = runtime.clone();
         let compiled_name = manifest.name.clone();
-        let (component, cache) =
-            tokio::task::spawn_blocking(move || compile_runtime.compile(&compiled_name, &bytes))
-                .await
-                .map_err(|e| LoadError::InvalidComponent {
-                    path: wasm_path.to_path_buf(),
-                    reason: format!("compilation did not finish: {e}"),
-                })?
-                .map_err(|e| LoadError::InvalidComponent {
-                    path: wasm_path.to_path_buf(),
-                    reason: crate::error::one_line(&e),
-                })?;
+        let (component, cache) = tokio::task::spawn_blocking(move || {
+            compile_runtime.compile_hashed(&compiled_name, &bytes, &component_hash)
+        })
+        .await
+        .map_err(|e| LoadError::InvalidComponent {
+            path: wasm_path.to_path_buf(),
+            reason: format!("compilation did not finish: {e}"),
+        })?
+        .map_err(|e| LoadError::InvalidComponent {
+            path: wasm_path.to_path_buf(),
+            reason: crate::error::one_line(&e),
+        })?;
 
         let name: Arc<str> = Arc::from(manifest.name.as_str());
         let link_error = |reason: String| LoadError::Link {

@@ -52,6 +52,8 @@ pub struct CompileCache {
     /// with the same bytes share one (its code and memory images), and a
     /// component no plugin holds any more is dropped.
     in_use: Arc<Mutex<HashMap<String, Weak<Component>>>>,
+    /// The engine's compatibility hash, part of every key.
+    compat: std::sync::OnceLock<u64>,
 }
 
 impl std::fmt::Debug for CompileCache {
@@ -63,7 +65,7 @@ impl std::fmt::Debug for CompileCache {
 }
 
 /// Bumped whenever the cache file format or keying changes.
-const CACHE_FORMAT: &str = "mcp-wasm-host-cwasm-v2";
+const CACHE_FORMAT: &str = "mcp-wasm-host-cwasm-v3";
 
 /// Bytes of the MAC at the end of every entry.
 const MAC_LEN: usize = 32;
@@ -88,6 +90,7 @@ impl CompileCache {
             dir,
             mac_key,
             in_use: Arc::default(),
+            compat: std::sync::OnceLock::new(),
         }
     }
 
@@ -95,16 +98,20 @@ impl CompileCache {
         self.dir.as_deref()
     }
 
-    /// The cache key of `bytes` for `engine`: content hash plus engine
-    /// compatibility hash (wasmtime version, target, and compiler settings).
-    pub fn key(engine: &Engine, bytes: &[u8]) -> String {
-        let mut compat = std::hash::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut compat);
+    /// The cache key of a component (by the BLAKE3 hash of its bytes) for
+    /// `engine`: content hash plus engine compatibility hash (wasmtime
+    /// version, target, and compiler settings), the latter worked out once.
+    fn key(&self, engine: &Engine, component_hash: &blake3::Hash) -> String {
+        let compat = *self.compat.get_or_init(|| {
+            let mut compat = std::hash::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut compat);
+            compat.finish()
+        });
         let mut h = blake3::Hasher::new();
         h.update(CACHE_FORMAT.as_bytes());
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        h.update(&compat.finish().to_le_bytes());
-        h.update(bytes);
+        h.update(&compat.to_le_bytes());
+        h.update(component_hash.as_bytes());
         h.finalize().to_hex()[..40].to_string()
     }
 
@@ -190,7 +197,19 @@ impl CompileCache {
         name: &str,
         bytes: &[u8],
     ) -> wasmtime::Result<(Arc<Component>, CacheOutcome)> {
-        let key = Self::key(engine, bytes);
+        self.load_or_compile_hashed(engine, name, bytes, &blake3::hash(bytes))
+    }
+
+    /// [`load_or_compile`](Self::load_or_compile) of bytes whose BLAKE3
+    /// hash is `component_hash`.
+    pub fn load_or_compile_hashed(
+        &self,
+        engine: &Engine,
+        name: &str,
+        bytes: &[u8],
+        component_hash: &blake3::Hash,
+    ) -> wasmtime::Result<(Arc<Component>, CacheOutcome)> {
+        let key = self.key(engine, component_hash);
         let in_use =
             |map: &mut HashMap<String, Weak<Component>>| map.get(&key).and_then(Weak::upgrade);
         if let Some(shared) = in_use(&mut self.in_use.lock().unwrap_or_else(|e| e.into_inner())) {

@@ -203,6 +203,17 @@ impl Runtime {
         self.cache.load_or_compile(&self.engine, name, bytes)
     }
 
+    /// [`compile`](Self::compile) bytes whose BLAKE3 hash is known.
+    pub(crate) fn compile_hashed(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        component_hash: &blake3::Hash,
+    ) -> wasmtime::Result<(Arc<Component>, CacheOutcome)> {
+        self.cache
+            .load_or_compile_hashed(&self.engine, name, bytes, component_hash)
+    }
+
     /// Resolve a component's imports against the host's capabilities once,
     /// so each call only instantiates.
     pub(crate) fn instantiate_pre(

@@ -41,8 +41,14 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// The digest identifying a plugin version as the host tracks it (fast,
 /// not for signatures): its component bytes and its manifest text.
 pub fn content_digest(component: &[u8], manifest_text: &str) -> String {
+    version_digest(&blake3::hash(component), manifest_text)
+}
+
+/// [`content_digest`] from the BLAKE3 hash of the component's bytes, which
+/// a load computes once (the compile cache's key derives from it too).
+pub fn version_digest(component_hash: &blake3::Hash, manifest_text: &str) -> String {
     let mut h = blake3::Hasher::new();
-    h.update(component);
+    h.update(component_hash.as_bytes());
     h.update(manifest_text.as_bytes());
     h.finalize().to_hex()[..16].to_string()
 }
