@@ -142,6 +142,7 @@ fn main() -> anyhow::Result<()> {
         http_load::soak(&plugins, &cache)?;
     }
     if wanted("cores") {
+        pipelined::cores(&plugins, &cache)?;
         http_load::cores(&plugins, &cache)?;
     }
     if wanted("noisy") {

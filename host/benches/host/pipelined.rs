@@ -243,3 +243,57 @@ fn sparse_traffic(
     host.close();
     Ok(())
 }
+
+/// Bytes of text each call of the stdio half of `-- cores` hashes.
+const HASHED_BYTES: usize = 256 << 10;
+/// Calls of the stdio half of `-- cores`.
+const HASH_CALLS: usize = 400;
+
+/// Scaling with cores over stdio (`-- cores`): `crc32` of 256 KiB of text
+/// (checksum-c), 8 requests in flight, with the host confined by `taskset`
+/// to one CPU, then to every CPU. Calls that overlap a running one go to
+/// the worker pool; reading and checking each request stays on the serving
+/// thread.
+pub fn cores(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let text = "0123456789abcdef".repeat(HASHED_BYTES / 16);
+    let crc = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"crc32","arguments":{"text": text}}});
+    let mut one_cpu = f64::NAN;
+    for (label, list) in [
+        ("1 CPU", "0".to_string()),
+        ("every CPU", format!("0-{}", cpus - 1)),
+    ] {
+        let mut command = std::process::Command::new("taskset");
+        command
+            .args(["-c", &list])
+            .arg(super::host_binary())
+            .arg("serve")
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--cache-dir")
+            .arg(cache)
+            .env("MCP_WASM_HOST_LOG", "warn");
+        let mut host = Host::spawn_command(command)?;
+        host.initialize()?;
+        let (_, errors) = drive(&mut host, 1, 40, &crc)?;
+        anyhow::ensure!(errors == 0, "{errors} errors while warming up on {label}");
+        let pid = host.child.id();
+        let cpu_before = cpu_seconds(pid);
+        let (wall, errors) = drive(&mut host, 1_000, HASH_CALLS, &crc)?;
+        let cpu = cpu_seconds(pid) - cpu_before;
+        anyhow::ensure!(errors == 0, "{errors} errors on {label}");
+        let throughput = HASH_CALLS as f64 / wall.as_secs_f64();
+        if one_cpu.is_nan() {
+            one_cpu = throughput;
+        }
+        println!(
+            "| cores: stdio `crc32` of {} KiB, {IN_FLIGHT} in flight, host on {label} (taskset -c {list}; {:.2}× 1 CPU; host busy {:.2} CPUs) | {:.0} µs CPU per call | | {throughput:.0} calls/s |",
+            HASHED_BYTES >> 10,
+            throughput / one_cpu,
+            cpu / wall.as_secs_f64(),
+            cpu / HASH_CALLS as f64 * 1e6,
+        );
+        host.close();
+    }
+    Ok(())
+}
