@@ -431,7 +431,7 @@ async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result
 
 impl HttpHost {
     /// The resident set size of process `pid`, in MiB.
-    fn rss_of(pid: u32) -> f64 {
+    pub(super) fn rss_of(pid: u32) -> f64 {
         Self::status_mib(pid, "VmRSS:")
     }
 

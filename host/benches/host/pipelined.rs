@@ -114,6 +114,19 @@ fn measure(
     Ok(())
 }
 
+/// The Node reference server over stdio, when `scripts/setup-bench-peers.sh`
+/// has installed it.
+fn node_reference() -> Option<std::process::Command> {
+    let node = super::repo().join(
+        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    node.is_file().then(|| {
+        let mut command = std::process::Command::new("node");
+        command.arg(&node).arg("stdio");
+        command
+    })
+}
+
 pub fn pipelined(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let add = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
     measure(
@@ -122,12 +135,7 @@ pub fn pipelined(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         40_000,
         &add,
     )?;
-    let node = super::repo().join(
-        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-    );
-    if node.is_file() {
-        let mut command = std::process::Command::new("node");
-        command.arg(&node).arg("stdio");
+    if let Some(command) = node_reference() {
         measure(
             Host::spawn_command(command)?,
             "Node reference server pipelined `tools/call get-sum`",
@@ -164,12 +172,7 @@ const IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 pub fn sparse(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let add = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
     sparse_traffic(Host::spawn(plugins, cache)?, "this host, `add`", &add)?;
-    let node = super::repo().join(
-        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-    );
-    if node.is_file() {
-        let mut command = std::process::Command::new("node");
-        command.arg(&node).arg("stdio");
+    if let Some(command) = node_reference() {
         sparse_traffic(
             Host::spawn_command(command)?,
             "Node reference server, `get-sum`",

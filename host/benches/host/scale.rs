@@ -49,7 +49,7 @@ fn measure(
         last = Some(host);
     }
     let mut host = last.expect("started at least once");
-    let rss = rss_mib(host.child.id());
+    let rss = super::http_load::HttpHost::rss_of(host.child.id());
 
     // Every page of `tools/list`, each timed, a few times over.
     let mut pages = Vec::new();
@@ -100,7 +100,7 @@ fn measure(
             "{tool} failed: {answer}"
         );
     }
-    let rss_after = rss_mib(host.child.id());
+    let rss_after = super::http_load::HttpHost::rss_of(host.child.id());
     host.close();
 
     starts.sort();
@@ -153,14 +153,4 @@ fn copies_of_hello(examples: &Path, count: usize) -> anyhow::Result<PathBuf> {
         )?;
     }
     Ok(dir)
-}
-
-/// The resident set size of process `pid`, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }

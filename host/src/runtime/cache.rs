@@ -210,15 +210,14 @@ impl CompileCache {
         component_hash: &blake3::Hash,
     ) -> wasmtime::Result<(Arc<Component>, CacheOutcome)> {
         let key = self.key(engine, component_hash);
-        let in_use =
-            |map: &mut HashMap<String, Weak<Component>>| map.get(&key).and_then(Weak::upgrade);
-        if let Some(shared) = in_use(&mut self.in_use.lock().unwrap_or_else(|e| e.into_inner())) {
+        let in_use = |map: &HashMap<String, Weak<Component>>| map.get(&key).and_then(Weak::upgrade);
+        if let Some(shared) = in_use(&self.in_use.lock().unwrap_or_else(|e| e.into_inner())) {
             return Ok((shared, CacheOutcome::Shared));
         }
         let (component, outcome) = self.load_or_compile_anew(engine, name, bytes, &key)?;
         let mut map = self.in_use.lock().unwrap_or_else(|e| e.into_inner());
         // Another plugin with these bytes may have loaded them meanwhile.
-        if let Some(shared) = in_use(&mut map) {
+        if let Some(shared) = in_use(&map) {
             return Ok((shared, CacheOutcome::Shared));
         }
         map.retain(|_, held| held.strong_count() > 0);
