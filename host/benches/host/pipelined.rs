@@ -254,9 +254,8 @@ const HASH_CALLS: usize = 400;
 
 /// Scaling with cores over stdio (`-- cores`): `crc32` of 256 KiB of text
 /// (checksum-c), 8 requests in flight, with the host confined by `taskset`
-/// to one CPU, then to every CPU. Calls that overlap a running one go to
-/// the worker pool; reading and checking each request stays on the serving
-/// thread.
+/// to one CPU, then to every CPU. Calls this long run on the worker pool;
+/// reading and checking each request stays on the serving thread.
 pub fn cores(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let text = "0123456789abcdef".repeat(HASHED_BYTES / 16);

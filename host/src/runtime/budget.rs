@@ -87,6 +87,8 @@ pub struct PluginBudget {
     pub shares: Arc<PluginShares>,
     /// Live instances by session, for a `per-session` plugin.
     pub warm: Option<super::warm::WarmPool>,
+    /// How long its tool calls took lately (where they run).
+    pub pace: super::placement::CallPace,
 }
 
 impl PluginBudget {
@@ -105,6 +107,7 @@ impl PluginBudget {
             shares,
             warm: (mode == crate::manifest::InstanceMode::PerSession)
                 .then(super::warm::WarmPool::default),
+            pace: super::placement::CallPace::default(),
         }
     }
 

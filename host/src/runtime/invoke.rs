@@ -304,8 +304,14 @@ impl Runtime {
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
         let runtime = self.clone();
+        let measured = plugin.clone();
         self.placement
-            .run(async move { runtime.call_tool(&*plugin, tool, &arguments, call).await })
+            .run(&plugin.guest().budget.pace, async move {
+                let started = Instant::now();
+                let result = runtime.call_tool(&*measured, tool, &arguments, call).await;
+                measured.guest().budget.pace.record(started.elapsed());
+                result
+            })
             .await
     }
 

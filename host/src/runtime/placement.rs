@@ -5,11 +5,16 @@
 //! between threads; there a call runs on that thread while no other call
 //! does, and a call that overlaps a running one goes to a worker pool (one
 //! thread per core, started the first time it is needed), so parallel
-//! calls still use every core.
+//! calls still use every core. A call of a plugin whose recent calls took
+//! long ([`CallPace`]) goes to the pool even when it would be alone: run
+//! inline, it would hold the serving thread, which could not read the
+//! session's next requests until it finished, and calls sent together
+//! would run one after another.
 
 use std::future::Future;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::runtime::RuntimeFlavor;
 
@@ -35,10 +40,11 @@ impl std::fmt::Debug for CallPlacement {
 }
 
 impl CallPlacement {
-    /// Run `call` to completion, where the module docs say. A panic in it
-    /// propagates to the caller either way; dropping the returned future
-    /// stops the call either way.
-    pub async fn run<F>(&self, call: F) -> F::Output
+    /// Run `call` to completion, where the module docs say; `pace` says
+    /// how long the calls like it took lately. A panic in it propagates to
+    /// the caller either way; dropping the returned future stops the call
+    /// either way.
+    pub async fn run<F>(&self, pace: &CallPace, call: F) -> F::Output
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -48,7 +54,7 @@ impl CallPlacement {
         if !single_threaded {
             return call.await;
         }
-        if !self.inline_busy.swap(true, Ordering::AcqRel) {
+        if !pace.runs_long() && !self.inline_busy.swap(true, Ordering::AcqRel) {
             let _busy = ClearOnDrop(&self.inline_busy);
             return call.await;
         }
@@ -70,6 +76,39 @@ impl Drop for CallPlacement {
         if let Some(Some(pool)) = self.pool.take() {
             pool.shutdown_background();
         }
+    }
+}
+
+/// How long a plugin's calls took lately: a moving average of their
+/// durations, which [`CallPlacement`] reads to keep long calls off the
+/// serving thread.
+#[derive(Debug, Default)]
+pub struct CallPace {
+    /// The average, in microseconds; 0 before the first call.
+    recent_micros: AtomicU64,
+}
+
+impl CallPace {
+    /// Calls that took at least this long lately run on the pool: handing a
+    /// call to another thread costs a wake-up (tens of microseconds on a
+    /// virtual machine), a few percent of such a call.
+    pub const LONG: Duration = Duration::from_millis(1);
+
+    /// Count one call that took `duration`; each call weighs a quarter.
+    pub fn record(&self, duration: Duration) {
+        let took = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+        let recent = self.recent_micros.load(Ordering::Relaxed);
+        let next = if recent == 0 {
+            took.max(1)
+        } else {
+            (recent.saturating_mul(3).saturating_add(took) / 4).max(1)
+        };
+        self.recent_micros.store(next, Ordering::Relaxed);
+    }
+
+    /// Whether the calls took [`CallPace::LONG`] or more lately.
+    pub fn runs_long(&self) -> bool {
+        self.recent_micros.load(Ordering::Relaxed) >= Self::LONG.as_micros() as u64
     }
 }
 
@@ -135,7 +174,7 @@ mod tests {
                 let placement = placement.clone();
                 async move {
                     placement
-                        .run(async move {
+                        .run(&CallPace::default(), async move {
                             let name = thread_name();
                             let _ = hold.await;
                             name
@@ -144,7 +183,9 @@ mod tests {
                 }
             });
             tokio::task::yield_now().await;
-            let second = placement.run(async { thread_name() }).await;
+            let second = placement
+                .run(&CallPace::default(), async { thread_name() })
+                .await;
             release.send(()).unwrap();
             (first.await.unwrap(), second)
         });
@@ -157,15 +198,45 @@ mod tests {
             "the overlapping call runs on the pool"
         );
         // With nothing running, the next call is inline again.
-        let third = rt.block_on(placement.run(async { thread_name() }));
+        let third = rt.block_on(placement.run(&CallPace::default(), async { thread_name() }));
         assert_eq!(third, first);
         drop(rt);
+    }
+
+    #[test]
+    fn on_one_thread_a_lone_call_of_a_plugin_whose_calls_ran_long_goes_to_the_pool() {
+        let rt = single_threaded();
+        let placement = CallPlacement::default();
+        let pace = CallPace::default();
+        let serving = thread_name();
+        pace.record(Duration::from_micros(40));
+        assert!(!pace.runs_long());
+        let quick = rt.block_on(placement.run(&pace, async { thread_name() }));
+        assert_eq!(quick, serving, "a plugin of quick calls runs inline");
+        for _ in 0..8 {
+            pace.record(Duration::from_millis(3));
+        }
+        assert!(pace.runs_long());
+        let long = rt.block_on(placement.run(&pace, async { thread_name() }));
+        assert_eq!(
+            long, "call-worker",
+            "its calls now leave the serving thread"
+        );
+        // Quick calls again bring it back.
+        for _ in 0..16 {
+            pace.record(Duration::from_micros(40));
+        }
+        assert!(!pace.runs_long());
+        let back = rt.block_on(placement.run(&pace, async { thread_name() }));
+        assert_eq!(back, serving);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_many_threads_calls_run_where_they_are_awaited() {
         let placement = CallPlacement::default();
-        let name = placement.run(async { thread_name() }).await;
+        let name = placement
+            .run(&CallPace::default(), async { thread_name() })
+            .await;
         assert_ne!(name, "call-worker");
         assert!(placement.pool.get().is_none(), "no pool is started");
     }
@@ -178,7 +249,11 @@ mod tests {
             let (_keep, hold) = tokio::sync::oneshot::channel::<()>();
             let inline = tokio::spawn({
                 let placement = placement.clone();
-                async move { placement.run(async move { hold.await.is_err() }).await }
+                async move {
+                    placement
+                        .run(&CallPace::default(), async move { hold.await.is_err() })
+                        .await
+                }
             });
             tokio::task::yield_now().await;
             let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
@@ -190,7 +265,8 @@ mod tests {
                     }
                 }
             }
-            let pooled = placement.run(async move {
+            let pace = CallPace::default();
+            let pooled = placement.run(&pace, async move {
                 let _signal = Signal(Some(dropped_tx));
                 std::future::pending::<()>().await
             });
