@@ -576,9 +576,9 @@ impl McpServer {
             && let Some(tool) = &target
             && self.runs_as_task(&ctx, tool, ask)?
         {
-            return self
-                .start_task(&ctx, &facts, tool.clone(), arguments, ask)
-                .await;
+            // (Boxed, as the rounds below: the future of every call would
+            // otherwise be as large as the largest of them.)
+            return Box::pin(self.start_task(&ctx, &facts, tool.clone(), arguments, ask)).await;
         }
 
         if Self::is_modern(&ctx) {
@@ -596,46 +596,43 @@ impl McpServer {
             let shown = request.name.clone();
             // Runs when the call starts, or is replayed because its parked
             // task is gone: then on the version now in the catalog.
-            return self
-                .answer_rounds(
-                    &ctx,
-                    &facts,
-                    rounds,
-                    move |call| async move {
-                        let Some(tool) = target else {
-                            return Finished::Lost(format!(
-                                "the call cannot be resumed: tool `{name}` is no longer served"
-                            ));
-                        };
-                        if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
-                            return Finished::Lost(format!(
-                                "the call cannot be resumed: {problem}"
-                            ));
+            return Box::pin(self.answer_rounds(
+                &ctx,
+                &facts,
+                rounds,
+                move |call| async move {
+                    let Some(tool) = target else {
+                        return Finished::Lost(format!(
+                            "the call cannot be resumed: tool `{name}` is no longer served"
+                        ));
+                    };
+                    if resuming && let Err(problem) = check_tool_arguments(&tool, &arguments) {
+                        return Finished::Lost(format!("the call cannot be resumed: {problem}"));
+                    }
+                    let index = tool.index();
+                    Finished::Tool(
+                        runtime
+                            .dispatch_tool(tool.plugin, index, arguments, call())
+                            .await,
+                    )
+                },
+                |outcome| {
+                    Ok(match outcome {
+                        RoundOutcome::Done(Finished::Tool(outcome)) => {
+                            tool_response(&shown, outcome)
                         }
-                        let index = tool.index();
-                        Finished::Tool(
-                            runtime
-                                .dispatch_tool(tool.plugin, index, arguments, call())
-                                .await,
-                        )
-                    },
-                    |outcome| {
-                        Ok(match outcome {
-                            RoundOutcome::Done(Finished::Tool(outcome)) => {
-                                tool_response(&shown, outcome)
-                            }
-                            RoundOutcome::Done(Finished::Cancelled) => {
-                                tool_response(&shown, Err(InvocationError::Cancelled))
-                            }
-                            RoundOutcome::Done(other) => {
-                                convert::call_result(ToolResult::error_text(other.missing_result()))
-                                    .into()
-                            }
-                            RoundOutcome::Input(input) => input.into(),
-                        })
-                    },
-                )
-                .await;
+                        RoundOutcome::Done(Finished::Cancelled) => {
+                            tool_response(&shown, Err(InvocationError::Cancelled))
+                        }
+                        RoundOutcome::Done(other) => {
+                            convert::call_result(ToolResult::error_text(other.missing_result()))
+                                .into()
+                        }
+                        RoundOutcome::Input(input) => input.into(),
+                    })
+                },
+            ))
+            .await;
         }
         let Some(tool) = target else {
             // Only a 2026-07-28 request goes on without its tool.

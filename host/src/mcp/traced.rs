@@ -138,27 +138,37 @@ impl Traced {
 
     /// Run `handler` in the message's span and record how it ended (a
     /// protocol error, or a result `tool_error` calls a tool error).
-    async fn answer<T>(
-        &self,
+    ///
+    /// The handler's future is boxed when the request arrives: a request's
+    /// future is moved whole when its task is spawned, and the handlers'
+    /// futures are kilobytes.
+    fn answer<'a, T: 'a>(
+        &'a self,
         opened: Opened,
-        handler: impl Future<Output = Result<T, McpError>>,
-        tool_error: impl FnOnce(&T) -> bool,
-    ) -> Result<T, McpError> {
-        let result = handler.instrument(opened.span.clone()).await;
-        match &result {
-            Err(error) => {
-                let code = error.code.0;
-                self.finish(opened, Some((code.to_string(), Some(code), &error.message)));
+        handler: impl Future<Output = Result<T, McpError>> + Send + 'a,
+        tool_error: impl FnOnce(&T) -> bool + Send + 'a,
+    ) -> impl Future<Output = Result<T, McpError>> + Send + 'a
+    where
+        T: Send,
+    {
+        let handler = Box::pin(handler);
+        async move {
+            let result = handler.instrument(opened.span.clone()).await;
+            match &result {
+                Err(error) => {
+                    let code = error.code.0;
+                    self.finish(opened, Some((code.to_string(), Some(code), &error.message)));
+                }
+                Ok(value) if tool_error(value) => {
+                    self.finish(
+                        opened,
+                        Some((TOOL_ERROR.to_string(), None, "the tool reported an error")),
+                    );
+                }
+                Ok(_) => self.finish(opened, None),
             }
-            Ok(value) if tool_error(value) => {
-                self.finish(
-                    opened,
-                    Some((TOOL_ERROR.to_string(), None, "the tool reported an error")),
-                );
-            }
-            Ok(_) => self.finish(opened, None),
+            result
         }
-        result
     }
 
     /// The transport, the MCP session id and the HTTP headers of a message.

@@ -305,14 +305,15 @@ impl Runtime {
     ) -> Result<ToolResult, InvocationError> {
         let runtime = self.clone();
         let measured = plugin.clone();
-        self.placement
-            .run(&plugin.guest().budget.pace, async move {
-                let started = Instant::now();
-                let result = runtime.call_tool(&*measured, tool, &arguments, call).await;
-                measured.guest().budget.pace.record(started.elapsed());
-                result
-            })
-            .await
+        // Boxed: it is kilobytes, and moved whole to the pool or up the
+        // futures of the request's handling otherwise.
+        let call = Box::pin(async move {
+            let started = Instant::now();
+            let result = runtime.call_tool(&*measured, tool, &arguments, call).await;
+            measured.guest().budget.pace.record(started.elapsed());
+            result
+        });
+        self.placement.run(&plugin.guest().budget.pace, call).await
     }
 
     async fn run_tool(
