@@ -149,11 +149,16 @@ impl Runtime {
             .as_mut()
             .and_then(|p| p.take())
             .filter(|w| Arc::ptr_eq(&w.store.data().grants, &grants));
-        let (mut store, warm_instance, slot) = match warm {
+        // The slot is bound before the store, so that the store goes first
+        // however this future ends: also when it is dropped mid-call (a
+        // cancelled call on the worker pool), where the locals are dropped
+        // in reverse order. A slot freed before its instance would let the
+        // next call past the semaphore into the pooling allocator's limit.
+        let (slot, warm_instance, mut store) = match warm {
             Some(warm) => {
                 let mut store = warm.store;
                 self.reuse_store(&mut store, call, guest.limits, clock.clone());
-                (store, Some(warm.instance), warm._slot)
+                (warm._slot, Some(warm.instance), store)
             }
             None => {
                 let slot = tokio::select! {
@@ -171,7 +176,7 @@ impl Runtime {
                     guest.limits,
                     clock.clone(),
                 );
-                (store, None, slot)
+                (slot, None, store)
             }
         };
         let pre = guest.pre;
