@@ -53,9 +53,7 @@ pub(super) fn rewrite_incoming(message: &[u8]) -> Option<Vec<u8>> {
     // Most messages say nothing of tasks: leave them unparsed.
     // (`"task` finds both `"task"` and `"tasks…"`, with memchr's search
     // rather than a byte-by-byte one: arguments may be megabytes.)
-    if memchr::memmem::find(message, b"\"task").is_none() {
-        return None;
-    }
+    memchr::memmem::find(message, b"\"task")?;
     let mut value: Value = serde_json::from_slice(message).ok()?;
     let object = value.as_object_mut()?;
     let method = object.get("method")?.as_str()?.to_string();

@@ -142,15 +142,12 @@ impl Traced {
     /// The handler's future is boxed when the request arrives: a request's
     /// future is moved whole when its task is spawned, and the handlers'
     /// futures are kilobytes.
-    fn answer<'a, T: 'a>(
+    fn answer<'a, T: Send + 'a>(
         &'a self,
         opened: Opened,
         handler: impl Future<Output = Result<T, McpError>> + Send + 'a,
         tool_error: impl FnOnce(&T) -> bool + Send + 'a,
-    ) -> impl Future<Output = Result<T, McpError>> + Send + 'a
-    where
-        T: Send,
-    {
+    ) -> impl Future<Output = Result<T, McpError>> + Send + 'a {
         let handler = Box::pin(handler);
         async move {
             let result = handler.instrument(opened.span.clone()).await;
