@@ -16,6 +16,7 @@
 //! with the task (`io.modelcontextprotocol/related-task`) and handing the
 //! answers to the task.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use rmcp::model::{
@@ -51,9 +52,12 @@ const LIST_PAGE: usize = 100;
 /// keeps them; `None` when there is nothing to move (or it is not JSON).
 pub(super) fn rewrite_incoming(message: &[u8]) -> Option<Vec<u8>> {
     // Most messages say nothing of tasks: leave them unparsed.
-    // (`"task` finds both `"task"` and `"tasks…"`, with memchr's search
-    // rather than a byte-by-byte one: arguments may be megabytes.)
-    memchr::memmem::find(message, b"\"task")?;
+    // (`"task` finds both `"task"` and `"tasks…"`, with memchr's search,
+    // built once, rather than a byte-by-byte one: arguments may be
+    // megabytes.)
+    static TASK_MARK: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"task"));
+    TASK_MARK.find(message)?;
     let mut value: Value = serde_json::from_slice(message).ok()?;
     let object = value.as_object_mut()?;
     let method = object.get("method")?.as_str()?.to_string();
