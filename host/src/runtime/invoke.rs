@@ -273,6 +273,8 @@ impl Runtime {
             .run_tool(plugin, spec, arguments, call, &mut usage)
             .await;
         let duration = started.elapsed();
+        // Where the plugin's next calls run depends on it.
+        plugin.guest().budget.pace.record(duration);
         let outcome = audit::outcome_name(&result);
         spans::finish_guest(&span, usage.fuel, usage.peak_memory_bytes, outcome);
         AuditEntry {
@@ -309,15 +311,11 @@ impl Runtime {
         call: CallContext,
     ) -> Result<ToolResult, InvocationError> {
         let runtime = self.clone();
-        let measured = plugin.clone();
+        let placed = plugin.clone();
         // Boxed: it is kilobytes, and moved whole to the pool or up the
         // futures of the request's handling otherwise.
-        let call = Box::pin(async move {
-            let started = Instant::now();
-            let result = runtime.call_tool(&*measured, tool, &arguments, call).await;
-            measured.guest().budget.pace.record(started.elapsed());
-            result
-        });
+        let call =
+            Box::pin(async move { runtime.call_tool(&*placed, tool, &arguments, call).await });
         self.placement.run(&plugin.guest().budget.pace, call).await
     }
 
