@@ -203,6 +203,15 @@ impl Catalog {
         self.by_name.get(name).map(|&i| &self.tools[i])
     }
 
+    /// Session `key` closed: its instances of per-session plugins go.
+    pub fn session_closed(&self, key: &str) {
+        for plugin in &self.plugins {
+            if let Some(pool) = &plugin.budget.warm {
+                pool.forget(key);
+            }
+        }
+    }
+
     pub fn failures(&self) -> &[LoadFailure] {
         &self.failures
     }

@@ -15,7 +15,7 @@ use crate::limits::HostLimits;
 use crate::mcp::{FacadeOptions, ServerState};
 use crate::plugin::LoadContext;
 use crate::policy::{Policy, PolicyHandle};
-use crate::runtime::{HostServices, Runtime, RuntimeConfig, default_cache_dir};
+use crate::runtime::{HostServices, Runnable as _, Runtime, RuntimeConfig, default_cache_dir};
 use crate::sealed::SealKey;
 
 /// A host opened from its settings.
@@ -130,6 +130,9 @@ pub async fn open_host(args: &ServeArgs) -> anyhow::Result<OpenedHost> {
     }
     let plugin_dir = args.plugins.clone().unwrap_or_else(default_plugin_dir);
     let catalog = load(&cx, &plugin_dir, args.policy.as_deref()).await?;
+    for plugin in catalog.plugins() {
+        runtime.prepare_spare(plugin.guest());
+    }
     let catalog = Arc::new(CatalogHandle::new(catalog));
     if args.cache_max_age_days > 0 {
         let cache = runtime.cache().clone();

@@ -2,6 +2,8 @@
 //! that grows memory is capped, one that traps is reported, and the host
 //! keeps serving other calls through all of it.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::*;
@@ -230,6 +232,143 @@ async fn a_per_session_plugin_keeps_one_instance_per_session() {
     assert_eq!(first().await, "1");
     assert_eq!(second().await, "3");
     let _ = other.cancel().await;
+    host.shutdown().await;
+}
+
+/// The manifest of `twin` keeping one instance per session.
+const PER_SESSION_TWIN: &str = "name = \"twin\"\nversion = \"0.1.0\"\ninstance = \"per-session\"\n\
+     [capabilities]\noptional = [\"elicitation\"]\n";
+
+/// The series counting `event` of the spare instances of `twin`.
+fn spares_of_twin(event: &str) -> String {
+    format!("mcp_wasm_host_plugin_spare_instances_total{{plugin=\"twin\",event=\"{event}\"}}")
+}
+
+/// A sample of the host's `/metrics` (0 when the series is missing).
+async fn metric(url: &str, series: &str) -> f64 {
+    let scraped = raw_http(url, "GET", "/metrics", &[], "").await;
+    metric_sample(&scraped.body, series).unwrap_or(0.0)
+}
+
+/// Wait (at most ten seconds) for `series` to reach `at_least`.
+async fn metric_reaches(url: &str, series: &str, at_least: f64) {
+    for _ in 0..200 {
+        if metric(url, series).await >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{series} never reached {at_least}");
+}
+
+/// A per-session plugin keeps a spare instance made ahead of need: a new
+/// session's first call starts on it without instantiating anything, yet
+/// every session still gets an instance no other session has used (the
+/// spare that replaces a taken one is new), also after a trap.
+#[tokio::test]
+async fn a_new_sessions_first_call_starts_on_a_spare_instance() {
+    let dir = PluginDir::with(&[], &["twin"]);
+    dir.set_manifest("twin", PER_SESSION_TWIN);
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
+        .await
+        .unwrap();
+    let url = host.url.clone().unwrap();
+    let instantiated = "mcp_wasm_host_instantiate_duration_seconds_count";
+    metric_reaches(&url, &spares_of_twin("made"), 1.0).await;
+    let before = metric(&url, instantiated).await;
+    assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "1");
+    assert_eq!(metric(&url, &spares_of_twin("used")).await, 1.0);
+    assert_eq!(
+        metric(&url, instantiated).await,
+        before,
+        "the first call instantiated nothing"
+    );
+    assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "2");
+
+    // The next session's spare is another instance: it starts from zero.
+    metric_reaches(&url, &spares_of_twin("made"), 2.0).await;
+    let other = rmcp::ServiceExt::serve(
+        RecordingClient::default(),
+        http_client_transport(url.clone()),
+    )
+    .await
+    .unwrap();
+    let second = || async {
+        text_of(
+            &other
+                .call_tool(params("calls", empty_args()))
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(second().await, "1");
+    assert_eq!(metric(&url, &spares_of_twin("used")).await, 2.0);
+    assert_eq!(second().await, "2");
+    assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "3");
+
+    // After a trap, the session's next call starts afresh on a spare.
+    metric_reaches(&url, &spares_of_twin("made"), 3.0).await;
+    assert!(
+        host.call_err("trap", empty_args())
+            .await
+            .contains("plugin `twin` crashed")
+    );
+    assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "1");
+    assert_eq!(metric(&url, &spares_of_twin("used")).await, 3.0);
+    assert_eq!(second().await, "3");
+    let _ = other.cancel().await;
+    host.shutdown().await;
+}
+
+/// A spare holds a sandbox slot, and gives it up to a call that needs it:
+/// with room for one sandbox, the spare of `twin` is made, and a call of
+/// another plugin still runs.
+#[tokio::test]
+async fn a_spare_instance_gives_its_slot_to_a_call() {
+    let dir = PluginDir::with(&["hello"], &["twin"]);
+    dir.set_manifest("twin", PER_SESSION_TWIN);
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .arg("--max-instances")
+        .arg("1");
+    let host = Connected::start(&dir, options).await.unwrap();
+    let url = host.url.clone().unwrap();
+    metric_reaches(&url, &spares_of_twin("made"), 1.0).await;
+    let sum = host.call_ok("add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(sum.is_error, Some(false), "{sum:?}");
+    assert_eq!(metric(&url, &spares_of_twin("released")).await, 1.0);
+    assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "1");
+    host.shutdown().await;
+}
+
+/// A closed session's instance of a per-session plugin goes with it: with
+/// room for one sandbox, the instance of a session that closed does not
+/// keep the next session waiting for a slot until its deadline.
+#[tokio::test]
+async fn a_closed_sessions_instance_frees_its_sandbox() {
+    let dir = PluginDir::with(&[], &["twin"]);
+    dir.set_manifest("twin", PER_SESSION_TWIN);
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .arg("--max-instances")
+        .arg("1")
+        .arg("--default-timeout-ms")
+        .arg("3000");
+    let host = Connected::start(&dir, options).await.unwrap();
+    let url = host.url.clone().unwrap();
+    for _ in 0..3 {
+        let session = rmcp::ServiceExt::serve(
+            RecordingClient::default(),
+            http_client_transport(url.clone()),
+        )
+        .await
+        .unwrap();
+        let result = session
+            .call_tool(params("calls", empty_args()))
+            .await
+            .unwrap();
+        assert_eq!(text_of(&result), "1", "{result:?}");
+        // Closing the client deletes its session.
+        session.cancel().await.unwrap();
+    }
     host.shutdown().await;
 }
 

@@ -2,7 +2,8 @@
 //! examples, 12–18 MB): what a compile-cache miss costs at start, a start
 //! with a warm cache, the first call of a session, and later calls with one
 //! instance per session (as their manifests ask) and with a fresh instance
-//! per call.
+//! per call; then, over HTTP, the first call of each of a series of fresh
+//! sessions opened one after another on one host.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -81,6 +82,24 @@ pub fn polyglot(plugins: &Path) -> anyhow::Result<()> {
             "first call of a session (per-session instance)",
             ms(first),
         );
+        let firsts = fresh_sessions(&dir, &cache, case)?;
+        row(
+            &label,
+            &format!(
+                "HTTP, first call of a fresh session, p50 / max of sessions 2–{FRESH_SESSIONS} \
+                 (the first: {})",
+                ms(firsts[0])
+            ),
+            {
+                let mut later = firsts[1..].to_vec();
+                later.sort();
+                format!(
+                    "{} / {}",
+                    ms(percentile(&later, 0.5)),
+                    ms(*later.last().unwrap())
+                )
+            },
+        );
         row(
             &label,
             "later calls, p50 / p99 (per-session instance)",
@@ -110,6 +129,40 @@ pub fn polyglot(plugins: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok(())
+}
+
+/// Sessions opened one after another over HTTP.
+const FRESH_SESSIONS: usize = 20;
+
+/// Over HTTP, `FRESH_SESSIONS` sessions one after another, each closed
+/// after its first call: how long each first call took. A pause between
+/// sessions stands for the time between clients.
+fn fresh_sessions(dir: &Path, cache: &Path, case: &Case) -> anyhow::Result<Vec<Duration>> {
+    let host = crate::http_load::HttpHost::spawn(dir, cache)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut firsts = Vec::with_capacity(FRESH_SESSIONS);
+        for _ in 0..FRESH_SESSIONS {
+            let mut session = crate::http_load::Session::connect_with(&host.url, json!({})).await?;
+            let request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": case.tool, "arguments": case.arguments}});
+            let started = Instant::now();
+            let response = session.post(request).await?;
+            firsts.push(started.elapsed());
+            anyhow::ensure!(
+                response
+                    .as_ref()
+                    .is_some_and(|r| r["result"]["isError"] == json!(false)),
+                "{} failed: {response:?}",
+                case.tool
+            );
+            session.close().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(firsts)
+    })
 }
 
 fn start(dir: &Path, cache: &Path) -> anyhow::Result<(Duration, Host)> {

@@ -124,10 +124,10 @@ impl McpServer {
                 .map(str::to_owned),
             None => self.session_id.clone(),
         }?;
-        Some(match access.principal() {
-            Some(p) => format!("{}:{}:{session}", p.id.len(), p.id),
-            None => session,
-        })
+        Some(session_key(
+            access.principal().map(|p| p.id.as_str()),
+            &session,
+        ))
     }
 
     /// Where session state lives for this request: for a 2026-07-28
@@ -694,5 +694,14 @@ fn request_id_text(ctx: &RequestContext<RoleServer>) -> String {
     match &ctx.id {
         rmcp::model::NumberOrString::Number(n) => n.to_string(),
         rmcp::model::NumberOrString::String(s) => s.to_string(),
+    }
+}
+
+/// The key of a handshake-era session's state and warm instances: the
+/// session id, prefixed by its principal when there is one.
+pub(crate) fn session_key(principal: Option<&str>, session: &str) -> String {
+    match principal {
+        Some(id) => format!("{}:{id}:{session}", id.len()),
+        None => session.to_string(),
     }
 }

@@ -3,7 +3,7 @@
 //! once, records the principal that opened each one (bound by the HTTP
 //! layer as the `initialize` response leaves), and, when a session closes
 //! (DELETE, idle, or its stream ended), forgets it and drops it from the
-//! subscription hub at once. A request naming a session with another
+//! subscription hub and its instances of per-session plugins at once. A request naming a session with another
 //! principal is answered as if the session did not exist. A second after
 //! sessions stop closing, the memory they held is given back to the system
 //! ([`release_freed_memory_soon`]).
@@ -107,8 +107,9 @@ impl SessionOwners {
         Ok(())
     }
 
-    fn forget(&self, id: &SessionId) {
-        self.lock().remove(id);
+    /// Forget session `id`; who owned it, if it was bound.
+    fn forget(&self, id: &SessionId) -> Option<String> {
+        self.lock().remove(id).flatten()
     }
 }
 
@@ -118,6 +119,8 @@ pub struct OwnedSessions {
     inner: LocalSessionManager,
     owners: Arc<SessionOwners>,
     hub: Arc<SubscriptionHub>,
+    /// Where the plugins keeping an instance per session are.
+    catalog: Arc<crate::catalog::CatalogHandle>,
 }
 
 impl OwnedSessions {
@@ -125,8 +128,14 @@ impl OwnedSessions {
         inner: LocalSessionManager,
         owners: Arc<SessionOwners>,
         hub: Arc<SubscriptionHub>,
+        catalog: Arc<crate::catalog::CatalogHandle>,
     ) -> Self {
-        Self { inner, owners, hub }
+        Self {
+            inner,
+            owners,
+            hub,
+            catalog,
+        }
     }
 }
 
@@ -161,7 +170,12 @@ impl SessionManager for OwnedSessions {
 
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
         let closed = self.inner.close_session(id).await;
-        self.owners.forget(id);
+        if let Some(owner) = self.owners.forget(id) {
+            // Its instances of per-session plugins go now, not when idle.
+            let key =
+                super::server::session_key(Some(owner.as_str()).filter(|o| !o.is_empty()), id);
+            self.catalog.snapshot().session_closed(&key);
+        }
         self.hub.forget_closed_sessions();
         release_freed_memory_soon();
         Ok(closed?)

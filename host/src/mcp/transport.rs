@@ -283,7 +283,12 @@ pub async fn serve_http(
         Arc::new({
             let mut sessions = LocalSessionManager::default();
             sessions.session_config.keep_alive = Some(options.session_idle);
-            OwnedSessions::new(sessions, owners.clone(), services.hub.clone())
+            OwnedSessions::new(
+                sessions,
+                owners.clone(),
+                services.hub.clone(),
+                services.catalog.clone(),
+            )
         }),
         config,
     );

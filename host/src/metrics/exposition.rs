@@ -199,6 +199,21 @@ impl Collector for Scrape {
         )?;
         family(
             &mut encoder,
+            "mcp_wasm_host_plugin_spare_instances",
+            "Spare instances of a per-session plugin, by plugin and event (made ahead; used by a \
+             session's first call; released to free a sandbox slot).",
+            Counter,
+            self.plugins.iter().flat_map(|(p, c)| {
+                [
+                    ("made", c.spares_made),
+                    ("used", c.spares_used),
+                    ("released", c.spares_released),
+                ]
+                .map(|(event, n)| ([("plugin", p.to_string()), ("event", event.into())], n))
+            }),
+        )?;
+        family(
+            &mut encoder,
             "mcp_wasm_host_plugin_memory_grows",
             "Times a plugin's instance grew its linear memory past its initial size, by plugin.",
             Counter,

@@ -35,6 +35,12 @@ pub struct PluginCounters {
     /// Resource notices (updated, list changed) beyond the plugin's share
     /// that were merged into an identical held one, or dropped.
     pub notices_dropped: AtomicU64,
+    /// Spare instances made ahead for sessions' first calls.
+    pub spares_made: AtomicU64,
+    /// Sessions whose first call started on a spare instance.
+    pub spares_used: AtomicU64,
+    /// Spare instances dropped to free a sandbox slot for a call.
+    pub spares_released: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -51,6 +57,9 @@ pub struct CounterSnapshot {
     pub output_dropped: u64,
     pub keyvalue_quota: u64,
     pub notices_dropped: u64,
+    pub spares_made: u64,
+    pub spares_used: u64,
+    pub spares_released: u64,
 }
 
 impl PluginCounters {
@@ -72,6 +81,9 @@ impl PluginCounters {
             output_dropped: get(&self.output_dropped),
             keyvalue_quota: get(&self.keyvalue_quota),
             notices_dropped: get(&self.notices_dropped),
+            spares_made: get(&self.spares_made),
+            spares_used: get(&self.spares_used),
+            spares_released: get(&self.spares_released),
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::loader;
 use crate::plugin::LoadContext;
 use crate::plugin::{Plugin, files_digest};
 use crate::policy::Policy;
+use crate::runtime::Runnable as _;
 
 /// How many reports a slow subscriber may fall behind before it is told it
 /// missed some (and then assumes every list changed).
@@ -312,6 +313,9 @@ impl Reloader {
             policy_changed,
         });
         log_report(&report);
+        for plugin in report.loaded.iter().chain(&report.regranted) {
+            self.cx.runtime.prepare_spare(plugin.guest());
+        }
         let metrics = self.cx.runtime.metrics();
         if report.published() {
             metrics.reloads.fetch_add(1, Ordering::Relaxed);

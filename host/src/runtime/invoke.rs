@@ -149,6 +149,13 @@ impl Runtime {
             .as_mut()
             .and_then(|p| p.take())
             .filter(|w| Arc::ptr_eq(&w.store.data().grants, &grants));
+        // A session without an instance starts on the plugin's spare.
+        let warm = match (warm, &warm_place, &guest.budget.warm) {
+            (None, Some(_), Some(pool)) => pool.spare().take(&grants).inspect(|_| {
+                PluginCounters::bump(&counters.spares_used);
+            }),
+            (warm, ..) => warm,
+        };
         // The slot is bound before the store, so that the store goes first
         // however this future ends: also when it is dropped mid-call (a
         // cancelled call on the worker pool), where the locals are dropped
@@ -316,7 +323,15 @@ impl Runtime {
         // futures of the request's handling otherwise.
         let call =
             Box::pin(async move { runtime.call_tool(&*placed, tool, &arguments, call).await });
-        self.placement.run(&plugin.guest().budget.pace, call).await
+        let result = self.placement.run(&plugin.guest().budget.pace, call).await;
+        // The call may have taken the plugin's spare instance.
+        // The call may have taken the plugin's spare instance: the next
+        // session's first call gets a new one. A single-threaded server
+        // serves one session (stdio), which needs no second.
+        if !self.placement.single_threaded() {
+            self.prepare_spare(plugin.guest());
+        }
+        result
     }
 
     async fn run_tool(

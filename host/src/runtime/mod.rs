@@ -17,6 +17,7 @@ mod notices;
 mod panic;
 mod placement;
 mod services;
+mod spare;
 mod store;
 mod ticker;
 mod warm;
@@ -97,6 +98,8 @@ pub struct Runtime {
     placement: CallPlacement,
     /// The turns of calls that have run long.
     long_calls: Arc<LongCalls>,
+    /// The spare instances of per-session plugins.
+    spares: spare::SpareShelf,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -141,6 +144,7 @@ impl Runtime {
             shares: Default::default(),
             placement: CallPlacement::default(),
             long_calls,
+            spares: Default::default(),
         })
     }
 
@@ -183,11 +187,20 @@ impl Runtime {
         &self.cache
     }
 
-    /// Wait for a free sandbox slot until `deadline`; `None` if none freed up.
+    /// Wait for a free sandbox slot until `deadline`; `None` if none freed
+    /// up. Spare instances give theirs up first.
     pub(crate) async fn acquire_slot(
         &self,
         deadline: Instant,
     ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        loop {
+            if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+                return Some(slot);
+            }
+            if !self.spares.release_one() {
+                break;
+            }
+        }
         tokio::time::timeout_at(deadline.into(), self.slots.clone().acquire_owned())
             .await
             .ok()?

@@ -49,9 +49,7 @@ impl CallPlacement {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let single_threaded = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
-        if !single_threaded {
+        if !self.single_threaded() {
             return call.await;
         }
         if !pace.runs_long() && !self.inline_busy.swap(true, Ordering::AcqRel) {
@@ -66,6 +64,33 @@ impl CallPlacement {
             Ok(output) => output,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(error) => unreachable!("a call task is aborted only when dropped: {error}"),
+        }
+    }
+}
+
+impl CallPlacement {
+    /// Whether the server runs on one thread (it serves stdio).
+    pub fn single_threaded(&self) -> bool {
+        tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+    }
+
+    /// Run `work` in the background, where it holds up no request: on the
+    /// worker pool when the server is single-threaded, otherwise as a task
+    /// of the current runtime. Outside a runtime it is dropped.
+    pub fn spawn_detached<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(current) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if current.runtime_flavor() == RuntimeFlavor::CurrentThread
+            && let Some(pool) = self.pool.get_or_init(start_pool)
+        {
+            pool.spawn(work);
+        } else {
+            current.spawn(work);
         }
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! An instance goes back to the pool only after a call that finished (with a
 //! result or a tool error); a trap, an exceeded limit or a cancellation
-//! drops it, and the session's next call starts a fresh one. Instances idle
-//! longer than [`IDLE_TIMEOUT`] are dropped, and a plugin keeps at most
+//! drops it, and the session's next call starts a fresh one (on the
+//! plugin's spare, [`super::spare`], when one is ready). A closed session's
+//! instance is dropped at once ([`WarmPool::forget`]), instances idle
+//! longer than [`IDLE_TIMEOUT`] too, and a plugin keeps at most
 //! [`MAX_WARM`] of them, at most [`MAX_WARM_PER_OWNER`] for one
 //! authenticated principal:
 //! a principal at its share gives up its own least recently used place, and
@@ -49,10 +51,11 @@ struct Place {
     used: Instant,
 }
 
-/// The warm instances of one plugin, by session.
+/// The warm instances of one plugin, by session, and its spare.
 #[derive(Default)]
 pub struct WarmPool {
     cells: Mutex<HashMap<String, Place>>,
+    spare: Arc<super::spare::SpareCell>,
 }
 
 impl std::fmt::Debug for WarmPool {
@@ -71,6 +74,22 @@ impl WarmPool {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Drop the place of `session` (closed); a call still running there
+    /// drops its instance when it ends.
+    pub fn forget(&self, session: &str) {
+        let place = self
+            .cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(session);
+        drop(place);
+    }
+
+    /// The instance made ahead for a session's first call.
+    pub(crate) fn spare(&self) -> &Arc<super::spare::SpareCell> {
+        &self.spare
     }
 
     /// The place of `session` (of principal `owner`), made when missing.
