@@ -28,8 +28,11 @@ fn main() -> std::process::ExitCode {
     // `list` and `call` print their answer; only trouble goes to the log.
     let default_filter = match &cli.command {
         Command::List(_) | Command::Call(_) => "warn,rmcp=error,cranelift=warn,wasmtime=warn",
-        Command::Dev(_) => "info,mcp_wasm_host::calls=debug,cranelift=warn,wasmtime=warn",
-        _ => "info,cranelift=warn,wasmtime=warn",
+        // rmcp says at `info` when each session starts and ends (five
+        // lines, and a span held for the session's life): at thousands of
+        // sessions that is noise, and memory the log keeps.
+        Command::Dev(_) => "info,mcp_wasm_host::calls=debug,rmcp=warn,cranelift=warn,wasmtime=warn",
+        _ => "info,rmcp=warn,cranelift=warn,wasmtime=warn",
     };
     let filter = match log_filter(default_filter) {
         Ok(filter) => filter,

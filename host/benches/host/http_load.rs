@@ -59,7 +59,9 @@ impl HttpHost {
             .arg("--http")
             .arg("127.0.0.1:0")
             .args(args)
-            .env("MCP_WASM_HOST_LOG", "info")
+            // The default log, as an operator gets it (the audit lines included).
+            .env_remove("MCP_WASM_HOST_LOG")
+            .env_remove("RUST_LOG")
             .envs(super::HOST_ENV.lock().unwrap().clone())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -342,6 +344,7 @@ pub fn soak(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_secs(2));
     let after = host.rss_mib();
     let anonymous_after = host.anonymous_mib();
+    let held = host.largest_anonymous_mappings(4);
     let metrics = rt.block_on(async {
         let url = host.url.replace("/mcp", "/metrics");
         reqwest::Client::builder()
@@ -366,6 +369,10 @@ pub fn soak(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     println!(
         "| the same, anonymous memory only (heap and instances, not code pages) | {anonymous_before:.0} / {anonymous_after:.0} MiB | {:+.0} % | |",
         (anonymous_after / anonymous_before - 1.0) * 100.0
+    );
+    println!(
+        "| the largest anonymous mappings then (resident KiB: where) | {} | | |",
+        held.join(", ")
     );
     anyhow::ensure!(failed == 0, "{failed} soak calls failed");
     Ok(())
@@ -439,6 +446,45 @@ impl HttpHost {
     /// pages of its code files), in MiB.
     fn anonymous_mib(&self) -> f64 {
         Self::status_mib(self.child.id(), "RssAnon:")
+    }
+
+    /// The `n` anonymous mappings of the host holding the most resident
+    /// memory, each as its size and what it is (`[heap]`, a thread's
+    /// stack, or `anon` for the allocator's arenas and the sandboxes).
+    fn largest_anonymous_mappings(&self, n: usize) -> Vec<String> {
+        let smaps =
+            std::fs::read_to_string(format!("/proc/{}/smaps", self.child.id())).unwrap_or_default();
+        let mut mappings: Vec<(u64, String)> = Vec::new();
+        let mut name = String::new();
+        for line in smaps.lines() {
+            let mut fields = line.split_whitespace();
+            match fields.next() {
+                Some("Anonymous:") => {
+                    let kib = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                    mappings.push((kib, name.clone()));
+                }
+                Some(first) if first.contains('-') && !first.ends_with(':') => {
+                    let size = first
+                        .split_once('-')
+                        .and_then(|(a, b)| {
+                            Some(
+                                u64::from_str_radix(b, 16).ok()?
+                                    - u64::from_str_radix(a, 16).ok()?,
+                            )
+                        })
+                        .unwrap_or(0);
+                    let what = fields.nth(4).unwrap_or("anon");
+                    name = format!("{what} of {} KiB", size / 1024);
+                }
+                _ => {}
+            }
+        }
+        mappings.sort_by_key(|m| std::cmp::Reverse(m.0));
+        mappings
+            .into_iter()
+            .take(n)
+            .map(|(kib, name)| format!("{kib}: {name}"))
+            .collect()
     }
 
     /// A memory figure of `/proc/<pid>/status`, in MiB.
