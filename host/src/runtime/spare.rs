@@ -193,3 +193,38 @@ impl Runtime {
         self.placement.spawn_detached(made);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_spare_is_made_at_a_time_and_none_after_a_failure() {
+        let cell = SpareCell::default();
+        assert!(cell.claim(), "none ready, none under way");
+        assert!(!cell.claim(), "one is under way");
+        cell.making.store(false, Ordering::Release);
+        assert!(cell.claim(), "the one under way was given up");
+        cell.failed.store(true, Ordering::Relaxed);
+        cell.making.store(false, Ordering::Release);
+        assert!(!cell.claim(), "this version's spare failed before");
+    }
+
+    #[test]
+    fn the_shelf_counts_live_cells_once_and_forgets_dropped_ones() {
+        let shelf = SpareShelf::default();
+        let cell = Arc::new(SpareCell::default());
+        shelf.add(&cell);
+        shelf.add(&cell);
+        assert_eq!(shelf.count(), 0, "neither ready nor under way");
+        assert!(cell.claim());
+        assert_eq!(shelf.count(), 1);
+        drop(cell);
+        assert_eq!(shelf.count(), 0);
+        assert!(
+            shelf.cells().is_empty(),
+            "a dropped version's cell is forgotten"
+        );
+        assert!(!shelf.release_one(), "nothing to release");
+    }
+}

@@ -186,6 +186,20 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_sessions_place_goes_while_a_running_call_keeps_its_own() {
+        let pool = WarmPool::default();
+        let running = pool.cell("p", "closing");
+        pool.cell("p", "other");
+        pool.forget("closing");
+        assert_eq!(pool.len(), 1, "only the other session's place is left");
+        // The call still holds its place; the session, were it named
+        // again, would get a new one, never the instance the call hands back.
+        assert!(!Arc::ptr_eq(&running, &pool.cell("p", "closing")));
+        pool.forget("no such session");
+        assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
     fn one_principal_cannot_push_out_anothers_places() {
         let pool = WarmPool::default();
         let mine: Vec<WarmCell> = (0..4)
