@@ -3,8 +3,9 @@
 //! once, records the principal that opened each one (bound by the HTTP
 //! layer as the `initialize` response leaves), and, when a session closes
 //! (DELETE, idle, or its stream ended), forgets it and drops it from the
-//! subscription hub and its instances of per-session plugins at once. A request naming a session with another
-//! principal is answered as if the session did not exist. A second after
+//! subscription hub and its instances of per-session plugins at once. A
+//! request naming a session with another principal is answered as if the
+//! session did not exist. A second after
 //! sessions stop closing, the memory they held is given back to the system
 //! ([`release_freed_memory_soon`]).
 

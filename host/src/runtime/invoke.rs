@@ -324,7 +324,6 @@ impl Runtime {
         let call =
             Box::pin(async move { runtime.call_tool(&*placed, tool, &arguments, call).await });
         let result = self.placement.run(&plugin.guest().budget.pace, call).await;
-        // The call may have taken the plugin's spare instance.
         // The call may have taken the plugin's spare instance: the next
         // session's first call gets a new one. A single-threaded server
         // serves one session (stdio), which needs no second.

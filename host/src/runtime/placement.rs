@@ -66,9 +66,7 @@ impl CallPlacement {
             Err(error) => unreachable!("a call task is aborted only when dropped: {error}"),
         }
     }
-}
 
-impl CallPlacement {
     /// Whether the server runs on one thread (it serves stdio).
     pub fn single_threaded(&self) -> bool {
         tokio::runtime::Handle::try_current()
@@ -85,7 +83,7 @@ impl CallPlacement {
         let Ok(current) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if current.runtime_flavor() == RuntimeFlavor::CurrentThread
+        if self.single_threaded()
             && let Some(pool) = self.pool.get_or_init(start_pool)
         {
             pool.spawn(work);
