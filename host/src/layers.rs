@@ -14,6 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "model",
         &[
             "error",
+            "allocator",
             "calendar",
             "schema",
             "sealed",

@@ -14,6 +14,7 @@
 //!    [`runtime::Runtime::call_tool`] with a per-request [`context`].
 
 pub mod admission;
+pub mod allocator;
 pub mod auth;
 pub mod calendar;
 pub mod capabilities;

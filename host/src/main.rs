@@ -13,6 +13,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Registry};
 
 fn main() -> std::process::ExitCode {
+    // Before any thread starts, so that no arena predates the cap.
+    mcp_wasm_host::allocator::cap_arenas();
     let args = match config::with_config_file(
         std::env::args_os().collect(),
         |name| std::env::var_os(name),

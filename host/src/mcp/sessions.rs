@@ -5,9 +5,9 @@
 //! (DELETE, idle, or its stream ended), forgets it and drops it from the
 //! subscription hub and its instances of per-session plugins at once. A
 //! request naming a session with another principal is answered as if the
-//! session did not exist. A second after
-//! sessions stop closing, the memory they held is given back to the system
-//! ([`release_freed_memory_soon`]).
+//! session did not exist. A second after sessions stop closing, the memory
+//! they held is given back to the system
+//! ([`crate::allocator::release_freed_memory_soon`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -178,7 +178,8 @@ impl SessionManager for OwnedSessions {
             self.catalog.snapshot().session_closed(&key);
         }
         self.hub.forget_closed_sessions();
-        release_freed_memory_soon();
+        // What the session held is freed now; give it back once closes stop.
+        crate::allocator::release_freed_memory_soon();
         Ok(closed?)
     }
 
@@ -222,61 +223,6 @@ impl SessionManager for OwnedSessions {
         Ok(RestoreOutcome::NotSupported)
     }
 }
-
-/// How long after the last session closed the freed memory is given back.
-const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Give the memory freed by closed sessions back to the system once
-/// sessions stop closing for [`RELEASE_AFTER`]. The C allocator keeps what
-/// a thousand sessions freed in its arenas for the next allocations, so
-/// without this a host that served a burst of sessions keeps their peak in
-/// its resident set. One release at a time; closes meanwhile push it back.
-fn release_freed_memory_soon() {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    static PENDING: AtomicBool = AtomicBool::new(false);
-    /// Closes so far; the release waits until a second passes without one.
-    static CLOSES: AtomicU64 = AtomicU64::new(0);
-    CLOSES.fetch_add(1, Ordering::Relaxed);
-    if PENDING.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        PENDING.store(false, Ordering::Release);
-        return;
-    };
-    runtime.spawn(async {
-        loop {
-            loop {
-                let seen = CLOSES.load(Ordering::Relaxed);
-                tokio::time::sleep(RELEASE_AFTER).await;
-                if CLOSES.load(Ordering::Relaxed) == seen {
-                    break;
-                }
-            }
-            let released_after = CLOSES.load(Ordering::Relaxed);
-            let _ = tokio::task::spawn_blocking(release_freed_memory).await;
-            PENDING.store(false, Ordering::Release);
-            // A session that closed during the release left it to us.
-            if CLOSES.load(Ordering::Relaxed) == released_after
-                || PENDING.swap(true, Ordering::AcqRel)
-            {
-                break;
-            }
-        }
-    });
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_freed_memory() {
-    // SAFETY: `malloc_trim` only returns free pages of the allocator's own
-    // arenas to the system; it is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_freed_memory() {}
 
 #[cfg(test)]
 mod tests {
