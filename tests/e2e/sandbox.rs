@@ -340,6 +340,35 @@ async fn a_spare_instance_gives_its_slot_to_a_call() {
     host.shutdown().await;
 }
 
+/// A plugin that takes a fresh instance per call gets no spare at load (it
+/// may never be called), but once its calls come in quick succession it
+/// keeps one for the next call, and every call still starts on an instance
+/// that has run no other call.
+#[tokio::test]
+async fn calls_in_quick_succession_start_on_spares_that_ran_no_call() {
+    let dir = PluginDir::with(&[], &["twin"]);
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
+        .await
+        .unwrap();
+    let url = host.url.clone().unwrap();
+    assert_eq!(
+        metric(&url, &spares_of_twin("made")).await,
+        0.0,
+        "no spare before the first call"
+    );
+    // Calls sent together overlap: they come in quick succession.
+    let burst = || futures::future::join_all((0..16).map(|_| host.call_ok("calls", empty_args())));
+    for answer in burst().await {
+        assert_eq!(text_of(&answer), "1");
+    }
+    metric_reaches(&url, &spares_of_twin("made"), 1.0).await;
+    for answer in burst().await {
+        assert_eq!(text_of(&answer), "1", "an instance ran one call only");
+    }
+    assert!(metric(&url, &spares_of_twin("used")).await >= 1.0);
+    host.shutdown().await;
+}
+
 /// A closed session's instance of a per-session plugin goes with it: with
 /// room for one sandbox, the instance of a session that closed does not
 /// keep the next session waiting for a slot until its deadline.

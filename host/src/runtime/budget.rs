@@ -89,6 +89,8 @@ pub struct PluginBudget {
     pub warm: Option<super::warm::WarmPool>,
     /// How long its tool calls took lately (where they run).
     pub pace: super::placement::CallPace,
+    /// The instance made ahead for its next call ([`super::spare`]).
+    pub(crate) spare: Arc<super::spare::SpareCell>,
 }
 
 impl PluginBudget {
@@ -108,6 +110,7 @@ impl PluginBudget {
             warm: (mode == crate::manifest::InstanceMode::PerSession)
                 .then(super::warm::WarmPool::default),
             pace: super::placement::CallPace::default(),
+            spare: Arc::default(),
         }
     }
 

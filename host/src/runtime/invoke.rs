@@ -149,11 +149,14 @@ impl Runtime {
             .as_mut()
             .and_then(|p| p.take())
             .filter(|w| Arc::ptr_eq(&w.store.data().grants, &grants));
-        // A session without an instance starts on the plugin's spare.
+        // A session without an instance starts on the plugin's spare, and
+        // so does a call of a plugin that keeps no instance between calls.
         let warm = match (warm, &warm_place, &guest.budget.warm) {
-            (None, Some(_), Some(pool)) => pool.spare().take(&grants).inspect(|_| {
-                PluginCounters::bump(&counters.spares_used);
-            }),
+            (None, Some(_), Some(_)) | (None, None, None) => {
+                guest.budget.spare.take(&grants).inspect(|_| {
+                    PluginCounters::bump(&counters.spares_used);
+                })
+            }
             (warm, ..) => warm,
         };
         // The slot is bound before the store, so that the store goes first
@@ -325,11 +328,9 @@ impl Runtime {
             Box::pin(async move { runtime.call_tool(&*placed, tool, &arguments, call).await });
         let result = self.placement.run(&plugin.guest().budget.pace, call).await;
         // The call may have taken the plugin's spare instance: the next
-        // session's first call gets a new one. A single-threaded server
-        // serves one session (stdio), which needs no second.
-        if !self.placement.single_threaded() {
-            self.prepare_spare(plugin.guest());
-        }
+        // call (of a per-session plugin: the next session's first) gets a
+        // new one.
+        self.replace_spare(plugin.guest());
         result
     }
 

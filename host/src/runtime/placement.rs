@@ -91,6 +91,24 @@ impl CallPlacement {
             current.spawn(work);
         }
     }
+
+    /// Run `work` on the current thread once the tasks ready now have run
+    /// (an answer on its way out, say), ahead of nothing the runtime
+    /// already had to do. Outside a runtime it is dropped.
+    pub fn spawn_when_idle<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(current) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        current.spawn(async move {
+            // A yielded task runs again after the others ready and a look
+            // at the event loop.
+            tokio::task::yield_now().await;
+            work.await;
+        });
+    }
 }
 
 impl Drop for CallPlacement {
@@ -104,11 +122,18 @@ impl Drop for CallPlacement {
 
 /// How long a plugin's calls took lately: a moving average of their
 /// durations, which [`CallPlacement`] reads to keep long calls off the
-/// serving thread.
+/// serving thread; and whether they come in quick succession, which says
+/// whether an instance made ahead for the next call will be used soon.
 #[derive(Debug, Default)]
 pub struct CallPace {
     /// The average, in microseconds; 0 before the first call.
     recent_micros: AtomicU64,
+    /// When the latest call ended, in microseconds after [`origin`]; 0
+    /// before the first.
+    last_end_micros: AtomicU64,
+    /// The last call began within [`CallPace::CHAINED`] of the end of the
+    /// one before, or while it ran.
+    chained: AtomicBool,
 }
 
 impl CallPace {
@@ -117,7 +142,12 @@ impl CallPace {
     /// virtual machine), a few percent of such a call.
     pub const LONG: Duration = Duration::from_millis(1);
 
-    /// Count one call that took `duration`; each call weighs a quarter.
+    /// A call that begins within this of the end of the one before comes
+    /// in quick succession (an agent chaining calls, or a busy server).
+    pub const CHAINED: Duration = Duration::from_millis(1);
+
+    /// Count one call that took `duration` and just ended; each call weighs
+    /// a quarter in the average.
     pub fn record(&self, duration: Duration) {
         let took = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
         let recent = self.recent_micros.load(Ordering::Relaxed);
@@ -127,12 +157,33 @@ impl CallPace {
             (recent.saturating_mul(3).saturating_add(took) / 4).max(1)
         };
         self.recent_micros.store(next, Ordering::Relaxed);
+        let now = micros_since_origin().max(1);
+        let began = now.saturating_sub(took);
+        let last_end = self.last_end_micros.fetch_max(now, Ordering::Relaxed);
+        let chained =
+            last_end != 0 && began.saturating_sub(last_end) < Self::CHAINED.as_micros() as u64;
+        self.chained.store(chained, Ordering::Relaxed);
     }
 
     /// Whether the calls took [`CallPace::LONG`] or more lately.
     pub fn runs_long(&self) -> bool {
         self.recent_micros.load(Ordering::Relaxed) >= Self::LONG.as_micros() as u64
     }
+
+    /// Whether the last call came in quick succession of the one before.
+    pub fn chained(&self) -> bool {
+        self.chained.load(Ordering::Relaxed)
+    }
+}
+
+/// When the process first timed a call: the origin of [`CallPace`]'s times.
+fn origin() -> std::time::Instant {
+    static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(std::time::Instant::now)
+}
+
+fn micros_since_origin() -> u64 {
+    u64::try_from(origin().elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 fn start_pool() -> Option<tokio::runtime::Runtime> {
@@ -185,6 +236,21 @@ mod tests {
             .name()
             .unwrap_or_default()
             .to_string()
+    }
+
+    #[test]
+    fn calls_in_quick_succession_are_chained_and_a_pause_breaks_the_chain() {
+        let pace = CallPace::default();
+        pace.record(Duration::from_micros(10));
+        assert!(!pace.chained(), "the first call follows none");
+        pace.record(Duration::from_micros(10));
+        assert!(pace.chained(), "it began right after the first ended");
+        std::thread::sleep(CallPace::CHAINED * 3);
+        pace.record(Duration::from_micros(10));
+        assert!(!pace.chained(), "it began after a pause");
+        // A call that ran while the one before it was still running.
+        pace.record(CallPace::CHAINED * 10);
+        assert!(pace.chained());
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Spare instances of `per-session` plugins: each version of such a plugin
-//! keeps one instance made ahead of need, while no request waits for it,
-//! and a session's first call starts on it instead of paying the
-//! instantiation (milliseconds for a language runtime). The spare has run
-//! nothing but its own instantiation, under the plugin's grants for every
-//! caller, and goes to exactly one session; a new one is made after the
-//! call that took it.
+//! Spare instances: each plugin version keeps one instance made ahead of
+//! need, while no request waits for it, and a call starts on it instead of
+//! paying the instantiation (microseconds for a small Rust component,
+//! milliseconds for a language runtime). For a `per-session` plugin the
+//! spare is made at load and serves a session's first call; for a plugin
+//! that takes a fresh instance per call it is made after a call that came
+//! in quick succession of the one before ([`super::placement::CallPace::chained`])
+//! and serves the next one. Either way the call still starts on an instance
+//! that has run nothing but its own instantiation, under the plugin's
+//! grants for every caller, and that goes to exactly one call or session.
 //!
 //! Spares never cost a call its sandbox: one is made only while more than
 //! half of the sandbox slots are free and fewer than [`MAX_SPARES`] exist,
@@ -122,17 +125,49 @@ impl SpareShelf {
 }
 
 impl Runtime {
-    /// Make a spare instance of `guest` in the background, if it keeps one
-    /// instance per session and has no spare ready or under way (see the
-    /// module docs for when it gets none).
+    /// At load: make a spare of `guest` in the background if it keeps one
+    /// instance per session, so that the first session's first call finds
+    /// one. A plugin that keeps none gets its first spare after its first
+    /// call ([`Runtime::replace_spare`]): most loaded plugins may never be
+    /// called, and a spare holds a sandbox slot.
     pub(crate) fn prepare_spare(self: &Arc<Self>, guest: Guest<'_>) {
-        let Some(pool) = &guest.budget.warm else {
+        if guest.budget.warm.is_some() {
+            self.make_spare(guest, SpareWhere::Background);
+        }
+    }
+
+    /// After a call of `guest`, which may have taken its spare: make the
+    /// next one. A single-threaded server (stdio) serves one session, so a
+    /// per-session plugin there needs no second; there the spare of a
+    /// plugin whose calls are quick is made on the serving thread once the
+    /// answer is out and nothing else is ready, before the thread would
+    /// sleep: in a session that chains calls it is made while the client
+    /// reads the answer, and the next call starts on it.
+    pub(crate) fn replace_spare(self: &Arc<Self>, guest: Guest<'_>) {
+        let single_threaded = self.placement.single_threaded();
+        if guest.budget.warm.is_some() && single_threaded {
             return;
+        }
+        // A plugin called now and then would keep a spare that serves no
+        // one soon, and making it costs a wake-up of its own.
+        if guest.budget.warm.is_none() && !guest.budget.pace.chained() {
+            return;
+        }
+        let place = if single_threaded && !guest.budget.pace.runs_long() {
+            SpareWhere::WhenIdle
+        } else {
+            SpareWhere::Background
         };
+        self.make_spare(guest, place);
+    }
+
+    /// Make a spare instance of `guest` where `place` says, unless it has
+    /// one ready or under way (see the module docs for when it gets none).
+    fn make_spare(self: &Arc<Self>, guest: Guest<'_>, place: SpareWhere) {
         if guest.caller_grants.is_some_and(|g| g.depends_on_caller()) {
             return;
         }
-        let cell = pool.spare().clone();
+        let cell = guest.budget.spare.clone();
         if !cell.claim() {
             return;
         }
@@ -190,8 +225,21 @@ impl Runtime {
             }
             cell.making.store(false, Ordering::Release);
         };
-        self.placement.spawn_detached(made);
+        match place {
+            SpareWhere::Background => self.placement.spawn_detached(made),
+            SpareWhere::WhenIdle => self.placement.spawn_when_idle(made),
+        }
     }
+}
+
+/// Where a spare is made.
+#[derive(Debug, Clone, Copy)]
+enum SpareWhere {
+    /// Where it holds up no request ([`super::CallPlacement::spawn_detached`]).
+    Background,
+    /// On the current thread, once what is ready has run
+    /// ([`super::CallPlacement::spawn_when_idle`]).
+    WhenIdle,
 }
 
 #[cfg(test)]

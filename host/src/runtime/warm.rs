@@ -51,11 +51,10 @@ struct Place {
     used: Instant,
 }
 
-/// The warm instances of one plugin, by session, and its spare.
+/// The warm instances of one plugin, by session.
 #[derive(Default)]
 pub struct WarmPool {
     cells: Mutex<HashMap<String, Place>>,
-    spare: Arc<super::spare::SpareCell>,
 }
 
 impl std::fmt::Debug for WarmPool {
@@ -85,11 +84,6 @@ impl WarmPool {
             .unwrap_or_else(|e| e.into_inner())
             .remove(session);
         drop(place);
-    }
-
-    /// The instance made ahead for a session's first call.
-    pub(crate) fn spare(&self) -> &Arc<super::spare::SpareCell> {
-        &self.spare
     }
 
     /// The place of `session` (of principal `owner`), made when missing.
