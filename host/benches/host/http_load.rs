@@ -192,6 +192,29 @@ impl Session {
         }
     }
 
+    /// `get-sum {a: 2, b: 3}` of the Node reference server; whether its
+    /// text answer holds 5.
+    async fn get_sum(&mut self) -> bool {
+        let id = self.next_id;
+        self.next_id += 1;
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "get-sum", "arguments": {"a": 2, "b": 3}}});
+        match self.post(call).await {
+            Ok(Some(r)) => r["result"]["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains('5')),
+            _ => false,
+        }
+    }
+
+    /// Call `tool`; whether it answered right.
+    async fn call(&mut self, tool: Tool) -> bool {
+        match tool {
+            Tool::Add => self.add().await,
+            Tool::GetSum => self.get_sum().await,
+        }
+    }
+
     pub(super) async fn close(self) {
         let _ = self
             .http
@@ -202,13 +225,32 @@ impl Session {
     }
 }
 
-/// `clients` sessions sharing `calls` calls; returns every call's latency,
-/// the wall time, and how many calls failed. `on_progress` is told how many
-/// calls are done, now and then.
+/// The tool the clients call: `add` of this host and FastMCP, or the Node
+/// reference server's `get-sum`.
+#[derive(Debug, Clone, Copy)]
+enum Tool {
+    Add,
+    GetSum,
+}
+
+/// `clients` sessions sharing `calls` calls of `add`; returns every call's
+/// latency, the wall time, and how many calls failed. `on_progress` is told
+/// how many calls are done, now and then.
 async fn run_clients(
     url: &str,
     clients: usize,
     calls: usize,
+    on_progress: impl Fn(usize) + Send + Sync + 'static,
+) -> anyhow::Result<(Vec<Duration>, Duration, usize)> {
+    run_clients_calling(url, clients, calls, Tool::Add, on_progress).await
+}
+
+/// [`run_clients`], calling `tool`.
+async fn run_clients_calling(
+    url: &str,
+    clients: usize,
+    calls: usize,
+    tool: Tool,
     on_progress: impl Fn(usize) + Send + Sync + 'static,
 ) -> anyhow::Result<(Vec<Duration>, Duration, usize)> {
     let mut sessions = Vec::with_capacity(clients);
@@ -230,7 +272,7 @@ async fn run_clients(
                     break;
                 }
                 let t = Instant::now();
-                let ok = session.add().await;
+                let ok = session.call(tool).await;
                 samples.push(t.elapsed());
                 if !ok {
                     failed.fetch_add(1, Ordering::Relaxed);
@@ -277,6 +319,7 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     })?;
     drop(host);
     rt.block_on(fastmcp_http(&host_16_clients))?;
+    rt.block_on(node_http(&host_16_clients))?;
     Ok(())
 }
 
@@ -385,9 +428,7 @@ const PEER_CALLS: usize = 2_000;
 
 /// FastMCP serving the same `add` over Streamable HTTP on 127.0.0.1 to
 /// `PEER_CLIENTS` clients, and this host's throughput over its; skipped
-/// unless `scripts/setup-bench-peers.sh` has installed it. (The Node
-/// reference server is not measured over HTTP here: it listens on every
-/// interface, and the benchmarks start servers on 127.0.0.1 only.)
+/// unless `scripts/setup-bench-peers.sh` has installed it.
 async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()> {
     let python = super::repo().join("target/bench-peers/fastmcp/bin/python");
     if !python.is_file() {
@@ -431,6 +472,73 @@ async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result
     );
     println!(
         "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / FastMCP | {:.1}× | | |",
+        *host_throughput.lock().unwrap() / theirs
+    );
+    Ok(())
+}
+
+/// The Node reference server (`server-everything`, no sandbox) serving its
+/// `get-sum` over Streamable HTTP to `PEER_CLIENTS` clients, and this
+/// host's throughput over its; skipped unless `scripts/setup-bench-peers.sh`
+/// has installed it. It listens on every interface when left alone, so a
+/// preloaded script (`host/benches/peers/loopback.cjs`) binds it to
+/// 127.0.0.1.
+async fn node_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()> {
+    let entry = super::repo().join(
+        "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    if !entry.is_file() {
+        println!(
+            "| Node reference server over HTTP: not installed (scripts/setup-bench-peers.sh) | | | |"
+        );
+        return Ok(());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = std::process::Command::new("node")
+        .arg("--require")
+        .arg(super::repo().join("host/benches/peers/loopback.cjs"))
+        .arg(&entry)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("the Node reference server did not listen on 127.0.0.1:{port}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let measured = async {
+        run_clients_calling(&url, 4, 2_000, Tool::GetSum, |_| {}).await?;
+        run_clients_calling(&url, PEER_CLIENTS, CALLS_PER_LEVEL, Tool::GetSum, |_| {}).await
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let (samples, total, failed) = measured?;
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} calls of the Node reference server failed"
+    );
+    let theirs = CALLS_PER_LEVEL as f64 / total.as_secs_f64();
+    super::report(
+        &format!(
+            "Node reference server (server-everything) over HTTP `tools/call get-sum`, {PEER_CLIENTS} concurrent clients"
+        ),
+        samples,
+        CALLS_PER_LEVEL,
+        total,
+    );
+    println!(
+        "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / Node reference server | {:.1}× | | |",
         *host_throughput.lock().unwrap() / theirs
     );
     Ok(())
