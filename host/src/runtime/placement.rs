@@ -254,6 +254,38 @@ mod tests {
     }
 
     #[test]
+    fn work_spawned_when_idle_runs_after_what_was_ready() {
+        let rt = single_threaded();
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        rt.block_on(async {
+            let placement = CallPlacement::default();
+            let (send, answer_ready) = tokio::sync::oneshot::channel::<()>();
+            let answer = tokio::spawn({
+                let order = order.clone();
+                async move {
+                    let _ = answer_ready.await;
+                    order.lock().unwrap().push("answer");
+                }
+            });
+            // Yield once, so the answer's task waits on its channel.
+            tokio::task::yield_now().await;
+            let (done, spare_made) = tokio::sync::oneshot::channel::<()>();
+            placement.spawn_when_idle({
+                let order = order.clone();
+                async move {
+                    order.lock().unwrap().push("spare");
+                    let _ = done.send(());
+                }
+            });
+            // The answer becomes ready after the spare's task was spawned.
+            send.send(()).unwrap();
+            answer.await.unwrap();
+            spare_made.await.unwrap();
+        });
+        assert_eq!(*order.lock().unwrap(), ["answer", "spare"]);
+    }
+
+    #[test]
     fn on_one_thread_a_lone_call_runs_inline_and_an_overlapping_one_on_the_pool() {
         let rt = single_threaded();
         let placement = Arc::new(CallPlacement::default());
