@@ -435,46 +435,19 @@ async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result
         println!("| FastMCP over HTTP: not installed (scripts/setup-bench-peers.sh) | | | |");
         return Ok(());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = std::process::Command::new(python)
+    let port = free_port()?;
+    let mut command = std::process::Command::new(python);
+    command
         .arg(super::repo().join("host/benches/peers/fastmcp_add.py"))
-        .args(["--http", &port.to_string()])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            anyhow::bail!("FastMCP did not listen on 127.0.0.1:{port}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let measured = async {
-        run_clients(&url, 4, 200, |_| {}).await?;
-        run_clients(&url, PEER_CLIENTS, PEER_CALLS, |_| {}).await
-    }
-    .await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let (samples, total, failed) = measured?;
-    anyhow::ensure!(failed == 0, "{failed} FastMCP calls failed");
-    let theirs = PEER_CALLS as f64 / total.as_secs_f64();
-    super::report(
-        &format!("FastMCP 4.1.6 over HTTP `tools/call add`, {PEER_CLIENTS} concurrent clients"),
-        samples,
-        PEER_CALLS,
-        total,
-    );
-    println!(
-        "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / FastMCP | {:.1}× | | |",
-        *host_throughput.lock().unwrap() / theirs
-    );
-    Ok(())
+        .args(["--http", &port.to_string()]);
+    let peer = HttpPeer {
+        name: "FastMCP",
+        figure: "FastMCP 4.1.6 over HTTP `tools/call add`",
+        tool: Tool::Add,
+        warm_up: 200,
+        calls: PEER_CALLS,
+    };
+    peer.measure(command, port, host_throughput).await
 }
 
 /// The Node reference server (`server-everything`, no sandbox) serving its
@@ -493,55 +466,92 @@ async fn node_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()
         );
         return Ok(());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = std::process::Command::new("node")
+    let port = free_port()?;
+    let mut command = std::process::Command::new("node");
+    command
         .arg("--require")
         .arg(super::repo().join("host/benches/peers/loopback.cjs"))
         .arg(&entry)
         .arg("streamableHttp")
-        .env("PORT", port.to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("the Node reference server did not listen on 127.0.0.1:{port}");
+        .env("PORT", port.to_string());
+    let peer = HttpPeer {
+        name: "Node reference server",
+        figure: "Node reference server (server-everything) over HTTP `tools/call get-sum`",
+        tool: Tool::GetSum,
+        warm_up: 2_000,
+        calls: CALLS_PER_LEVEL,
+    };
+    peer.measure(command, port, host_throughput).await
+}
+
+/// A free port on 127.0.0.1 for a peer to listen on.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A peer server measured over HTTP beside this host.
+struct HttpPeer {
+    /// How the ratio names it.
+    name: &'static str,
+    /// How its throughput row is named.
+    figure: &'static str,
+    tool: Tool,
+    /// Calls made first and not counted.
+    warm_up: usize,
+    /// Calls measured.
+    calls: usize,
+}
+
+impl HttpPeer {
+    /// Start `command` (the peer, told to listen on 127.0.0.1:`port`), wait
+    /// for it to listen, measure it with `PEER_CLIENTS` clients, stop it,
+    /// and print its figures and this host's throughput over its.
+    async fn measure(
+        self,
+        mut command: std::process::Command,
+        port: u16,
+        host_throughput: &std::sync::Mutex<f64>,
+    ) -> anyhow::Result<()> {
+        let name = self.name;
+        let mut child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("{name} did not listen on 127.0.0.1:{port}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let measured = async {
+            run_clients_calling(&url, 4, self.warm_up, self.tool, |_| {}).await?;
+            run_clients_calling(&url, PEER_CLIENTS, self.calls, self.tool, |_| {}).await
+        }
+        .await;
+        let _ = child.kill();
+        let _ = child.wait();
+        let (samples, total, failed) = measured?;
+        anyhow::ensure!(failed == 0, "{failed} calls of {name} failed");
+        let theirs = self.calls as f64 / total.as_secs_f64();
+        super::report(
+            &format!("{}, {PEER_CLIENTS} concurrent clients", self.figure),
+            samples,
+            self.calls,
+            total,
+        );
+        println!(
+            "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / {name} | {:.1}× | | |",
+            *host_throughput.lock().unwrap() / theirs
+        );
+        Ok(())
     }
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let measured = async {
-        run_clients_calling(&url, 4, 2_000, Tool::GetSum, |_| {}).await?;
-        run_clients_calling(&url, PEER_CLIENTS, CALLS_PER_LEVEL, Tool::GetSum, |_| {}).await
-    }
-    .await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let (samples, total, failed) = measured?;
-    anyhow::ensure!(
-        failed == 0,
-        "{failed} calls of the Node reference server failed"
-    );
-    let theirs = CALLS_PER_LEVEL as f64 / total.as_secs_f64();
-    super::report(
-        &format!(
-            "Node reference server (server-everything) over HTTP `tools/call get-sum`, {PEER_CLIENTS} concurrent clients"
-        ),
-        samples,
-        CALLS_PER_LEVEL,
-        total,
-    );
-    println!(
-        "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / Node reference server | {:.1}× | | |",
-        *host_throughput.lock().unwrap() / theirs
-    );
-    Ok(())
 }
 
 impl HttpHost {
