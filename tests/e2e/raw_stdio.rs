@@ -361,3 +361,65 @@ async fn a_reader_that_closes_stdout_ends_the_host_quietly() {
     // Its stdin stayed open all along: it was the closed stdout that ended it.
     drop(stdin);
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_its_answers_unread_stops_being_read_and_loses_nothing() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let mut s = RawSession::start(&dir).await;
+    s.initialize().await;
+    // 1 000 calls whose answers hold 32 KiB each: 32 MiB of answers, far
+    // past what the host lets wait for a client (4 MiB).
+    const CALLS: i64 = 1000;
+    let text = "z".repeat(32 << 10);
+    let RawSession {
+        mut stdin,
+        mut stdout,
+        mut child,
+        ..
+    } = s;
+    let writer = tokio::spawn(async move {
+        for id in 100..100 + CALLS {
+            let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+                "params":{"name":"echo","arguments":{"text":text}}});
+            stdin
+                .write_all(format!("{call}\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        stdin.flush().await.unwrap();
+        stdin
+    });
+    // Nobody reads stdout: the host stops reading stdin, so the client's
+    // writes cannot all go through.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(
+        !writer.is_finished(),
+        "the host read 32 MiB of requests while none of their answers was read"
+    );
+    // Once the client reads, every call is answered, in order.
+    let mut id = 100;
+    while id < 100 + CALLS {
+        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+            .await
+            .expect("the host answered in time")
+            .unwrap()
+            .expect("the host kept stdout open");
+        let r: Value = serde_json::from_str(&line).unwrap();
+        if r.get("method").is_some() {
+            continue;
+        }
+        assert_eq!(r["id"], id, "answers out of order");
+        assert_eq!(
+            r["result"]["content"][0]["text"].as_str().map(str::len),
+            Some(32 << 10),
+            "call {id}"
+        );
+        id += 1;
+    }
+    let stdin = tokio::time::timeout(Duration::from_secs(30), writer)
+        .await
+        .expect("every request was read")
+        .unwrap();
+    drop(stdin);
+    let _ = child.wait().await;
+}

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::core_tasks;
 use super::gate::{Gate, LOOPBACK_HOSTS, guard};
-use super::line_rewrite::{RewrittenInput, RewrittenOutput};
 use super::sessions::{OwnedSessions, SessionOwners};
+use super::stdio_wire::StdioWire;
 use super::{McpServer, ServerState, Traced};
 use crate::auth::SharedAuthenticator;
 use crate::listener::ListenerLimits;
@@ -50,10 +50,14 @@ pub async fn serve_stdio(
     );
     let output_closed = CancellationToken::new();
     let (reader, writer) = stdio_streams(output_closed.clone());
-    let reader = RewrittenInput::new(reader, core_tasks::rewrite_incoming);
-    let writer = RewrittenOutput::new(writer, core_tasks::rewrite_outgoing);
+    let wire = StdioWire::new(
+        reader,
+        writer,
+        core_tasks::rewrite_incoming,
+        core_tasks::rewrite_outgoing,
+    );
     let serving = tokio::select! {
-        serving = server.serve((reader, writer)) => serving,
+        serving = server.serve(wire) => serving,
         () = output_closed.cancelled() => return Ok(()),
         () = shutdown.cancelled() => return Ok(()),
     };
