@@ -1,8 +1,9 @@
 //! The crate's layers, checked: every top-level module sits in one layer,
 //! and a module may use only modules of its own layer or below, never in a
 //! cycle. The check reads the sources (each `crate::` and `super::` path
-//! outside `#[cfg(test)]` code) and fails naming each edge that goes up or
-//! closes a cycle, so the layering in `docs/architecture.md` cannot rot.
+//! outside `#[cfg(test)]` code and test files) and fails naming each edge
+//! that goes up or closes a cycle, so the layering in
+//! `docs/architecture.md` cannot rot.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -101,10 +102,18 @@ fn collect_rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
         let path = entry.expect("a directory entry").path();
         if path.is_dir() {
             collect_rust_files(&path, into);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs") && !is_test_file(&path) {
             into.push(path);
         }
     }
+}
+
+/// Whether `path` holds a test module of its own (`tests.rs`,
+/// `…_tests.rs`), declared under `#[cfg(test)]` by its parent.
+fn is_test_file(path: &Path) -> bool {
+    path.file_stem()
+        .and_then(|stem| stem.to_str())
+        .is_some_and(|stem| stem == "tests" || stem.ends_with("_tests"))
 }
 
 /// `runtime/store.rs` is `[runtime, store]`, `runtime/mod.rs` is
