@@ -68,8 +68,10 @@ pub async fn serve_stdio(
         Err(e) => return Err(TransportError::Stdio(e.to_string())),
     };
     let cancel = running.cancellation_token();
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
     tokio::select! {
-        r = running.waiting() => r.map(|_| ()).map_err(|e| TransportError::Stdio(e.to_string())),
+        r = &mut waiting => r.map(|_| ()).map_err(|e| TransportError::Stdio(e.to_string())),
         () = output_closed.cancelled() => {
             // Nobody reads the answers any more: stop at once.
             cancel.cancel();
@@ -78,10 +80,18 @@ pub async fn serve_stdio(
         () = shutdown.cancelled() => {
             drain(&services, grace).await;
             cancel.cancel();
+            // The session closes its wire, which writes the answers still
+            // queued (those of the calls that just finished) before the
+            // process exits; bounded, for a client that reads no more.
+            let _ = tokio::time::timeout(FLUSH_AT_SHUTDOWN, waiting).await;
             Ok(())
         }
     }
 }
+
+/// How long, at shutdown, the stdio session may take to write the answers
+/// it has queued.
+const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// Wait (at most `grace`) for the tool calls running to finish.
 async fn drain(services: &ServerState, grace: Duration) {
