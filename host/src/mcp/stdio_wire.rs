@@ -45,6 +45,10 @@ pub(super) const OUTPUT_HIGH_WATER: usize = 4 << 20;
 /// How much one read asks for.
 const READ_CHUNK: usize = 64 << 10;
 
+/// The most a buffer keeps between messages; more, taken by a long
+/// message or a burst of answers, is given back.
+const KEPT_CAPACITY: usize = 1 << 20;
+
 /// MCP over a pair of byte streams, one message per line.
 pub(super) struct StdioWire<R> {
     lines: Lines<R>,
@@ -359,6 +363,10 @@ impl<R: AsyncRead + Unpin> Lines<R> {
                 self.discarding = true;
                 return Line::Oversized;
             }
+            if self.buf.is_empty() {
+                // What a long message took is given back once it is read.
+                self.buf.shrink_to(KEPT_CAPACITY);
+            }
             self.buf.reserve(READ_CHUNK);
             let mut input = (&mut self.input).take(READ_CHUNK as u64);
             match input.read_buf(&mut self.buf).await {
@@ -464,6 +472,7 @@ async fn write_out<W: AsyncWrite + Unpin>(mut sink: W, output: Arc<Output>) {
         }
         .await;
         batch.clear();
+        batch.shrink_to(KEPT_CAPACITY);
         if let Err(e) = written {
             tracing::error!("cannot write to stdout: {e}");
             let mut queue = output.queue();

@@ -173,6 +173,24 @@ async fn a_line_past_the_limit_is_dropped_and_the_next_is_read() {
     assert_eq!(answers, "");
 }
 
+#[tokio::test]
+async fn what_a_long_message_took_is_given_back_once_it_is_read() {
+    let mut input = br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"x":""#.to_vec();
+    input.resize(input.len() + (8 << 20), b'a');
+    input.extend_from_slice(b"\"}}}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
+    let (sink, _answers) = tokio::io::duplex(1 << 16);
+    let mut wire = StdioWire::new(&input[..], sink, unchanged, unchanged);
+    assert!(wire.receive().await.is_some());
+    assert!(wire.lines.buf.capacity() > 8 << 20);
+    assert!(wire.receive().await.is_some());
+    assert!(wire.receive().await.is_none());
+    assert!(
+        wire.lines.buf.capacity() <= KEPT_CAPACITY + READ_CHUNK,
+        "{}",
+        wire.lines.buf.capacity()
+    );
+}
+
 /// A sink that records each write, and can be held shut.
 #[derive(Clone, Default)]
 struct Recorder {
