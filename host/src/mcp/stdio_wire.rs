@@ -92,8 +92,7 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for StdioWire<R> {
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         // Queued now, so answers leave in the order they were sent.
-        let queued = encode(&item, self.rewrite_out).and_then(|line| self.output.push(&line));
-        std::future::ready(queued)
+        std::future::ready(self.output.push(&item, self.rewrite_out))
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
@@ -129,10 +128,7 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for StdioWire<R> {
                         ErrorData::invalid_request("Invalid request", None),
                         None,
                     );
-                    if encode(&answer, self.rewrite_out)
-                        .and_then(|line| self.output.push(&line))
-                        .is_err()
-                    {
+                    if self.output.push(&answer, self.rewrite_out).is_err() {
                         return None;
                     }
                 }
@@ -147,16 +143,6 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for StdioWire<R> {
         }
         Ok(())
     }
-}
-
-/// `message` as a line (newline included), rewritten.
-fn encode(message: &TxJsonRpcMessage<RoleServer>, rewrite: Rewrite) -> std::io::Result<Vec<u8>> {
-    let mut line = serde_json::to_vec(message)?;
-    if let Some(new) = rewrite(&line) {
-        line = new;
-    }
-    line.push(b'\n');
-    Ok(line)
 }
 
 /// A line without its carriage return and byte order mark.
@@ -221,14 +207,15 @@ struct RequestLine<'a> {
 fn common_request(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
     let head: RequestLine = serde_json::from_slice(line).ok()?;
     let params = head.params;
-    let request = match &*head.method {
-        "tools/call" => ClientRequest::CallToolRequest(typed("tools/call", params)?),
-        "tools/list" => ClientRequest::ListToolsRequest(typed("tools/list", params)?),
-        "resources/read" => ClientRequest::ReadResourceRequest(typed("resources/read", params)?),
-        "resources/list" => ClientRequest::ListResourcesRequest(typed("resources/list", params)?),
-        "prompts/get" => ClientRequest::GetPromptRequest(typed("prompts/get", params)?),
-        "prompts/list" => ClientRequest::ListPromptsRequest(typed("prompts/list", params)?),
-        "ping" => ClientRequest::PingRequest(typed("ping", params)?),
+    let method = &*head.method;
+    let request = match method {
+        "tools/call" => ClientRequest::CallToolRequest(typed(method, params)?),
+        "tools/list" => ClientRequest::ListToolsRequest(typed(method, params)?),
+        "resources/read" => ClientRequest::ReadResourceRequest(typed(method, params)?),
+        "resources/list" => ClientRequest::ListResourcesRequest(typed(method, params)?),
+        "prompts/get" => ClientRequest::GetPromptRequest(typed(method, params)?),
+        "prompts/list" => ClientRequest::ListPromptsRequest(typed(method, params)?),
+        "ping" => ClientRequest::PingRequest(typed(method, params)?),
         _ => return None,
     };
     Some(JsonRpcMessage::Request(JsonRpcRequest {
@@ -411,13 +398,28 @@ impl Output {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Queue `message` as a line, rewritten (serialized straight into the
+    /// queue: no copy of its own).
+    fn push(
+        &self,
+        message: &TxJsonRpcMessage<RoleServer>,
+        rewrite: Rewrite,
+    ) -> std::io::Result<()> {
         let mut queue = self.queue();
         if queue.failed {
             return Err(std::io::ErrorKind::BrokenPipe.into());
         }
         let was_empty = queue.bytes.is_empty();
-        queue.bytes.extend_from_slice(line);
+        let start = queue.bytes.len();
+        if let Err(e) = serde_json::to_writer(&mut queue.bytes, message) {
+            queue.bytes.truncate(start);
+            return Err(e.into());
+        }
+        if let Some(new) = rewrite(&queue.bytes[start..]) {
+            queue.bytes.truncate(start);
+            queue.bytes.extend_from_slice(&new);
+        }
+        queue.bytes.push(b'\n');
         drop(queue);
         if was_empty {
             self.wake.notify_one();
