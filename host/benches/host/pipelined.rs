@@ -1,7 +1,8 @@
 //! Pipelined stdio (`-- pipelined`): a raw client keeps 8 requests in flight
 //! (a writer thread sends while the reader takes answers off the pipe), for
 //! this host, the Node reference server and FastMCP serving the same
-//! addition. Prints throughput and the server's CPU per call, read from
+//! addition, and this host answering `ping` (no sandbox) for the floor under
+//! a call. Prints throughput and the server's CPU per call, read from
 //! `/proc/<pid>/stat` around the measured calls, so the client's own CPU
 //! does not count.
 
@@ -134,6 +135,14 @@ pub fn pipelined(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         "stdio pipelined `tools/call add`",
         40_000,
         &add,
+    )?;
+    // The floor under a call: the same framing and dispatch with no
+    // sandbox (`-- in-process` gives what a fresh instance adds).
+    measure(
+        Host::spawn(plugins, cache)?,
+        "stdio pipelined `ping` (no sandbox: the transport's floor)",
+        40_000,
+        &|id| json!({"jsonrpc":"2.0","id":id,"method":"ping"}),
     )?;
     if let Some(command) = node_reference() {
         measure(

@@ -124,9 +124,13 @@ pub(super) const TASK_SUPPORT_MARK: &str = "mcp-wasm-host/taskSupport";
 /// in each tool of a `tools/list` result that carries the mark. `None` when
 /// nothing changed, which is decided without parsing for any other message.
 pub(super) fn rewrite_outgoing(message: &[u8]) -> Option<Vec<u8>> {
-    use memchr::memmem::find;
-    let initialize = find(message, b"\"serverInfo\"").is_some();
-    let tools = find(message, TASK_SUPPORT_MARK.as_bytes()).is_some();
+    // Every answer passes here: the searchers are built once.
+    static SERVER_INFO: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"serverInfo\""));
+    static SUPPORT_MARK: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(TASK_SUPPORT_MARK.as_bytes()));
+    let initialize = SERVER_INFO.find(message).is_some();
+    let tools = SUPPORT_MARK.find(message).is_some();
     if !initialize && !tools {
         return None;
     }
