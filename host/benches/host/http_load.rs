@@ -297,7 +297,6 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let host = HttpHost::spawn(plugins, cache)?;
-    let host_16_clients = std::sync::Mutex::new(f64::NAN);
     rt.block_on(async {
         // Warm-up.
         run_clients(&host.url, 4, 2_000, |_| {}).await?;
@@ -305,9 +304,6 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
             let (samples, total, failed) =
                 run_clients(&host.url, clients, CALLS_PER_LEVEL, |_| {}).await?;
             anyhow::ensure!(failed == 0, "{failed} calls failed at {clients} clients");
-            if clients == PEER_CLIENTS {
-                *host_16_clients.lock().unwrap() = CALLS_PER_LEVEL as f64 / total.as_secs_f64();
-            }
             super::report(
                 &format!("HTTP `tools/call add`, {clients} concurrent client(s)"),
                 samples,
@@ -317,9 +313,10 @@ pub fn http_load(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
         }
         Ok::<_, anyhow::Error>(())
     })?;
-    drop(host);
-    rt.block_on(fastmcp_http(&host_16_clients))?;
-    rt.block_on(node_http(&host_16_clients))?;
+    // The host stays up, idle while a peer is measured, so that each round
+    // measures the two back to back.
+    rt.block_on(fastmcp_http(&host))?;
+    rt.block_on(node_http(&host))?;
     Ok(())
 }
 
@@ -423,13 +420,17 @@ pub fn soak(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
 
 /// How many clients the peers are measured with over HTTP.
 const PEER_CLIENTS: usize = 16;
-/// Calls FastMCP gets (each takes milliseconds).
+/// Calls FastMCP gets in a round (each takes milliseconds).
 const PEER_CALLS: usize = 2_000;
+/// Rounds in which this host and a peer are measured back to back, each
+/// round giving a ratio: this VM's speed drifts by a third over a minute,
+/// so a ratio of runs made minutes apart says more about the drift.
+const PEER_ROUNDS: usize = 3;
 
 /// FastMCP serving the same `add` over Streamable HTTP on 127.0.0.1 to
-/// `PEER_CLIENTS` clients, and this host's throughput over its; skipped
+/// `PEER_CLIENTS` clients, and `host`'s throughput over its; skipped
 /// unless `scripts/setup-bench-peers.sh` has installed it.
-async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()> {
+async fn fastmcp_http(host: &HttpHost) -> anyhow::Result<()> {
     let python = super::repo().join("target/bench-peers/fastmcp/bin/python");
     if !python.is_file() {
         println!("| FastMCP over HTTP: not installed (scripts/setup-bench-peers.sh) | | | |");
@@ -447,16 +448,16 @@ async fn fastmcp_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result
         warm_up: 200,
         calls: PEER_CALLS,
     };
-    peer.measure(command, port, host_throughput).await
+    peer.measure(command, port, host).await
 }
 
 /// The Node reference server (`server-everything`, no sandbox) serving its
-/// `get-sum` over Streamable HTTP to `PEER_CLIENTS` clients, and this
-/// host's throughput over its; skipped unless `scripts/setup-bench-peers.sh`
+/// `get-sum` over Streamable HTTP to `PEER_CLIENTS` clients, and `host`'s
+/// throughput over its; skipped unless `scripts/setup-bench-peers.sh`
 /// has installed it. It listens on every interface when left alone, so a
 /// preloaded script (`host/benches/peers/loopback.cjs`) binds it to
 /// 127.0.0.1.
-async fn node_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()> {
+async fn node_http(host: &HttpHost) -> anyhow::Result<()> {
     let entry = super::repo().join(
         "target/bench-peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
     );
@@ -481,7 +482,7 @@ async fn node_http(host_throughput: &std::sync::Mutex<f64>) -> anyhow::Result<()
         warm_up: 2_000,
         calls: CALLS_PER_LEVEL,
     };
-    peer.measure(command, port, host_throughput).await
+    peer.measure(command, port, host).await
 }
 
 /// A free port on 127.0.0.1 for a peer to listen on.
@@ -506,13 +507,15 @@ struct HttpPeer {
 
 impl HttpPeer {
     /// Start `command` (the peer, told to listen on 127.0.0.1:`port`), wait
-    /// for it to listen, measure it with `PEER_CLIENTS` clients, stop it,
-    /// and print its figures and this host's throughput over its.
+    /// for it to listen and warm it up; then, `PEER_ROUNDS` times, measure
+    /// `host` and the peer back to back with `PEER_CLIENTS` clients each.
+    /// Prints the peer's figures over every round and `host`'s throughput
+    /// over the peer's: the median of the rounds' ratios, and each one.
     async fn measure(
         self,
         mut command: std::process::Command,
         port: u16,
-        host_throughput: &std::sync::Mutex<f64>,
+        host: &HttpHost,
     ) -> anyhow::Result<()> {
         let name = self.name;
         let mut child = command
@@ -532,23 +535,45 @@ impl HttpPeer {
         let url = format!("http://127.0.0.1:{port}/mcp");
         let measured = async {
             run_clients_calling(&url, 4, self.warm_up, self.tool, |_| {}).await?;
-            run_clients_calling(&url, PEER_CLIENTS, self.calls, self.tool, |_| {}).await
+            let mut rounds = Vec::with_capacity(PEER_ROUNDS);
+            for _ in 0..PEER_ROUNDS {
+                let (_, ours, failed) =
+                    run_clients(&host.url, PEER_CLIENTS, CALLS_PER_LEVEL, |_| {}).await?;
+                anyhow::ensure!(failed == 0, "{failed} calls of this host failed");
+                let ours = CALLS_PER_LEVEL as f64 / ours.as_secs_f64();
+                let (samples, total, failed) =
+                    run_clients_calling(&url, PEER_CLIENTS, self.calls, self.tool, |_| {}).await?;
+                anyhow::ensure!(failed == 0, "{failed} calls of {name} failed");
+                rounds.push((ours, samples, total));
+            }
+            Ok(rounds)
         }
         .await;
         let _ = child.kill();
         let _ = child.wait();
-        let (samples, total, failed) = measured?;
-        anyhow::ensure!(failed == 0, "{failed} calls of {name} failed");
-        let theirs = self.calls as f64 / total.as_secs_f64();
+        let rounds = measured?;
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .map(|(ours, _, total)| ours / (self.calls as f64 / total.as_secs_f64()))
+            .collect();
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.1}×")).collect();
+        let total: Duration = rounds.iter().map(|(_, _, total)| *total).sum();
+        let samples: Vec<Duration> = rounds.into_iter().flat_map(|(_, s, _)| s).collect();
         super::report(
-            &format!("{}, {PEER_CLIENTS} concurrent clients", self.figure),
+            &format!(
+                "{}, {PEER_CLIENTS} concurrent clients ({PEER_ROUNDS} rounds)",
+                self.figure
+            ),
             samples,
-            self.calls,
+            self.calls * PEER_ROUNDS,
             total,
         );
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / {name} | {:.1}× | | |",
-            *host_throughput.lock().unwrap() / theirs
+            "| ratio, HTTP throughput at {PEER_CLIENTS} clients: this host / {name}, median of \
+             {PEER_ROUNDS} rounds (each: this host, then {name}) | {:.1}× | rounds: {} | |",
+            ratios[ratios.len() / 2],
+            each.join(", ")
         );
         Ok(())
     }
