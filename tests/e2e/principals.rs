@@ -726,9 +726,5 @@ fn hang_up(dir: &PluginDir) {
             })
         })
         .expect("the host serving the directory");
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(pid, "HUP");
 }

@@ -434,12 +434,7 @@ async fn a_call_running_at_sigterm_over_stdio_finishes_and_its_answer_is_written
     s.send(r#"{"jsonrpc":"2.0","id":40,"method":"tools/call","params":{"name":"countdown","arguments":{"seconds":1,"step_ms":100}}}"#).await;
     // The call counts down for a second; the host is told to stop in it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = s.child.id().expect("the host runs").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(s.child.id().expect("the host runs"), "TERM");
     let r = s.response(40).await;
     assert_eq!(
         r["result"]["content"][0]["text"], "done after 10 steps",

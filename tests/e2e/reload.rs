@@ -421,12 +421,7 @@ async fn sighup_reloads_without_a_watcher() {
         !host.tool_names().await.contains(&"slugify".to_string()),
         "without a watcher nothing changes by itself"
     );
-    let pid = host.pid().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    host.signal("HUP");
     wait_until(&host.received, "tools/list_changed", |r| {
         r.tool_list_changes >= 1
     })

@@ -704,12 +704,7 @@ impl Connected {
     /// Send the host (an HTTP host) `signal`, as `kill -<signal>` does.
     #[cfg(unix)]
     pub fn signal(&self, signal: &str) {
-        let pid = self.pid().expect("an HTTP host").to_string();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal} {pid}");
+        send_signal(self.pid().expect("an HTTP host"), signal);
     }
 
     /// Wait (at most `limit`) for the host process (an HTTP host) to exit.
@@ -925,4 +920,13 @@ pub fn token_digest(token: &str) -> String {
     );
     assert!(output.status.success());
     String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// Send process `pid` `signal` (`TERM`, `HUP`, ...), as `kill -<signal>` does.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
 }
