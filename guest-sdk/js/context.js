@@ -362,6 +362,13 @@ export class Context {
   get cancelled() {
     return interfaces.context.isCancelled();
   }
+  /** Wait `ms` milliseconds without burning fuel. The call's deadline and
+   * cancellation still apply: a request cancelled or out of time while it
+   * waits ends there. */
+  sleep(ms) {
+    if (!Number.isFinite(ms) || ms < 0) throw new Error(`sleep: ms must be a number, 0 or more (got ${ms})`);
+    interfaces.context.sleep(BigInt(Math.round(ms)));
+  }
 
   /** Log at one of the eight MCP levels; a non-string message is sent as data. */
   log(level, message, logger) {

@@ -6,6 +6,16 @@ use std::time::Duration;
 
 use crate::support::*;
 
+/// Room for a single sandbox, and calls limited to `timeout_ms`: a call
+/// waits for the sandbox for at most that long.
+fn one_sandbox(options: HostOptions, timeout_ms: u64) -> HostOptions {
+    options
+        .arg("--max-instances")
+        .arg("1")
+        .arg("--default-timeout-ms")
+        .arg(timeout_ms.to_string())
+}
+
 #[tokio::test]
 async fn cancelling_a_request_stops_the_running_guest() {
     let dir = PluginDir::with(&["hello"], &["spin"]);
@@ -15,11 +25,7 @@ async fn cancelling_a_request_stops_the_running_guest() {
     );
     let dir = &dir;
     for_each_combination(|era, transport| async move {
-        let options = HostOptions::new(era, transport)
-            .arg("--max-instances")
-            .arg("1")
-            .arg("--default-timeout-ms")
-            .arg("10000");
+        let options = one_sandbox(HostOptions::new(era, transport), 10_000);
         let host = Connected::start(dir, options).await.unwrap();
 
         // The client gives up after a moment; dropping the call cancels it.
@@ -55,12 +61,10 @@ async fn cancelling_a_request_reaches_a_guest_waiting_for_the_client() {
     for transport in [Transport::Stdio, Transport::Http] {
         let mut script = ClientScript::capable([accept(serde_json::json!({"name": "late"}))]);
         script.delay = Some(Duration::from_secs(30));
-        let options = HostOptions::new(Era::Handshake, transport)
-            .script(script)
-            .arg("--max-instances")
-            .arg("1")
-            .arg("--default-timeout-ms")
-            .arg("10000");
+        let options = one_sandbox(
+            HostOptions::new(Era::Handshake, transport).script(script),
+            10_000,
+        );
         let host = Connected::start(dir, options).await.unwrap();
         let gave_up = tokio::time::timeout(
             Duration::from_millis(400),
@@ -75,4 +79,32 @@ async fn cancelling_a_request_reaches_a_guest_waiting_for_the_client() {
         assert_eq!(text_of(&r), "after", "{transport:?}");
         host.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn cancelling_a_request_reaches_a_guest_that_sleeps() {
+    // `countdown` waits a minute on the host's clock (`context.sleep`); the
+    // caller gives up after a moment. With room for one sandbox, the next
+    // call runs only once the sleeping guest has been stopped.
+    let dir = PluginDir::with(&["hello"], &[]);
+    let dir = &dir;
+    for_each_combination(|era, transport| async move {
+        // Longer than the test waits: only the cancellation frees the sandbox.
+        let options = one_sandbox(HostOptions::new(era, transport), 120_000);
+        let host = Connected::start(dir, options).await.unwrap();
+        let minute = serde_json::json!({"seconds": 60, "step_ms": 60000});
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(400), host.call("countdown", minute)).await;
+        assert!(gave_up.is_err(), "the sleep is a minute long: {gave_up:?}");
+        let r = tokio::time::timeout(
+            Duration::from_secs(30),
+            host.call("echo", echo_args("after")),
+        )
+        .await
+        .expect("the sleeping guest kept the only sandbox")
+        .unwrap();
+        assert_eq!(text_of(&r), "after", "{era:?}/{transport:?}");
+        host.shutdown().await;
+    })
+    .await;
 }

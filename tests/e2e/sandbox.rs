@@ -60,6 +60,36 @@ async fn limits_stop_hostile_guests_and_the_host_keeps_serving() {
     .await;
 }
 
+/// A guest waiting on the host's clock (`context.sleep`) is still bound by
+/// its deadline: the host ends the call there, not when the sleep would.
+#[tokio::test]
+async fn a_sleeping_guest_is_stopped_at_its_deadline() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    dir.set_manifest(
+        "hello",
+        "name = \"hello\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 500\n",
+    );
+    let dir = &dir;
+    for_each_combination(|era, transport| async move {
+        let host = Connected::start(dir, HostOptions::new(era, transport))
+            .await
+            .unwrap();
+        let minute = json!({"seconds": 60, "step_ms": 60000});
+        let r = tokio::time::timeout(Duration::from_secs(30), host.call("countdown", minute))
+            .await
+            .expect("the host let a sleep outlast the call's deadline")
+            .unwrap();
+        assert_eq!(r.is_error, Some(true));
+        let text = text_of(&r);
+        assert!(
+            text.contains("plugin `hello`") && text.contains("time limit of 500 ms"),
+            "{text}"
+        );
+        host.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_spinning_guest_does_not_block_concurrent_calls() {
     let dir = limited_dir();

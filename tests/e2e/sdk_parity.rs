@@ -1,11 +1,11 @@
 //! The Python and JavaScript SDKs at parity with the Rust one: the same
 //! scenario against `parity-py` and `parity-js`, two fixture plugins that use
 //! every part of their SDK once — the key-value store, outbound HTTP,
-//! secrets, session state, the host's catalog (read from inside a call of a
-//! `per-session` plugin, whose own instance is busy running it), resources,
-//! a resource template, a prompt and completions — and an uncaught exception
-//! whose message reaches the model while its traceback stays in the host's
-//! log.
+//! secrets, a sleep on the host's clock, session state, the host's catalog
+//! (read from inside a call of a `per-session` plugin, whose own instance is
+//! busy running it), resources, a resource template, a prompt and
+//! completions — and an uncaught exception whose message reaches the model
+//! while its traceback stays in the host's log.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -131,6 +131,13 @@ async fn the_sdk_reaches_every_host_service(lang: &str) {
     assert_eq!(text_of(&secret), SECRET);
     let other = host.call_err("secret", json!({"name": "other"})).await;
     assert!(other.contains("denied"), "{other}");
+
+    // A sleep on the host's clock: the call waits, without WASI's clock.
+    let asked = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let slept = host.call_ok("nap", json!({"ms": 200})).await;
+    assert_eq!(text_of(&slept), "slept 200 ms");
+    assert!(started.elapsed() >= asked, "{:?}", started.elapsed());
 
     // Session state across calls.
     let nothing = structured(&host, "recall", json!({})).await;

@@ -185,6 +185,14 @@ class Context:
         """True once the client cancelled the request: stop early."""
         return _context.is_cancelled()
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (to the millisecond) without burning fuel. The
+        call's deadline and cancellation still apply: a request cancelled or
+        out of time while it waits ends there."""
+        if seconds < 0:
+            raise ValueError("sleep: seconds must not be negative")
+        _context.sleep(round(seconds * 1000))
+
     # --- logging and progress ----------------------------------------------
 
     def log(self, level: str, message: Any, logger: Optional[str] = None) -> None:

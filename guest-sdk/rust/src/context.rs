@@ -210,6 +210,13 @@ impl Context {
         host::is_cancelled()
     }
 
+    /// Wait for `duration` (to the millisecond) without burning fuel: no
+    /// WASI needed. The call's deadline and cancellation still apply: a
+    /// request cancelled or out of time while it waits ends there.
+    pub fn sleep(&self, duration: std::time::Duration) {
+        host::sleep(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+    }
+
     /// The value stored under `key` in the request's state, if there is one
     /// and it deserializes as `T`.
     pub fn state_get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {

@@ -186,6 +186,13 @@ impl context::Host for HostState {
         Ok(self.call.cancel.is_cancelled())
     }
 
+    /// The call's own race against its deadline and cancellation ends a
+    /// sleep that outlasts either.
+    async fn sleep(&mut self, milliseconds: u64) -> wasmtime::Result<()> {
+        tokio::time::sleep(std::time::Duration::from_millis(milliseconds)).await;
+        Ok(())
+    }
+
     async fn state_get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         Ok(self.call.state().get(&key).map(str::to_owned))
     }

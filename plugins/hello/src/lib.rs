@@ -7,8 +7,8 @@
 //! `countdown` may run as an MCP task (`task = "optional"`): a client that
 //! supports tasks gets a task id at once and polls it while the countdown
 //! runs; any other client gets an ordinary call. The function is the same
-//! either way. It sleeps on WASI's clock, so the plugin is built for
-//! `wasm32-wasip1` (see `Cargo.toml`).
+//! either way. It waits with [`Context::sleep`], which needs no WASI, so
+//! the plugin imports nothing but the plugin interfaces.
 
 use std::time::Duration;
 
@@ -86,7 +86,7 @@ fn countdown(
                 "cancelled after {done} of {steps} steps"
             )));
         }
-        std::thread::sleep(step);
+        ctx.sleep(step);
         let step_number = done + 1;
         ctx.progress(
             f64::from(step_number),
