@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::RoleServer;
 use rmcp::model::{
-    ClientRequest, ErrorData, JsonRpcMessage, JsonRpcRequest, JsonRpcVersion2_0, RequestId,
+    CallToolRequest, CallToolRequestParams, ClientRequest, ErrorData, JsonRpcMessage,
+    JsonRpcRequest, JsonRpcVersion2_0, RequestId, RequestMetaObject,
 };
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
@@ -209,7 +210,10 @@ fn common_request(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
     let params = head.params;
     let method = &*head.method;
     let request = match method {
-        "tools/call" => ClientRequest::CallToolRequest(typed(method, params)?),
+        "tools/call" => ClientRequest::CallToolRequest(match plain_call(params) {
+            Ok(request) => request,
+            Err(params) => typed(method, params)?,
+        }),
         "tools/list" => ClientRequest::ListToolsRequest(typed(method, params)?),
         "resources/read" => ClientRequest::ReadResourceRequest(typed(method, params)?),
         "resources/list" => ClientRequest::ListResourcesRequest(typed(method, params)?),
@@ -223,6 +227,40 @@ fn common_request(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
         id: head.id,
         request,
     }))
+}
+
+/// A `tools/call` whose params hold nothing but `name` (a string),
+/// `arguments` and `_meta` (objects, or left out), built from the parsed
+/// values as the SDK would build it (`_meta` into the request's
+/// extensions) without parsing them again; any other params are handed
+/// back.
+fn plain_call(params: Option<Value>) -> Result<CallToolRequest, Option<Value>> {
+    let Some(Value::Object(mut members)) = params else {
+        return Err(params);
+    };
+    let plain = matches!(members.get("name"), Some(Value::String(_)))
+        && matches!(members.get("arguments"), None | Some(Value::Object(_)))
+        && matches!(members.get("_meta"), None | Some(Value::Object(_)))
+        && members
+            .keys()
+            .all(|key| matches!(key.as_str(), "name" | "arguments" | "_meta"));
+    if !plain {
+        return Err(Some(Value::Object(members)));
+    }
+    let object = |value| match value {
+        Some(Value::Object(object)) => Some(object),
+        _ => None,
+    };
+    let Some(Value::String(name)) = members.remove("name") else {
+        unreachable!("checked above");
+    };
+    let mut call = CallToolRequestParams::new(name);
+    call.arguments = object(members.remove("arguments"));
+    let mut request = CallToolRequest::new(call);
+    if let Some(meta) = object(members.remove("_meta")) {
+        request.extensions.insert(RequestMetaObject::from(meta));
+    }
+    Ok(request)
 }
 
 /// The request of `method` with `params`, through the SDK's own

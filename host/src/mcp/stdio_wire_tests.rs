@@ -35,6 +35,9 @@ fn common_requests_parse_as_the_sdk_parses_them() {
         r#"{"jsonrpc":"2.0","id":10,"method":"prompts/get","params":{"name":"p","arguments":{"k":"v"}}}"#,
         r#"{"jsonrpc":"2.0","id":11,"method":"prompts/list","params":{"_meta":{"io.example/x":1}}}"#,
         r#"{"jsonrpc":"2.0","id":12,"method":"tools\/call","params":{"name":"add"}}"#,
+        r#"{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"arguments":{"x":[1,{"y":null}]},"_meta":{"progressToken":7},"name":"add"}}"#,
+        r#"{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"add","arguments":null,"_meta":null}}"#,
+        r#"{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"add","arguments":{"a":1},"requestState":"s"}}"#,
     ];
     for line in taken {
         let fast = common_request(line.as_bytes()).unwrap_or_else(|| panic!("not taken: {line}"));
@@ -366,6 +369,9 @@ mod properties {
                     r#""params":{}"#,
                     r#""params":{"name":"p","arguments":{"k":"v"}}"#,
                     r#""params":{"name":"add","arguments":{},"task":{"ttl":5}}"#,
+                    r#""params":{"arguments":{"x":[1,{"y":null}],"z":"\u00e9"},"name":"add"}"#,
+                    r#""params":{"name":"add","arguments":null}"#,
+                    r#""params":{"name":"add","arguments":{"a":1},"requestState":"s"}"#,
                 ],
                 &[
                     r#""params":{"name":7}"#,
@@ -374,6 +380,8 @@ mod properties {
                     r#""params":"s""#,
                     r#""params":{"name":"add","_meta":{"progressToken":{}}}"#,
                     r#""params":{"cursor":"c","_meta":null}"#,
+                    r#""params":{"name":"add","arguments":[1]}"#,
+                    r#""params":{"name":"add","_meta":[]}"#,
                 ],
             ),
             prop::option::weighted(
