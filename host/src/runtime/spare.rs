@@ -155,6 +155,8 @@ impl Runtime {
         }
         let place = if single_threaded && !guest.budget.pace.runs_long() {
             SpareWhere::WhenIdle
+        } else if guest.budget.warm.is_some() {
+            SpareWhere::AfterTheAnswer
         } else {
             SpareWhere::Background
         };
@@ -227,6 +229,10 @@ impl Runtime {
         };
         match place {
             SpareWhere::Background => self.placement.spawn_detached(made),
+            SpareWhere::AfterTheAnswer => self.placement.spawn_detached(async move {
+                tokio::time::sleep(ANSWER_HEAD_START).await;
+                made.await;
+            }),
             SpareWhere::WhenIdle => self.placement.spawn_when_idle(made),
         }
     }
@@ -237,10 +243,21 @@ impl Runtime {
 enum SpareWhere {
     /// Where it holds up no request ([`super::CallPlacement::spawn_detached`]).
     Background,
+    /// In the background, once the answer of the call that took the last
+    /// one has had [`ANSWER_HEAD_START`] to leave.
+    AfterTheAnswer,
     /// On the current thread, once what is ready has run
     /// ([`super::CallPlacement::spawn_when_idle`]).
     WhenIdle,
 }
+
+/// How long a per-session plugin's next spare waits on a multi-threaded
+/// server after the session's first call returns. The answer still crosses
+/// the transport then (the SDK's session tasks, the HTTP connection, the
+/// socket), and instantiating a language runtime at once (milliseconds of
+/// CPU) would take a core from it on a small machine. The spare serves the
+/// next session's first call, which seldom comes that soon.
+const ANSWER_HEAD_START: std::time::Duration = std::time::Duration::from_millis(5);
 
 #[cfg(test)]
 mod tests {
