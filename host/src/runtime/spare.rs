@@ -176,13 +176,21 @@ impl Runtime {
         let give_up = || cell.making.store(false, Ordering::Release);
         self.spares.add(&cell);
         // This one counts itself among those under way.
-        let slots = self.limits().max_instances.max(1) as usize;
-        if self.slots.available_permits() <= slots / 2 || self.spares.count() > MAX_SPARES {
+        if self.spares.count() > MAX_SPARES {
             return give_up();
         }
-        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-            return give_up();
+        // A spare that waits takes its slot only once it stops waiting.
+        let head_start = match place {
+            SpareWhere::AfterTheAnswer => Some(ANSWER_HEAD_START),
+            SpareWhere::Background | SpareWhere::WhenIdle => None,
         };
+        let mut slot = None;
+        if head_start.is_none() {
+            match self.spare_slot() {
+                Some(taken) => slot = Some(taken),
+                None => return give_up(),
+            }
+        }
         let clock = CallClock::new(Instant::now() + guest.limits.timeout);
         let mut store = self.new_store(
             guest.name.clone(),
@@ -195,6 +203,14 @@ impl Runtime {
         let pre = guest.pre.clone();
         let runtime = self.clone();
         let made = async move {
+            if let Some(head_start) = head_start {
+                tokio::time::sleep(head_start).await;
+            }
+            let Some(slot) = slot.or_else(|| runtime.spare_slot()) else {
+                drop(store);
+                cell.making.store(false, Ordering::Release);
+                return;
+            };
             let instantiated = {
                 let _ticking = runtime.ticker.guest_running();
                 tokio::select! {
@@ -228,13 +244,21 @@ impl Runtime {
             cell.making.store(false, Ordering::Release);
         };
         match place {
-            SpareWhere::Background => self.placement.spawn_detached(made),
-            SpareWhere::AfterTheAnswer => self.placement.spawn_detached(async move {
-                tokio::time::sleep(ANSWER_HEAD_START).await;
-                made.await;
-            }),
+            SpareWhere::Background | SpareWhere::AfterTheAnswer => {
+                self.placement.spawn_detached(made)
+            }
             SpareWhere::WhenIdle => self.placement.spawn_when_idle(made),
         }
+    }
+
+    /// A sandbox slot for a spare, if more than half of them are free: a
+    /// spare never takes one a call may soon need.
+    fn spare_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slots = self.limits().max_instances.max(1) as usize;
+        if self.slots.available_permits() <= slots / 2 {
+            return None;
+        }
+        self.slots.clone().try_acquire_owned().ok()
     }
 }
 
