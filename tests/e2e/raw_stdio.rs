@@ -414,7 +414,8 @@ async fn a_client_that_leaves_its_answers_unread_stops_being_read_and_loses_noth
         assert_eq!(
             r["result"]["content"][0]["text"].as_str().map(str::len),
             Some(32 << 10),
-            "call {id}"
+            "call {id}: {}",
+            r["result"]["content"][0]["text"]
         );
     }
     let stdin = tokio::time::timeout(Duration::from_secs(30), writer)
