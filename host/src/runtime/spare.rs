@@ -184,13 +184,13 @@ impl Runtime {
             SpareWhere::AfterTheAnswer => Some(ANSWER_HEAD_START),
             SpareWhere::Background | SpareWhere::WhenIdle => None,
         };
-        let mut slot = None;
-        if head_start.is_none() {
-            match self.spare_slot() {
-                Some(taken) => slot = Some(taken),
+        let slot = match head_start {
+            Some(_) => None,
+            None => match self.spare_slot() {
+                Some(slot) => Some(slot),
                 None => return give_up(),
-            }
-        }
+            },
+        };
         let clock = CallClock::new(Instant::now() + guest.limits.timeout);
         let mut store = self.new_store(
             guest.name.clone(),
