@@ -276,8 +276,9 @@ pub struct ServeArgs {
     /// `--auth-file` (anyone who reaches it may call every tool).
     #[arg(long, env = "MCP_WASM_HOST_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
-    /// Tool calls one principal (over stdio: the client) may have running
-    /// at once; one more is answered with an error result naming the cap.
+    /// Tool calls one principal may have running at once; one more is
+    /// answered with an error result naming the cap (over stdio, the
+    /// client's calls beyond it wait their turn instead).
     #[arg(long, env = "MCP_WASM_HOST_MAX_CALLS_PER_PRINCIPAL", default_value_t = crate::mcp::CallShares::DEFAULT_MAX)]
     pub max_calls_per_principal: usize,
 }

@@ -37,6 +37,7 @@ mod shares;
 mod sql;
 mod sql_postgres;
 mod state;
+mod stdio_calls;
 mod support;
 mod tasks;
 mod tools;

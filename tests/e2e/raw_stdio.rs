@@ -94,6 +94,11 @@ impl RawSession {
         }
     }
 
+    /// Every line the host wrote so far.
+    pub(crate) fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// Read lines until the response with `id` arrives (bounded).
     pub(crate) async fn response(&mut self, id: i64) -> Value {
         loop {

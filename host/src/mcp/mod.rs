@@ -18,6 +18,7 @@ mod server;
 mod sessions;
 mod shares;
 pub mod stdin_watch;
+mod stdio_window;
 mod stdio_wire;
 mod subscriptions;
 mod tasks;

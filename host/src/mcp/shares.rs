@@ -1,7 +1,8 @@
 //! Each principal's share of the host: at most `max` tool calls of one
 //! principal run at once (`--max-calls-per-principal`), so one caller
 //! flooding the host cannot take every sandbox and starve the others. Over
-//! stdio the one client is one principal.
+//! stdio the one client is one principal, and its calls beyond the share
+//! wait in the wire ([`super::stdio_window`]) rather than being refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -13,8 +13,9 @@
 //! ready together leave in one `write`, which wakes the client once. While
 //! more than [`OUTPUT_HIGH_WATER`] bytes of answers wait for a client that
 //! does not read them, no more requests are read, so such a client cannot
-//! make the host hold more. Every line passes through a rewrite (the core
-//! tasks format) on its way in and out.
+//! make the host hold more. Tool calls beyond the client's share are held
+//! back by its [`CallWindow`]. Every line passes through a rewrite (the
+//! core tasks format) on its way in and out.
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::Notify;
+
+use super::stdio_window::CallWindow;
 
 /// A rewrite of one message: `None` leaves it as it is.
 pub(super) type Rewrite = fn(&[u8]) -> Option<Vec<u8>>;
@@ -57,6 +60,7 @@ pub(super) struct StdioWire<R> {
     writer: Option<tokio::task::JoinHandle<()>>,
     rewrite_in: Rewrite,
     rewrite_out: Rewrite,
+    calls: CallWindow,
 }
 
 impl<R: AsyncRead + Unpin> StdioWire<R> {
@@ -74,7 +78,15 @@ impl<R: AsyncRead + Unpin> StdioWire<R> {
             writer: Some(writer),
             rewrite_in,
             rewrite_out,
+            calls: CallWindow::new(usize::MAX),
         }
+    }
+
+    /// Hand the server at most `limit` tool calls at a time (the client's
+    /// share), holding the rest back.
+    pub(super) fn with_call_limit(mut self, limit: usize) -> Self {
+        self.calls = CallWindow::new(limit);
+        self
     }
 }
 
@@ -92,12 +104,21 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for StdioWire<R> {
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.calls.sent(&item);
         // Queued now, so answers leave in the order they were sent.
         std::future::ready(self.output.push(&item, self.rewrite_out))
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
+            // The SDK asks again after each message it sends, which is
+            // what makes room in the window or lets the wire read on.
+            if let Some(call) = self.calls.release() {
+                return Some(call);
+            }
+            if !self.calls.may_read() {
+                std::future::pending::<()>().await;
+            }
             // Cancel-safe up to here: nothing of a line is taken before
             // `next` returns it, and nothing after awaits.
             self.output.room().await;
@@ -110,6 +131,8 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for StdioWire<R> {
                     );
                     continue;
                 }
+                // Calls still held are handed over first.
+                Line::Eof if self.calls.holds_calls() => std::future::pending().await,
                 Line::Eof => return None,
                 Line::Failed(e) => {
                     tracing::error!("cannot read stdin: {e}");
@@ -121,8 +144,12 @@ impl<R: AsyncRead + Unpin + Send> Transport<RoleServer> for StdioWire<R> {
                 continue;
             }
             let rewritten = (self.rewrite_in)(line);
+            let size = line.len();
             match parse(rewritten.as_deref().unwrap_or(line)) {
-                Parsed::Message(message) => return Some(message),
+                Parsed::Message(message) => match self.calls.admit(message, size) {
+                    Some(message) => return Some(message),
+                    None => continue,
+                },
                 Parsed::Ignored => continue,
                 Parsed::Invalid => {
                     let answer = TxJsonRpcMessage::<RoleServer>::error(

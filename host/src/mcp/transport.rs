@@ -55,7 +55,8 @@ pub async fn serve_stdio(
         writer,
         core_tasks::rewrite_incoming,
         core_tasks::rewrite_outgoing,
-    );
+    )
+    .with_call_limit(services.shares.max());
     let serving = tokio::select! {
         serving = server.serve(wire) => serving,
         () = output_closed.cancelled() => return Ok(()),
