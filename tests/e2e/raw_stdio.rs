@@ -94,6 +94,30 @@ impl RawSession {
         }
     }
 
+    /// Close stdin, then read until the host closes stdout (bounded): every
+    /// message the host wrote in the session.
+    pub(crate) async fn close_and_read_all(self) -> Vec<Value> {
+        let Self {
+            stdin,
+            mut stdout,
+            mut child,
+            mut seen,
+            ..
+        } = self;
+        drop(stdin);
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = stdout.next_line().await.unwrap() {
+                seen.push(line);
+            }
+        })
+        .await
+        .expect("the host closed stdout in time");
+        let _ = child.wait().await;
+        seen.iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
     /// Every line the host wrote so far.
     pub(crate) fn seen(&self) -> &[String] {
         &self.seen

@@ -1,8 +1,9 @@
 //! A stdio client that pipelines more tool calls than its share
 //! (`--max-calls-per-principal`): the calls beyond it wait their turn, in
-//! order, instead of being refused; a waiting call the client cancels is
-//! never run; and while a call waits for the client's answer to a request
-//! of its own, that answer is still read.
+//! order, instead of being refused, also when the client closes stdin; a
+//! waiting call the client cancels is dropped unanswered; and while a call
+//! waits for the client's answer to a request of its own, that answer is
+//! still read.
 
 use serde_json::{Value, json};
 
@@ -68,6 +69,25 @@ async fn calls_past_the_clients_share_wait_their_turn_and_all_run() {
         let r = answer(&mut s, id).await;
         assert_eq!(r["result"]["isError"], json!(false), "call {id}: {r}");
         assert_eq!(text_of(&r), "done after 1 steps", "call {id}");
+    }
+}
+
+#[tokio::test]
+async fn calls_waiting_when_the_client_closes_stdin_still_run_and_are_answered() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let mut s = start(&dir, "2", json!({})).await;
+    let second = json!({"seconds": 1, "step_ms": 1000});
+    s.send(&call(10, "countdown", second.clone())).await;
+    s.send(&call(11, "countdown", second)).await;
+    // Both places are taken: 12 waits in the host when stdin ends.
+    s.send(&call(12, "add", json!({"a": 1, "b": 2}))).await;
+    let messages = s.close_and_read_all().await;
+    for id in 10..13 {
+        let answer = messages
+            .iter()
+            .find(|m| m["id"] == json!(id) && m.get("method").is_none())
+            .unwrap_or_else(|| panic!("call {id} was not answered: {messages:#?}"));
+        assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
     }
 }
 
