@@ -245,6 +245,12 @@ pub struct ServeArgs {
     /// after traffic, so an idle host uses no CPU; see docs/architecture.md.
     #[arg(long, env = "MCP_WASM_HOST_STDIO_POLL_US", default_value_t = crate::mcp::stdin_watch::DEFAULT_WINDOW.as_micros() as u64, value_name = "US")]
     pub stdio_poll_us: u64,
+    /// Over HTTP, how many threads serve requests and run tool calls
+    /// (default: one per CPU). On a machine whose cores are shared with
+    /// other busy processes, fewer threads spend less CPU handing requests
+    /// between them; see docs/benchmarks.md.
+    #[arg(long, env = "MCP_WASM_HOST_HTTP_THREADS", value_name = "N")]
+    pub http_threads: Option<std::num::NonZeroUsize>,
     /// File holding the 32-byte key that seals `requestState` (created when
     /// missing). Hosts sharing it can resume each other's calls. Default:
     /// `state.key` in the compile cache directory, or a key that lives only

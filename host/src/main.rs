@@ -139,7 +139,8 @@ fn log_filter(default: &str) -> Result<EnvFilter, String> {
 /// session: one thread serves it (no hand-offs between threads on the way
 /// from a request to its response), watching stdin briefly before it sleeps;
 /// tool calls that overlap a running one go to a worker pool (see
-/// `runtime::CallPlacement`). Everything else runs on a thread per core.
+/// `runtime::CallPlacement`). Everything else runs on a thread per core, or
+/// on `--http-threads`.
 fn async_runtime(command: &Command) -> tokio::runtime::Builder {
     match command {
         Command::Serve(args) if args.http.is_none() => {
@@ -147,6 +148,13 @@ fn async_runtime(command: &Command) -> tokio::runtime::Builder {
             builder.on_thread_park(mcp_wasm_host::mcp::stdin_watch::before_sleep(
                 std::time::Duration::from_micros(args.stdio_poll_us),
             ));
+            builder
+        }
+        Command::Serve(args) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(threads) = args.http_threads {
+                builder.worker_threads(threads.get());
+            }
             builder
         }
         _ => tokio::runtime::Builder::new_multi_thread(),

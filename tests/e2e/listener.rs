@@ -265,3 +265,39 @@ async fn metrics_need_a_scrapers_token_and_a_revoked_token_stops_working() {
     assert_eq!(prom.status, 200, "{prom:?}");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_serving_thread_still_serves_others_while_a_guest_spins() {
+    let dir = PluginDir::with(&["hello"], &["spin"]);
+    dir.extend_manifest("spin", "[limits]\ntimeout-ms = 3000\n");
+    let host = std::sync::Arc::new(http_host(&dir, &["--http-threads", "1"]).await);
+    let spinning = tokio::spawn({
+        let host = host.clone();
+        async move { host.call("spin", empty_args()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The one thread runs the spinning guest, which yields to it at every
+    // epoch tick: other requests are served meanwhile, not after its
+    // deadline.
+    host.call_ok("add", json!({"a": 1, "b": 2})).await;
+    assert!(
+        !spinning.is_finished(),
+        "`add` was answered only once the spinning call had ended"
+    );
+    let spun = spinning.await.unwrap().unwrap();
+    assert_eq!(spun.is_error, Some(true), "the spin stops at its deadline");
+}
+
+#[test]
+fn a_thread_count_of_zero_is_refused() {
+    let dir = PluginDir::with(&["hello"], &[]);
+    let refused = serve_refuses([
+        "--http",
+        "127.0.0.1:0",
+        "--http-threads",
+        "0",
+        "--plugins",
+        dir.path.to_str().unwrap(),
+    ]);
+    assert!(refused.contains("--http-threads"), "{refused}");
+}
