@@ -134,9 +134,14 @@ impl RawSession {
     }
 
     async fn initialize(&mut self) {
+        self.initialize_with(json!({})).await;
+    }
+
+    /// The handshake, declaring the client's `capabilities`.
+    pub(crate) async fn initialize_with(&mut self, capabilities: Value) {
         self.send(
             &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-                "protocolVersion":"2025-11-25","capabilities":{},
+                "protocolVersion":"2025-11-25","capabilities":capabilities,
                 "clientInfo":{"name":"raw","version":"0"}}})
             .to_string(),
         )

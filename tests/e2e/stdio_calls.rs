@@ -38,16 +38,7 @@ async fn answer(s: &mut RawSession, id: i64) -> Value {
 
 async fn start(dir: &PluginDir, share: &str, capabilities: Value) -> RawSession {
     let mut s = RawSession::start_with(dir, &["--max-calls-per-principal", share]).await;
-    s.send(
-        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-            "protocolVersion":"2025-11-25","capabilities":capabilities,
-            "clientInfo":{"name":"raw","version":"0"}}})
-        .to_string(),
-    )
-    .await;
-    s.response(1).await;
-    s.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-        .await;
+    s.initialize_with(capabilities).await;
     s
 }
 
