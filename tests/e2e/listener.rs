@@ -269,7 +269,8 @@ async fn metrics_need_a_scrapers_token_and_a_revoked_token_stops_working() {
 #[tokio::test]
 async fn one_serving_thread_still_serves_others_while_a_guest_spins() {
     let dir = PluginDir::with(&["hello"], &["spin"]);
-    dir.extend_manifest("spin", "[limits]\ntimeout-ms = 3000\n");
+    // Far longer than `add` takes even on a loaded machine.
+    dir.extend_manifest("spin", "[limits]\ntimeout-ms = 20000\n");
     let host = std::sync::Arc::new(http_host(&dir, &["--http-threads", "1"]).await);
     let spinning = tokio::spawn({
         let host = host.clone();
@@ -284,8 +285,8 @@ async fn one_serving_thread_still_serves_others_while_a_guest_spins() {
         !spinning.is_finished(),
         "`add` was answered only once the spinning call had ended"
     );
-    let spun = spinning.await.unwrap().unwrap();
-    assert_eq!(spun.is_error, Some(true), "the spin stops at its deadline");
+    // The host, and the spin with it, ends with the test.
+    spinning.abort();
 }
 
 #[test]
