@@ -150,13 +150,14 @@ fn async_runtime(command: &Command) -> tokio::runtime::Builder {
             ));
             builder
         }
-        Command::Serve(args) => {
+        _ => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(threads) = args.http_threads {
+            if let Command::Serve(args) = command
+                && let Some(threads) = args.http_threads
+            {
                 builder.worker_threads(threads.get());
             }
             builder
         }
-        _ => tokio::runtime::Builder::new_multi_thread(),
     }
 }

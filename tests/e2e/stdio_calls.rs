@@ -36,6 +36,18 @@ async fn answer(s: &mut RawSession, id: i64) -> Value {
     }
 }
 
+/// `countdown`'s arguments for a call that runs one second.
+fn one_second() -> Value {
+    json!({"seconds": 1, "step_ms": 1000})
+}
+
+/// Calls 10 and 11, a second each, taking both places of a share of two.
+async fn take_both_places(s: &mut RawSession) {
+    for id in [10, 11] {
+        s.send(&call(id, "countdown", one_second())).await;
+    }
+}
+
 async fn start(dir: &PluginDir, share: &str, capabilities: Value) -> RawSession {
     let mut s = RawSession::start_with(dir, &["--max-calls-per-principal", share]).await;
     s.initialize_with(capabilities).await;
@@ -49,12 +61,7 @@ async fn calls_past_the_clients_share_wait_their_turn_and_all_run() {
     // Five calls of a second each, sent at once, with room for two: two
     // run, two wait in the host, and the fifth waits unread in the pipe.
     for id in 10..15 {
-        s.send(&call(
-            id,
-            "countdown",
-            json!({"seconds": 1, "step_ms": 1000}),
-        ))
-        .await;
+        s.send(&call(id, "countdown", one_second())).await;
     }
     for id in 10..15 {
         let r = answer(&mut s, id).await;
@@ -67,10 +74,8 @@ async fn calls_past_the_clients_share_wait_their_turn_and_all_run() {
 async fn calls_waiting_when_the_client_closes_stdin_still_run_and_are_answered() {
     let dir = PluginDir::with(&["hello"], &[]);
     let mut s = start(&dir, "2", json!({})).await;
-    let second = json!({"seconds": 1, "step_ms": 1000});
-    s.send(&call(10, "countdown", second.clone())).await;
-    s.send(&call(11, "countdown", second)).await;
-    // Both places are taken: 12 waits in the host when stdin ends.
+    take_both_places(&mut s).await;
+    // 12 waits in the host when stdin ends.
     s.send(&call(12, "add", json!({"a": 1, "b": 2}))).await;
     let messages = s.close_and_read_all().await;
     for id in 10..13 {
@@ -86,11 +91,9 @@ async fn calls_waiting_when_the_client_closes_stdin_still_run_and_are_answered()
 async fn a_waiting_call_the_client_cancels_is_dropped_unanswered() {
     let dir = PluginDir::with(&["hello"], &[]);
     let mut s = start(&dir, "2", json!({})).await;
-    let second = json!({"seconds": 1, "step_ms": 1000});
-    s.send(&call(10, "countdown", second.clone())).await;
-    s.send(&call(11, "countdown", second.clone())).await;
-    // Both places are taken: 12 waits, and is cancelled while it waits.
-    s.send(&call(12, "countdown", second)).await;
+    take_both_places(&mut s).await;
+    // 12 waits, and is cancelled while it waits.
+    s.send(&call(12, "countdown", one_second())).await;
     s.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":12}}"#)
         .await;
     s.send(&call(13, "add", json!({"a": 1, "b": 2}))).await;
