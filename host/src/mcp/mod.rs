@@ -22,6 +22,7 @@ mod stdio_window;
 mod stdio_wire;
 mod subscriptions;
 mod tasks;
+mod tool_calls;
 mod traced;
 mod transport;
 
@@ -31,10 +32,11 @@ use std::time::Duration;
 use rmcp::model::Tool;
 
 pub use multi_round::ParkedCalls;
-pub use server::{CALLS_LOG, McpServer};
+pub use server::McpServer;
 pub use shares::CallShares;
 pub use subscriptions::{ListKind, SubscriptionHub};
 pub use tasks::{RunningTasks, TaskOptions};
+pub use tool_calls::CALLS_LOG;
 pub use traced::Traced;
 pub use transport::{HttpOptions, serve_http, serve_stdio};
 
