@@ -11,16 +11,12 @@ use wasmtime::Store;
 use wasmtime::component::Instance;
 
 use super::audit::{self, AuditEntry, CallUsage};
-use super::guest::{
-    Declarations, Guest, GuestExports, ResourceSupport, Runnable, ServeError, resources_export,
-};
+use super::guest::{Declarations, Guest, GuestExports, ResourceSupport, Runnable};
 use super::panic::Runs;
 use super::warm::WarmInstance;
 use super::{CallClock, HostState, Interrupted, PluginCounters, Runtime};
-use crate::bindings::{completions, types};
-use crate::content::{
-    Completion, CompletionTarget, Content, PromptResult, ResourceContents, ResourceDescriptor,
-};
+use crate::bindings::types;
+use crate::content::Content;
 use crate::context::{BoxFuture, CallContext};
 use crate::error::InvocationError;
 use crate::limits::PluginLimits;
@@ -31,13 +27,17 @@ use crate::tool::{ToolResult, ToolSpec};
 /// The [`Body`] calling `export.method(args...)` on the fresh instance.
 macro_rules! export_call {
     ($export:ident . $method:ident ( $($arg:expr),* )) => {
-        Box::new(move |store: &mut Store<HostState>, instance: Instance| {
-            Box::pin(async move {
-                $export.load(&mut *store, &instance)?.$method(store $(, $arg)*).await
-            })
-        })
+        Box::new(
+            move |store: &mut wasmtime::Store<super::HostState>,
+                  instance: wasmtime::component::Instance| {
+                Box::pin(async move {
+                    $export.load(&mut *store, &instance)?.$method(store $(, $arg)*).await
+                })
+            },
+        )
     };
 }
+pub(super) use export_call;
 
 /// The body of a guest call: given the store and the fresh instance, call
 /// one export.
@@ -52,7 +52,7 @@ impl Runtime {
     /// store and instance, and stop the guest on its deadline or when the
     /// request is cancelled. A trap the guest reported a panic for is named
     /// by the panic's message, `runs` being what panicked.
-    async fn run<R: Send>(
+    pub(super) async fn run<R: Send>(
         &self,
         guest: Guest<'_>,
         call: CallContext,
@@ -421,128 +421,6 @@ impl Runtime {
         )
         .await
         .map_err(|e| load_failure(&e))
-    }
-
-    /// The resources `plugin` lists at fixed URIs for this request.
-    pub(crate) async fn list_resources(
-        &self,
-        plugin: &impl Runnable,
-        call: CallContext,
-    ) -> Result<Vec<ResourceDescriptor>, ServeError> {
-        let export = resources_export(plugin)?;
-        let result = self
-            .run(
-                plugin.guest(),
-                call,
-                Runs::Plugin,
-                export_call!(export.call_list_resources()),
-            )
-            .await?;
-        let listed = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
-        Ok(listed.into_iter().map(Into::into).collect())
-    }
-
-    /// Read `uri` from `plugin`.
-    pub(crate) async fn read_resource(
-        &self,
-        plugin: &impl Runnable,
-        uri: &str,
-        call: CallContext,
-    ) -> Result<Vec<ResourceContents>, ServeError> {
-        let export = resources_export(plugin)?;
-        let uri = uri.to_string();
-        let result = self
-            .run(
-                plugin.guest(),
-                call,
-                Runs::Plugin,
-                export_call!(export.call_read_resource(&uri)),
-            )
-            .await?;
-        let contents = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
-        let contents: Vec<ResourceContents> = contents.into_iter().map(Into::into).collect();
-        self.within_response_cap(plugin, contents.iter().map(ResourceContents::size).sum())?;
-        Ok(contents)
-    }
-
-    /// Refuse what a plugin served when it is larger than `--max-response-kib`
-    /// (tool results are checked in [`Self::run_tool`]).
-    fn within_response_cap(&self, plugin: &impl Runnable, size: usize) -> Result<(), ServeError> {
-        let limit = self.limits().max_response_bytes;
-        if size > limit {
-            PluginCounters::bump(&plugin.guest().budget.counters.oversized);
-            return Err(ServeError::Invocation(InvocationError::ResponseTooLarge {
-                plugin: plugin.guest().name.to_string(),
-                size,
-                limit,
-            }));
-        }
-        Ok(())
-    }
-
-    /// Render prompt `name` of `plugin`.
-    pub(crate) async fn get_prompt(
-        &self,
-        plugin: &impl Runnable,
-        name: &str,
-        arguments: Vec<(String, String)>,
-        call: CallContext,
-    ) -> Result<PromptResult, ServeError> {
-        let Some(export) = plugin.exports().prompts.clone() else {
-            return Err(ServeError::NotFound(format!(
-                "plugin `{}` serves no prompts",
-                plugin.guest().name
-            )));
-        };
-        let name = name.to_string();
-        let result = self
-            .run(
-                plugin.guest(),
-                call,
-                Runs::Plugin,
-                export_call!(export.call_get_prompt(&name, &arguments)),
-            )
-            .await?;
-        let prompt: PromptResult = result
-            .map_err(|e| ServeError::from_export(plugin.guest().name, e))?
-            .into();
-        let size = prompt.description.as_ref().map_or(0, String::len)
-            + prompt
-                .messages
-                .iter()
-                .map(|m| m.content.size())
-                .sum::<usize>();
-        self.within_response_cap(plugin, size)?;
-        Ok(prompt)
-    }
-
-    /// Ask `plugin` to complete an argument of one of its prompts or templates.
-    pub(crate) async fn complete(
-        &self,
-        plugin: &impl Runnable,
-        target: CompletionTarget,
-        argument: String,
-        value: String,
-        context: Vec<(String, String)>,
-        call: CallContext,
-    ) -> Result<Completion, ServeError> {
-        let Some(export) = plugin.exports().completions.clone() else {
-            return Ok(Completion::default());
-        };
-        let reference = completions::CompletionRef::from(target);
-        let result = self
-            .run(
-                plugin.guest(),
-                call,
-                Runs::Plugin,
-                export_call!(export.call_complete(&reference, &argument, &value, &context)),
-            )
-            .await?;
-        let completion: Completion = result
-            .map_err(|e| ServeError::from_export(plugin.guest().name, e))?
-            .into();
-        self.within_response_cap(plugin, completion.values.iter().map(String::len).sum())?;
-        Ok(completion)
     }
 }
 

@@ -8,6 +8,7 @@
 mod audit;
 mod budget;
 mod cache;
+mod catalog_exports;
 mod clock;
 mod guest;
 mod guest_content;
