@@ -323,7 +323,7 @@ async fn check_plugin(args: &CheckArgs, json: bool) -> anyhow::Result<()> {
         print!("{}", inspection.text());
     }
     if !inspection.loads {
-        std::process::exit(1);
+        return Err(crate::error::CommandFailed.into());
     }
     Ok(())
 }

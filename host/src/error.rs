@@ -161,3 +161,9 @@ pub(crate) fn one_line(error: &wasmtime::Error) -> String {
         .join(": ");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// A command (`call`, `plugin check`) failed and has said why on stdout:
+/// the process exits with status 1 and prints nothing more.
+#[derive(Debug, thiserror::Error)]
+#[error("the command failed")]
+pub struct CommandFailed;

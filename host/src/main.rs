@@ -5,6 +5,7 @@
 use clap::Parser;
 use mcp_wasm_host::cli::{Cli, Command};
 use mcp_wasm_host::config;
+use mcp_wasm_host::telemetry::log_sink::{self, LogSink};
 use mcp_wasm_host::telemetry::{TRACE_TARGET, TraceSettings, Tracing};
 use tracing_log::AsLog as _;
 use tracing_subscriber::Layer;
@@ -81,8 +82,22 @@ fn main() -> std::process::ExitCode {
         .max_level_hint()
         .map_or(tracing_log::log::LevelFilter::Trace, |level| level.as_log());
     let log_filter = filter.and(filter_fn(|meta| meta.target() != TRACE_TARGET));
+    // Written by a thread of its own: a client that pipes stderr and never
+    // reads it costs log lines, never a stalled call.
+    let log_sink = match LogSink::start(std::io::stderr(), log_sink::QUEUE_BYTES, |dropped| {
+        tracing::warn!(
+            dropped,
+            "log lines were dropped: stderr was not read as fast as the host wrote them"
+        );
+    }) {
+        Ok(sink) => sink,
+        Err(e) => {
+            eprintln!("error: cannot start the log writer: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let log = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(log_sink.clone())
         .with_ansi(false);
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![if json {
         log.json().with_filter(log_filter).boxed()
@@ -106,14 +121,20 @@ fn main() -> std::process::ExitCode {
         }
         outcome
     });
+    // What is still queued is written first (unless stderr stays full).
+    log_sink.close(LOG_FLUSH_GRACE);
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<mcp_wasm_host::error::CommandFailed>() => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
 }
+
+/// How long the process waits at exit for the log still queued.
+const LOG_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The variables that set the log filter, the first one set winning.
 const LOG_FILTER_VARIABLES: [&str; 2] = ["MCP_WASM_HOST_LOG", "RUST_LOG"];

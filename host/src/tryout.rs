@@ -118,7 +118,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         print!("{}", render_result(&outcome.result));
     }
     if outcome.is_error {
-        std::process::exit(1);
+        return Err(crate::error::CommandFailed.into());
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Loading a plugin directory: broken plugins are reported and skipped while
 //! good ones serve, and tool-name collisions are resolved visibly.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::*;
@@ -38,7 +40,6 @@ async fn broken_plugins_are_reported_and_the_good_ones_serve() {
     assert_eq!(host.tool_names().await, ["add", "countdown", "echo"]);
     assert_eq!(text_of(&host.call_ok("echo", echo_args("ok")).await), "ok");
 
-    let log = host.stderr.text();
     let expect = [
         (
             "garbage.wasm",
@@ -51,6 +52,10 @@ async fn broken_plugins_are_reported_and_the_good_ones_serve() {
         ("lonely.wasm", "has no component"),
         ("truncated.wasm", "is not a valid WebAssembly component"),
     ];
+    host.stderr
+        .wait_until_count("plugin not loaded", expect.len(), Duration::from_secs(10))
+        .await;
+    let log = host.stderr.text();
     for (file, reason) in expect {
         let line = log
             .lines()
@@ -92,12 +97,13 @@ async fn colliding_tool_names_are_qualified_by_plugin() {
         assert_eq!(text_of(&b), "twin: x");
         let bare = host.call("echo", json!({"text": "x"})).await.unwrap_err();
         assert_eq!(protocol_error(&bare).unwrap().0, -32602);
-        assert!(
-            host.stderr
-                .text()
-                .contains("tool `echo` is declared by plugins hello, twin"),
-            "the collision is reported"
-        );
+        host.stderr
+            .wait_for(
+                "tool `echo` is declared by plugins hello, twin",
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("the collision is reported");
         host.shutdown().await;
     }
 }
@@ -119,7 +125,7 @@ async fn a_restart_loads_from_the_compile_cache() {
     let first = Connected::start(&dir, options.clone()).await.unwrap();
     let log = first
         .stderr
-        .wait_for("plugin loaded", std::time::Duration::from_secs(10))
+        .wait_for("plugin loaded", Duration::from_secs(10))
         .await
         .unwrap();
     assert!(log.contains("cache=Miss"), "{log}");
@@ -140,7 +146,7 @@ async fn a_restart_loads_from_the_compile_cache() {
     let second = Connected::start(&dir, options).await.unwrap();
     let log = second
         .stderr
-        .wait_for("plugin loaded", std::time::Duration::from_secs(10))
+        .wait_for("plugin loaded", Duration::from_secs(10))
         .await
         .unwrap();
     assert!(log.contains("cache=Hit"), "{log}");
@@ -163,7 +169,7 @@ async fn a_restart_loads_from_the_compile_cache() {
     .unwrap();
     let log = third
         .stderr
-        .wait_for("plugin loaded", std::time::Duration::from_secs(10))
+        .wait_for("plugin loaded", Duration::from_secs(10))
         .await
         .unwrap();
     assert!(

@@ -22,6 +22,7 @@ mod http;
 mod http_host_check;
 mod listener;
 mod loading;
+mod log_output;
 mod multi_round;
 mod notifications;
 mod ops;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
 
 use crate::support::*;
 
@@ -27,27 +27,44 @@ impl RawSession {
 
     /// Serve `dir` with the extra `args`.
     pub(crate) async fn start_with(dir: &PluginDir, args: &[&str]) -> Self {
+        let (session, unread) = Self::spawn(dir, args, &[]);
+        session.stderr.spawn_reader(unread);
+        session
+    }
+
+    /// Serve `dir` with the extra `args` and environment `env`, handing back
+    /// the host's stderr for the caller to read, or not.
+    pub(crate) fn start_with_stderr_unread(
+        dir: &PluginDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Self, ChildStderr) {
+        Self::spawn(dir, args, env)
+    }
+
+    fn spawn(dir: &PluginDir, args: &[&str], env: &[(&str, &str)]) -> (Self, ChildStderr) {
         let mut child = Command::new(host_binary())
             .args(["serve", "--plugins"])
             .arg(&dir.path)
             .arg("--cache-dir")
             .arg(shared_cache_dir())
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let stderr = Stderr::default();
-        stderr.spawn_reader(child.stderr.take().unwrap());
-        Self {
+        let unread = child.stderr.take().unwrap();
+        let session = Self {
             stdin: child.stdin.take().unwrap(),
             stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
             child,
-            stderr,
+            stderr: Stderr::default(),
             seen: Vec::new(),
-        }
+        };
+        (session, unread)
     }
 
     pub(crate) async fn send(&mut self, line: &str) {
@@ -133,7 +150,7 @@ impl RawSession {
         }
     }
 
-    async fn initialize(&mut self) {
+    pub(crate) async fn initialize(&mut self) {
         self.initialize_with(json!({})).await;
     }
 

@@ -9,8 +9,13 @@
 //! (the span callsites are disabled). Exporting runs on its own thread and
 //! never makes a call wait: spans that do not fit the queue, or that the
 //! collector refuses, are dropped and counted ([`export::stats`]).
+//!
+//! The log goes to stderr the same way: written by a thread of its own from
+//! a bounded queue, so a client that never reads stderr cannot stall the
+//! host ([`log_sink`]).
 
 mod export;
+pub mod log_sink;
 pub mod plugin_spans;
 pub mod propagation;
 pub mod spans;
