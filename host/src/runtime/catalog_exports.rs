@@ -3,10 +3,10 @@
 //! tool call, and holding what they return to `--max-response-kib`.
 
 use super::guest::{Runnable, ServeError, resources_export};
-use super::invoke::export_call;
+use super::invoke::{Body, export_call};
 use super::panic::Runs;
 use super::{PluginCounters, Runtime};
-use crate::bindings::completions;
+use crate::bindings::{completions, types};
 use crate::content::{
     Completion, CompletionTarget, PromptResult, ResourceContents, ResourceDescriptor,
 };
@@ -14,6 +14,20 @@ use crate::context::CallContext;
 use crate::error::InvocationError;
 
 impl Runtime {
+    /// Run one of `plugin`'s catalog exports in a fresh sandbox: what
+    /// stopped the sandbox, or the error the export returned, as a
+    /// [`ServeError`].
+    async fn run_export<T: Send>(
+        &self,
+        plugin: &impl Runnable,
+        call: CallContext,
+        body: Body<Result<T, types::ExportError>>,
+    ) -> Result<T, ServeError> {
+        self.run(plugin.guest(), call, Runs::Plugin, body)
+            .await?
+            .map_err(|e| ServeError::from_export(plugin.guest().name, e))
+    }
+
     /// The resources `plugin` lists at fixed URIs for this request.
     pub(crate) async fn list_resources(
         &self,
@@ -21,15 +35,9 @@ impl Runtime {
         call: CallContext,
     ) -> Result<Vec<ResourceDescriptor>, ServeError> {
         let export = resources_export(plugin)?;
-        let result = self
-            .run(
-                plugin.guest(),
-                call,
-                Runs::Plugin,
-                export_call!(export.call_list_resources()),
-            )
+        let listed = self
+            .run_export(plugin, call, export_call!(export.call_list_resources()))
             .await?;
-        let listed = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
         Ok(listed.into_iter().map(Into::into).collect())
     }
 
@@ -42,15 +50,9 @@ impl Runtime {
     ) -> Result<Vec<ResourceContents>, ServeError> {
         let export = resources_export(plugin)?;
         let uri = uri.to_string();
-        let result = self
-            .run(
-                plugin.guest(),
-                call,
-                Runs::Plugin,
-                export_call!(export.call_read_resource(&uri)),
-            )
+        let contents = self
+            .run_export(plugin, call, export_call!(export.call_read_resource(&uri)))
             .await?;
-        let contents = result.map_err(|e| ServeError::from_export(plugin.guest().name, e))?;
         let contents: Vec<ResourceContents> = contents.into_iter().map(Into::into).collect();
         self.within_response_cap(plugin, contents.iter().map(ResourceContents::size).sum())?;
         Ok(contents)
@@ -86,16 +88,13 @@ impl Runtime {
             )));
         };
         let name = name.to_string();
-        let result = self
-            .run(
-                plugin.guest(),
+        let prompt: PromptResult = self
+            .run_export(
+                plugin,
                 call,
-                Runs::Plugin,
                 export_call!(export.call_get_prompt(&name, &arguments)),
             )
-            .await?;
-        let prompt: PromptResult = result
-            .map_err(|e| ServeError::from_export(plugin.guest().name, e))?
+            .await?
             .into();
         let size = prompt.description.as_ref().map_or(0, String::len)
             + prompt
@@ -121,16 +120,13 @@ impl Runtime {
             return Ok(Completion::default());
         };
         let reference = completions::CompletionRef::from(target);
-        let result = self
-            .run(
-                plugin.guest(),
+        let completion: Completion = self
+            .run_export(
+                plugin,
                 call,
-                Runs::Plugin,
                 export_call!(export.call_complete(&reference, &argument, &value, &context)),
             )
-            .await?;
-        let completion: Completion = result
-            .map_err(|e| ServeError::from_export(plugin.guest().name, e))?
+            .await?
             .into();
         self.within_response_cap(plugin, completion.values.iter().map(String::len).sum())?;
         Ok(completion)

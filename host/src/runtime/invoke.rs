@@ -41,7 +41,7 @@ pub(super) use export_call;
 
 /// The body of a guest call: given the store and the fresh instance, call
 /// one export.
-type Body<R> = Box<
+pub(super) type Body<R> = Box<
     dyn for<'s> FnOnce(&'s mut Store<HostState>, Instance) -> BoxFuture<'s, wasmtime::Result<R>>
         + Send,
 >;

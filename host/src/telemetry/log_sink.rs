@@ -257,29 +257,41 @@ mod tests {
         writer.write_all(text.as_bytes()).unwrap();
     }
 
-    #[test]
-    fn a_stuck_output_drops_and_counts_events_instead_of_blocking_the_logger() {
+    /// A sink of `capacity` bytes whose writer has taken the event
+    /// `first` and is stuck writing it to a closed [`Gate`]; the sender
+    /// opens the gate, the receiver gets what the gate was written.
+    fn stuck_sink(
+        capacity: usize,
+        report_dropped: impl Fn(u64) + Send + 'static,
+    ) -> (LogSink, mpsc::Sender<()>, mpsc::Receiver<Vec<u8>>) {
         let (open, gate_open) = mpsc::channel();
         let (written_tx, written) = mpsc::channel();
-        let (reports_tx, reports) = mpsc::channel();
-        let sink = LogSink::start(
-            Gate {
-                open: gate_open,
-                opened: false,
-                written: written_tx,
-            },
-            100,
-            move |dropped| reports_tx.send(dropped).unwrap(),
-        )
-        .unwrap();
-        // The first event goes to the writer, which blocks on the output;
-        // then ten of ten bytes fill the queue, and five more find it full.
+        let gate = Gate {
+            open: gate_open,
+            opened: false,
+            written: written_tx,
+        };
+        let sink = LogSink::start(gate, capacity, report_dropped).unwrap();
         event(&sink, "first\n");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while sink.shared.lock().events.front().is_some() || !sink.shared.lock().writing {
+        loop {
+            let state = sink.shared.lock();
+            if state.events.is_empty() && state.writing {
+                break;
+            }
+            drop(state);
             assert!(Instant::now() < deadline, "the writer never took the event");
             std::thread::sleep(Duration::from_millis(1));
         }
+        (sink, open, written)
+    }
+
+    #[test]
+    fn a_stuck_output_drops_and_counts_events_instead_of_blocking_the_logger() {
+        let (reports_tx, reports) = mpsc::channel();
+        let (sink, open, written) =
+            stuck_sink(100, move |dropped| reports_tx.send(dropped).unwrap());
+        // Ten events of ten bytes fill the queue; five more find it full.
         for n in 0..15 {
             event(&sink, &format!("event {n:03}\n"));
         }
@@ -300,26 +312,9 @@ mod tests {
 
     #[test]
     fn an_event_is_queued_whole_however_it_is_written() {
-        let (_open, gate_open) = mpsc::channel();
-        let (written_tx, _written) = mpsc::channel();
-        let sink = LogSink::start(
-            Gate {
-                open: gate_open,
-                opened: false,
-                written: written_tx,
-            },
-            QUEUE_BYTES,
-            |_| {},
-        )
-        .unwrap();
-        // The writer takes the first event and blocks on the output; what
-        // follows stays queued, one entry per event.
-        event(&sink, "first\n");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !sink.shared.lock().writing {
-            assert!(Instant::now() < deadline, "the writer never took the event");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // While the writer is stuck, what follows stays queued, one entry
+        // per event.
+        let (sink, _open, _written) = stuck_sink(QUEUE_BYTES, |_| {});
         {
             let mut writer = sink.make_writer();
             writer.write_all(b"one ").unwrap();
