@@ -314,6 +314,24 @@ async fn a_new_sessions_first_call_starts_on_a_spare_instance() {
         "the first call instantiated nothing"
     );
     assert_eq!(text_of(&host.call_ok("calls", empty_args()).await), "2");
+    // The spare ran its `list-tools` once before the call (as the load's
+    // describing instance did), so the guest's one-time set-up (here the
+    // SDK building its tool registry; for a language runtime, its first
+    // run) was not the first call's to pay: both calls did the same work.
+    host.stderr
+        .wait_until_count("tool=\"calls\"", 2, Duration::from_secs(10))
+        .await;
+    let fuel: Vec<u64> = host
+        .stderr
+        .text()
+        .lines()
+        .filter(|l| l.contains("tool=\"calls\""))
+        .map(|l| {
+            let (_, after) = l.split_once("fuel=").expect("the audit line counts fuel");
+            after.split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(fuel[0], fuel[1], "the first call paid a set-up: {fuel:?}");
 
     // The next session's spare is another instance: it starts from zero.
     metric_reaches(&url, &spares_of_twin("made"), 2.0).await;

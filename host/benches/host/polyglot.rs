@@ -1,6 +1,7 @@
 //! Plugins that carry a language runtime (the Python and JavaScript
 //! examples, 12–18 MB): what a compile-cache miss costs at start, a start
-//! with a warm cache, the first call of a session, and later calls with one
+//! with a warm cache, the first call of a session (after `tools/list`, as a
+//! client makes it), and later calls with one
 //! instance per session (as their manifests ask) and with a fresh instance
 //! per call; then, over HTTP, the first call of each of a series of fresh
 //! sessions opened one after another on one host.
@@ -75,6 +76,9 @@ pub fn polyglot(plugins: &Path) -> anyhow::Result<()> {
             "start to first response, warm compile cache",
             ms(hit),
         );
+        // As a client does: list the tools, and call one a moment later.
+        host.request(&json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list"}))?;
+        std::thread::sleep(CLIENT_PAUSE);
         let (first, rest) = calls(&mut host, case)?;
         host.close();
         row(
@@ -131,6 +135,11 @@ pub fn polyglot(plugins: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Between a session's `tools/list` and its first call on stdio, and
+/// between sessions over HTTP: the time a client takes to choose a tool
+/// (a model's turn takes far longer).
+const CLIENT_PAUSE: Duration = Duration::from_millis(100);
+
 /// Sessions opened one after another over HTTP.
 const FRESH_SESSIONS: usize = 20;
 
@@ -159,7 +168,7 @@ fn fresh_sessions(dir: &Path, cache: &Path, case: &Case) -> anyhow::Result<Vec<D
                 case.tool
             );
             session.close().await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(CLIENT_PAUSE).await;
         }
         Ok(firsts)
     })

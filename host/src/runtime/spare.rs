@@ -6,16 +6,18 @@
 //! that takes a fresh instance per call it is made after a call that came
 //! in quick succession of the one before ([`super::placement::CallPace::chained`])
 //! and serves the next one. Either way the call still starts on an instance
-//! that has run nothing but its own instantiation, under the plugin's
-//! grants for every caller, and that goes to exactly one call or session.
+//! that has run nothing but its own instantiation (and, for a `per-session`
+//! plugin, its `list-tools` export, see [`instantiate`]), nothing of any
+//! caller, under the plugin's grants for every caller, and that goes to
+//! exactly one call or session.
 //!
 //! Spares never cost a call its sandbox: one is made only while more than
 //! half of the sandbox slots are free and fewer than [`MAX_SPARES`] exist,
 //! and a call that finds no free slot first releases a spare
 //! ([`SpareShelf::release_one`]). A plugin whose grants depend on the
 //! caller gets none (a spare holds one set of grants), and neither does a
-//! version whose spare failed to instantiate (it would fail again, at the
-//! cost of a sandbox each time).
+//! version whose spare failed to instantiate or to list its tools (it would
+//! fail again, at the cost of a sandbox each time).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -201,6 +203,7 @@ impl Runtime {
             clock.clone(),
         );
         let pre = guest.pre.clone();
+        let warm_up = guest.budget.warm.is_some();
         let runtime = self.clone();
         let made = async move {
             if let Some(head_start) = head_start {
@@ -215,7 +218,7 @@ impl Runtime {
                 let _ticking = runtime.ticker.guest_running();
                 tokio::select! {
                     biased;
-                    made = pre.instantiate_async(&mut store) => made,
+                    made = instantiate(&mut store, &pre, warm_up) => made,
                     () = clock.expired() => Err(wasmtime::Error::msg("deadline exceeded")),
                 }
             };
@@ -260,6 +263,26 @@ impl Runtime {
         }
         self.slots.clone().try_acquire_owned().ok()
     }
+}
+
+/// Instantiate `pre` in `store`; with `warm_up`, then run its `list-tools`
+/// export once (what the host already ran at load, with nothing of any
+/// caller), so that a language runtime has run its dispatch before the
+/// session's first call: the interpreter's first run writes all over its
+/// memory image (reference counts, caches, allocator arenas), and each
+/// page it writes first is a copy-on-write fault, ~0.8 ms of a Python
+/// plugin's first call in `docs/benchmarks.md`, now taken here instead.
+async fn instantiate(
+    store: &mut wasmtime::Store<super::HostState>,
+    pre: &wasmtime::component::InstancePre<super::HostState>,
+    warm_up: bool,
+) -> wasmtime::Result<wasmtime::component::Instance> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    if warm_up && let Ok(tools) = crate::bindings::tools::GuestIndices::new(pre) {
+        let tools = tools.load(&mut *store, &instance)?;
+        tools.call_list_tools(&mut *store).await?;
+    }
+    Ok(instance)
 }
 
 /// Where a spare is made.
