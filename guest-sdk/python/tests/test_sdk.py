@@ -492,6 +492,26 @@ def _numeric_prompt(count: int) -> str:
     return str(count)
 
 
+class ListingTools(unittest.TestCase):
+    def test_listing_runs_no_tool_writes_nothing_and_answers_the_same_each_time(self):
+        ran = []
+
+        @mcp.tool(name="listing_counter")
+        def listing_counter() -> str:
+            ran.append(1)
+            return "ran"
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            first = [t.name for t in mcp.Tools().list_tools()]
+            second = [t.name for t in mcp.Tools().list_tools()]
+        self.assertIn("listing_counter", first)
+        self.assertEqual(first, second)
+        self.assertEqual(ran, [], "listing the tools ran one")
+        self.assertEqual((out.getvalue(), err.getvalue()), ("", ""))
+        self.assertEqual(mcp.Tools().call_tool("listing_counter", "{}").content[0].value, "ran")
+
+
 class TaskSupport(unittest.TestCase):
     def descriptor(self, name):
         [descriptor] = [t for t in mcp.Tools().list_tools() if t.name == name]

@@ -129,12 +129,13 @@ impl SpareShelf {
 impl Runtime {
     /// At load: make a spare of `guest` in the background if it keeps one
     /// instance per session, so that the first session's first call finds
-    /// one. A plugin that keeps none gets its first spare after its first
+    /// one ([`LOAD_HEAD_START`] after the load, which the host's first
+    /// answers need more). A plugin that keeps none gets its first spare after its first
     /// call ([`Runtime::replace_spare`]): most loaded plugins may never be
     /// called, and a spare holds a sandbox slot.
     pub(crate) fn prepare_spare(self: &Arc<Self>, guest: Guest<'_>) {
         if guest.budget.warm.is_some() {
-            self.make_spare(guest, SpareWhere::Background);
+            self.make_spare(guest, SpareWhere::AfterTheLoad);
         }
     }
 
@@ -184,6 +185,7 @@ impl Runtime {
         // A spare that waits takes its slot only once it stops waiting.
         let head_start = match place {
             SpareWhere::AfterTheAnswer => Some(ANSWER_HEAD_START),
+            SpareWhere::AfterTheLoad => Some(LOAD_HEAD_START),
             SpareWhere::Background | SpareWhere::WhenIdle => None,
         };
         let slot = match head_start {
@@ -247,7 +249,7 @@ impl Runtime {
             cell.making.store(false, Ordering::Release);
         };
         match place {
-            SpareWhere::Background | SpareWhere::AfterTheAnswer => {
+            SpareWhere::Background | SpareWhere::AfterTheAnswer | SpareWhere::AfterTheLoad => {
                 self.placement.spawn_detached(made)
             }
             SpareWhere::WhenIdle => self.placement.spawn_when_idle(made),
@@ -293,6 +295,8 @@ enum SpareWhere {
     /// In the background, once the answer of the call that took the last
     /// one has had [`ANSWER_HEAD_START`] to leave.
     AfterTheAnswer,
+    /// In the background, [`LOAD_HEAD_START`] after the plugin loaded.
+    AfterTheLoad,
     /// On the current thread, once what is ready has run
     /// ([`super::CallPlacement::spawn_when_idle`]).
     WhenIdle,
@@ -305,6 +309,13 @@ enum SpareWhere {
 /// CPU) would take a core from it on a small machine. The spare serves the
 /// next session's first call, which seldom comes that soon.
 const ANSWER_HEAD_START: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// How long a per-session plugin's spare waits after the plugin loaded.
+/// At start the host is about to answer its first requests, and making a
+/// language runtime's spare (instantiating it and running its `list-tools`:
+/// milliseconds of CPU) would take a core from them on a small machine; a
+/// client's first call comes after it has listed the tools and chosen one.
+const LOAD_HEAD_START: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
