@@ -76,23 +76,15 @@ pub fn polyglot(plugins: &Path) -> anyhow::Result<()> {
             "start to first response, warm compile cache",
             ms(hit),
         );
-        // As a client does: list the tools, and call one a moment later.
-        host.request(&json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list"}))?;
-        std::thread::sleep(CLIENT_PAUSE);
+        list_then_pause(&mut host)?;
         let (first, rest) = calls(&mut host, case)?;
         host.close();
         // A stdio host serves one session: more first calls take more hosts.
         let mut firsts = vec![first];
         for _ in 1..STDIO_SESSIONS {
             let (_, mut host) = start(&dir, &cache)?;
-            host.request(&json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list"}))?;
-            std::thread::sleep(CLIENT_PAUSE);
-            let request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": case.tool, "arguments": case.arguments}});
-            let started = Instant::now();
-            let response = host.request(&request)?;
-            firsts.push(started.elapsed());
-            anyhow::ensure!(response["result"]["isError"] == json!(false), "{response}");
+            list_then_pause(&mut host)?;
+            firsts.push(timed_call(&mut host, case, 1)?);
             host.close();
         }
         firsts.sort();
@@ -207,22 +199,36 @@ fn start(dir: &Path, cache: &Path) -> anyhow::Result<(Duration, Host)> {
 
 /// The first call, then `CALLS` more, each timed.
 fn calls(host: &mut Host, case: &Case) -> anyhow::Result<(Duration, Vec<Duration>)> {
-    let mut times = Vec::with_capacity(CALLS + 1);
-    for id in 1..=CALLS + 1 {
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": case.tool, "arguments": case.arguments}});
-        let started = Instant::now();
-        let response = host.request(&request)?;
-        times.push(started.elapsed());
-        anyhow::ensure!(
-            response["result"]["isError"] == json!(false),
-            "{} failed: {response}",
-            case.tool
-        );
-    }
+    let mut times = (1..=CALLS + 1)
+        .map(|id| timed_call(host, case, id))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let first = times.remove(0);
     times.sort();
     Ok((first, times))
+}
+
+/// As a client starts a session's work: list the tools, choose one a
+/// moment later.
+fn list_then_pause(host: &mut Host) -> anyhow::Result<()> {
+    host.request(&json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list"}))?;
+    std::thread::sleep(CLIENT_PAUSE);
+    Ok(())
+}
+
+/// One call of `case`'s tool with request id `id`, timed; an error result
+/// fails the benchmark.
+fn timed_call(host: &mut Host, case: &Case, id: usize) -> anyhow::Result<Duration> {
+    let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": case.tool, "arguments": case.arguments}});
+    let started = Instant::now();
+    let response = host.request(&request)?;
+    let took = started.elapsed();
+    anyhow::ensure!(
+        response["result"]["isError"] == json!(false),
+        "{} failed: {response}",
+        case.tool
+    );
+    Ok(took)
 }
 
 fn row(label: &str, what: &str, value: String) {
