@@ -490,6 +490,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 },
                 body_timeout: Duration::from_millis(args.http_body_timeout_ms.max(1)),
                 ops_addr: args.ops_http,
+                serving_threads: args.http_threads.map_or_else(
+                    || std::thread::available_parallelism().map_or(2, |n| n.get()),
+                    |n| n.get(),
+                ),
             };
             let http = mcp::serve_http(services.clone(), options, shutdown.clone(), |bound| {
                 tracing::info!("listening on http://{bound}/mcp");

@@ -5,8 +5,17 @@
 //! `header_timeout` (a half-sent request line, an idle keep-alive) is
 //! disconnected. Shutdown stops accepting, asks every connection to close
 //! after its current response, and waits a bounded time for them.
+//!
+//! Connections are served by [`ServingThreads`]: threads that each run a
+//! single-threaded runtime of their own. An accepted connection goes to the
+//! thread serving the fewest, and everything it starts (hyper's connection,
+//! the MCP session's tasks, the calls) stays on that thread. On a runtime
+//! whose workers share their tasks, each request's tasks would hop between
+//! threads, and every hop wakes a sleeping one: a sequential client cost
+//! the host twice the CPU per call (docs/benchmarks.md).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -15,6 +24,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Metrics, Refusal};
 
@@ -50,14 +60,26 @@ const FULL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
 Content-Type: text/plain\r\nContent-Length: 44\r\nConnection: close\r\n\r\n\
 the host serves its maximum of connections.\n";
 
-/// Serve `app` on `listener` until `stop` completes.
+/// Serve `app` on `listener` until `stop` completes, its connections on
+/// `threads` serving threads (0: on the current runtime's tasks).
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: ListenerLimits,
     metrics: Arc<Metrics>,
+    threads: usize,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let threads = match threads {
+        0 => None,
+        n => match ServingThreads::start(n) {
+            Ok(threads) => Some(threads),
+            Err(e) => {
+                tracing::warn!("cannot start the serving threads, serving on the runtime's: {e}");
+                None
+            }
+        },
+    };
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -91,11 +113,37 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
+        let watcher = graceful.watcher();
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let Some(threads) = &threads else {
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!("HTTP connection ended: {e}");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        // The socket is registered again with the runtime that serves it.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!("handing a connection to a serving thread: {e}");
+                continue;
+            }
+        };
+        threads.serve(async move {
+            let stream = match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::warn!("serving a handed-over connection: {e}");
+                    return;
+                }
+            };
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("HTTP connection ended: {e}");
             }
             drop(permit);
@@ -107,5 +155,235 @@ pub async fn serve(
         .is_err()
     {
         tracing::debug!("connections still open after shutdown are dropped");
+    }
+    if let Some(threads) = threads {
+        threads.stop().await;
+    }
+}
+
+/// Threads that each drive a single-threaded runtime of their own and
+/// serve the connections handed to them; see the module docs.
+struct ServingThreads {
+    threads: Vec<ServingThread>,
+    /// Where the search for the least busy thread starts, turning, so that
+    /// threads equally busy take connections in turn.
+    next: AtomicUsize,
+    stop: CancellationToken,
+}
+
+struct ServingThread {
+    runtime: tokio::runtime::Handle,
+    /// Connections it serves now.
+    open: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ServingThreads {
+    fn start(count: usize) -> std::io::Result<Self> {
+        let stop = CancellationToken::new();
+        let mut threads = Vec::with_capacity(count);
+        for index in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let handle = runtime.handle().clone();
+            let stopped = stop.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("http-{index}"))
+                .spawn(move || {
+                    crate::runtime::mark_one_of_many_serving_threads();
+                    runtime.block_on(stopped.cancelled());
+                    // Tasks still there (sessions' workers) are dropped
+                    // with the runtime.
+                    drop(runtime);
+                });
+            let thread = match started {
+                Ok(thread) => thread,
+                Err(e) => {
+                    stop.cancel();
+                    return Err(e);
+                }
+            };
+            threads.push(ServingThread {
+                runtime: handle,
+                open: Arc::new(AtomicUsize::new(0)),
+                thread,
+            });
+        }
+        Ok(Self {
+            threads,
+            next: AtomicUsize::new(0),
+            stop,
+        })
+    }
+
+    /// Run `connection` on the thread serving the fewest connections.
+    fn serve(&self, connection: impl std::future::Future<Output = ()> + Send + 'static) {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.threads.len();
+        let thread = (0..count)
+            .map(|i| &self.threads[(start + i) % count])
+            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
+            .expect("at least one serving thread");
+        thread.open.fetch_add(1, Ordering::Relaxed);
+        // Counted until the task ends or is dropped unrun.
+        let open = OpenConnection(thread.open.clone());
+        thread.runtime.spawn(async move {
+            let _open = open;
+            connection.await;
+        });
+    }
+
+    /// Stop every thread once its connections are done with, and wait.
+    async fn stop(mut self) {
+        self.stop.cancel();
+        let threads: Vec<_> = std::mem::take(&mut self.threads)
+            .into_iter()
+            .map(|t| t.thread)
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+}
+
+impl Drop for ServingThreads {
+    /// Serving stopped without [`ServingThreads::stop`] (its future was
+    /// dropped): the threads end on their own.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Counts a connection among its thread's open ones while it lives.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt as _;
+
+    /// One `GET /` on `stream` (kept alive); the body of the answer.
+    async fn get(stream: &mut tokio::net::TcpStream) -> String {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert_ne!(n, 0, "the connection closed before the answer");
+            answer.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|value| value.trim().parse().ok())
+                .expect("a content length");
+            if body.len() >= length {
+                return body[..length].to_owned();
+            }
+        }
+    }
+
+    /// The router of these tests answers with the name of the thread that
+    /// ran the handler.
+    fn thread_naming_app() -> axum::Router {
+        axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async {
+                std::thread::current().name().unwrap_or_default().to_owned()
+            }),
+        )
+    }
+
+    /// Serve the thread-naming router on `threads` serving threads: its
+    /// address, what stops it, and the serving task.
+    async fn serving(
+        threads: usize,
+    ) -> (
+        std::net::SocketAddr,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let served = tokio::spawn(serve(
+            listener,
+            thread_naming_app(),
+            ListenerLimits::default(),
+            Arc::new(Metrics::default()),
+            threads,
+            stop.clone().cancelled_owned(),
+        ));
+        (addr, stop, served)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_connection_stays_on_one_serving_thread_and_the_next_goes_to_the_least_busy() {
+        let (addr, stop, served) = serving(2).await;
+        let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let first_thread = get(&mut first).await;
+        let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let second_thread = get(&mut second).await;
+        assert!(first_thread.starts_with("http-"), "{first_thread}");
+        assert!(second_thread.starts_with("http-"), "{second_thread}");
+        assert_ne!(
+            first_thread, second_thread,
+            "the second connection goes to the thread serving none"
+        );
+        for _ in 0..10 {
+            assert_eq!(get(&mut first).await, first_thread);
+            assert_eq!(get(&mut second).await, second_thread);
+        }
+        // Once the first closes, its thread serves the fewest again.
+        drop(first);
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut third_thread = get(&mut third).await;
+        for _ in 0..50 {
+            if third_thread == first_thread {
+                break;
+            }
+            // The first connection's end may not have been counted yet.
+            drop(third);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            third = tokio::net::TcpStream::connect(addr).await.unwrap();
+            third_thread = get(&mut third).await;
+        }
+        assert_eq!(third_thread, first_thread);
+        stop.cancel();
+        tokio::time::timeout(CLOSE_GRACE * 2, served)
+            .await
+            .expect("serving ends, its threads stopped, once its connections are closed")
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_no_serving_threads_the_runtime_serves_the_connections() {
+        let (addr, stop, served) = serving(0).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let thread = get(&mut stream).await;
+        assert!(!thread.starts_with("http-"), "{thread}");
+        drop(stream);
+        stop.cancel();
+        served.await.unwrap();
     }
 }

@@ -263,6 +263,9 @@ pub struct HttpOptions {
     /// A second listener for `/healthz`, `/readyz` and `/metrics` without
     /// a token (for scrapers).
     pub ops_addr: Option<SocketAddr>,
+    /// Threads serving the connections, each with a runtime of its own (0:
+    /// the current runtime's tasks serve them).
+    pub serving_threads: usize,
 }
 
 impl HttpOptions {
@@ -386,15 +389,21 @@ pub async fn serve_http(
             crate::ops::router(ops, MetricsAccess::Open),
             options.limits,
             metrics,
+            0,
             async move { closing.cancelled().await },
         ))
     });
     // On shutdown the calls running drain first: a call waiting for the
     // client needs the client's next request to arrive. Then streams end and
     // the listener closes.
-    crate::listener::serve(listener, app, options.limits, metrics, async move {
-        closing.cancelled().await
-    })
+    crate::listener::serve(
+        listener,
+        app,
+        options.limits,
+        metrics,
+        options.serving_threads,
+        async move { closing.cancelled().await },
+    )
     .await;
     if let Some(ops) = ops_served {
         let _ = ops.await;

@@ -1,22 +1,35 @@
-//! Where a tool call runs. On a multi-threaded async runtime (HTTP), every
-//! call runs where its request is handled and the runtime spreads requests
-//! over its threads. A host serving only stdio handles its one session on a
-//! single thread, so that a request reaches its response without hand-offs
-//! between threads; there a call runs on that thread while no other call
-//! does, and a call that overlaps a running one goes to a worker pool (one
-//! thread per core, started the first time it is needed), so parallel
-//! calls still use every core. A call of a plugin whose recent calls took
-//! long ([`CallPace`]) goes to the pool even when it would be alone: run
-//! inline, it would hold the serving thread, which could not read the
-//! session's next requests until it finished, and calls sent together
-//! would run one after another.
+//! Where a tool call runs. A host serving only stdio handles its one
+//! session on a single thread, so that a request reaches its response
+//! without hand-offs between threads; there a call runs on that thread
+//! while no other call does, and a call that overlaps a running one goes to
+//! a worker pool (one thread per core, started the first time it is
+//! needed), so parallel calls still use every core. Over HTTP each
+//! connection is served by one of several serving threads (each its own
+//! single-threaded runtime, see `listener`); the connections spread the
+//! calls over the cores, so a call runs on its connection's thread even
+//! when others do. Either way a call of a plugin whose recent calls took
+//! long ([`CallPace`]) goes to the pool: run inline, it would hold a
+//! serving thread, which could not read its next requests until it
+//! finished, and calls sent together would run one after another; and a
+//! call that began inline and has computed there for [`HAND_OVER_AFTER`]
+//! (typically a guest computing until its first epoch tick) is handed to
+//! the pool for the rest. On a multi-threaded runtime (a host serving
+//! stdio and HTTP together, tests) every call runs where its request is
+//! handled.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::RuntimeFlavor;
+
+/// How long a call may compute on a serving thread before the rest of it
+/// goes to the worker pool: as long as the calls of a plugin must take
+/// lately for the next to go there at once.
+pub const HAND_OVER_AFTER: Duration = CallPace::LONG;
 
 /// Runs calls inline or on the worker pool; see the module docs.
 #[derive(Default)]
@@ -49,13 +62,63 @@ impl CallPlacement {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if !self.single_threaded() {
-            return call.await;
+        match ServingThread::current() {
+            ServingThread::Worker => return call.await,
+            ServingThread::OneOfMany if !pace.runs_long() => {
+                return self.inline_while_quick(call, None).await;
+            }
+            ServingThread::OneSession
+                if !pace.runs_long() && !self.inline_busy.swap(true, Ordering::AcqRel) =>
+            {
+                let busy = ClearOnDrop(&self.inline_busy);
+                return self.inline_while_quick(call, Some(busy)).await;
+            }
+            ServingThread::OneSession | ServingThread::OneOfMany => {}
         }
-        if !pace.runs_long() && !self.inline_busy.swap(true, Ordering::AcqRel) {
-            let _busy = ClearOnDrop(&self.inline_busy);
-            return call.await;
+        self.on_pool(call).await
+    }
+
+    /// Run `call` on this serving thread until it has computed here for
+    /// [`HAND_OVER_AFTER`] in all (a guest computing until its epoch
+    /// callback yields, say), then hand the rest of it to the pool: on a
+    /// single-threaded runtime a computing call would take the thread in
+    /// turns of an epoch tick from everything else it serves, and the
+    /// runtime looks at its sockets and at tasks woken from other threads
+    /// only every few dozen turns. Time spent waiting (for the host, the
+    /// client, a timer) does not count. `busy` is released at the hand-over.
+    async fn inline_while_quick<F>(&self, call: F, busy: Option<ClearOnDrop<'_>>) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut call = Box::pin(call);
+        let mut computed = Duration::ZERO;
+        let finished = std::future::poll_fn(|cx| {
+            let began = Instant::now();
+            let polled = call.as_mut().poll(cx);
+            computed += began.elapsed();
+            match polled {
+                Poll::Ready(output) => Poll::Ready(Some(output)),
+                Poll::Pending if computed >= HAND_OVER_AFTER => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        match finished {
+            Some(output) => output,
+            None => {
+                drop(busy);
+                self.on_pool(call).await
+            }
         }
+    }
+
+    /// Run `call` on the worker pool (on this thread if it cannot start).
+    async fn on_pool<F>(&self, call: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let Some(pool) = self.pool.get_or_init(start_pool) else {
             return call.await;
         };
@@ -67,15 +130,14 @@ impl CallPlacement {
         }
     }
 
-    /// Whether the server runs on one thread (it serves stdio).
-    pub fn single_threaded(&self) -> bool {
-        tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+    /// What the current thread is to the server.
+    pub fn serving_thread(&self) -> ServingThread {
+        ServingThread::current()
     }
 
     /// Run `work` in the background, where it holds up no request: on the
-    /// worker pool when the server is single-threaded, otherwise as a task
-    /// of the current runtime. Outside a runtime it is dropped.
+    /// worker pool from a serving thread, otherwise as a task of the
+    /// current runtime. Outside a runtime it is dropped.
     pub fn spawn_detached<F>(&self, work: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -83,7 +145,7 @@ impl CallPlacement {
         let Ok(current) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if self.single_threaded()
+        if ServingThread::current() != ServingThread::Worker
             && let Some(pool) = self.pool.get_or_init(start_pool)
         {
             pool.spawn(work);
@@ -116,6 +178,42 @@ impl Drop for CallPlacement {
         // Dropping a runtime blocks, which an async context forbids.
         if let Some(Some(pool)) = self.pool.take() {
             pool.shutdown_background();
+        }
+    }
+}
+
+thread_local! {
+    /// Set on each of the HTTP serving threads.
+    static ONE_OF_MANY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Mark the current thread as one of several serving threads, each running
+/// a single-threaded runtime of its own (the HTTP listener's).
+pub fn mark_one_of_many_serving_threads() {
+    ONE_OF_MANY.with(|one| one.set(true));
+}
+
+/// What a thread is to the server, which says where calls run and where a
+/// spare instance is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServingThread {
+    /// The one thread of a host serving only stdio: one session.
+    OneSession,
+    /// One of the HTTP serving threads, serving the connections handed to
+    /// it.
+    OneOfMany,
+    /// A worker of a multi-threaded runtime, or no runtime at all.
+    Worker,
+}
+
+impl ServingThread {
+    fn current() -> Self {
+        let single = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+        match (single, ONE_OF_MANY.with(Cell::get)) {
+            (false, _) => ServingThread::Worker,
+            (true, false) => ServingThread::OneSession,
+            (true, true) => ServingThread::OneOfMany,
         }
     }
 }
@@ -238,6 +336,30 @@ mod tests {
             .to_string()
     }
 
+    /// Two calls, the second made while the first runs: the threads each
+    /// ran on.
+    async fn two_overlapping_calls(placement: &Arc<CallPlacement>) -> (String, String) {
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let first = tokio::spawn({
+            let placement = placement.clone();
+            async move {
+                placement
+                    .run(&CallPace::default(), async move {
+                        let name = thread_name();
+                        let _ = hold.await;
+                        name
+                    })
+                    .await
+            }
+        });
+        tokio::task::yield_now().await;
+        let second = placement
+            .run(&CallPace::default(), async { thread_name() })
+            .await;
+        release.send(()).unwrap();
+        (first.await.unwrap(), second)
+    }
+
     #[test]
     fn calls_in_quick_succession_are_chained_and_a_pause_breaks_the_chain() {
         let pace = CallPace::default();
@@ -289,27 +411,7 @@ mod tests {
     fn on_one_thread_a_lone_call_runs_inline_and_an_overlapping_one_on_the_pool() {
         let rt = single_threaded();
         let placement = Arc::new(CallPlacement::default());
-        let (first, second) = rt.block_on(async {
-            let (release, hold) = tokio::sync::oneshot::channel::<()>();
-            let first = tokio::spawn({
-                let placement = placement.clone();
-                async move {
-                    placement
-                        .run(&CallPace::default(), async move {
-                            let name = thread_name();
-                            let _ = hold.await;
-                            name
-                        })
-                        .await
-                }
-            });
-            tokio::task::yield_now().await;
-            let second = placement
-                .run(&CallPace::default(), async { thread_name() })
-                .await;
-            release.send(()).unwrap();
-            (first.await.unwrap(), second)
-        });
+        let (first, second) = rt.block_on(two_overlapping_calls(&placement));
         assert_ne!(
             first, "call-worker",
             "the lone call runs on the serving thread"
@@ -350,6 +452,89 @@ mod tests {
         assert!(!pace.runs_long());
         let back = rt.block_on(placement.run(&pace, async { thread_name() }));
         assert_eq!(back, serving);
+    }
+
+    #[test]
+    fn on_one_of_many_serving_threads_overlapping_calls_stay_and_long_ones_leave() {
+        let placement = Arc::new(CallPlacement::default());
+        let worker = placement.clone();
+        let (serving, first, second, long, spare_where) = std::thread::spawn(move || {
+            mark_one_of_many_serving_threads();
+            let placement = worker;
+            let rt = single_threaded();
+            rt.block_on(async {
+                let serving = thread_name();
+                let (first, second) = two_overlapping_calls(&placement).await;
+                let pace = CallPace::default();
+                for _ in 0..8 {
+                    pace.record(Duration::from_millis(3));
+                }
+                let long = placement.run(&pace, async { thread_name() }).await;
+                (serving, first, second, long, placement.serving_thread())
+            })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(first, serving, "a call runs on its connection's thread");
+        assert_eq!(
+            second, serving,
+            "so does one that overlaps it: the connections spread the calls over the threads"
+        );
+        assert_eq!(long, "call-worker", "a plugin's long calls leave it");
+        assert_eq!(spare_where, ServingThread::OneOfMany);
+        assert_eq!(
+            placement.serving_thread(),
+            ServingThread::Worker,
+            "outside a runtime"
+        );
+    }
+
+    /// On a serving thread of each kind: the threads `call` ran on before
+    /// and after it computed for `computing` without yielding, then waited.
+    fn threads_of_a_call_computing_for(kind: ServingThread, computing: Duration) -> [String; 3] {
+        std::thread::spawn(move || {
+            if kind == ServingThread::OneOfMany {
+                mark_one_of_many_serving_threads();
+            }
+            let rt = single_threaded();
+            let placement = CallPlacement::default();
+            rt.block_on(async {
+                assert_eq!(placement.serving_thread(), kind);
+                let serving = thread_name();
+                let ran = placement
+                    .run(&CallPace::default(), async move {
+                        let before = thread_name();
+                        // Computing: the thread is held, as by a guest
+                        // until its epoch callback.
+                        std::thread::sleep(computing);
+                        tokio::task::yield_now().await;
+                        // Waiting does not count as computing.
+                        tokio::time::sleep(HAND_OVER_AFTER * 3).await;
+                        (before, thread_name())
+                    })
+                    .await;
+                [serving, ran.0, ran.1]
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_call_that_computes_on_a_serving_thread_leaves_it_for_the_pool() {
+        for kind in [ServingThread::OneSession, ServingThread::OneOfMany] {
+            let [serving, before, after] =
+                threads_of_a_call_computing_for(kind, HAND_OVER_AFTER * 2);
+            assert_eq!(before, serving, "{kind:?}: it begins inline");
+            assert_eq!(after, "call-worker", "{kind:?}: the rest runs on the pool");
+            let [serving, before, after] =
+                threads_of_a_call_computing_for(kind, Duration::from_micros(50));
+            assert_eq!(before, serving, "{kind:?}");
+            assert_eq!(
+                after, serving,
+                "{kind:?}: a call that computes briefly and waits stays"
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

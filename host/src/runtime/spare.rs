@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use super::warm::WarmInstance;
-use super::{CallClock, Guest, Runtime};
+use super::{CallClock, Guest, Runtime, ServingThread};
 use crate::context::CallContext;
 use crate::metrics::PluginCounters;
 
@@ -140,15 +140,16 @@ impl Runtime {
     }
 
     /// After a call of `guest`, which may have taken its spare: make the
-    /// next one. A single-threaded server (stdio) serves one session, so a
-    /// per-session plugin there needs no second; there the spare of a
-    /// plugin whose calls are quick is made on the serving thread once the
-    /// answer is out and nothing else is ready, before the thread would
-    /// sleep: in a session that chains calls it is made while the client
-    /// reads the answer, and the next call starts on it.
+    /// next one. A host serving only stdio serves one session, so a
+    /// per-session plugin there needs no second. On a serving thread (stdio's
+    /// or one of HTTP's) the spare of a plugin whose calls are quick and
+    /// need a fresh instance each is made on that thread once the answer is
+    /// out and nothing else is ready: in a session that chains calls it is
+    /// made while the client reads the answer, and the next call starts on
+    /// it.
     pub(crate) fn replace_spare(self: &Arc<Self>, guest: Guest<'_>) {
-        let single_threaded = self.placement.single_threaded();
-        if guest.budget.warm.is_some() && single_threaded {
+        let serving = self.placement.serving_thread();
+        if guest.budget.warm.is_some() && serving == ServingThread::OneSession {
             return;
         }
         // A plugin called now and then would keep a spare that serves no
@@ -156,10 +157,10 @@ impl Runtime {
         if guest.budget.warm.is_none() && !guest.budget.pace.chained() {
             return;
         }
-        let place = if single_threaded && !guest.budget.pace.runs_long() {
-            SpareWhere::WhenIdle
-        } else if guest.budget.warm.is_some() {
+        let place = if guest.budget.warm.is_some() {
             SpareWhere::AfterTheAnswer
+        } else if serving != ServingThread::Worker && !guest.budget.pace.runs_long() {
+            SpareWhere::WhenIdle
         } else {
             SpareWhere::Background
         };
