@@ -245,10 +245,10 @@ pub struct ServeArgs {
     /// after traffic, so an idle host uses no CPU; see docs/architecture.md.
     #[arg(long, env = "MCP_WASM_HOST_STDIO_POLL_US", default_value_t = crate::mcp::stdin_watch::DEFAULT_WINDOW.as_micros() as u64, value_name = "US")]
     pub stdio_poll_us: u64,
-    /// Over HTTP, how many threads serve connections and run their tool
-    /// calls (default: one per CPU); each connection stays on one of them.
-    /// On a machine whose cores are shared with other busy processes, fewer
-    /// threads leave more to the others; see docs/benchmarks.md.
+    /// Over HTTP, how many threads serve connections and the quick calls
+    /// of their sessions (default: one per CPU); each connection stays on
+    /// one of them. Calls that compute go to the worker pool, a thread per
+    /// CPU; see docs/architecture.md.
     #[arg(long, env = "MCP_WASM_HOST_HTTP_THREADS", value_name = "N")]
     pub http_threads: Option<std::num::NonZeroUsize>,
     /// File holding the 32-byte key that seals `requestState` (created when

@@ -8,8 +8,9 @@
 //!
 //! Connections are served by [`ServingThreads`]: threads that each run a
 //! single-threaded runtime of their own. An accepted connection goes to the
-//! thread serving the fewest, and everything it starts (hyper's connection,
-//! the MCP session's tasks, the calls) stays on that thread. On a runtime
+//! thread serving the fewest, and what it starts stays on that thread:
+//! hyper's connection and, for the MCP session it opens, the session's
+//! worker and the handlers of its later requests (and their quick calls). On a runtime
 //! whose workers share their tasks, each request's tasks would hop between
 //! threads, and every hop wakes a sleeping one: a sequential client cost
 //! the host twice the CPU per call (docs/benchmarks.md).
@@ -181,35 +182,29 @@ struct ServingThread {
 impl ServingThreads {
     fn start(count: usize) -> std::io::Result<Self> {
         let stop = CancellationToken::new();
+        // Threads started before a failure end with it.
+        let started_all = stop.clone().drop_guard();
         let mut threads = Vec::with_capacity(count);
         for index in 0..count {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let handle = runtime.handle().clone();
+            let (ready, runtime) = std::sync::mpsc::channel();
             let stopped = stop.clone();
-            let started = std::thread::Builder::new()
+            // The runtime is made (and dropped) on its own thread: dropping
+            // one on an async thread panics.
+            let thread = std::thread::Builder::new()
                 .name(format!("http-{index}"))
-                .spawn(move || {
-                    crate::runtime::mark_one_of_many_serving_threads();
-                    runtime.block_on(stopped.cancelled());
-                    // Tasks still there (sessions' workers) are dropped
-                    // with the runtime.
-                    drop(runtime);
-                });
-            let thread = match started {
-                Ok(thread) => thread,
-                Err(e) => {
-                    stop.cancel();
-                    return Err(e);
-                }
+                .spawn(move || serving_thread(&ready, &stopped))?;
+            let runtime = match runtime.recv() {
+                Ok(Ok(handle)) => handle,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(std::io::Error::other("a serving thread ended at start")),
             };
             threads.push(ServingThread {
-                runtime: handle,
+                runtime,
                 open: Arc::new(AtomicUsize::new(0)),
                 thread,
             });
         }
+        started_all.disarm();
         Ok(Self {
             threads,
             next: AtomicUsize::new(0),
@@ -256,6 +251,40 @@ impl Drop for ServingThreads {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// The life of a serving thread: make its runtime, report its handle (or
+/// the failure) on `ready`, and drive it until `stop`. Then give the calls
+/// it handed to the worker pool a while to end, since their timers and
+/// sockets may be registered with this runtime, and drop it with the tasks
+/// still there (sessions' workers).
+fn serving_thread(
+    ready: &std::sync::mpsc::Sender<std::io::Result<tokio::runtime::Handle>>,
+    stop: &CancellationToken,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if ready.send(Ok(runtime.handle().clone())).is_err() {
+        return;
+    }
+    crate::runtime::mark_one_of_many_serving_threads();
+    let handed_over = crate::runtime::calls_handed_over_from_this_thread();
+    runtime.block_on(async {
+        stop.cancelled().await;
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        while handed_over.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    drop(runtime);
 }
 
 /// Counts a connection among its thread's open ones while it lives.

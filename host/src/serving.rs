@@ -42,7 +42,7 @@ impl CatalogService {
         let mut seen = HashSet::new();
         let mut all = Vec::new();
         for plugin in visible(&catalog, access).filter(|p| p.lists_resources) {
-            match self.runtime.list_resources(&**plugin, make_call()).await {
+            match self.runtime.list_resources(plugin, make_call()).await {
                 Ok(list) => all.extend(list.into_iter().filter(|r| seen.insert(r.uri.clone()))),
                 Err(e) => tracing::warn!(plugin = %plugin.name, "listing resources failed: {e}"),
             }
@@ -77,11 +77,7 @@ impl CatalogService {
             }
         }
         for plugin in candidates {
-            match self
-                .runtime
-                .read_resource(&**plugin, uri, make_call())
-                .await
-            {
+            match self.runtime.read_resource(plugin, uri, make_call()).await {
                 Err(ServeError::NotFound(_)) => continue,
                 Ok(contents) if contents.is_empty() => {
                     return Err(ServeError::Failed {
@@ -145,7 +141,7 @@ impl CatalogService {
         }
         let declared = spec.descriptor.name.clone();
         self.runtime
-            .get_prompt(&*prompt.plugin, &declared, arguments, make_call())
+            .get_prompt(&prompt.plugin, &declared, arguments, make_call())
             .await
     }
 
@@ -196,7 +192,7 @@ impl CatalogService {
         };
         let mut completion = self
             .runtime
-            .complete(&*plugin, reference, argument, value, context, make_call())
+            .complete(&plugin, reference, argument, value, context, make_call())
             .await?;
         if completion.values.len() > MAX_COMPLETION_VALUES {
             completion.values.truncate(MAX_COMPLETION_VALUES);

@@ -1,7 +1,9 @@
 //! The HTTP listener under abuse: clients that never finish their headers
 //! or bodies, more connections than the cap, foreign `Origin` headers,
 //! `/metrics` without the right token, a non-loopback address without
-//! authentication, and a token revoked while the host runs.
+//! authentication, and a token revoked while the host runs; and a request
+//! the host sends the client from a call that left its serving thread still
+//! rides the call's own response stream.
 
 use std::time::{Duration, Instant};
 
@@ -301,4 +303,106 @@ fn a_thread_count_of_zero_is_refused() {
         dir.path.to_str().unwrap(),
     ]);
     assert!(refused.contains("--http-threads"), "{refused}");
+}
+
+/// Read `stream` (an SSE answer) until an event's JSON satisfies `wanted`;
+/// that JSON, or `None` once the stream ends or `limit` passes.
+async fn next_event(
+    stream: &mut tokio::net::TcpStream,
+    seen: &mut String,
+    limit: Duration,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let found = seen.lines().find_map(|line| {
+            let value: serde_json::Value =
+                serde_json::from_str(line.strip_prefix("data: ")?).ok()?;
+            wanted(&value).then_some(value)
+        });
+        if let Some(found) = found {
+            // What came before it is not looked at again.
+            let end = seen.find(&found.to_string()).map_or(0, |at| at + 1);
+            seen.drain(..end);
+            return Some(found);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => return None,
+        }
+    }
+}
+
+/// Over HTTP a handshake-era client need not open the standalone stream: a
+/// request the host sends it while calling a tool (here an elicitation)
+/// arrives on the tool call's own response stream. A plugin whose calls
+/// wait for the client has them run on the worker pool after the first, and
+/// the request still finds that stream.
+#[tokio::test]
+async fn a_question_for_the_client_rides_the_calls_stream_wherever_the_call_runs() {
+    let dir = PluginDir::with(&[], &["facade"]);
+    let host = http_host(&dir, &[]).await;
+    let url = host.url.clone().unwrap();
+    let init = post_mcp(
+        &url,
+        &[],
+        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},
+            "clientInfo":{"name":"raw","version":"0"}}}),
+    )
+    .await;
+    let session = init.header("mcp-session-id").expect("a session");
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    post_mcp(
+        &url,
+        &headers,
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    )
+    .await;
+    let authority = authority_of(&url).to_string();
+    for (round, name) in ["Ada", "Grace", "Edsger"].into_iter().enumerate() {
+        let id = 10 + round;
+        let body = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+            "params":{"name":"elicit_name","arguments":{}}})
+        .to_string();
+        let mut call = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        let request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nmcp-session-id: {session}\r\n\
+             mcp-protocol-version: 2025-11-25\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        call.write_all(request.as_bytes()).await.unwrap();
+        let mut seen = String::new();
+        let question = next_event(&mut call, &mut seen, Duration::from_secs(10), |v| {
+            v["method"] == "elicitation/create"
+        })
+        .await
+        .unwrap_or_else(|| panic!("call {round}: no question on the call's stream: {seen}"));
+        let answered = post_mcp(
+            &url,
+            &headers,
+            &json!({"jsonrpc":"2.0","id":question["id"],
+                    "result":{"action":"accept","content":{"name":name}}}),
+        )
+        .await;
+        assert_eq!(answered.status, 202, "{answered:?}");
+        let result = next_event(&mut call, &mut seen, Duration::from_secs(10), |v| {
+            v["id"] == json!(id)
+        })
+        .await
+        .unwrap_or_else(|| panic!("call {round}: no result: {seen}"));
+        assert_eq!(
+            result["result"]["content"][0]["text"],
+            format!("hello {name}"),
+            "{result}"
+        );
+    }
+    host.shutdown().await;
 }

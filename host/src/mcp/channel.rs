@@ -12,8 +12,9 @@ use rmcp::model::{
     ElicitRequest, ElicitRequestParams, ListRootsRequest, LoggingLevel,
     LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ServerRequest,
 };
+use rmcp::model::{GetExtensions as _, RequestId};
 use rmcp::model::{MetaObject, RequestMetaObject};
-use rmcp::service::PeerRequestOptions;
+use rmcp::service::{OriginatingRequestId, PeerRequestOptions};
 use rmcp::{Peer, RoleServer, ServiceError};
 use serde_json::Value;
 
@@ -27,6 +28,10 @@ use crate::telemetry::propagation;
 /// Sends one request's logs, progress and client requests to its client.
 pub(super) struct PeerChannel {
     pub(super) peer: Peer<RoleServer>,
+    /// The request being served: over HTTP a request to the client rides
+    /// its response stream. Set here, not left to the SDK's task-local,
+    /// which a call moved to the worker pool no longer carries.
+    pub(super) originating: RequestId,
     /// Messages below this level are dropped; `None` drops every message
     /// (a 2026-07-28 request that did not ask for logs).
     pub(super) threshold: Option<LogLevel>,
@@ -184,7 +189,10 @@ impl ClientChannel for PeerChannel {
                     request.kind().method()
                 )));
             }
-            let typed = server_request(&request)?;
+            let mut typed = server_request(&request)?;
+            typed
+                .extensions_mut()
+                .insert(OriginatingRequestId(self.originating.clone()));
             let mut options = PeerRequestOptions::with_timeout(self.timeout);
             // The client continues the trace of the call that asks (the
             // request runs in its client span).

@@ -169,6 +169,7 @@ impl McpServer {
     pub(super) fn peer_channel(&self, ctx: &RequestContext<RoleServer>) -> Arc<PeerChannel> {
         Arc::new(PeerChannel {
             peer: ctx.peer.clone(),
+            originating: ctx.id.clone(),
             threshold: self.log_threshold(ctx),
             progress_token: ctx.meta.get_progress_token(),
             capabilities: ctx.client_capabilities(),

@@ -2,9 +2,12 @@
 //! resources, prompts and completions), each in a fresh sandbox like a
 //! tool call, and holding what they return to `--max-response-kib`.
 
+use std::sync::Arc;
+
 use super::guest::{Runnable, ServeError, resources_export};
 use super::invoke::{Body, export_call};
 use super::panic::Runs;
+use super::placement::CallPace;
 use super::{PluginCounters, Runtime};
 use crate::bindings::{completions, types};
 use crate::content::{
@@ -14,27 +17,34 @@ use crate::context::CallContext;
 use crate::error::InvocationError;
 
 impl Runtime {
-    /// Run one of `plugin`'s catalog exports in a fresh sandbox: what
-    /// stopped the sandbox, or the error the export returned, as a
-    /// [`ServeError`].
-    async fn run_export<T: Send>(
-        &self,
-        plugin: &impl Runnable,
+    /// Run one of `plugin`'s catalog exports in a fresh sandbox, where
+    /// [`CallPlacement`](super::CallPlacement) puts it (so one that
+    /// computes leaves a serving thread as a tool call does): what stopped
+    /// the sandbox, or the error the export returned, as a [`ServeError`].
+    async fn run_export<P: Runnable + 'static, T: Send + 'static>(
+        self: &Arc<Self>,
+        plugin: &Arc<P>,
         call: CallContext,
         body: Body<Result<T, types::ExportError>>,
     ) -> Result<T, ServeError> {
-        self.run(plugin.guest(), call, Runs::Plugin, body)
+        let runtime = self.clone();
+        let placed = plugin.clone();
+        let run =
+            Box::pin(async move { runtime.run(placed.guest(), call, Runs::Plugin, body).await });
+        // Exports keep no pace of their own: each starts as a quick one.
+        self.placement
+            .run(&CallPace::default(), run)
             .await?
             .map_err(|e| ServeError::from_export(plugin.guest().name, e))
     }
 
     /// The resources `plugin` lists at fixed URIs for this request.
     pub(crate) async fn list_resources(
-        &self,
-        plugin: &impl Runnable,
+        self: &Arc<Self>,
+        plugin: &Arc<impl Runnable + 'static>,
         call: CallContext,
     ) -> Result<Vec<ResourceDescriptor>, ServeError> {
-        let export = resources_export(plugin)?;
+        let export = resources_export(&**plugin)?;
         let listed = self
             .run_export(plugin, call, export_call!(export.call_list_resources()))
             .await?;
@@ -43,18 +53,18 @@ impl Runtime {
 
     /// Read `uri` from `plugin`.
     pub(crate) async fn read_resource(
-        &self,
-        plugin: &impl Runnable,
+        self: &Arc<Self>,
+        plugin: &Arc<impl Runnable + 'static>,
         uri: &str,
         call: CallContext,
     ) -> Result<Vec<ResourceContents>, ServeError> {
-        let export = resources_export(plugin)?;
+        let export = resources_export(&**plugin)?;
         let uri = uri.to_string();
         let contents = self
             .run_export(plugin, call, export_call!(export.call_read_resource(&uri)))
             .await?;
         let contents: Vec<ResourceContents> = contents.into_iter().map(Into::into).collect();
-        self.within_response_cap(plugin, contents.iter().map(ResourceContents::size).sum())?;
+        self.within_response_cap(&**plugin, contents.iter().map(ResourceContents::size).sum())?;
         Ok(contents)
     }
 
@@ -75,8 +85,8 @@ impl Runtime {
 
     /// Render prompt `name` of `plugin`.
     pub(crate) async fn get_prompt(
-        &self,
-        plugin: &impl Runnable,
+        self: &Arc<Self>,
+        plugin: &Arc<impl Runnable + 'static>,
         name: &str,
         arguments: Vec<(String, String)>,
         call: CallContext,
@@ -102,14 +112,14 @@ impl Runtime {
                 .iter()
                 .map(|m| m.content.size())
                 .sum::<usize>();
-        self.within_response_cap(plugin, size)?;
+        self.within_response_cap(&**plugin, size)?;
         Ok(prompt)
     }
 
     /// Ask `plugin` to complete an argument of one of its prompts or templates.
     pub(crate) async fn complete(
-        &self,
-        plugin: &impl Runnable,
+        self: &Arc<Self>,
+        plugin: &Arc<impl Runnable + 'static>,
         target: CompletionTarget,
         argument: String,
         value: String,
@@ -128,7 +138,7 @@ impl Runtime {
             )
             .await?
             .into();
-        self.within_response_cap(plugin, completion.values.iter().map(String::len).sum())?;
+        self.within_response_cap(&**plugin, completion.values.iter().map(String::len).sum())?;
         Ok(completion)
     }
 }

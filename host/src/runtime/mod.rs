@@ -40,7 +40,10 @@ pub use guest::{Declarations, Guest, GuestExports, ResourceSupport, Runnable, Se
 pub use long_calls::{LONG_AFTER_TICKS, LongCalls};
 pub use notices::{Admission, MAX_HELD_URIS, NOTICES_PER_SECOND, Notice, NoticeShare};
 pub(crate) use panic::PanicReport;
-pub use placement::{CallPlacement, ServingThread, mark_one_of_many_serving_threads};
+pub use placement::{
+    CallPlacement, ServingThread, calls_handed_over_from_this_thread,
+    mark_one_of_many_serving_threads,
+};
 pub use services::HostServices;
 pub use store::HostState;
 pub use warm::WarmPool;

@@ -5,9 +5,10 @@
 //! a worker pool (one thread per core, started the first time it is
 //! needed), so parallel calls still use every core. Over HTTP each
 //! connection is served by one of several serving threads (each its own
-//! single-threaded runtime, see `listener`); the connections spread the
-//! calls over the cores, so a call runs on its connection's thread even
-//! when others do. Either way a call of a plugin whose recent calls took
+//! single-threaded runtime, see `listener`), and a session's requests are
+//! handled on the thread where it began; the sessions spread the calls
+//! over the cores, so a call runs on its session's thread even when others
+//! do. Either way a call of a plugin whose recent calls took
 //! long ([`CallPace`]) goes to the pool: run inline, it would hold a
 //! serving thread, which could not read its next requests until it
 //! finished, and calls sent together would run one after another; and a
@@ -19,8 +20,8 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -108,7 +109,12 @@ impl CallPlacement {
             Some(output) => output,
             None => {
                 drop(busy);
-                self.on_pool(call).await
+                let still_running = HandedOver::new();
+                self.on_pool(async move {
+                    let _still_running = still_running;
+                    call.await
+                })
+                .await
             }
         }
     }
@@ -185,6 +191,15 @@ impl Drop for CallPlacement {
 thread_local! {
     /// Set on each of the HTTP serving threads.
     static ONE_OF_MANY: Cell<bool> = const { Cell::new(false) };
+    /// Calls this thread handed to the pool that have not ended yet.
+    static HANDED_OVER: Arc<AtomicUsize> = Arc::default();
+}
+
+/// How many calls the current thread handed to the worker pool are still
+/// running there. Their timers and sockets may be registered with this
+/// thread's runtime, which should outlive them.
+pub fn calls_handed_over_from_this_thread() -> Arc<AtomicUsize> {
+    HANDED_OVER.with(Arc::clone)
 }
 
 /// Mark the current thread as one of several serving threads, each running
@@ -297,6 +312,24 @@ fn start_pool() -> Option<tokio::runtime::Runtime> {
             );
             None
         }
+    }
+}
+
+/// Counts a call among those its serving thread handed over, until it
+/// ends (or is dropped unfinished).
+struct HandedOver(Arc<AtomicUsize>);
+
+impl HandedOver {
+    fn new() -> Self {
+        let count = calls_handed_over_from_this_thread();
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for HandedOver {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -19,10 +19,11 @@
 //! version whose spare failed to instantiate or to list its tools (it would
 //! fail again, at the cost of a sandbox each time).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
+use super::placement::HAND_OVER_AFTER;
 use super::warm::WarmInstance;
 use super::{CallClock, Guest, Runtime, ServingThread};
 use crate::context::CallContext;
@@ -39,6 +40,9 @@ pub(crate) struct SpareCell {
     making: AtomicBool,
     /// Making one failed: this version gets no more.
     failed: AtomicBool,
+    /// How long making the last one took, in microseconds; 0 before the
+    /// first.
+    made_in_micros: AtomicU64,
 }
 
 impl SpareCell {
@@ -63,6 +67,13 @@ impl SpareCell {
 
     fn is_ready(&self) -> bool {
         self.lock().is_some()
+    }
+
+    /// Whether the last spare took less than `limit` to make (`false`
+    /// before the first).
+    fn made_within(&self, limit: std::time::Duration) -> bool {
+        let took = self.made_in_micros.load(Ordering::Relaxed);
+        took != 0 && u128::from(took) < limit.as_micros()
     }
 }
 
@@ -142,11 +153,12 @@ impl Runtime {
     /// After a call of `guest`, which may have taken its spare: make the
     /// next one. A host serving only stdio serves one session, so a
     /// per-session plugin there needs no second. On a serving thread (stdio's
-    /// or one of HTTP's) the spare of a plugin whose calls are quick and
-    /// need a fresh instance each is made on that thread once the answer is
-    /// out and nothing else is ready: in a session that chains calls it is
-    /// made while the client reads the answer, and the next call starts on
-    /// it.
+    /// or one of HTTP's, where the last spare took under
+    /// [`HAND_OVER_AFTER`] to make) the spare of a plugin whose calls are
+    /// quick and need a fresh instance each is made on that thread once the
+    /// answer is out and nothing else is ready: in a session that chains
+    /// calls it is made while the client reads the answer, and the next
+    /// call starts on it.
     pub(crate) fn replace_spare(self: &Arc<Self>, guest: Guest<'_>) {
         let serving = self.placement.serving_thread();
         if guest.budget.warm.is_some() && serving == ServingThread::OneSession {
@@ -157,9 +169,17 @@ impl Runtime {
         if guest.budget.warm.is_none() && !guest.budget.pace.chained() {
             return;
         }
+        // A thread shared by many connections makes only a spare that was
+        // quick to make last time (a language runtime's takes
+        // milliseconds, which its other connections would wait).
+        let quick_here = match serving {
+            ServingThread::OneSession => true,
+            ServingThread::OneOfMany => guest.budget.spare.made_within(HAND_OVER_AFTER),
+            ServingThread::Worker => false,
+        };
         let place = if guest.budget.warm.is_some() {
             SpareWhere::AfterTheAnswer
-        } else if serving != ServingThread::Worker && !guest.budget.pace.runs_long() {
+        } else if quick_here && !guest.budget.pace.runs_long() {
             SpareWhere::WhenIdle
         } else {
             SpareWhere::Background
@@ -217,6 +237,7 @@ impl Runtime {
                 cell.making.store(false, Ordering::Release);
                 return;
             };
+            let began = Instant::now();
             let instantiated = {
                 let _ticking = runtime.ticker.guest_running();
                 tokio::select! {
@@ -227,6 +248,8 @@ impl Runtime {
             };
             match instantiated {
                 Ok(instance) => {
+                    let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    cell.made_in_micros.store(took.max(1), Ordering::Relaxed);
                     let counters = store.data().counters.clone();
                     *cell.lock() = Some(WarmInstance {
                         store,
@@ -321,6 +344,23 @@ const LOAD_HEAD_START: std::time::Duration = std::time::Duration::from_millis(50
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_serving_thread_makes_only_spares_that_were_quick_to_make() {
+        let cell = SpareCell::default();
+        assert!(
+            !cell.made_within(HAND_OVER_AFTER),
+            "none made yet: not known to be quick"
+        );
+        let limit = u64::try_from(HAND_OVER_AFTER.as_micros()).unwrap();
+        cell.made_in_micros.store(limit / 10, Ordering::Relaxed);
+        assert!(cell.made_within(HAND_OVER_AFTER));
+        cell.made_in_micros.store(limit * 3, Ordering::Relaxed);
+        assert!(
+            !cell.made_within(HAND_OVER_AFTER),
+            "a language runtime's spare"
+        );
+    }
 
     #[test]
     fn one_spare_is_made_at_a_time_and_none_after_a_failure() {
