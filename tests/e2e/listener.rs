@@ -345,25 +345,11 @@ async fn a_question_for_the_client_rides_the_calls_stream_wherever_the_call_runs
     let dir = PluginDir::with(&[], &["facade"]);
     let host = http_host(&dir, &[]).await;
     let url = host.url.clone().unwrap();
-    let init = post_mcp(
-        &url,
-        &[],
-        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-            "protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},
-            "clientInfo":{"name":"raw","version":"0"}}}),
-    )
-    .await;
-    let session = init.header("mcp-session-id").expect("a session");
+    let session = open_raw_session(&url, json!({"elicitation":{}})).await;
     let headers = [
         ("mcp-session-id", session.as_str()),
         ("mcp-protocol-version", "2025-11-25"),
     ];
-    post_mcp(
-        &url,
-        &headers,
-        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-    )
-    .await;
     let authority = authority_of(&url).to_string();
     for (round, name) in ["Ada", "Grace", "Edsger"].into_iter().enumerate() {
         let id = 10 + round;

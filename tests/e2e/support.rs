@@ -892,6 +892,30 @@ pub async fn post_mcp(mcp_url: &str, headers: &[(&str, &str)], body: &Value) -> 
     raw_http(mcp_url, "POST", "/mcp", &all, &body.to_string()).await
 }
 
+/// Open a handshake-era (2025-11-25) session with raw POSTs, the client
+/// declaring `capabilities`: its id, for the `mcp-session-id` header.
+pub async fn open_raw_session(mcp_url: &str, capabilities: Value) -> String {
+    let init = post_mcp(
+        mcp_url,
+        &[],
+        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":capabilities,
+            "clientInfo":{"name":"raw","version":"0"}}}),
+    )
+    .await;
+    let session = init.header("mcp-session-id").expect("a session");
+    post_mcp(
+        mcp_url,
+        &[
+            ("mcp-session-id", session.as_str()),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    )
+    .await;
+    session
+}
+
 /// The value of the sample `series` (name and labels, exactly) in a
 /// Prometheus text `text`.
 pub fn metric_sample(text: &str, series: &str) -> Option<f64> {

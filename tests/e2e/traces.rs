@@ -204,25 +204,11 @@ async fn over_http_the_trace_headers_count_when_meta_has_none() {
     let (host, _dir) = traced_host(Era::Handshake, Transport::Http, &collector, origin).await;
     let url = host.url.clone().unwrap();
     let trace = trace_id(0xabc);
-    let init = post_mcp(
-        &url,
-        &[],
-        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-            "protocolVersion":"2025-11-25","capabilities":{},
-            "clientInfo":{"name":"raw","version":"0"}}}),
-    )
-    .await;
-    let session = init.header("mcp-session-id").expect("a session");
+    let session = open_raw_session(&url, json!({})).await;
     let headers = [
         ("mcp-session-id", session.as_str()),
         ("mcp-protocol-version", "2025-11-25"),
     ];
-    post_mcp(
-        &url,
-        &headers,
-        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-    )
-    .await;
     let traceparent = format!("00-{trace}-{CALLER_SPAN}-01");
     let mut with_trace = headers.to_vec();
     with_trace.push(("traceparent", traceparent.as_str()));
