@@ -89,6 +89,10 @@ pub struct PluginBudget {
     pub warm: Option<super::warm::WarmPool>,
     /// How long its tool calls took lately (where they run).
     pub pace: super::placement::CallPace,
+    /// How long its resource, prompt and completion exports took lately
+    /// (where they run); apart from `pace`, which also says whether tool
+    /// calls come in quick succession.
+    pub export_pace: super::placement::CallPace,
     /// The instance made ahead for its next call ([`super::spare`]).
     pub(crate) spare: Arc<super::spare::SpareCell>,
 }
@@ -110,6 +114,7 @@ impl PluginBudget {
             warm: (mode == crate::manifest::InstanceMode::PerSession)
                 .then(super::warm::WarmPool::default),
             pace: super::placement::CallPace::default(),
+            export_pace: super::placement::CallPace::default(),
             spare: Arc::default(),
         }
     }

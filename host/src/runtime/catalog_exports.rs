@@ -3,11 +3,11 @@
 //! tool call, and holding what they return to `--max-response-kib`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::guest::{Runnable, ServeError, resources_export};
 use super::invoke::{Body, export_call};
 use super::panic::Runs;
-use super::placement::CallPace;
 use super::{PluginCounters, Runtime};
 use crate::bindings::{completions, types};
 use crate::content::{
@@ -18,9 +18,11 @@ use crate::error::InvocationError;
 
 impl Runtime {
     /// Run one of `plugin`'s catalog exports in a fresh sandbox, where
-    /// [`CallPlacement`](super::CallPlacement) puts it (so one that
-    /// computes leaves a serving thread as a tool call does): what stopped
-    /// the sandbox, or the error the export returned, as a [`ServeError`].
+    /// [`CallPlacement`](super::CallPlacement) puts it given how long its
+    /// exports took lately (so one that computes leaves a serving thread as
+    /// a tool call does, and the next goes to the pool at once): what
+    /// stopped the sandbox, or the error the export returned, as a
+    /// [`ServeError`].
     async fn run_export<P: Runnable + 'static, T: Send + 'static>(
         self: &Arc<Self>,
         plugin: &Arc<P>,
@@ -31,11 +33,11 @@ impl Runtime {
         let placed = plugin.clone();
         let run =
             Box::pin(async move { runtime.run(placed.guest(), call, Runs::Plugin, body).await });
-        // Exports keep no pace of their own: each starts as a quick one.
-        self.placement
-            .run(&CallPace::default(), run)
-            .await?
-            .map_err(|e| ServeError::from_export(plugin.guest().name, e))
+        let pace = &plugin.guest().budget.export_pace;
+        let started = Instant::now();
+        let ran = self.placement.run(pace, run).await;
+        pace.record(started.elapsed());
+        ran?.map_err(|e| ServeError::from_export(plugin.guest().name, e))
     }
 
     /// The resources `plugin` lists at fixed URIs for this request.
