@@ -117,14 +117,16 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let service = TowerToHyperService::new(app.clone());
         let builder = builder.clone();
-        let Some(threads) = &threads else {
+        // Served until it ends or shutdown closes it, holding its permit.
+        let serve_connection = move |stream: tokio::net::TcpStream| async move {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::spawn(async move {
-                if let Err(e) = watcher.watch(connection).await {
-                    tracing::debug!("HTTP connection ended: {e}");
-                }
-                drop(permit);
-            });
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!("HTTP connection ended: {e}");
+            }
+            drop(permit);
+        };
+        let Some(threads) = &threads else {
+            tokio::spawn(serve_connection(stream));
             continue;
         };
         // The socket is registered again with the runtime that serves it.
@@ -136,18 +138,10 @@ pub async fn serve(
             }
         };
         threads.serve(async move {
-            let stream = match tokio::net::TcpStream::from_std(stream) {
-                Ok(stream) => stream,
-                Err(e) => {
-                    tracing::warn!("serving a handed-over connection: {e}");
-                    return;
-                }
-            };
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!("HTTP connection ended: {e}");
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => serve_connection(stream).await,
+                Err(e) => tracing::warn!("serving a handed-over connection: {e}"),
             }
-            drop(permit);
         });
     }
     drop(listener);

@@ -57,10 +57,11 @@ impl CallPlacement {
     /// Run `call` to completion, where the module docs say; `pace` says
     /// how long the calls like it took lately. A panic in it propagates to
     /// the caller either way; dropping the returned future stops the call
-    /// either way.
+    /// either way. The call is given boxed (`Unpin`): it may be moved to the
+    /// pool after it began.
     pub async fn run<F>(&self, pace: &CallPace, call: F) -> F::Output
     where
-        F: Future + Send + 'static,
+        F: Future + Send + Unpin + 'static,
         F::Output: Send + 'static,
     {
         match ServingThread::current() {
@@ -87,16 +88,15 @@ impl CallPlacement {
     /// runtime looks at its sockets and at tasks woken from other threads
     /// only every few dozen turns. Time spent waiting (for the host, the
     /// client, a timer) does not count. `busy` is released at the hand-over.
-    async fn inline_while_quick<F>(&self, call: F, busy: Option<ClearOnDrop<'_>>) -> F::Output
+    async fn inline_while_quick<F>(&self, mut call: F, busy: Option<ClearOnDrop<'_>>) -> F::Output
     where
-        F: Future + Send + 'static,
+        F: Future + Send + Unpin + 'static,
         F::Output: Send + 'static,
     {
-        let mut call = Box::pin(call);
         let mut computed = Duration::ZERO;
         let finished = std::future::poll_fn(|cx| {
             let began = Instant::now();
-            let polled = call.as_mut().poll(cx);
+            let polled = std::pin::Pin::new(&mut call).poll(cx);
             computed += began.elapsed();
             match polled {
                 Poll::Ready(output) => Poll::Ready(Some(output)),
@@ -377,17 +377,20 @@ mod tests {
             let placement = placement.clone();
             async move {
                 placement
-                    .run(&CallPace::default(), async move {
-                        let name = thread_name();
-                        let _ = hold.await;
-                        name
-                    })
+                    .run(
+                        &CallPace::default(),
+                        Box::pin(async move {
+                            let name = thread_name();
+                            let _ = hold.await;
+                            name
+                        }),
+                    )
                     .await
             }
         });
         tokio::task::yield_now().await;
         let second = placement
-            .run(&CallPace::default(), async { thread_name() })
+            .run(&CallPace::default(), Box::pin(async { thread_name() }))
             .await;
         release.send(()).unwrap();
         (first.await.unwrap(), second)
@@ -454,7 +457,8 @@ mod tests {
             "the overlapping call runs on the pool"
         );
         // With nothing running, the next call is inline again.
-        let third = rt.block_on(placement.run(&CallPace::default(), async { thread_name() }));
+        let third =
+            rt.block_on(placement.run(&CallPace::default(), Box::pin(async { thread_name() })));
         assert_eq!(third, first);
         drop(rt);
     }
@@ -467,13 +471,13 @@ mod tests {
         let serving = thread_name();
         pace.record(Duration::from_micros(40));
         assert!(!pace.runs_long());
-        let quick = rt.block_on(placement.run(&pace, async { thread_name() }));
+        let quick = rt.block_on(placement.run(&pace, Box::pin(async { thread_name() })));
         assert_eq!(quick, serving, "a plugin of quick calls runs inline");
         for _ in 0..8 {
             pace.record(Duration::from_millis(3));
         }
         assert!(pace.runs_long());
-        let long = rt.block_on(placement.run(&pace, async { thread_name() }));
+        let long = rt.block_on(placement.run(&pace, Box::pin(async { thread_name() })));
         assert_eq!(
             long, "call-worker",
             "its calls now leave the serving thread"
@@ -483,7 +487,7 @@ mod tests {
             pace.record(Duration::from_micros(40));
         }
         assert!(!pace.runs_long());
-        let back = rt.block_on(placement.run(&pace, async { thread_name() }));
+        let back = rt.block_on(placement.run(&pace, Box::pin(async { thread_name() })));
         assert_eq!(back, serving);
     }
 
@@ -502,7 +506,9 @@ mod tests {
                 for _ in 0..8 {
                     pace.record(Duration::from_millis(3));
                 }
-                let long = placement.run(&pace, async { thread_name() }).await;
+                let long = placement
+                    .run(&pace, Box::pin(async { thread_name() }))
+                    .await;
                 (serving, first, second, long, placement.serving_thread())
             })
         })
@@ -535,16 +541,19 @@ mod tests {
                 assert_eq!(placement.serving_thread(), kind);
                 let serving = thread_name();
                 let ran = placement
-                    .run(&CallPace::default(), async move {
-                        let before = thread_name();
-                        // Computing: the thread is held, as by a guest
-                        // until its epoch callback.
-                        std::thread::sleep(computing);
-                        tokio::task::yield_now().await;
-                        // Waiting does not count as computing.
-                        tokio::time::sleep(HAND_OVER_AFTER * 3).await;
-                        (before, thread_name())
-                    })
+                    .run(
+                        &CallPace::default(),
+                        Box::pin(async move {
+                            let before = thread_name();
+                            // Computing: the thread is held, as by a guest
+                            // until its epoch callback.
+                            std::thread::sleep(computing);
+                            tokio::task::yield_now().await;
+                            // Waiting does not count as computing.
+                            tokio::time::sleep(HAND_OVER_AFTER * 3).await;
+                            (before, thread_name())
+                        }),
+                    )
                     .await;
                 [serving, ran.0, ran.1]
             })
@@ -574,7 +583,7 @@ mod tests {
     async fn on_many_threads_calls_run_where_they_are_awaited() {
         let placement = CallPlacement::default();
         let name = placement
-            .run(&CallPace::default(), async { thread_name() })
+            .run(&CallPace::default(), Box::pin(async { thread_name() }))
             .await;
         assert_ne!(name, "call-worker");
         assert!(placement.pool.get().is_none(), "no pool is started");
@@ -590,7 +599,10 @@ mod tests {
                 let placement = placement.clone();
                 async move {
                     placement
-                        .run(&CallPace::default(), async move { hold.await.is_err() })
+                        .run(
+                            &CallPace::default(),
+                            Box::pin(async move { hold.await.is_err() }),
+                        )
                         .await
                 }
             });
@@ -605,10 +617,13 @@ mod tests {
                 }
             }
             let pace = CallPace::default();
-            let pooled = placement.run(&pace, async move {
-                let _signal = Signal(Some(dropped_tx));
-                std::future::pending::<()>().await
-            });
+            let pooled = placement.run(
+                &pace,
+                Box::pin(async move {
+                    let _signal = Signal(Some(dropped_tx));
+                    std::future::pending::<()>().await
+                }),
+            );
             // Give up on the pooled call after it has started.
             let _ = tokio::time::timeout(Duration::from_millis(50), pooled).await;
             let stopped = tokio::time::timeout(Duration::from_secs(10), dropped_rx)
