@@ -69,8 +69,12 @@ use serde_json::{Value, json};
 use std::io::{BufRead as _, Write as _};
 
 const IN_PROCESS_CALLS: usize = 20_000;
-const IDLE_GAP_CALLS: usize = 2_000;
-const IDLE_GAPS: [Duration; 2] = [Duration::from_micros(100), Duration::from_millis(1)];
+const IDLE_GAP_CALLS: usize = 1_000;
+const IDLE_GAPS: [Duration; 3] = [
+    Duration::from_micros(100),
+    Duration::from_millis(1),
+    Duration::from_millis(10),
+];
 const STDIO_CALLS: usize = 20_000;
 const COLD_STARTS: usize = 20;
 
