@@ -139,6 +139,16 @@ fi
 
 # --- the host, for `componentize` -----------------------------------------
 
+# The host's allocator (jemalloc) is built from its C sources with make.
+if ! command -v make >/dev/null 2>&1; then
+    log "installing make (apt): building the host's allocator needs it"
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends make >&2
+fi
+
 if [[ -n ${MCP_WASM_HOST:-} ]]; then
     host=$MCP_WASM_HOST
 else
