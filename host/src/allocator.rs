@@ -98,9 +98,12 @@ pub fn release_freed_memory_soon() {
             flush_thread_cache();
             let _ = tokio::task::spawn_blocking(release_freed_memory).await;
             // A request that came during the release is served by this
-            // same release running again.
+            // same release running again. Checked under the lock a request
+            // takes after counting itself, so none falls between the check
+            // and the thread leaving the pending list.
+            let mut pending = pending();
             if REQUESTS.load(Ordering::Relaxed) == released_after {
-                pending().retain(|t| *t != thread);
+                pending.retain(|t| *t != thread);
                 break;
             }
         }

@@ -369,25 +369,27 @@ mod tests {
             .to_string()
     }
 
+    /// `call` placed as a call at the default pace, in a task of its own.
+    fn spawn_call<T: Send + 'static>(
+        placement: &Arc<CallPlacement>,
+        call: std::pin::Pin<Box<dyn Future<Output = T> + Send>>,
+    ) -> tokio::task::JoinHandle<T> {
+        let placement = placement.clone();
+        tokio::spawn(async move { placement.run(&CallPace::default(), call).await })
+    }
+
     /// Two calls, the second made while the first runs: the threads each
     /// ran on.
     async fn two_overlapping_calls(placement: &Arc<CallPlacement>) -> (String, String) {
         let (release, hold) = tokio::sync::oneshot::channel::<()>();
-        let first = tokio::spawn({
-            let placement = placement.clone();
-            async move {
-                placement
-                    .run(
-                        &CallPace::default(),
-                        Box::pin(async move {
-                            let name = thread_name();
-                            let _ = hold.await;
-                            name
-                        }),
-                    )
-                    .await
-            }
-        });
+        let first = spawn_call(
+            placement,
+            Box::pin(async move {
+                let name = thread_name();
+                let _ = hold.await;
+                name
+            }),
+        );
         tokio::task::yield_now().await;
         let second = placement
             .run(&CallPace::default(), Box::pin(async { thread_name() }))
@@ -595,17 +597,7 @@ mod tests {
         let placement = Arc::new(CallPlacement::default());
         let stopped = rt.block_on(async {
             let (_keep, hold) = tokio::sync::oneshot::channel::<()>();
-            let inline = tokio::spawn({
-                let placement = placement.clone();
-                async move {
-                    placement
-                        .run(
-                            &CallPace::default(),
-                            Box::pin(async move { hold.await.is_err() }),
-                        )
-                        .await
-                }
-            });
+            let inline = spawn_call(&placement, Box::pin(async move { hold.await.is_err() }));
             tokio::task::yield_now().await;
             let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
             struct Signal(Option<tokio::sync::oneshot::Sender<()>>);
