@@ -252,6 +252,8 @@ async fn shutdown_lets_the_calls_running_finish_within_the_grace_period() {
     assert_eq!(text_of(&result), "hello Ada");
     let status = host.exited(Duration::from_secs(20)).await;
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let text = host.stderr.text();
+    assert!(!text.contains("after the shutdown grace period"), "{text}");
 }
 
 #[cfg(unix)]

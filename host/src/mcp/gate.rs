@@ -4,9 +4,11 @@
 //! timeout (408) and size (413), the session id (404 when it is another
 //! principal's session), the session cap (503 with `Retry-After` for an
 //! `initialize` beyond it); and, as the `initialize` response leaves, the
-//! new session bound to the principal that opened it.
+//! new session bound to the principal that opened it. It also counts the
+//! answers to POSTs still being written, which a shutdown waits for.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -31,6 +33,34 @@ pub(super) struct Gate {
     /// Hosts an `Origin` header may name; `None` accepts any.
     pub(super) origin_hosts: Option<Arc<Vec<String>>>,
     pub(super) body_timeout: Duration,
+    pub(super) answers: Arc<OpenAnswers>,
+}
+
+/// How many POSTs have an answer not yet written to the end: a call's
+/// answer streams until its result is sent, so a shutdown that ends the
+/// streams only when this is zero loses no result of a call that finished.
+#[derive(Debug, Default)]
+pub(super) struct OpenAnswers(AtomicUsize);
+
+impl OpenAnswers {
+    /// How many answers are being written now.
+    pub(super) fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn open(self: &Arc<Self>) -> AnswerOpen {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        AnswerOpen(self.clone())
+    }
+}
+
+/// One answer being written; counted until dropped with its body.
+struct AnswerOpen(Arc<OpenAnswers>);
+
+impl Drop for AnswerOpen {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn refuse(status: http::StatusCode, message: String) -> axum::response::Response {
@@ -93,6 +123,7 @@ pub(super) async fn guard(
         );
     }
     let (mut parts, body) = request.into_parts();
+    let answer_open = (parts.method == http::Method::POST).then(|| gate.answers.open());
     let mut rewrite_answer = false;
     let body = if parts.method == http::Method::POST {
         match tokio::time::timeout(gate.body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
@@ -154,7 +185,25 @@ pub(super) async fn guard(
     {
         gate.sessions.bind(id, &principal);
     }
-    response
+    match answer_open {
+        Some(open) => held_until_written(response, open),
+        None => response,
+    }
+}
+
+/// `response` with `open` dropped only once its body has been written (or
+/// dropped, when the client went away).
+fn held_until_written(
+    response: axum::response::Response,
+    open: AnswerOpen,
+) -> axum::response::Response {
+    use http_body_util::BodyExt as _;
+    let (parts, body) = response.into_parts();
+    let body = body.map_frame(move |frame| {
+        let _held = &open;
+        frame
+    });
+    axum::response::Response::from_parts(parts, axum::body::Body::new(body))
 }
 
 fn unauthorized(failure: AuthFailure) -> axum::response::Response {
@@ -303,6 +352,26 @@ mod tests {
             rewrite_event(b"data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n"),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn an_answer_stays_open_until_its_body_is_written_or_dropped() {
+        use http_body_util::BodyExt as _;
+        let answers = Arc::new(OpenAnswers::default());
+        let written = held_until_written(
+            axum::response::Response::new(axum::body::Body::from("data: {}\n\n")),
+            answers.open(),
+        );
+        let dropped = held_until_written(
+            axum::response::Response::new(axum::body::Body::from("data: {}\n\n")),
+            answers.open(),
+        );
+        assert_eq!(answers.count(), 2);
+        let body = written.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"data: {}\n\n");
+        assert_eq!(answers.count(), 1);
+        drop(dropped);
+        assert_eq!(answers.count(), 0);
     }
 
     #[test]

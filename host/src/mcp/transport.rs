@@ -12,7 +12,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::core_tasks;
-use super::gate::{Gate, LOOPBACK_HOSTS, guard};
+use super::gate::{Gate, LOOPBACK_HOSTS, OpenAnswers, guard};
 use super::sessions::{OwnedSessions, SessionOwners};
 use super::stdio_wire::StdioWire;
 use super::{McpServer, ServerState, Traced};
@@ -79,7 +79,7 @@ pub async fn serve_stdio(
             Ok(())
         }
         () = shutdown.cancelled() => {
-            drain(&services, grace).await;
+            drain(&services, grace, || 0).await;
             cancel.cancel();
             // The session closes its wire, which writes the answers still
             // queued (those of the calls that just finished) before the
@@ -94,8 +94,9 @@ pub async fn serve_stdio(
 /// it has queued.
 const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 
-/// Wait (at most `grace`) for the tool calls running to finish.
-async fn drain(services: &ServerState, grace: Duration) {
+/// Wait (at most `grace`) for the tool calls running to finish and for
+/// `answers_open()` (the answers still being written) to reach zero.
+async fn drain(services: &ServerState, grace: Duration, answers_open: impl Fn() -> usize) {
     services.start_draining();
     let metrics = services.runtime.metrics();
     let deadline = tokio::time::Instant::now() + grace;
@@ -103,10 +104,11 @@ async fn drain(services: &ServerState, grace: Duration) {
     if running > 0 {
         tracing::info!(calls = running, "waiting for the calls running to finish");
     }
-    while metrics.calls_in_flight() > 0 {
+    while metrics.calls_in_flight() > 0 || answers_open() > 0 {
         if tokio::time::Instant::now() >= deadline {
             tracing::warn!(
                 calls = metrics.calls_in_flight(),
+                answers = answers_open(),
                 "calls still running after the shutdown grace period of {} ms are dropped",
                 grace.as_millis()
             );
@@ -334,12 +336,14 @@ pub async fn serve_http(
         Arc::new(hosts)
     });
     let metrics = services.runtime.metrics().clone();
+    let answers = Arc::new(OpenAnswers::default());
     let gate = Gate {
         auth: options.auth.clone(),
         sessions: owners,
         metrics: metrics.clone(),
         origin_hosts,
         body_timeout: options.body_timeout,
+        answers: answers.clone(),
     };
     let mcp = axum::Router::new()
         .fallback_service(service)
@@ -373,7 +377,7 @@ pub async fn serve_http(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             shutdown.cancelled().await;
-            drain(&services, options.shutdown_grace).await;
+            drain(&services, options.shutdown_grace, || answers.count()).await;
             streams.cancel();
         })
     };
