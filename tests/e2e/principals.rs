@@ -195,28 +195,16 @@ async fn a_principal_making_session_scopes_pushes_out_only_its_own() {
         remember("mallory-token", &session, &format!("mallory-{i}")).await;
         mallorys.push(session);
     }
+    let body = recall("alice-token", &alice).await;
     assert!(
-        recall("alice-token", &alice)
-            .await
-            .contains("alice's value"),
-        "Alice's state survives Mallory's flood"
+        body.contains("alice's value"),
+        "Alice's state survives Mallory's flood: {body}"
     );
     // Mallory keeps her two most recent scopes and nothing older.
-    assert!(
-        recall("mallory-token", &mallorys[9])
-            .await
-            .contains("mallory-9")
-    );
-    assert!(
-        recall("mallory-token", &mallorys[8])
-            .await
-            .contains("mallory-8")
-    );
-    assert!(
-        recall("mallory-token", &mallorys[0])
-            .await
-            .contains("missing")
-    );
+    for (session, expected) in [(9, "mallory-9"), (8, "mallory-8"), (0, "missing")] {
+        let body = recall("mallory-token", &mallorys[session]).await;
+        assert!(body.contains(expected), "session {session}: {body}");
+    }
     host.shutdown().await;
 }
 
