@@ -35,6 +35,56 @@ pub(super) fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / rustix::param::clock_ticks_per_second() as f64
 }
 
+/// The CPU time of each live thread of `pid` (nanoseconds on a CPU, from
+/// `/proc/<pid>/task/*/schedstat`), by thread id.
+fn threads_cpu(pid: u32) -> std::collections::BTreeMap<u32, u64> {
+    let mut threads = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let ns = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        if let Some(ns) = ns {
+            threads.insert(tid, ns);
+        }
+    }
+    threads
+}
+
+/// A reading of a server's CPU time: the clock ticks of `/proc/<pid>/stat`
+/// (which count threads that have exited) and each live thread's
+/// nanoseconds.
+struct CpuReading {
+    ticks: f64,
+    threads: std::collections::BTreeMap<u32, u64>,
+}
+
+impl CpuReading {
+    fn of(pid: u32) -> Self {
+        Self {
+            ticks: cpu_seconds(pid),
+            threads: threads_cpu(pid),
+        }
+    }
+
+    /// Seconds of CPU from `self` to `later`: to the nanosecond when the
+    /// same threads lived at both readings, else in clock ticks.
+    fn until(&self, later: &CpuReading) -> f64 {
+        let same_threads = !self.threads.is_empty() && self.threads.keys().eq(later.threads.keys());
+        if same_threads {
+            let sum = |t: &std::collections::BTreeMap<u32, u64>| t.values().sum::<u64>();
+            (sum(&later.threads) - sum(&self.threads)) as f64 / 1e9
+        } else {
+            later.ticks - self.ticks
+        }
+    }
+}
+
 /// Send `calls` requests with at most `IN_FLIGHT` unanswered; returns the
 /// wall time and how many answers were errors.
 fn drive(
@@ -173,14 +223,50 @@ const SPARSE_CALLS: usize = 1_000;
 /// How long the idle host is watched.
 const IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Set in the environment of this bench's own binary, it answers request
+/// lines instead of benchmarking ([`answer_lines`]).
+pub const LINE_ANSWERER: &str = "MCP_WASM_HOST_BENCH_LINE_ANSWERER";
+
+/// The machine's floor for a stdio server: read each JSON-RPC line from
+/// stdin and write a fixed result for every request, on one thread with
+/// blocking reads and one write per answer. No server can spend less per
+/// request; at 100 requests/s what it spends is the cost of being woken.
+pub fn answer_lines() -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let mut stdout = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let Ok(request) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let Some(id) = request.get("id") else {
+            continue;
+        };
+        let answer =
+            json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":"5"}]}});
+        writeln!(stdout, "{answer}")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
 /// Sparse traffic (`-- sparse`): the server's CPU per call at saturation
 /// (8 in flight), back to back, and at 100 calls/s (one request every
 /// 10 ms, each answered before the next), with the p50 of the last two;
-/// then its CPU over 10 s without calls. This host, then the Node
-/// reference server for comparison.
+/// then its CPU over 10 s without calls. This host, the machine's floor
+/// ([`answer_lines`]), then the Node reference server for comparison. CPU
+/// is read to the nanosecond from each thread's schedstat when no thread
+/// started or ended during a measurement, else in clock ticks.
 pub fn sparse(plugins: &Path, cache: &Path) -> anyhow::Result<()> {
     let add = |id: usize| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}});
     sparse_traffic(Host::spawn(plugins, cache)?, "this host, `add`", &add)?;
+    let mut floor = std::process::Command::new(std::env::current_exe()?);
+    floor.env(LINE_ANSWERER, "1");
+    sparse_traffic(
+        Host::spawn_command(floor)?,
+        "a line answerer (the machine's floor)",
+        &add,
+    )?;
     if let Some(command) = node_reference() {
         sparse_traffic(
             Host::spawn_command(command)?,
@@ -202,14 +288,14 @@ fn sparse_traffic(
     anyhow::ensure!(errors == 0, "{errors} errors while warming up");
 
     let saturated_calls = 20_000;
-    let before = cpu_seconds(pid);
+    let before = CpuReading::of(pid);
     let (_, errors) = drive(&mut host, 10_000, saturated_calls, add)?;
-    let saturated = (cpu_seconds(pid) - before) / saturated_calls as f64;
+    let saturated = before.until(&CpuReading::of(pid)) / saturated_calls as f64;
     anyhow::ensure!(errors == 0, "{errors} errors at saturation");
 
     let mut paced = |first_id: usize, calls: usize, every: Option<std::time::Duration>| {
         let mut latencies = Vec::with_capacity(calls);
-        let before = cpu_seconds(pid);
+        let before = CpuReading::of(pid);
         let mut next = Instant::now();
         for id in first_id..first_id + calls {
             if let Some(every) = every {
@@ -223,7 +309,7 @@ fn sparse_traffic(
             latencies.push(started.elapsed());
             anyhow::ensure!(answer.get("result").is_some(), "call {id} failed: {answer}");
         }
-        let cpu = (cpu_seconds(pid) - before) / calls as f64;
+        let cpu = before.until(&CpuReading::of(pid)) / calls as f64;
         latencies.sort();
         anyhow::Ok((cpu, latencies[latencies.len() / 2]))
     };
@@ -245,12 +331,12 @@ fn sparse_traffic(
         sparse_p50.as_secs_f64() * 1e6,
         sparse / saturated
     );
-    let before = cpu_seconds(pid);
+    let before = CpuReading::of(pid);
     std::thread::sleep(IDLE_FOR);
     println!(
         "| idle, {name}: server CPU over {} s without calls | {:.1} ms | | |",
         IDLE_FOR.as_secs(),
-        (cpu_seconds(pid) - before) * 1e3
+        before.until(&CpuReading::of(pid)) * 1e3
     );
     host.close();
     Ok(())
