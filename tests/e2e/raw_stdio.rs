@@ -483,9 +483,11 @@ async fn a_call_running_at_sigterm_over_stdio_finishes_and_its_answer_is_written
     let dir = PluginDir::with(&["hello"], &[]);
     let mut s = RawSession::start(&dir).await;
     s.initialize().await;
-    s.send(r#"{"jsonrpc":"2.0","id":40,"method":"tools/call","params":{"name":"countdown","arguments":{"seconds":1,"step_ms":100}}}"#).await;
-    // The call counts down for a second; the host is told to stop in it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.send(r#"{"jsonrpc":"2.0","id":40,"method":"tools/call","params":{"name":"countdown","arguments":{"seconds":1,"step_ms":100},"_meta":{"progressToken":"t40"}}}"#).await;
+    // The call counts down for a second; once its first step is reported
+    // (so it surely runs), the host is told to stop.
+    s.notification("notifications/progress", |p| p["progressToken"] == "t40")
+        .await;
     send_signal(s.child.id().expect("the host runs"), "TERM");
     let r = s.response(40).await;
     assert_eq!(

@@ -16,7 +16,7 @@ async fn one_principal_cannot_take_every_call() {
     config.write(
         "auth.toml",
         format!(
-            "[[role]]\nname = \"all\"\nplugins = [\"*\"]\n\
+            "[[role]]\nname = \"all\"\nplugins = [\"*\"]\nmetrics = true\n\
              [[principal]]\nid = \"alice\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n\
              [[principal]]\nid = \"bob\"\nroles = [\"all\"]\ntoken-sha256 = \"{}\"\n",
             token_digest("alice-token"),
@@ -37,7 +37,7 @@ async fn one_principal_cannot_take_every_call() {
     let url = alice.url.clone().unwrap();
     let bob = rmcp::service::ClientServiceExt::serve_with_lifecycle(
         RecordingClient::default(),
-        http_client_transport_with(url, Some("bob-token")),
+        http_client_transport_with(url.clone(), Some("bob-token")),
         rmcp::service::ClientLifecycleMode::Discover {
             preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
         },
@@ -47,7 +47,28 @@ async fn one_principal_cannot_take_every_call() {
 
     let spinning = alice.client.call_tool(params("spin", empty_args()));
     let during = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Once the spin runs (a loaded machine may take a while to start
+        // it), Alice's `add` is refused.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let metrics = raw_http(
+                &url,
+                "GET",
+                "/metrics",
+                &[("Authorization", "Bearer alice-token")],
+                "",
+            )
+            .await
+            .body;
+            if metric_sample(&metrics, "mcp_wasm_host_tool_calls_in_flight") == Some(1.0) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the spin never ran: {metrics}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let refused = alice.call_err("add", json!({"a": 1, "b": 2})).await;
         let served = bob
             .call_tool(params("add", json!({"a": 1, "b": 2})))
