@@ -227,28 +227,27 @@ async fn cancelling_a_task_stops_its_guest() {
         let result = host.call_ok("add", json!({"a": 2, "b": 2})).await;
         assert!(text_of(&result).contains('4'));
         if let Some(url) = &host.url {
-            let (_, metrics) = super::ops::get(url, "/metrics").await;
-            let sample = |series: &str| metric_sample(&metrics, series);
-            assert_eq!(
-                sample("mcp_wasm_host_tasks_started_total"),
-                Some(1.0),
-                "{metrics}"
-            );
-            assert_eq!(
-                sample("mcp_wasm_host_tasks_ended_total{status=\"cancelled\"}"),
-                Some(1.0),
-                "{metrics}"
-            );
-            assert_eq!(
-                sample("mcp_wasm_host_tasks_running"),
-                Some(0.0),
-                "{metrics}"
-            );
-            assert_eq!(
-                sample("mcp_wasm_host_tool_calls_in_flight"),
-                Some(0.0),
-                "{metrics}"
-            );
+            // The task's end is counted just after its status is written.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, metrics) = super::ops::get(url, "/metrics").await;
+                let sample = |series: &str| metric_sample(&metrics, series);
+                let ended = (
+                    sample("mcp_wasm_host_tasks_ended_total{status=\"cancelled\"}"),
+                    sample("mcp_wasm_host_tasks_running"),
+                    sample("mcp_wasm_host_tool_calls_in_flight"),
+                );
+                if ended == (Some(1.0), Some(0.0), Some(0.0)) {
+                    assert_eq!(
+                        sample("mcp_wasm_host_tasks_started_total"),
+                        Some(1.0),
+                        "{metrics}"
+                    );
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         host.shutdown().await;
     }
