@@ -185,11 +185,11 @@ async fn a_client_that_does_not_answer_in_time_gives_the_plugin_a_timeout() {
 
 #[tokio::test]
 async fn waiting_for_the_client_does_not_count_against_the_time_limit() {
-    // The plugin may run 1 s; the user takes 2 s to answer.
+    // The plugin may run 3 s; the user takes 5 s to answer.
     let dir = PluginDir::with(&[], &["facade"]);
-    dir.extend_manifest("facade", "[limits]\ntimeout-ms = 1000\n");
+    dir.extend_manifest("facade", "[limits]\ntimeout-ms = 3000\n");
     let mut script = ClientScript::capable([accept(json!({"name": "Slow"}))]);
-    script.delay = Some(std::time::Duration::from_secs(2));
+    script.delay = Some(std::time::Duration::from_secs(5));
     let host = Connected::start(
         &dir,
         HostOptions::new(Era::Handshake, Transport::Stdio).script(script),

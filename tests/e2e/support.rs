@@ -730,7 +730,7 @@ pub async fn wait_until(
     let start = Instant::now();
     while !check(&received.lock().unwrap()) {
         assert!(
-            start.elapsed() < Duration::from_secs(10),
+            start.elapsed() < Duration::from_secs(30),
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
