@@ -44,9 +44,12 @@ async fn health_readiness_and_metrics_count_the_calls() {
         "spin",
         "name = \"spin\"\nversion = \"0.1.0\"\n[limits]\ntimeout-ms = 200\n",
     );
-    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Http))
-        .await
-        .unwrap();
+    // The example added below is two files; a quiet period well beyond
+    // their copying keeps a stalled machine from reloading between them.
+    let options = HostOptions::new(Era::Handshake, Transport::Http)
+        .arg("--reload-quiet-ms")
+        .arg("500");
+    let host = Connected::start(&dir, options).await.unwrap();
     let url = host.url.clone().unwrap();
     assert_eq!(
         get(&url, "/healthz").await,
