@@ -30,15 +30,7 @@ async fn give_up_once_running<T: std::fmt::Debug>(
             tokio::time::sleep(Duration::from_millis(400)).await;
             return;
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let (_, text) = crate::ops::get(url, "/metrics").await;
-            if metric_sample(&text, "mcp_wasm_host_tool_calls_in_flight") == Some(1.0) {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{text}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_metrics(url, &[], "the call to run", one_call_running).await;
     };
     tokio::select! {
         finished = &mut call => panic!("the call cannot finish on its own: {finished:?}"),

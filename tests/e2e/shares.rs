@@ -49,26 +49,13 @@ async fn one_principal_cannot_take_every_call() {
     let during = async {
         // Once the spin runs (a loaded machine may take a while to start
         // it), Alice's `add` is refused.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        loop {
-            let metrics = raw_http(
-                &url,
-                "GET",
-                "/metrics",
-                &[("Authorization", "Bearer alice-token")],
-                "",
-            )
-            .await
-            .body;
-            if metric_sample(&metrics, "mcp_wasm_host_tool_calls_in_flight") == Some(1.0) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the spin never ran: {metrics}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_metrics(
+            &url,
+            &[("Authorization", "Bearer alice-token")],
+            "the spin to run",
+            one_call_running,
+        )
+        .await;
         let refused = alice.call_err("add", json!({"a": 1, "b": 2})).await;
         let served = bob
             .call_tool(params("add", json!({"a": 1, "b": 2})))

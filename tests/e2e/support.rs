@@ -918,6 +918,33 @@ pub async fn open_raw_session(mcp_url: &str, capabilities: Value) -> String {
 
 /// The value of the sample `series` (name and labels, exactly) in a
 /// Prometheus text `text`.
+/// Read `/metrics` (with `headers`) until `ready` accepts its text, every
+/// 20 ms for at most 20 s; that text. `what` names the wait in a failure.
+pub async fn wait_for_metrics(
+    mcp_url: &str,
+    headers: &[(&str, &str)],
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = raw_http(mcp_url, "GET", "/metrics", headers, "").await.body;
+        if ready(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether the metrics `text` show exactly one tool call running.
+pub fn one_call_running(text: &str) -> bool {
+    metric_sample(text, "mcp_wasm_host_tool_calls_in_flight") == Some(1.0)
+}
+
 pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())

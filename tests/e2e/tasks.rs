@@ -228,26 +228,20 @@ async fn cancelling_a_task_stops_its_guest() {
         assert!(text_of(&result).contains('4'));
         if let Some(url) = &host.url {
             // The task's end is counted just after its status is written.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let (_, metrics) = super::ops::get(url, "/metrics").await;
-                let sample = |series: &str| metric_sample(&metrics, series);
-                let ended = (
+            let metrics = wait_for_metrics(url, &[], "the task's end to be counted", |text| {
+                let sample = |series: &str| metric_sample(text, series);
+                (
                     sample("mcp_wasm_host_tasks_ended_total{status=\"cancelled\"}"),
                     sample("mcp_wasm_host_tasks_running"),
                     sample("mcp_wasm_host_tool_calls_in_flight"),
-                );
-                if ended == (Some(1.0), Some(0.0), Some(0.0)) {
-                    assert_eq!(
-                        sample("mcp_wasm_host_tasks_started_total"),
-                        Some(1.0),
-                        "{metrics}"
-                    );
-                    break;
-                }
-                assert!(tokio::time::Instant::now() < deadline, "{metrics}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+                ) == (Some(1.0), Some(0.0), Some(0.0))
+            })
+            .await;
+            assert_eq!(
+                metric_sample(&metrics, "mcp_wasm_host_tasks_started_total"),
+                Some(1.0),
+                "{metrics}"
+            );
         }
         host.shutdown().await;
     }
