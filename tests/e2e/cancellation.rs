@@ -16,28 +16,6 @@ fn one_sandbox(options: HostOptions, timeout_ms: u64) -> HostOptions {
         .arg(timeout_ms.to_string())
 }
 
-/// Drive `call` until the host runs it, then drop it: the client gives up,
-/// which cancels the request. Over HTTP, where the cancellation travels in a
-/// request of its own, "running" is read from the in-flight gauge; over
-/// stdio the wire keeps the two in order, so a moment suffices.
-async fn give_up_once_running<T: std::fmt::Debug>(
-    host: &Connected,
-    call: impl std::future::Future<Output = T>,
-) {
-    tokio::pin!(call);
-    let running = async {
-        let Some(url) = &host.url else {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            return;
-        };
-        wait_for_metrics(url, &[], "the call to run", one_call_running).await;
-    };
-    tokio::select! {
-        finished = &mut call => panic!("the call cannot finish on its own: {finished:?}"),
-        () = running => {}
-    }
-}
-
 #[tokio::test]
 async fn cancelling_a_request_stops_the_running_guest() {
     let dir = PluginDir::with(&["hello"], &["spin"]);

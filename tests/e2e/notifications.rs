@@ -59,7 +59,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
             .call_tool(search_params(RequestMetaObject::default()))
             .await
             .unwrap();
-        let levels = take_levels_with(&host, Some(LoggingLevel::Info)).await;
+        let levels = take_levels_with(&host, &[LoggingLevel::Info]).await;
         assert!(
             levels.contains(&LoggingLevel::Info),
             "{transport:?}: {levels:?}"
@@ -77,7 +77,11 @@ async fn logs_follow_the_clients_level_in_both_eras() {
             .call_tool(search_params(RequestMetaObject::default()))
             .await
             .unwrap();
-        let levels = take_levels_with(&host, Some(LoggingLevel::Debug)).await;
+        let levels = take_levels_with(
+            &host,
+            &[LoggingLevel::Info, LoggingLevel::Debug, LoggingLevel::Debug],
+        )
+        .await;
         assert!(
             levels.contains(&LoggingLevel::Debug),
             "{transport:?}: {levels:?}"
@@ -109,7 +113,7 @@ async fn logs_follow_the_clients_level_in_both_eras() {
         let mut meta = RequestMetaObject::default();
         meta.set_log_level(LoggingLevel::Info);
         host.client.call_tool(search_params(meta)).await.unwrap();
-        let levels = take_levels_with(&host, Some(LoggingLevel::Info)).await;
+        let levels = take_levels_with(&host, &[LoggingLevel::Info]).await;
         assert!(
             levels.contains(&LoggingLevel::Info),
             "{transport:?}: {levels:?}"
@@ -124,15 +128,17 @@ async fn logs_follow_the_clients_level_in_both_eras() {
 
 /// The levels of the log messages received so far. Over HTTP, log messages
 /// travel on the session's own stream and may arrive after the response, so
-/// this waits (bounded) for `expected` when it is given, and then until no
-/// more arrive, so none is left to be taken for the next call's.
-async fn take_levels_with(host: &Connected, expected: Option<LoggingLevel>) -> Vec<LoggingLevel> {
-    if let Some(level) = expected {
-        wait_until(&host.received, "the expected log level", |r| {
-            r.logs.iter().any(|l| l.level == level)
+/// this waits (bounded) until every level in `expected` has arrived as often
+/// as it is listed (`search` logs once at info, twice at debug), and then
+/// until no more arrive, so none is left to be taken for the next call's.
+async fn take_levels_with(host: &Connected, expected: &[LoggingLevel]) -> Vec<LoggingLevel> {
+    wait_until(&host.received, "the expected log levels", |r| {
+        expected.iter().all(|level| {
+            let wanted = expected.iter().filter(|l| *l == level).count();
+            r.logs.iter().filter(|l| l.level == *level).count() >= wanted
         })
-        .await;
-    }
+    })
+    .await;
     take_levels(host).await
 }
 
