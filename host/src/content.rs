@@ -56,6 +56,18 @@ pub struct ResourceDescriptor {
     pub size: Option<u64>,
 }
 
+impl ResourceDescriptor {
+    /// The bytes it carries: every string in it.
+    pub fn size(&self) -> usize {
+        let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.uri.len()
+            + self.name.len()
+            + optional(&self.title)
+            + optional(&self.description)
+            + optional(&self.mime_type)
+    }
+}
+
 /// A family of resources named by a URI template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceTemplate {
@@ -88,15 +100,15 @@ pub enum Content {
 }
 
 impl Content {
-    /// Roughly how many bytes the block carries: its text or data, and a
-    /// resource's URI, name, description and MIME type.
+    /// The bytes the block carries: every string and byte string in it, so
+    /// that no field (a MIME type, a title) escapes the response cap.
     pub fn size(&self) -> usize {
         match self {
             Content::Text(t) => t.len(),
-            Content::Image { data, .. } | Content::Audio { data, .. } => data.len(),
-            Content::ResourceLink(link) => {
-                link.uri.len() + link.name.len() + link.description.as_ref().map_or(0, String::len)
+            Content::Image { data, mime_type } | Content::Audio { data, mime_type } => {
+                data.len() + mime_type.len()
             }
+            Content::ResourceLink(link) => link.size(),
             Content::Resource(r) => r.size(),
         }
     }

@@ -186,6 +186,61 @@ async fn a_result_larger_than_the_limit_is_refused() {
 }
 
 #[tokio::test]
+async fn a_guest_cannot_make_the_host_copy_more_than_its_memory_in_one_call() {
+    // 32 MiB of memory; one 8 MiB string handed over as span attributes,
+    // each attribute pointing at the same bytes.
+    let dir = PluginDir::with(&["hello"], &["bloat"]);
+    dir.extend_manifest("bloat", "[limits]\nmemory-mib = 32\n");
+    let host = Connected::start(&dir, HostOptions::new(Era::Handshake, Transport::Stdio))
+        .await
+        .unwrap();
+    let fits = host
+        .call_ok("alias_flood", json!({"mib": 8, "times": 3}))
+        .await;
+    assert!(
+        text_of(&fits).starts_with("the host took 3 attributes of 8 MiB"),
+        "{fits:?}"
+    );
+    // Five copies are 40 MiB: more than the guest's memory could hold
+    // without aliasing, so the crossing is refused and the guest stopped.
+    assert_eq!(
+        host.call_err("alias_flood", json!({"mib": 8, "times": 5}))
+            .await,
+        "plugin `bloat` crashed: it handed the host more data in one call than its memory \
+         limit (32 MiB) holds"
+    );
+    assert_eq!(
+        host.call_err("alias_flood", json!({"mib": 8, "times": 100000}))
+            .await,
+        "plugin `bloat` crashed: it handed the host more data in one call than its memory \
+         limit (32 MiB) holds"
+    );
+    assert_eq!(text_of(&host.call_ok("echo", echo_args("ok")).await), "ok");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_field_of_a_result_counts_toward_the_response_cap() {
+    // A one-byte image whose MIME type is 2 KiB: the type is what is big.
+    let dir = PluginDir::with(&[], &["bloat"]);
+    let host = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Stdio)
+            .arg("--max-response-kib")
+            .arg("1"),
+    )
+    .await
+    .unwrap();
+    let small = host.call_ok("long_media_type", json!({"kib": 0})).await;
+    assert_eq!(small.content.len(), 1);
+    assert_eq!(
+        host.call_err("long_media_type", json!({"kib": 2})).await,
+        "plugin `bloat` returned 2055 bytes, more than the 1024 bytes a result may have"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
 async fn fuel_bounds_a_call_compute_from_the_manifest_or_the_policy() {
     // Plenty of time: only fuel can stop the loop.
     let dir = PluginDir::with(&["hello"], &["spin"]);

@@ -111,6 +111,26 @@ async fn resource_reads_and_prompts_stay_within_the_response_cap() {
         message.contains("more than the 1024 bytes a result may have"),
         "{message}"
     );
+
+    // The listing is bound by the same cap: the two notes list (76 bytes),
+    // ten more with long names (212 bytes each) do not, and the plugin is
+    // left out of the list.
+    let listed = host.client.list_all_resources().await.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for i in 0..10 {
+        let name = format!("{i}-{}", "n".repeat(60));
+        host.call_ok("add_note", json!({"name": name, "text": "t"}))
+            .await;
+    }
+    let listed = host.client.list_all_resources().await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    host.stderr
+        .wait_for(
+            "plugin `notes` returned 2196 bytes, more than the 1024 bytes",
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
     host.shutdown().await;
 }
 

@@ -47,10 +47,14 @@ impl Runtime {
         call: CallContext,
     ) -> Result<Vec<ResourceDescriptor>, ServeError> {
         let export = resources_export(&**plugin)?;
-        let listed = self
+        let listed: Vec<ResourceDescriptor> = self
             .run_export(plugin, call, export_call!(export.call_list_resources()))
-            .await?;
-        Ok(listed.into_iter().map(Into::into).collect())
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        self.within_response_cap(&**plugin, listed.iter().map(ResourceDescriptor::size).sum())?;
+        Ok(listed)
     }
 
     /// Read `uri` from `plugin`.

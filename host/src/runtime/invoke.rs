@@ -192,25 +192,34 @@ impl Runtime {
         let pre = guest.pre;
         self.long_calls.call_began();
         let _ticking = self.ticker.guest_running();
+        // A failure is told apart by how far the call got: setting up the
+        // sandbox, or the guest's own call.
         let run = async {
             let instance = match warm_instance {
                 Some(instance) => instance,
                 None => {
                     let started = Instant::now();
                     let span = spans::instantiate(&store.data().call.span, guest.name);
-                    let instance = pre.instantiate_async(&mut store).await?;
+                    let instance = pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(|e| (Stage::Starting, e))?;
                     drop(span);
                     self.metrics().instantiate.observe(started.elapsed());
                     instance
                 }
             };
-            body(&mut store, instance).await.map(|r| (r, instance))
+            body(&mut store, instance)
+                .await
+                .map(|r| (r, instance))
+                .map_err(|e| (Stage::Running, e))
         };
+        let interrupted = |why| Err((Stage::Running, wasmtime::Error::new(why)));
         let outcome = tokio::select! {
             biased;
             r = run => r,
-            () = cancel.cancelled() => Err(wasmtime::Error::new(Interrupted::Cancelled)),
-            () = clock.expired() => Err(wasmtime::Error::new(Interrupted::Deadline)),
+            () = cancel.cancelled() => interrupted(Interrupted::Cancelled),
+            () = clock.expired() => interrupted(Interrupted::Deadline),
         };
         *usage = CallUsage::of(&store, guest.limits);
         // The spans the guest left open end with its call, and a warm
@@ -235,8 +244,8 @@ impl Runtime {
                 }
                 Ok(result)
             }
-            Err(e) => {
-                let error = classify(guest.name, guest.limits, &store, e, runs);
+            Err((stage, e)) => {
+                let error = classify(guest.name, guest.limits, &store, e, runs, stage);
                 if let (InvocationError::Trap { .. }, Some(report)) = (&error, &store.data().panic)
                 {
                     report.log(guest.name, guest.budget);
@@ -440,14 +449,26 @@ fn load_failure(error: &InvocationError) -> String {
     }
 }
 
+/// How far a failed call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Setting up the sandbox.
+    Starting,
+    /// The guest's own call.
+    Running,
+}
+
 /// Name the cause of a failed call: a trap the guest reported a panic for
-/// is named by the panic's message.
+/// is named by the panic's message; an error the call's data raised while
+/// crossing into the host (out of bounds, not UTF-8, more than the guest's
+/// memory) stops the guest like a trap.
 fn classify(
     plugin: &str,
     limits: PluginLimits,
     store: &Store<HostState>,
     error: wasmtime::Error,
     runs: Runs,
+    stage: Stage,
 ) -> InvocationError {
     let name = plugin.to_string();
     match error.downcast_ref::<Interrupted>() {
@@ -487,9 +508,30 @@ fn classify(
             message,
         };
     }
-    InvocationError::Instantiate {
-        plugin: name,
-        message: crate::error::one_line(&error),
+    match stage {
+        Stage::Starting => InvocationError::Instantiate {
+            plugin: name,
+            message: crate::error::one_line(&error),
+        },
+        Stage::Running => InvocationError::Trap {
+            plugin: name,
+            message: crossing_message(&error, limits),
+        },
+    }
+}
+
+/// Why data the guest handed over was refused, without the wasm backtrace.
+/// Wasmtime names an over-long crossing (`set_hostcall_fuel`, which the
+/// store sets to the guest's memory limit) only in its message.
+fn crossing_message(error: &wasmtime::Error, limits: PluginLimits) -> String {
+    let cause = error.root_cause().to_string();
+    if cause.contains("fuel allocated for hostcalls") {
+        format!(
+            "it handed the host more data in one call than its memory limit ({} MiB) holds",
+            limits.memory_bytes >> 20
+        )
+    } else {
+        format!("it handed the host data it could not take: {cause}")
     }
 }
 

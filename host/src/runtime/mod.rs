@@ -240,7 +240,8 @@ impl Runtime {
         self.linker.instantiate_pre(component)
     }
 
-    /// A fresh store for one call of `plugin`, with its memory cap, its
+    /// A fresh store for one call of `plugin`, with its memory cap (which
+    /// also bounds what the guest may hand the host in one crossing), its
     /// deadline, and an epoch callback that stops the guest when the deadline
     /// passes or the request is cancelled, and otherwise yields to the
     /// scheduler on every tick; once the call has run long, it yields until
@@ -266,6 +267,10 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // What one crossing may copy into the host: no more than the guest's
+        // own memory holds, so a guest cannot multiply its memory by handing
+        // over one string many times (a list whose entries all point at it).
+        store.set_hostcall_fuel(limits.memory_bytes);
         arm(&mut store, limits);
         let long_calls = self.long_calls.clone();
         store.epoch_deadline_callback(move |mut ctx| {
