@@ -194,6 +194,29 @@ async fn a_name_of_the_hosts_own_network_is_reached_only_when_the_rule_allows_it
     host.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_private_address_named_only_by_the_manifest_is_not_reached() {
+    // `fetch` declares `http://127.0.0.1:*`; a rule that grants `http`
+    // without naming origins keeps the manifest's list, but the loopback
+    // literal in it is the manifest's word alone.
+    let (api, _other) = servers().await;
+    let dir = PluginDir::with(&["fetch"], &[]);
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
+        .policy(&dir, "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\n")
+        .env("MCP_WASM_HOST_SECRET_FETCH_LOCAL_TOKEN", TOKEN);
+    let host = Connected::start(&dir, options).await.unwrap();
+    let refused = host.call_err("fetch", fetch_args(&api.url("/data"))).await;
+    assert!(
+        refused.contains(
+            "127.0.0.1 is a loopback address, named only by the plugin's manifest: the granting \
+             rule must name it in `http-allow` (or set `http-allow-private = true`)"
+        ),
+        "{refused}"
+    );
+    host.shutdown().await;
+    assert!(api.seen.paths().is_empty(), "{:?}", api.seen.paths());
+}
+
 fn fetch_args(url: &str) -> serde_json::Value {
     json!({"url": url, "max_age_seconds": 0})
 }
@@ -354,8 +377,10 @@ async fn without_a_policy_rule_or_a_secret_nothing_is_sent() {
     host.shutdown().await;
 
     // Granted, but the operator has not set the credential's secret.
-    let options = HostOptions::new(Era::Handshake, Transport::Stdio)
-        .policy(&dir, "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\n");
+    let options = HostOptions::new(Era::Handshake, Transport::Stdio).policy(
+        &dir,
+        "[[rule]]\nplugins = \"fetch\"\ngrant = [\"http\"]\nhttp-allow = [\"http://127.0.0.1:*\"]\n",
+    );
     let host = Connected::start(&dir, options).await.unwrap();
     let unset = host.call_err("fetch", fetch_args(&api.url("/data"))).await;
     assert!(

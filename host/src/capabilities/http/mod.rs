@@ -316,8 +316,13 @@ pub struct HttpGrant {
     pub max_response_bytes: usize,
     /// Whether names may resolve to the host's own networks (loopback,
     /// private, link-local, ...): the granting rule's `http-allow-private`.
-    /// Without it only an allowed origin naming an IP literal reaches one.
+    /// Without it only an allowed origin naming an IP literal reaches one,
+    /// and only when the rule's `http-allow` cut the origins down.
     pub allow_private: bool,
+    /// Whether the granting rule's `http-allow` cut the declared origins
+    /// down, so that an IP literal in them is one the operator named, not
+    /// only the manifest.
+    pub allow_named_by_policy: bool,
     /// A caller without its own value of a per-caller credential secret
     /// sends the shared one: the granting rule's `http-credential-fallback`.
     pub credential_fallback: bool,
@@ -332,6 +337,7 @@ impl HttpGrant {
             max_redirects: 0,
             max_response_bytes: 0,
             allow_private: false,
+            allow_named_by_policy: false,
             credential_fallback: false,
         }
     }
@@ -376,6 +382,7 @@ impl HttpGrant {
                 .min(ceilings.max_response_kib.unwrap_or(u64::MAX))
                 * 1024) as usize,
             allow_private: ceilings.allow_private,
+            allow_named_by_policy: allow.is_some(),
             credential_fallback: false,
         }
     }
@@ -479,6 +486,18 @@ mod tests {
         let grant = g.params::<HttpGrant>(HTTP).unwrap();
         assert_eq!(grant.allowed_list(), "http://127.0.0.1:8080");
         assert!(grant.credentials.is_empty() && !grant.allow_private);
+        assert!(grant.allow_named_by_policy);
+        // Without `http-allow` the manifest's origins stand, but an IP
+        // literal among them was named by the manifest alone.
+        let g = policy("[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\n")
+            .unwrap()
+            .evaluate("p", &d);
+        let grant = g.params::<HttpGrant>(HTTP).unwrap();
+        assert_eq!(
+            grant.allowed_list(),
+            "http://127.0.0.1:*, https://api.example.com"
+        );
+        assert!(!grant.allow_named_by_policy);
         let err = policy(
             "[[rule]]\nplugins = \"p\"\ngrant = [\"http\"]\nhttp-allow = [\"api.example.com\"]\n",
         )

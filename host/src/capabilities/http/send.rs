@@ -280,9 +280,10 @@ impl Sender<'_> {
     }
 
     /// Why `url`, whose host is an IP literal of the host's own networks,
-    /// may not be reached: no allowed origin names that literal and the
-    /// rule does not allow private addresses. (Names are checked by the
-    /// resolver, as they are resolved.)
+    /// may not be reached: the rule does not allow private addresses, and
+    /// its `http-allow` names no origin with that literal (a literal only
+    /// the manifest declares does not count: the operator must name it).
+    /// Names are checked by the resolver, as they are resolved.
     fn literal_outside_grant(&self, url: &Url) -> Option<String> {
         let ip = match url.host()? {
             url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
@@ -290,13 +291,24 @@ impl Sender<'_> {
             url::Host::Domain(_) => return None,
         };
         let range = non_public_range(ip)?;
-        if self.grant.allow_private || self.grant.allow.iter().any(|o| o.names_host_of(url)) {
+        if self.grant.allow_private {
             return None;
         }
-        Some(format!(
-            "{ip} is a {range} address, and no allowed origin names it (allowed: {})",
-            self.grant.allowed_list()
-        ))
+        let named = self.grant.allow.iter().any(|o| o.names_host_of(url));
+        if named && self.grant.allow_named_by_policy {
+            return None;
+        }
+        Some(if named {
+            format!(
+                "{ip} is a {range} address, named only by the plugin's manifest: the granting \
+                 rule must name it in `http-allow` (or set `http-allow-private = true`)"
+            )
+        } else {
+            format!(
+                "{ip} is a {range} address, and no allowed origin names it (allowed: {})",
+                self.grant.allowed_list()
+            )
+        })
     }
 
     async fn send(
