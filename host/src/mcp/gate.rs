@@ -281,6 +281,45 @@ fn method_of(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
 
 /// Whether an `Origin` header value names one of `hosts` (each a host, or
 /// `host:port`). `null` and anything that is not an http(s) origin do not.
+/// The `Host` check for the host's own endpoints (`/healthz`, `/readyz`,
+/// `/metrics`) on the MCP listener, as axum middleware: the same hosts as
+/// `/mcp` accepts (whose check rmcp makes), so a DNS-rebinding page cannot
+/// read them either. `None`: any host is allowed.
+pub(super) async fn host_checked(
+    State(hosts): State<Option<Arc<Vec<String>>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(hosts) = &hosts {
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
+        let allowed = host
+            .as_deref()
+            .is_some_and(|h| host_header_allowed(h, hosts));
+        if !allowed {
+            return refuse(
+                http::StatusCode::FORBIDDEN,
+                format!(
+                    "Forbidden: the Host `{}` is not an allowed host\n",
+                    host.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether a `Host` header (`name` or `name:port`) names one of `hosts`.
+/// Anything that is not a bare authority (a path, user info) is refused.
+pub(super) fn host_header_allowed(host: &str, hosts: &[String]) -> bool {
+    let host = host.trim();
+    !host.is_empty()
+        && !host.contains(|c: char| matches!(c, '/' | '\\' | '@' | '?' | '#') || c.is_whitespace())
+        && origin_allowed(&format!("http://{host}"), hosts)
+}
+
 pub(super) fn origin_allowed(origin: &str, hosts: &[String]) -> bool {
     let Ok(url) = url::Url::parse(origin.trim()) else {
         return false;
@@ -306,6 +345,29 @@ pub(super) fn origin_allowed(origin: &str, hosts: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_headers_must_be_a_bare_allowed_authority() {
+        let hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        for good in ["127.0.0.1", "127.0.0.1:8080", "localhost:1", "[::1]:9"] {
+            assert!(host_header_allowed(good, &hosts), "{good}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:80",
+            "127.0.0.1@evil.example",
+            "evil.example/127.0.0.1",
+            "127.0.0.1/x",
+            "127.0.0.1.evil.example",
+            "localhost evil",
+        ] {
+            assert!(!host_header_allowed(bad, &hosts), "{bad}");
+        }
+    }
 
     #[test]
     fn origins_must_name_an_allowed_host() {

@@ -12,7 +12,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::core_tasks;
-use super::gate::{Gate, LOOPBACK_HOSTS, OpenAnswers, guard};
+use super::gate::{Gate, LOOPBACK_HOSTS, OpenAnswers, guard, host_checked};
 use super::sessions::{OwnedSessions, SessionOwners};
 use super::stdio_wire::StdioWire;
 use super::{McpServer, ServerState, Traced};
@@ -341,7 +341,7 @@ pub async fn serve_http(
         auth: options.auth.clone(),
         sessions: owners,
         metrics: metrics.clone(),
-        origin_hosts,
+        origin_hosts: origin_hosts.clone(),
         body_timeout: options.body_timeout,
         answers: answers.clone(),
     };
@@ -353,9 +353,11 @@ pub async fn serve_http(
         Some(auth) => MetricsAccess::Token(auth.clone()),
         None => MetricsAccess::Open,
     };
-    let app = axum::Router::new()
-        .nest_service("/mcp", mcp)
-        .merge(crate::ops::router(ops.clone(), metrics_access));
+    let app = axum::Router::new().nest_service("/mcp", mcp).merge(
+        crate::ops::router(ops.clone(), metrics_access).layer(
+            axum::middleware::from_fn_with_state(origin_hosts, host_checked),
+        ),
+    );
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|source| TransportError::Bind {
