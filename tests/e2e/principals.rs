@@ -268,6 +268,59 @@ async fn sessions_are_capped_and_a_closed_one_frees_its_place() {
     host.shutdown().await;
 }
 
+#[tokio::test]
+async fn one_principal_cannot_take_every_session() {
+    // Eight sessions: a quarter, two, for each authenticated principal.
+    let dir = PluginDir::with(&["hello"], &[]);
+    let (host, _config) = principals(&dir, Era::Handshake, &["--max-sessions", "8"]).await;
+    let url = host.url.clone().unwrap();
+    let first = open_session(&url, "mallory-token").await;
+    open_session(&url, "mallory-token").await;
+    let refused = post_mcp(
+        &url,
+        &[("Authorization", "Bearer mallory-token")],
+        &serde_json::from_str(INITIALIZE).unwrap(),
+    )
+    .await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    assert!(
+        refused.body.contains(
+            "principal `mallory` holds its share of 2 sessions (a quarter of the host's 8)"
+        ),
+        "{refused:?}"
+    );
+    // The others still open theirs: bob two, alice (whose client holds
+    // one) a second.
+    open_session(&url, "bob-token").await;
+    open_session(&url, "bob-token").await;
+    open_session(&url, "alice-token").await;
+    // A session closed gives its principal its place back.
+    let closed = raw_http(
+        &url,
+        "DELETE",
+        "/mcp",
+        &[
+            ("Authorization", "Bearer mallory-token"),
+            ("Mcp-Session-Id", &first),
+        ],
+        "",
+    )
+    .await;
+    assert!(closed.status < 300, "{closed:?}");
+    open_session(&url, "mallory-token").await;
+    let text = metrics(&url, "alice-token").await;
+    assert_eq!(
+        metric_sample(
+            &text,
+            "mcp_wasm_host_refused_total{reason=\"sessions-share\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    host.shutdown().await;
+}
+
 fn input_required(response: CallToolResponse) -> (String, String) {
     match response {
         CallToolResponse::InputRequired(InputRequiredResult {

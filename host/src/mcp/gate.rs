@@ -159,6 +159,23 @@ pub(super) async fn guard(
                     )
                         .into_response();
                 }
+                if session.is_none()
+                    && method.as_deref() == Some("initialize")
+                    && gate.sessions.holds_share(&principal)
+                {
+                    gate.metrics.refused(Refusal::SessionsShare);
+                    return (
+                        http::StatusCode::TOO_MANY_REQUESTS,
+                        [(http::header::RETRY_AFTER, "5")],
+                        format!(
+                            "principal `{principal}` holds its share of {} sessions (a quarter of \
+                             the host's {}); close one (DELETE /mcp) or retry later\n",
+                            gate.sessions.share(),
+                            gate.sessions.max()
+                        ),
+                    )
+                        .into_response();
+                }
                 // What the SDK cannot write goes into these answers.
                 rewrite_answer = matches!(method.as_deref(), Some("initialize" | "tools/list"));
                 match super::core_tasks::rewrite_incoming(&bytes) {

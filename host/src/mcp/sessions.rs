@@ -80,6 +80,28 @@ impl SessionOwners {
         self.max
     }
 
+    /// How many sessions one authenticated principal may hold: a quarter of
+    /// the maximum (at least one), so that one principal opening sessions
+    /// without end cannot lock the others out.
+    pub fn share(&self) -> usize {
+        (self.max / 4).max(1)
+    }
+
+    /// Whether `principal` (authenticated: not `""`) already holds its
+    /// [`share`](Self::share) of sessions.
+    pub fn holds_share(&self, principal: &str) -> bool {
+        if principal.is_empty() {
+            return false;
+        }
+        let share = self.share();
+        self.lock()
+            .values()
+            .filter(|owner| owner.as_deref() == Some(principal))
+            .take(share)
+            .count()
+            >= share
+    }
+
     /// The `initialize` response for session `id` is leaving: from now on
     /// only `principal` (`""`: no authentication) may use it.
     pub fn bind(&self, id: &str, principal: &str) {

@@ -183,6 +183,9 @@ pub enum Refusal {
     ForeignSession,
     /// A new session while the host holds its maximum.
     SessionsFull,
+    /// A new session of an authenticated principal that holds its share of
+    /// the maximum.
+    SessionsShare,
     /// A `requestState` sent by a principal (or session) other than the
     /// one it was issued to.
     ForeignRequestState,
@@ -193,9 +196,10 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 5] = [
+    pub const ALL: [Refusal; 6] = [
         Refusal::ForeignSession,
         Refusal::SessionsFull,
+        Refusal::SessionsShare,
         Refusal::ForeignRequestState,
         Refusal::ConnectionsFull,
         Refusal::ForeignOrigin,
@@ -206,6 +210,7 @@ impl Refusal {
         match self {
             Refusal::ForeignSession => "foreign-session",
             Refusal::SessionsFull => "sessions-full",
+            Refusal::SessionsShare => "sessions-share",
             Refusal::ForeignRequestState => "foreign-request-state",
             Refusal::ConnectionsFull => "connections-full",
             Refusal::ForeignOrigin => "foreign-origin",
