@@ -10,7 +10,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn one_principal_cannot_take_every_call() {
-    let dir = PluginDir::with(&["hello"], &["spin"]);
+    let dir = PluginDir::with(&["hello", "notes"], &["spin"]);
     dir.extend_manifest("spin", "[limits]\ntimeout-ms = 3000\n");
     let config = PluginDir::empty();
     config.write(
@@ -61,9 +61,29 @@ async fn one_principal_cannot_take_every_call() {
             .call_tool(params("add", json!({"a": 1, "b": 2})))
             .await
             .unwrap();
-        (refused, served)
+        // Requests that run plugin exports take a place in the share too.
+        let listing = alice.client.list_all_resources().await.unwrap_err();
+        let (_, listing) = protocol_error(&listing).expect("a protocol error");
+        let completing = alice
+            .client
+            .complete(rmcp::model::CompleteRequestParams::new(
+                rmcp::model::Reference::for_prompt("review_note"),
+                rmcp::model::ArgumentInfo::new("name", "n"),
+            ))
+            .await
+            .unwrap_err();
+        let (_, completing) = protocol_error(&completing).expect("a protocol error");
+        let listed = bob.list_all_resources().await;
+        (refused, served, [listing, completing], listed)
     };
-    let (spun, (refused, served)) = tokio::join!(spinning, during);
+    let (spun, (refused, served, catalog_refusals, listed)) = tokio::join!(spinning, during);
+    for refusal in catalog_refusals {
+        assert!(
+            refusal.contains("principal `alice` already has 1 calls running"),
+            "{refusal}"
+        );
+    }
+    assert!(listed.is_ok(), "bob lists resources: {listed:?}");
     assert!(
         refused.contains("principal `alice` already has 1 calls running")
             && refused.contains("--max-calls-per-principal"),

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::convert::catalog_items as convert;
 use super::rounds::{Finished, RoundOutcome, Rounds};
 use super::server::{McpServer, RequestFacts, page};
+use super::shares::CallShare;
 use crate::auth::Access;
 use crate::content::{CompletionTarget, PromptResult, ResourceContents};
 use crate::context::CallContext;
@@ -72,6 +73,28 @@ impl McpServer {
         Ok((items.into_iter().map(convert).collect(), next))
     }
 
+    /// Over HTTP, the caller's place among its running calls for a request
+    /// that runs plugin exports, or the refusal naming the cap once it
+    /// holds its share (see [`super::shares`]). Over stdio the one client
+    /// has no other caller to starve: `None`.
+    fn catalog_share(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        facts: &RequestFacts,
+    ) -> Result<Option<CallShare>, McpError> {
+        if ctx.extensions.get::<http::request::Parts>().is_none() {
+            return Ok(None);
+        }
+        let principal = facts.access.principal().map_or("", |p| p.id.as_str());
+        match self.shared.shares.take(principal) {
+            Some(share) => Ok(Some(share)),
+            None => Err(McpError::internal_error(
+                self.shared.shares.refusal(principal),
+                None,
+            )),
+        }
+    }
+
     /// A factory for the contexts of the plugin calls serving `ctx`, which
     /// `facts` describe.
     fn call_factory(
@@ -92,6 +115,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let facts = self.facts(&ctx);
+        let _share = self.catalog_share(&ctx, &facts)?;
         let make_call = self.call_factory(&ctx, &facts);
         let all = self
             .shared
@@ -121,6 +145,8 @@ impl McpServer {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        let facts = self.facts(&ctx);
+        let _share = self.catalog_share(&ctx, &facts)?;
         if Self::is_modern(&ctx) {
             let uri = Value::String(request.uri.clone());
             let rounds = Rounds::of(
@@ -132,7 +158,6 @@ impl McpServer {
             );
             let served = self.shared.catalog_service.clone();
             let wanted = request.uri.clone();
-            let facts = self.facts(&ctx);
             let access = facts.access.clone();
             return self
                 .answer_rounds(
@@ -152,7 +177,6 @@ impl McpServer {
                 )
                 .await;
         }
-        let facts = self.facts(&ctx);
         let make_call = self.call_factory(&ctx, &facts);
         let contents = self
             .shared
@@ -191,6 +215,8 @@ impl McpServer {
                 }
             }
         }
+        let facts = self.facts(&ctx);
+        let _share = self.catalog_share(&ctx, &facts)?;
         if Self::is_modern(&ctx) {
             let key = serde_json::json!([request.name, arguments]);
             let rounds = Rounds::of(
@@ -202,7 +228,6 @@ impl McpServer {
             );
             let served = self.shared.catalog_service.clone();
             let name = request.name.clone();
-            let facts = self.facts(&ctx);
             let access = facts.access.clone();
             return self
                 .answer_rounds(
@@ -222,7 +247,6 @@ impl McpServer {
                 )
                 .await;
         }
-        let facts = self.facts(&ctx);
         let make_call = self.call_factory(&ctx, &facts);
         let result = self
             .shared
@@ -253,6 +277,7 @@ impl McpServer {
             .map(|a| a.into_iter().collect())
             .unwrap_or_default();
         let facts = self.facts(&ctx);
+        let _share = self.catalog_share(&ctx, &facts)?;
         let make_call = self.call_factory(&ctx, &facts);
         let completion = self
             .shared

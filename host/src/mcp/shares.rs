@@ -1,8 +1,10 @@
-//! Each principal's share of the host: at most `max` tool calls of one
-//! principal run at once (`--max-calls-per-principal`), so one caller
-//! flooding the host cannot take every sandbox and starve the others. Over
-//! stdio the one client is one principal, and its calls beyond the share
-//! wait in the wire ([`super::stdio_window`]) rather than being refused.
+//! Each principal's share of the host: at most `max` calls of one principal
+//! run at once (`--max-calls-per-principal`): tool calls, and over HTTP the
+//! requests that run plugin exports (resource listings and reads, prompts,
+//! completions), so one caller flooding the host cannot take every sandbox
+//! and starve the others. Over stdio the one client is one principal, and
+//! its tool calls beyond the share wait in the wire
+//! ([`super::stdio_window`]) rather than being refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,20 @@ impl CallShares {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why a call of `principal` found its share taken.
+    pub fn refusal(&self, principal: &str) -> String {
+        format!(
+            "{} already has {} calls running, the most one caller may \
+             (--max-calls-per-principal); call again when one has finished",
+            if principal.is_empty() {
+                "this client".to_string()
+            } else {
+                format!("principal `{principal}`")
+            },
+            self.max
+        )
     }
 
     /// A place for one more call of `principal`, unless it has `max`

@@ -88,16 +88,9 @@ impl McpServer {
                 &request.name,
                 "calls_per_principal",
             );
-            return Ok(convert::call_result(ToolResult::error_text(format!(
-                "{} already has {} calls running, the most one caller may \
-                 (--max-calls-per-principal); call again when one has finished",
-                if principal.is_empty() {
-                    "this client".to_string()
-                } else {
-                    format!("principal `{principal}`")
-                },
-                self.shared.shares.max()
-            )))
+            return Ok(convert::call_result(ToolResult::error_text(
+                self.shared.shares.refusal(principal),
+            ))
             .into());
         };
         let arguments = Value::Object(request.arguments.take().unwrap_or_default());
