@@ -467,7 +467,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .inspect_err(|e| tracing::warn!("{e}; send SIGHUP to reload"))
             .ok()
     };
-    reload_on_hangup(hangups, reloader, args.auth_file.clone().zip(auth_file));
+    reload_on_hangup(
+        hangups,
+        reloader,
+        args.auth_file.clone().zip(auth_file),
+        services.hub.clone(),
+    );
     tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "ready");
 
     let shutdown = CancellationToken::new();
@@ -543,6 +548,7 @@ fn reload_on_hangup(
     hangups: HangupSignals,
     reloader: Arc<Reloader>,
     auth: Option<(PathBuf, crate::auth::SharedAuthenticator)>,
+    hub: Arc<crate::mcp::SubscriptionHub>,
 ) {
     #[cfg(unix)]
     {
@@ -555,7 +561,13 @@ fn reload_on_hangup(
                 if let Some((path, current)) = &auth {
                     match crate::auth::Authenticator::load(path, |name| std::env::var(name).ok()) {
                         Ok(fresh) => {
-                            current.store(Arc::new(fresh));
+                            let fresh = Arc::new(fresh);
+                            current.store(fresh.clone());
+                            hub.refresh_access(|id| {
+                                fresh
+                                    .principal(id)
+                                    .map_or(crate::auth::Access::Nothing, crate::auth::Access::of)
+                            });
                             tracing::info!("auth file {} re-read", path.display());
                         }
                         Err(e) => tracing::error!("{e}; the auth file in force stays"),
@@ -566,7 +578,7 @@ fn reload_on_hangup(
         });
     }
     #[cfg(not(unix))]
-    let _ = (hangups, reloader, auth);
+    let _ = (hangups, reloader, auth, hub);
 }
 
 fn spawn_signal_handler(shutdown: CancellationToken) {

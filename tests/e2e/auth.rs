@@ -156,6 +156,83 @@ fn a_bad_auth_file_stops_the_host() {
 }
 
 #[tokio::test]
+async fn a_principal_revoked_by_sighup_hears_nothing_more_on_streams_it_opened() {
+    use rmcp::ServiceExt;
+    use rmcp::model::SubscribeRequestParams;
+
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    let config = PluginDir::empty();
+    let principal = |id: &str| {
+        format!(
+            "[[principal]]\nid = \"{id}\"\nroles = [\"staff\"]\ntoken-sha256 = \"{}\"\n",
+            token_digest(&format!("{id}-token"))
+        )
+    };
+    let role = "[[role]]\nname = \"staff\"\nplugins = [\"*\"]\n";
+    config.write(
+        "auth.toml",
+        format!("{role}{}{}", principal("ops"), principal("bot")),
+    );
+    let ops = Connected::start(
+        &dir,
+        HostOptions::new(Era::Handshake, Transport::Http)
+            .arg("--auth-file")
+            .arg(config.path.join("auth.toml").to_str().unwrap())
+            .bearer("ops-token"),
+    )
+    .await
+    .unwrap();
+    let bot_handler = RecordingClient {
+        received: Default::default(),
+        script: ClientScript::default(),
+    };
+    let bot_received = bot_handler.received.clone();
+    let bot = bot_handler
+        .serve(http_client_transport_with(
+            ops.url.clone().unwrap(),
+            Some("bot-token"),
+        ))
+        .await
+        .unwrap();
+    let uri = "fixture://greeting";
+    for client in [&ops.client, &bot] {
+        client
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+    }
+    // Before: both hear of the change.
+    ops.call_ok("touch", json!({"uri": uri})).await;
+    wait_until(&bot_received, "the bot's update", |r| {
+        r.resource_updates.iter().any(|u| u == uri)
+    })
+    .await;
+    bot_received.lock().unwrap().resource_updates.clear();
+    ops.received.lock().unwrap().resource_updates.clear();
+
+    // The bot's entry goes; the host re-reads the file on SIGHUP.
+    config.write("auth.toml", format!("{role}{}", principal("ops")));
+    send_signal(ops.pid().unwrap(), "HUP");
+    ops.stderr
+        .wait_for("re-read", std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    ops.call_ok("touch", json!({"uri": uri})).await;
+    wait_until(&ops.received, "the update", |r| {
+        r.resource_updates.iter().any(|u| u == uri)
+    })
+    .await;
+    // Both sessions are told in one pass: had the bot been told, it would be
+    // by now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        bot_received.lock().unwrap().resource_updates.is_empty(),
+        "the revoked bot hears nothing more"
+    );
+    ops.shutdown().await;
+}
+
+#[tokio::test]
 async fn resource_updates_reach_only_principals_that_may_use_the_plugin() {
     use rmcp::ServiceExt;
     use rmcp::model::SubscribeRequestParams;

@@ -127,6 +127,25 @@ impl SubscriptionHub {
         }
     }
 
+    /// The auth file was re-read: every session and listener of an
+    /// authenticated principal now sees what `current` says that principal
+    /// may use (nothing, once its entry is gone), so a revoked or narrowed
+    /// principal stops hearing of plugins on streams it opened before.
+    pub fn refresh_access(&self, current: impl Fn(&str) -> Access) {
+        let refreshed = |access: &mut Access| {
+            if let Some(principal) = access.principal() {
+                *access = current(&principal.id);
+            }
+        };
+        let mut state = self.lock();
+        for session in state.sessions.values_mut() {
+            refreshed(&mut session.access);
+        }
+        for (_, access) in state.listeners.values_mut() {
+            refreshed(access);
+        }
+    }
+
     /// Add a `subscriptions/listen` stream until [`Self::remove_listener`].
     pub fn add_listener(&self, id: u64, sink: SubscriptionSink, access: Access) {
         self.lock().listeners.insert(id, (sink, access));
