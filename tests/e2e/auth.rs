@@ -155,26 +155,23 @@ fn a_bad_auth_file_stops_the_host() {
     assert!(refused.contains("principal `bot`"), "{refused}");
 }
 
-#[tokio::test]
-async fn a_principal_revoked_by_sighup_hears_nothing_more_on_streams_it_opened() {
+/// `ops` (connected as the host's client) and `bot` (a second client over
+/// the same listener), both subscribed to `fixture://greeting` of the
+/// facade fixture, under the auth file `config` holds; what the bot
+/// receives.
+async fn ops_and_bot_subscribed(
+    dir: &PluginDir,
+    config: &PluginDir,
+) -> (
+    Connected,
+    rmcp::service::RunningService<rmcp::RoleClient, RecordingClient>,
+    std::sync::Arc<std::sync::Mutex<Received>>,
+) {
     use rmcp::ServiceExt;
     use rmcp::model::SubscribeRequestParams;
 
-    let dir = PluginDir::with(&["hello"], &["facade"]);
-    let config = PluginDir::empty();
-    let principal = |id: &str| {
-        format!(
-            "[[principal]]\nid = \"{id}\"\nroles = [\"staff\"]\ntoken-sha256 = \"{}\"\n",
-            token_digest(&format!("{id}-token"))
-        )
-    };
-    let role = "[[role]]\nname = \"staff\"\nplugins = [\"*\"]\n";
-    config.write(
-        "auth.toml",
-        format!("{role}{}{}", principal("ops"), principal("bot")),
-    );
     let ops = Connected::start(
-        &dir,
+        dir,
         HostOptions::new(Era::Handshake, Transport::Http)
             .arg("--auth-file")
             .arg(config.path.join("auth.toml").to_str().unwrap())
@@ -194,13 +191,34 @@ async fn a_principal_revoked_by_sighup_hears_nothing_more_on_streams_it_opened()
         ))
         .await
         .unwrap();
-    let uri = "fixture://greeting";
     for client in [&ops.client, &bot] {
         client
-            .subscribe(SubscribeRequestParams::new(uri))
+            .subscribe(SubscribeRequestParams::new(GREETING))
             .await
             .unwrap();
     }
+    (ops, bot, bot_received)
+}
+
+const GREETING: &str = "fixture://greeting";
+
+#[tokio::test]
+async fn a_principal_revoked_by_sighup_hears_nothing_more_on_streams_it_opened() {
+    let dir = PluginDir::with(&["hello"], &["facade"]);
+    let config = PluginDir::empty();
+    let principal = |id: &str| {
+        format!(
+            "[[principal]]\nid = \"{id}\"\nroles = [\"staff\"]\ntoken-sha256 = \"{}\"\n",
+            token_digest(&format!("{id}-token"))
+        )
+    };
+    let role = "[[role]]\nname = \"staff\"\nplugins = [\"*\"]\n";
+    config.write(
+        "auth.toml",
+        format!("{role}{}{}", principal("ops"), principal("bot")),
+    );
+    let (ops, _bot, bot_received) = ops_and_bot_subscribed(&dir, &config).await;
+    let uri = GREETING;
     // Before: both hear of the change.
     ops.call_ok("touch", json!({"uri": uri})).await;
     wait_until(&bot_received, "the bot's update", |r| {
@@ -234,9 +252,6 @@ async fn a_principal_revoked_by_sighup_hears_nothing_more_on_streams_it_opened()
 
 #[tokio::test]
 async fn resource_updates_reach_only_principals_that_may_use_the_plugin() {
-    use rmcp::ServiceExt;
-    use rmcp::model::SubscribeRequestParams;
-
     let dir = PluginDir::with(&["hello"], &["facade"]);
     let config = PluginDir::empty();
     config.write(
@@ -250,34 +265,8 @@ async fn resource_updates_reach_only_principals_that_may_use_the_plugin() {
             token_digest("ops-token")
         ),
     );
-    let ops = Connected::start(
-        &dir,
-        HostOptions::new(Era::Handshake, Transport::Http)
-            .arg("--auth-file")
-            .arg(config.path.join("auth.toml").to_str().unwrap())
-            .bearer("ops-token"),
-    )
-    .await
-    .unwrap();
-    let bot_handler = RecordingClient {
-        received: Default::default(),
-        script: ClientScript::default(),
-    };
-    let bot_received = bot_handler.received.clone();
-    let bot = bot_handler
-        .serve(http_client_transport_with(
-            ops.url.clone().unwrap(),
-            Some("bot-token"),
-        ))
-        .await
-        .unwrap();
-    let uri = "fixture://greeting";
-    for client in [&ops.client, &bot] {
-        client
-            .subscribe(SubscribeRequestParams::new(uri))
-            .await
-            .unwrap();
-    }
+    let (ops, bot, bot_received) = ops_and_bot_subscribed(&dir, &config).await;
+    let uri = GREETING;
     ops.call_ok("touch", json!({"uri": uri})).await;
     wait_until(&ops.received, "the update", |r| {
         r.resource_updates.iter().any(|u| u == uri)

@@ -145,34 +145,14 @@ pub(super) async fn guard(
             Ok(Ok(bytes)) => {
                 let method = method_of(&bytes);
                 if session.is_none()
-                    && gate.sessions.full()
                     && method.as_deref() == Some("initialize")
+                    && let Some(refused) = gate.sessions.no_room_for(&principal)
                 {
-                    gate.metrics.refused(Refusal::SessionsFull);
+                    gate.metrics.refused(refused.reason);
                     return (
-                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        refused.status,
                         [(http::header::RETRY_AFTER, "5")],
-                        format!(
-                            "the host holds its maximum of {} sessions; retry later\n",
-                            gate.sessions.max()
-                        ),
-                    )
-                        .into_response();
-                }
-                if session.is_none()
-                    && method.as_deref() == Some("initialize")
-                    && gate.sessions.holds_share(&principal)
-                {
-                    gate.metrics.refused(Refusal::SessionsShare);
-                    return (
-                        http::StatusCode::TOO_MANY_REQUESTS,
-                        [(http::header::RETRY_AFTER, "5")],
-                        format!(
-                            "principal `{principal}` holds its share of {} sessions (a quarter of \
-                             the host's {}); close one (DELETE /mcp) or retry later\n",
-                            gate.sessions.share(),
-                            gate.sessions.max()
-                        ),
+                        refused.message,
                     )
                         .into_response();
                 }

@@ -22,6 +22,7 @@ use rmcp::transport::streamable_http_server::session::{
 };
 
 use super::SubscriptionHub;
+use crate::metrics::Refusal;
 
 /// Who may use a session: `None` until the `initialize` response binds it;
 /// then the principal's id, or `""` when the transport has no
@@ -87,19 +88,35 @@ impl SessionOwners {
         (self.max / 4).max(1)
     }
 
-    /// Whether `principal` (authenticated: not `""`) already holds its
-    /// [`share`](Self::share) of sessions.
-    pub fn holds_share(&self, principal: &str) -> bool {
-        if principal.is_empty() {
-            return false;
+    /// Why `principal` (`""`: no authentication) may not open one more
+    /// session: the host holds its maximum (503), or an authenticated
+    /// principal holds its [`share`](Self::share) (429); `None`: it may.
+    pub fn no_room_for(&self, principal: &str) -> Option<NoRoom> {
+        let live = self.lock();
+        if live.len() >= self.max {
+            return Some(NoRoom {
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+                reason: Refusal::SessionsFull,
+                message: format!(
+                    "the host holds its maximum of {} sessions; retry later\n",
+                    self.max
+                ),
+            });
         }
         let share = self.share();
-        self.lock()
+        let held = live
             .values()
             .filter(|owner| owner.as_deref() == Some(principal))
-            .take(share)
-            .count()
-            >= share
+            .count();
+        (!principal.is_empty() && held >= share).then(|| NoRoom {
+            status: http::StatusCode::TOO_MANY_REQUESTS,
+            reason: Refusal::SessionsShare,
+            message: format!(
+                "principal `{principal}` holds its share of {share} sessions (a quarter of the \
+                 host's {}); close one (DELETE /mcp) or retry later\n",
+                self.max
+            ),
+        })
     }
 
     /// The `initialize` response for session `id` is leaving: from now on
@@ -134,6 +151,15 @@ impl SessionOwners {
     fn forget(&self, id: &SessionId) -> Option<String> {
         self.lock().remove(id).flatten()
     }
+}
+
+/// Why a new session is refused: the answer's status, the metric's reason
+/// and a message naming the cap.
+#[derive(Debug)]
+pub struct NoRoom {
+    pub status: http::StatusCode,
+    pub reason: Refusal,
+    pub message: String,
 }
 
 /// rmcp's local session manager with owners, a cap, and prompt cleanup.
